@@ -1,0 +1,33 @@
+/* Loading a pre-trained model into SpikeFormer's IR.
+ * A MODEL is an ONNX file (*.onnx) or a Hugging Face directory (config.json + model.safetensors). */
+#ifndef SPIKEFORMER_GRAPH_H
+#define SPIKEFORMER_GRAPH_H
+#include <stdint.h>
+
+#include "spikeformer/status.h"
+#include "spikeformer/tensor.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sf_graph sf_graph;
+
+/* Load a model from an ONNX file or a Hugging Face model directory. */
+sf_status sf_graph_load(const char *path, sf_graph **out);
+sf_status sf_graph_load_onnx(const char *path, sf_graph **out);
+sf_status sf_graph_load_onnx_buffer(const void *data, size_t size, const char *name, sf_graph **out);
+sf_status sf_graph_load_hf(const char *dir, sf_graph **out);
+void sf_graph_free(sf_graph *g);
+
+int sf_graph_num_inputs(const sf_graph *g);
+int sf_graph_num_outputs(const sf_graph *g);
+/* Name and descriptor (dtype, shape; -1 for symbolic dims) of graph input / output i. */
+const char *sf_graph_input_name(const sf_graph *g, int i);
+const char *sf_graph_output_name(const sf_graph *g, int i);
+sf_tensor sf_graph_input_desc(const sf_graph *g, int i);
+int sf_graph_num_nodes(const sf_graph *g);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

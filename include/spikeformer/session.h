@@ -1,0 +1,42 @@
+/* Running a model: the float reference executor.
+ * A session specialises the graph to the shapes of the inputs it is given (shape inference,
+ * constant folding: shape subgraphs vanish), fuses decomposed LayerNorm / GELU / attention, plans
+ * buffers, and runs. A new input shape re-specialises. */
+#ifndef SPIKEFORMER_SESSION_H
+#define SPIKEFORMER_SESSION_H
+#include "spikeformer/graph.h"
+#include "spikeformer/tensor.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sf_session sf_session;
+
+typedef struct {
+  int fuse;        /* run fusion passes (default 1) */
+} sf_session_options;
+
+void sf_session_options_default(sf_session_options *o);
+/* The graph must outlive the session. */
+sf_status sf_session_create(const sf_graph *g, const sf_session_options *opt, sf_session **out);
+void sf_session_free(sf_session *s);
+/* inputs: one per graph input, in graph order. outputs: n_outputs tensors, allocated by the call
+ * (free with sf_tensor_free). */
+sf_status sf_session_run(sf_session *s, const sf_tensor *inputs, sf_tensor *outputs);
+/* The specialised graph of the last run (or of sf_session_prepare). */
+const sf_graph *sf_session_plan(const sf_session *s);
+/* Specialise for these input descriptors without running. */
+sf_status sf_session_prepare(sf_session *s, const sf_tensor *inputs);
+
+enum {
+  SF_SPEC_FUSE = 1,        /* run the fusion passes */
+  SF_SPEC_BIND_INPUTS = 2  /* treat the data of non-float inputs as constants (shape-like inputs) */
+};
+/* Specialise a graph for concrete input shapes: infer every shape, fold constants and shape
+ * computations, optionally fuse. Returns a new graph that borrows g's constants. */
+sf_status sf_graph_specialize(const sf_graph *g, const sf_tensor *inputs, int flags, sf_graph **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,25 @@
+/* libspikeformer: convert pre-trained transformers into spiking neural networks and run them.
+ * Umbrella header. */
+#ifndef SPIKEFORMER_H
+#define SPIKEFORMER_H
+#include "spikeformer/analyze.h"
+#include "spikeformer/config.h"
+#include "spikeformer/dataset.h"
+#include "spikeformer/graph.h"
+#include "spikeformer/log.h"
+#include "spikeformer/npy.h"
+#include "spikeformer/rng.h"
+#include "spikeformer/session.h"
+#include "spikeformer/spike_tensor.h"
+#include "spikeformer/status.h"
+#include "spikeformer/tensor.h"
+#include "spikeformer/threads.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+const char *sf_version(void);
+#ifdef __cplusplus
+}
+#endif
+#endif

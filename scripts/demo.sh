@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The main job: analyse the shipped reference ViT, evaluate it on the real Fashion-MNIST test set
+# through both import routes (ONNX and Hugging Face safetensors), and write a report.
+#   usage: scripts/demo.sh SPIKEFORMER_BIN DATA_DIR OUT_DIR
+set -euo pipefail
+BIN=${1:-build/spikeformer}
+DATA=${2:-/usr/share/datasets/fashion-mnist}
+OUT=${3:-out}
+mkdir -p "$OUT"
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VIT=$ROOT/models/vit
+
+echo "== analyze: the shipped ViT (ONNX, opset 13) =="
+"$BIN" analyze "$VIT/model.onnx" --json "$OUT/analyze.json" | tee "$OUT/analyze.txt" | sed -n '1,3p;/spike conversion/,$p'
+echo
+echo "== eval: ANN accuracy on the 10,000 Fashion-MNIST test images =="
+"$BIN" eval "$VIT/model.onnx" --data "$DATA" --json "$OUT/eval_onnx.json" --predictions "$OUT/preds_onnx.npy"
+"$BIN" eval "$VIT/hf" --data "$DATA" --json "$OUT/eval_hf.json" --predictions "$OUT/preds_hf.npy"
+echo
+
+ref_acc=$(sed -n 's/.*"test_accuracy": *\([0-9.]*\).*/\1/p' "$VIT/reference.json")
+onnx_acc=$(sed -n 's/.*"accuracy":\s*\([0-9.]*\).*/\1/p' "$OUT/eval_onnx.json")
+hf_acc=$(sed -n 's/.*"accuracy":\s*\([0-9.]*\).*/\1/p' "$OUT/eval_hf.json")
+same_onnx=$(cmp -s <(tail -c 80000 "$OUT/preds_onnx.npy") <(tail -c 80000 "$VIT/expected_preds.npy") && echo yes || echo no)
+same_hf=$(cmp -s <(tail -c 80000 "$OUT/preds_hf.npy") <(tail -c 80000 "$VIT/expected_preds.npy") && echo yes || echo no)
+{
+  echo "# SpikeFormer demo report"
+  echo
+  echo "Model: models/vit (ViTForImageClassification layout; ONNX opset 13 and safetensors + config.json)"
+  echo "Data: $DATA (Fashion-MNIST test split, 10,000 images)"
+  echo
+  echo "| route | accuracy | PyTorch accuracy | same prediction on every image |"
+  echo "|---|---|---|---|"
+  echo "| ONNX | $onnx_acc | $ref_acc | $same_onnx |"
+  echo "| safetensors + config.json | $hf_acc | $ref_acc | $same_hf |"
+  echo
+  echo "Per-node analysis (spiking class of every node): analyze.txt / analyze.json"
+} > "$OUT/report.md"
+cat "$OUT/report.md"
+echo
+echo "report written to $OUT/report.md"

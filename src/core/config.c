@@ -1,0 +1,184 @@
+#include "spikeformer/config.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+
+static const char *neuron_names[] = {"if", "lif", "burst"};
+static const char *encoding_names[] = {"rate", "direct", "latency"};
+static const char *surrogate_names[] = {"fast_sigmoid", "atan", "rectangular", "triangle"};
+
+const char *sf_neuron_model_name(sf_neuron_model m) { return neuron_names[m]; }
+const char *sf_encoding_name(sf_spike_encoding e) { return encoding_names[e]; }
+const char *sf_surrogate_name(sf_surrogate s) { return surrogate_names[s]; }
+
+void sf_config_default(sf_spiking_config *c) {
+  memset(c, 0, sizeof *c);
+  c->timesteps = 32;
+  c->threshold = 1.0f;
+  c->neuron_model = SF_NEURON_LIF;
+  c->leak = 0.99f;
+  c->burst_levels = 4;
+  c->spike_encoding = SF_ENCODE_RATE;
+  c->surrogate_gradient = SF_SURROGATE_FAST_SIGMOID;
+  c->surrogate_slope = 25.0f;
+  c->seed = 42;
+  snprintf(c->hardware_constraints.target, sizeof c->hardware_constraints.target, "cpu");
+}
+
+static int lookup(const char *v, const char **names, int n) {
+  for (int i = 0; i < n; i++)
+    if (strcasecmp_ascii(v, names[i]) == 0) return i;
+  return -1;
+}
+
+static sf_status parse_int(const char *key, const char *v, long lo, long hi, int *out) {
+  char *end;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  if (errno || end == v || *end || x < lo || x > hi)
+    return sf_error(SF_ERR_ARG, "config key '%s': expected an integer in [%ld, %ld], got '%s'", key, lo, hi, v);
+  *out = (int)x;
+  return SF_OK;
+}
+
+static sf_status parse_float(const char *key, const char *v, float lo, float hi, float *out) {
+  char *end;
+  float x = strtof(v, &end);
+  if (end == v || *end || !isfinite(x) || x < lo || x > hi)
+    return sf_error(SF_ERR_ARG, "config key '%s': expected a number in [%g, %g], got '%s'", key, lo, hi, v);
+  *out = x;
+  return SF_OK;
+}
+
+static sf_status parse_enum(const char *key, const char *v, const char **names, int n, int *out) {
+  int i = lookup(v, names, n);
+  if (i < 0) {
+    char opts[256] = "";
+    for (int k = 0; k < n; k++) { strncat(opts, names[k], sizeof opts - strlen(opts) - 1); if (k + 1 < n) strncat(opts, ", ", sizeof opts - strlen(opts) - 1); }
+    return sf_error(SF_ERR_ARG, "config key '%s': unknown value '%s' (one of: %s)", key, v, opts);
+  }
+  *out = i;
+  return SF_OK;
+}
+
+sf_status sf_config_set(sf_spiking_config *c, const char *key, const char *v) {
+  int e;
+  sf_status st;
+  sf_hardware_constraints *h = &c->hardware_constraints;
+  if (!strcmp(key, "timesteps")) return parse_int(key, v, 1, 1 << 20, &c->timesteps);
+  if (!strcmp(key, "threshold")) return parse_float(key, v, 1e-12f, 1e12f, &c->threshold);
+  if (!strcmp(key, "leak")) return parse_float(key, v, 0.0f, 1.0f, &c->leak);
+  if (!strcmp(key, "burst_levels")) return parse_int(key, v, 1, 127, &c->burst_levels);
+  if (!strcmp(key, "surrogate_slope")) return parse_float(key, v, 1e-6f, 1e6f, &c->surrogate_slope);
+  if (!strcmp(key, "seed")) {
+    char *end;
+    errno = 0;
+    unsigned long long s = strtoull(v, &end, 10);
+    if (errno || end == v || *end) return sf_error(SF_ERR_ARG, "config key 'seed': expected an unsigned integer, got '%s'", v);
+    c->seed = s;
+    return SF_OK;
+  }
+  if (!strcmp(key, "neuron_model")) {
+    if ((st = parse_enum(key, v, neuron_names, 3, &e))) return st;
+    c->neuron_model = (sf_neuron_model)e;
+    return SF_OK;
+  }
+  if (!strcmp(key, "spike_encoding")) {
+    if ((st = parse_enum(key, v, encoding_names, 3, &e))) return st;
+    c->spike_encoding = (sf_spike_encoding)e;
+    return SF_OK;
+  }
+  if (!strcmp(key, "surrogate_gradient")) {
+    if ((st = parse_enum(key, v, surrogate_names, 4, &e))) return st;
+    c->surrogate_gradient = (sf_surrogate)e;
+    return SF_OK;
+  }
+  if (!strcmp(key, "hardware_constraints.max_fan_in")) return parse_int(key, v, 0, 1 << 30, &h->max_fan_in);
+  if (!strcmp(key, "hardware_constraints.max_neurons_per_core")) return parse_int(key, v, 0, 1 << 30, &h->max_neurons_per_core);
+  if (!strcmp(key, "hardware_constraints.weight_bits")) return parse_int(key, v, 0, 32, &h->weight_bits);
+  if (!strcmp(key, "hardware_constraints.membrane_bits")) return parse_int(key, v, 0, 64, &h->membrane_bits);
+  if (!strcmp(key, "hardware_constraints.target")) {
+    if (strlen(v) >= sizeof h->target) return sf_error(SF_ERR_ARG, "config key '%s': value too long", key);
+    snprintf(h->target, sizeof h->target, "%s", v);
+    return SF_OK;
+  }
+  return sf_error(SF_ERR_ARG, "unknown config key '%s'", key);
+}
+
+static sf_status set_from_json(sf_spiking_config *c, const char *prefix, const cJSON *obj, const char *path) {
+  for (const cJSON *it = obj->child; it; it = it->next) {
+    char key[128], val[64];
+    snprintf(key, sizeof key, "%s%s", prefix, it->string);
+    if (cJSON_IsObject(it)) {
+      char sub[160];
+      snprintf(sub, sizeof sub, "%s.", key);
+      if (strcmp(key, "hardware_constraints"))
+        return sf_error(SF_ERR_FORMAT, "%s: unknown config object '%s'", path, key);
+      sf_status st = set_from_json(c, sub, it, path);
+      if (st) return st;
+      continue;
+    }
+    if (cJSON_IsNumber(it)) snprintf(val, sizeof val, "%.17g", it->valuedouble);
+    else if (cJSON_IsString(it)) snprintf(val, sizeof val, "%s", it->valuestring);
+    else if (cJSON_IsNull(it) && !strcmp(key, "hardware_constraints")) continue;
+    else return sf_error(SF_ERR_FORMAT, "%s: config key '%s' has an unsupported JSON type", path, key);
+    /* Integers arrive as "16" from %.17g; keep it that way for integer keys. */
+    sf_status st = sf_config_set(c, key, val);
+    if (st) return sf_error_context(st, "%s", path);
+  }
+  return SF_OK;
+}
+
+sf_status sf_config_parse_json(sf_spiking_config *c, const char *text, const char *path) {
+  cJSON *root = cJSON_Parse(text);
+  if (!root) {
+    const char *at = cJSON_GetErrorPtr();
+    long off = at ? (long)(at - text) : -1;
+    return sf_error(SF_ERR_FORMAT, "%s: invalid JSON near byte %ld", path, off);
+  }
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return sf_error(SF_ERR_FORMAT, "%s: expected a JSON object", path);
+  }
+  sf_status st = set_from_json(c, "", root, path);
+  cJSON_Delete(root);
+  return st;
+}
+
+sf_status sf_config_load_json(sf_spiking_config *c, const char *path) {
+  char *text = NULL;
+  size_t n = 0;
+  sf_status st = sf_read_file(path, &text, &n);
+  if (st) return st;
+  st = sf_config_parse_json(c, text, path);
+  free(text);
+  return st;
+}
+
+char *sf_config_to_json(const sf_spiking_config *c) {
+  cJSON *r = cJSON_CreateObject(), *h = cJSON_CreateObject();
+  cJSON_AddNumberToObject(r, "timesteps", c->timesteps);
+  cJSON_AddNumberToObject(r, "threshold", c->threshold);
+  cJSON_AddStringToObject(r, "neuron_model", neuron_names[c->neuron_model]);
+  cJSON_AddNumberToObject(r, "leak", c->leak);
+  cJSON_AddNumberToObject(r, "burst_levels", c->burst_levels);
+  cJSON_AddStringToObject(r, "spike_encoding", encoding_names[c->spike_encoding]);
+  cJSON_AddStringToObject(r, "surrogate_gradient", surrogate_names[c->surrogate_gradient]);
+  cJSON_AddNumberToObject(r, "surrogate_slope", c->surrogate_slope);
+  cJSON_AddNumberToObject(r, "seed", (double)c->seed);
+  cJSON_AddNumberToObject(h, "max_fan_in", c->hardware_constraints.max_fan_in);
+  cJSON_AddNumberToObject(h, "max_neurons_per_core", c->hardware_constraints.max_neurons_per_core);
+  cJSON_AddNumberToObject(h, "weight_bits", c->hardware_constraints.weight_bits);
+  cJSON_AddNumberToObject(h, "membrane_bits", c->hardware_constraints.membrane_bits);
+  cJSON_AddStringToObject(h, "target", c->hardware_constraints.target);
+  cJSON_AddItemToObject(r, "hardware_constraints", h);
+  char *s = cJSON_Print(r);
+  cJSON_Delete(r);
+  return s;
+}

@@ -1,0 +1,38 @@
+#include "spikeformer/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int g_level = -1;
+
+int sf_log_parse_level(const char *name, sf_log_level *out) {
+  static const char *names[] = {"error", "warn", "info", "debug"};
+  for (int i = 0; i < 4; i++)
+    if (name && strcmp(name, names[i]) == 0) { *out = (sf_log_level)i; return 0; }
+  return -1;
+}
+
+sf_log_level sf_log_get_level(void) {
+  if (g_level < 0) {
+    sf_log_level l = SF_LOG_WARN;
+    const char *env = getenv("SF_LOG");
+    if (env) sf_log_parse_level(env, &l);
+    g_level = (int)l;
+  }
+  return (sf_log_level)g_level;
+}
+
+void sf_log_set_level(sf_log_level level) { g_level = (int)level; }
+
+void sf_log(sf_log_level level, const char *fmt, ...) {
+  static const char *tags[] = {"error", "warning", "info", "debug"};
+  if ((int)level > (int)sf_log_get_level()) return;
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "spikeformer: %s: ", tags[level]);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}

@@ -1,0 +1,38 @@
+/* Shared pieces of the spikeformer command-line tool. */
+#ifndef SF_TOOLS_CLI_H
+#define SF_TOOLS_CLI_H
+#include <stdint.h>
+#include <stdio.h>
+
+#include "spikeformer/spikeformer.h"
+
+int cmd_analyze(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_ops(int argc, char **argv);
+
+/* Print "spikeformer: error: <last error>" and return 1. */
+int cli_fail(sf_status st);
+/* Usage error: message + hint, returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "--flag VALUE" parsing helpers: return 1 and set *val if argv[*i] matches, advancing *i. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
+int cli_flag(char **argv, int i, const char *name);
+int cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
+
+/* Progress bar on stderr (only when stderr is a terminal, or SF_PROGRESS=1). */
+typedef struct {
+  const char *label;
+  int64_t total, done;
+  double t0, last;
+  int enabled;
+} cli_progress;
+void cli_progress_start(cli_progress *p, const char *label, int64_t total);
+void cli_progress_update(cli_progress *p, int64_t done);
+void cli_progress_end(cli_progress *p);
+double cli_now(void);
+
+/* Common: --threads N, --log LEVEL */
+int cli_common(int argc, char **argv, int *i);
+
+#endif

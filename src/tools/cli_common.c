@@ -1,0 +1,98 @@
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tools/cli.h"
+
+int cli_fail(sf_status st) {
+  const char *m = sf_last_error();
+  fprintf(stderr, "spikeformer: error: %s\n", *m ? m : sf_status_name(st));
+  return 1;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "spikeformer %s: ", cmd);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\nTry 'spikeformer %s --help'.\n", cmd);
+  va_end(ap);
+  return 2;
+}
+
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val) {
+  size_t n = strlen(name);
+  if (strncmp(argv[*i], name, n)) return 0;
+  if (argv[*i][n] == '=') { *val = argv[*i] + n + 1; return 1; }
+  if (argv[*i][n] != 0) return 0;
+  if (*i + 1 >= argc) { *val = NULL; return 1; }
+  *val = argv[++*i];
+  return 1;
+}
+
+int cli_flag(char **argv, int i, const char *name) { return !strcmp(argv[i], name); }
+
+int cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
+  if (!s) return -1;
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+double cli_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_progress_start(cli_progress *p, const char *label, int64_t total) {
+  const char *env = getenv("SF_PROGRESS");
+  p->label = label;
+  p->total = total;
+  p->done = 0;
+  p->t0 = p->last = cli_now();
+  p->enabled = env ? atoi(env) != 0 : isatty(2);
+}
+
+void cli_progress_update(cli_progress *p, int64_t done) {
+  p->done = done;
+  if (!p->enabled) return;
+  double now = cli_now();
+  if (now - p->last < 0.1 && done < p->total) return;
+  p->last = now;
+  int width = 30, fill = p->total > 0 ? (int)(width * done / p->total) : width;
+  double el = now - p->t0, rate = el > 0 ? (double)done / el : 0, eta = rate > 0 ? (double)(p->total - done) / rate : 0;
+  fprintf(stderr, "\r%s [", p->label);
+  for (int i = 0; i < width; i++) fputc(i < fill ? '#' : '.', stderr);
+  fprintf(stderr, "] %lld/%lld  %.0f/s  ETA %.0fs ", (long long)done, (long long)p->total, rate, eta);
+  fflush(stderr);
+}
+
+void cli_progress_end(cli_progress *p) {
+  if (!p->enabled) return;
+  cli_progress_update(p, p->total);
+  fprintf(stderr, "  %.2fs\n", cli_now() - p->t0);
+}
+
+int cli_common(int argc, char **argv, int *i) {
+  const char *v;
+  if (cli_opt(argc, argv, i, "--threads", &v)) {
+    int64_t n;
+    if (cli_parse_i64(v, 0, 1024, &n)) { fprintf(stderr, "spikeformer: --threads needs a number (0 = all cores)\n"); exit(2); }
+    sf_threads_set((int)n);
+    return 1;
+  }
+  if (cli_opt(argc, argv, i, "--log", &v)) {
+    sf_log_level l;
+    if (sf_log_parse_level(v, &l)) { fprintf(stderr, "spikeformer: --log takes error, warn, info or debug\n"); exit(2); }
+    sf_log_set_level(l);
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,37 @@
+/* spikeformer: command-line entry point; one file per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/cli.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "spikeformer %s: convert pre-trained transformers into spiking neural networks and run them\n"
+          "\n"
+          "usage: spikeformer COMMAND [options]\n"
+          "\n"
+          "commands:\n"
+          "  analyze MODEL   layers, shapes, parameters, MACs and how each node converts to spikes\n"
+          "  eval MODEL      accuracy of the model on a labelled test set\n"
+          "  run MODEL       one inference on inputs given as .npy or ONNX .pb files\n"
+          "  ops             the ONNX and fused ops the importer and executor support\n"
+          "  version         print the version\n"
+          "\n"
+          "MODEL is an ONNX file or a Hugging Face directory (config.json + model.safetensors).\n"
+          "Run 'spikeformer COMMAND --help' for a command's options. Common options: --threads N, --log LEVEL.\n",
+          sf_version());
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) { usage(stderr); return 2; }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) { printf("spikeformer %s\n", sf_version()); return 0; }
+  if (!strcmp(cmd, "analyze")) return cmd_analyze(argc - 1, argv + 1);
+  if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+  if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+  if (!strcmp(cmd, "ops")) return cmd_ops(argc - 1, argv + 1);
+  fprintf(stderr, "spikeformer: unknown command '%s'\n\n", cmd);
+  usage(stderr);
+  return 2;
+}

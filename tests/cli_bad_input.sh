@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Bad input must give a clear error naming what and where, exit status 1, no crash (this script
+# also runs against the ASan+UBSan build), and no output file left behind.
+#   usage: tests/cli_bad_input.sh SPIKEFORMER_BIN
+set -u
+BIN=$1
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DATA=/usr/share/datasets/fashion-mnist
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+
+# expect_error NAME EXPECTED_SUBSTRING OUTPUT_PATH_THAT_MUST_NOT_EXIST -- command...
+expect_error() {
+  local name=$1 want=$2 out=$3; shift 4
+  "$@" >"$T/stdout" 2>"$T/stderr"
+  local rc=$?
+  local msg; msg=$(cat "$T/stderr")
+  if [ $rc -ne 1 ]; then echo "FAIL $name: exit status $rc, expected 1 ($msg)"; fail=$((fail+1)); return; fi
+  if ! grep -qF -- "$want" "$T/stderr"; then echo "FAIL $name: message lacks '$want': $msg"; fail=$((fail+1)); return; fi
+  if [ -n "$out" ] && { [ -e "$out" ] || ls "$out".tmp.* >/dev/null 2>&1; }; then echo "FAIL $name: left $out behind"; fail=$((fail+1)); return; fi
+  if grep -q "AddressSanitizer\|runtime error" "$T/stderr"; then echo "FAIL $name: sanitizer report"; fail=$((fail+1)); return; fi
+  echo "ok   $name: $msg"
+  pass=$((pass+1))
+}
+
+VIT=$ROOT/models/vit/model.onnx
+size=$(stat -c %s "$VIT")
+head -c $((size / 2)) "$VIT" > "$T/truncated.onnx"
+head -c 4096 /dev/urandom > "$T/random.onnx"
+: > "$T/empty.onnx"
+cp "$VIT" "$T/corrupt.onnx"; printf '\xff\xff\xff\xff\xff\xff\xff\xff' | dd of="$T/corrupt.onnx" bs=1 seek=0 conv=notrunc 2>/dev/null
+
+expect_error truncated_onnx "byte" "$T/a.json" -- "$BIN" analyze "$T/truncated.onnx" --json "$T/a.json"
+expect_error random_bytes "not a valid ONNX model" "$T/a.json" -- "$BIN" analyze "$T/random.onnx" --json "$T/a.json"
+expect_error empty_file "empty file" "$T/a.json" -- "$BIN" analyze "$T/empty.onnx" --json "$T/a.json"
+expect_error corrupt_header "byte 0" "$T/e.json" -- "$BIN" eval "$T/corrupt.onnx" --limit 8 --json "$T/e.json"
+expect_error missing_file "no such file" "$T/a.json" -- "$BIN" analyze "$T/nope.onnx" --json "$T/a.json"
+expect_error unknown_op "unknown op 'FrobnicateTensor'" "$T/a.json" -- "$BIN" analyze "$ROOT/tests/data/unknown_op.onnx" --json "$T/a.json"
+expect_error unknown_op_names_node "frob_1" "" -- "$BIN" analyze "$ROOT/tests/data/unknown_op.onnx"
+expect_error mismatched_shapes "inner dimensions differ" "$T/a.json" -- "$BIN" analyze "$ROOT/tests/data/bad_shapes.onnx" --json "$T/a.json"
+expect_error mismatched_shapes_node "'proj'" "" -- "$BIN" analyze "$ROOT/tests/data/bad_shapes.onnx"
+expect_error nan_weight "NaN" "$T/a.json" -- "$BIN" analyze "$ROOT/tests/data/nan_weight.onnx" --json "$T/a.json"
+expect_error safetensors_missing_tensor "bert.encoder.layer.1.attention.self.value.weight' not found" "$T/o/output_0.npy" -- \
+  "$BIN" run "$ROOT/tests/data/hf_missing_tensor" --input "$ROOT/models/hf_text/bert_cls/input_ids.npy" -o "$T/o"
+head -c 40 "$ROOT/models/vit/hf/model.safetensors" > "$T/st_trunc_dir_model"
+mkdir -p "$T/hf_trunc"; cp "$ROOT/models/vit/hf/config.json" "$T/hf_trunc/"
+size=$(stat -c %s "$ROOT/models/vit/hf/model.safetensors")
+head -c $((size - 1000)) "$ROOT/models/vit/hf/model.safetensors" > "$T/hf_trunc/model.safetensors"
+expect_error safetensors_truncated "outside the data section" "$T/e.json" -- "$BIN" eval "$T/hf_trunc" --limit 8 --json "$T/e.json"
+mkdir -p "$T/idx"
+cp "$DATA/t10k-labels-idx1-ubyte.gz" "$T/idx/"
+gzip -dc "$DATA/t10k-images-idx3-ubyte.gz" | head -c 500000 > "$T/idx/t10k-images-idx3-ubyte"
+expect_error truncated_idx "truncated" "$T/e.json" -- "$BIN" eval "$VIT" --data "$T/idx" --json "$T/e.json"
+expect_error missing_data_folder "data folder not found" "$T/e.json" -- "$BIN" eval "$VIT" --data "$T/no-such-dir" --json "$T/e.json"
+python_free_input() { head -c 128 "$ROOT/models/vit/sample_input.npy" > "$T/bad_input.npy"; }
+python_free_input
+expect_error truncated_npy_input "truncated" "$T/o2/output_0.npy" -- "$BIN" run "$VIT" --input "$T/bad_input.npy" -o "$T/o2"
+expect_error wrong_input_name "no input named 'pixels'" "$T/o3/output_0.npy" -- "$BIN" run "$VIT" --input "pixels=$ROOT/models/vit/sample_input.npy" -o "$T/o3"
+expect_error wrong_input_shape "expects" "$T/o4/output_0.npy" -- "$BIN" run "$VIT" --input "$ROOT/models/hf_text/bert_cls/input_ids.npy" -o "$T/o4"
+expect_error unwritable_output "cannot" "" -- "$BIN" eval "$VIT" --limit 8 --json /nonexistent-dir/e.json
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
