@@ -444,12 +444,17 @@ def check_onnx_matches(path, x, expected_logits, tol=1e-4):
 
 
 def verify_all(root=MODELS_DIR):
-    """onnx.checker + numpy re-evaluation of every model.onnx under root.
+    """onnx.checker + numpy re-evaluation of the models written by
+    train_reference.py and make_variants.py (vit/, mlp/, variants/*/).
     Prints one 'name: ops' line per model (the list used in README.md)."""
     x_test, y_test = load_fashion_mnist("test")
     lines = []
-    for dirpath, _, files in sorted(os.walk(root)):
-        if "model.onnx" not in files:
+    dirs = [os.path.join(root, "vit"), os.path.join(root, "mlp")]
+    vdir = os.path.join(root, "variants")
+    if os.path.isdir(vdir):
+        dirs += [os.path.join(vdir, d) for d in sorted(os.listdir(vdir))]
+    for dirpath in dirs:
+        if not os.path.exists(os.path.join(dirpath, "model.onnx")):
             continue
         path = os.path.join(dirpath, "model.onnx")
         name = os.path.relpath(dirpath, root)

@@ -34,6 +34,10 @@ size_t sf_tensor_nbytes(const sf_tensor *t);
 int sf_tensor_shape_known(const sf_tensor *t);
 int sf_tensor_same_shape(const sf_tensor *a, const sf_tensor *b);
 
+/* Largest single tensor allocation allowed, in bytes (default 16 GiB). Guards against absurd
+ * shapes in untrusted models. */
+void sf_tensor_set_alloc_limit(size_t bytes);
+
 /* Set dtype/shape (descriptor only; data untouched). */
 void sf_tensor_describe(sf_tensor *t, sf_dtype dtype, int ndim, const int64_t *shape);
 /* Allocate zeroed storage for the given dtype/shape. */

@@ -28,11 +28,14 @@ int sf_dtype_is_float(sf_dtype t) { return t == SF_F32 || t == SF_F64; }
 
 int64_t sf_shape_numel(int ndim, const int64_t *shape) {
   int64_t n = 1;
+  int saturated = 0;
   for (int i = 0; i < ndim; i++) {
     if (shape[i] < 0) return -1;
-    n *= shape[i];
+    if (shape[i] == 0) return 0;
+    if (n > INT64_MAX / shape[i]) saturated = 1; /* keep scanning: a later 0 or -1 wins */
+    else n *= shape[i];
   }
-  return n;
+  return saturated ? INT64_MAX : n;
 }
 
 int64_t sf_tensor_numel(const sf_tensor *t) {
@@ -60,12 +63,17 @@ void sf_tensor_describe(sf_tensor *t, sf_dtype dtype, int ndim, const int64_t *s
   for (int i = 0; i < ndim && i < SF_MAX_DIMS; i++) t->shape[i] = shape[i];
 }
 
+static size_t g_alloc_limit = (size_t)16 << 30;
+
+void sf_tensor_set_alloc_limit(size_t bytes) { g_alloc_limit = bytes; }
+
 sf_status sf_tensor_alloc(sf_tensor *t, sf_dtype dtype, int ndim, const int64_t *shape) {
   if (ndim < 0 || ndim > SF_MAX_DIMS)
     return sf_error(SF_ERR_SHAPE, "tensor rank %d out of range (max %d)", ndim, SF_MAX_DIMS);
   int64_t n = sf_shape_numel(ndim, shape);
   if (n < 0) return sf_error(SF_ERR_SHAPE, "cannot allocate a tensor of unknown shape");
-  if (n > ((int64_t)1 << 40)) return sf_error(SF_ERR_NOMEM, "tensor of %lld elements is too large", (long long)n);
+  if (n > ((int64_t)1 << 40) || (size_t)n * sf_dtype_size(dtype) > g_alloc_limit)
+    return sf_error(SF_ERR_NOMEM, "tensor of %lld elements (%s) exceeds the allocation limit", (long long)n, sf_dtype_name(dtype));
   sf_tensor_describe(t, dtype, ndim, shape);
   size_t bytes = (size_t)n * sf_dtype_size(dtype);
   t->data = calloc(bytes ? bytes : 1, 1);

@@ -233,6 +233,14 @@ void sf_node_set_attr_string(sf_node *n, const char *name, const char *v) {
   if (a) a->s = sf_strdup(v);
 }
 
+sf_status sf_node_set_attr_ints(sf_node *n, const char *name, const int64_t *v, int count) {
+  sf_attr *a = sf_node_add_attr(n, name, SF_ATTR_INTS);
+  if (!a || !(a->ints = malloc(sizeof(int64_t) * (size_t)(count ? count : 1)))) return sf_error(SF_ERR_NOMEM, "out of memory");
+  if (count) memcpy(a->ints, v, sizeof(int64_t) * (size_t)count);
+  a->n = count;
+  return SF_OK;
+}
+
 static int attr_copy(sf_attr *d, const sf_attr *s) {
   *d = *s;
   d->name = sf_strdup(s->name);

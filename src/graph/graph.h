@@ -84,6 +84,7 @@ int sf_node_attr_ints(const sf_node *n, const char *name, const int64_t **out);
 void sf_node_set_attr_int(sf_node *n, const char *name, int64_t v);
 void sf_node_set_attr_float(sf_node *n, const char *name, float v);
 void sf_node_set_attr_string(sf_node *n, const char *name, const char *v);
+sf_status sf_node_set_attr_ints(sf_node *n, const char *name, const int64_t *v, int count);
 
 /* Deep copy of the structure; constant data is borrowed from src (src must outlive the copy),
  * except for constants the copy creates itself later. */

@@ -135,12 +135,7 @@ int b_act(sf_builder *b, int x, const char *act) {
 
 static int transpose(sf_builder *b, int x, const int64_t *perm, int n) {
   int y = b_op(b, "Transpose", "", 1, &x);
-  if (y >= 0) {
-    sf_attr *a = sf_node_add_attr(b_last_node(b), "perm", SF_ATTR_INTS);
-    if (!a || !(a->ints = malloc(sizeof(int64_t) * (size_t)n))) return fail(b, sf_error(SF_ERR_NOMEM, "out of memory"));
-    memcpy(a->ints, perm, sizeof(int64_t) * (size_t)n);
-    a->n = n;
-  }
+  if (y >= 0 && sf_node_set_attr_ints(b_last_node(b), "perm", perm, n)) return fail(b, sf_error(SF_ERR_NOMEM, "out of memory"));
   return y;
 }
 

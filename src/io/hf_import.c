@@ -81,22 +81,17 @@ static sf_status build_vit(sf_builder *b, cfg *c, int classifier) {
   int conv_in[3] = {x, b_weight(b, n1, 0), b_weight(b, n2, 0)};
   int e = b_op(b, "Conv", "", 3, conv_in);
   if (e >= 0) {
-    sf_node *cn = b_last_node(b);
     int64_t k[2] = {patch, patch};
-    sf_attr *a = sf_node_add_attr(cn, "kernel_shape", SF_ATTR_INTS);
-    sf_attr *s = sf_node_add_attr(cn, "strides", SF_ATTR_INTS);
-    if (!a || !s || !(a->ints = malloc(16)) || !(s->ints = malloc(16))) return sf_error(SF_ERR_NOMEM, "out of memory");
-    memcpy(a->ints, k, 16); a->n = 2;
-    memcpy(s->ints, k, 16); s->n = 2;
+    if (sf_node_set_attr_ints(b_last_node(b), "kernel_shape", k, 2) || sf_node_set_attr_ints(b_last_node(b), "strides", k, 2))
+      return sf_error(SF_ERR_NOMEM, "out of memory");
   }
   int64_t flat[3] = {0, D, -1};
   int fin[2] = {e, b_const_i64(b, "shape", flat, 3)};
   int tokens = b_op(b, "Reshape", "", 2, fin);
   int tr = b_op(b, "Transpose", "", 1, &tokens);
   if (tr >= 0) {
-    sf_attr *a = sf_node_add_attr(b_last_node(b), "perm", SF_ATTR_INTS);
-    if (!a || !(a->ints = malloc(24))) return sf_error(SF_ERR_NOMEM, "out of memory");
-    a->ints[0] = 0; a->ints[1] = 2; a->ints[2] = 1; a->n = 3;
+    int64_t perm[3] = {0, 2, 1};
+    if (sf_node_set_attr_ints(b_last_node(b), "perm", perm, 3)) return sf_error(SF_ERR_NOMEM, "out of memory");
   }
   /* CLS token expanded to the batch: Expand(cls, [N, 1, D]) with N from Shape(pixel_values) */
   wname(b, n1, sizeof n1, P, "embeddings.cls_token");
