@@ -37,6 +37,8 @@ int sf_tensor_same_shape(const sf_tensor *a, const sf_tensor *b);
 /* Largest single tensor allocation allowed, in bytes (default 16 GiB). Guards against absurd
  * shapes in untrusted models. */
 void sf_tensor_set_alloc_limit(size_t bytes);
+/* Bytes a tensor of this dtype/shape needs; fails if unknown, overflowing or above the limit. */
+sf_status sf_tensor_check_size(sf_dtype dtype, int ndim, const int64_t *shape, size_t *bytes);
 
 /* Set dtype/shape (descriptor only; data untouched). */
 void sf_tensor_describe(sf_tensor *t, sf_dtype dtype, int ndim, const int64_t *shape);

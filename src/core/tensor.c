@@ -67,15 +67,25 @@ static size_t g_alloc_limit = (size_t)16 << 30;
 
 void sf_tensor_set_alloc_limit(size_t bytes) { g_alloc_limit = bytes; }
 
-sf_status sf_tensor_alloc(sf_tensor *t, sf_dtype dtype, int ndim, const int64_t *shape) {
+sf_status sf_tensor_check_size(sf_dtype dtype, int ndim, const int64_t *shape, size_t *bytes) {
   if (ndim < 0 || ndim > SF_MAX_DIMS)
     return sf_error(SF_ERR_SHAPE, "tensor rank %d out of range (max %d)", ndim, SF_MAX_DIMS);
   int64_t n = sf_shape_numel(ndim, shape);
   if (n < 0) return sf_error(SF_ERR_SHAPE, "cannot allocate a tensor of unknown shape");
-  if (n > ((int64_t)1 << 40) || (size_t)n * sf_dtype_size(dtype) > g_alloc_limit)
-    return sf_error(SF_ERR_NOMEM, "tensor of %lld elements (%s) exceeds the allocation limit", (long long)n, sf_dtype_name(dtype));
+  if (n > ((int64_t)1 << 40) || (size_t)n * sf_dtype_size(dtype) > g_alloc_limit) {
+    char s[160];
+    return sf_error(SF_ERR_NOMEM, "a %s tensor of shape %s exceeds the allocation limit (%zu MiB)", sf_dtype_name(dtype),
+                    sf_shape_str(ndim, shape, s, sizeof s), g_alloc_limit >> 20);
+  }
+  *bytes = (size_t)n * sf_dtype_size(dtype);
+  return SF_OK;
+}
+
+sf_status sf_tensor_alloc(sf_tensor *t, sf_dtype dtype, int ndim, const int64_t *shape) {
+  size_t bytes;
+  sf_status st = sf_tensor_check_size(dtype, ndim, shape, &bytes);
+  if (st) return st;
   sf_tensor_describe(t, dtype, ndim, shape);
-  size_t bytes = (size_t)n * sf_dtype_size(dtype);
   t->data = calloc(bytes ? bytes : 1, 1);
   if (!t->data) return sf_error(SF_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
   t->owns_data = 1;

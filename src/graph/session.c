@@ -93,7 +93,10 @@ static sf_status plan_buffers(sf_session *s) {
     const sf_node *n = &g->nodes[i];
     for (int k = 0; k < n->n_out; k++) {
       int v = n->out[k];
-      size_t need = sf_tensor_nbytes(&g->values[v].t);
+      size_t need;
+      const sf_tensor *vt = &g->values[v].t;
+      sf_status st = sf_tensor_check_size(vt->dtype, vt->ndim, vt->shape, &need);
+      if (st) { free(last); return sf_error_context(st, "value '%s'", g->values[v].name); }
       if (need == 0) need = 1;
       int best = -1;
       for (int b = 0; b < s->n_blocks; b++)
@@ -186,7 +189,12 @@ sf_status sf_session_run(sf_session *s, const sf_tensor *inputs, sf_tensor *outp
     sf_node *n = &g->nodes[i];
     sf_op_ctx c = {g, n, n->n_in, n->n_out, ins, outs, g->opset};
     for (int k = 0; k < n->n_in; k++) ins[k] = n->in[k] >= 0 ? &s->vt[n->in[k]] : NULL;
-    for (int k = 0; k < n->n_out; k++) outs[k] = &s->vt[n->out[k]];
+    int64_t produced = 0;
+    for (int k = 0; k < n->n_out; k++) {
+      outs[k] = &s->vt[n->out[k]];
+      produced += sf_tensor_numel(outs[k]);
+    }
+    if (produced == 0) continue; /* empty outputs: nothing to compute */
     if ((st = n->def->exec(&c))) return st;
   }
   for (int i = 0; i < g->n_outputs; i++) {

@@ -24,12 +24,19 @@ sf_status sf_node_infer(sf_graph *g, int idx) {
   sf_node *n = &g->nodes[idx];
   sf_tensor *ins[1100], *outs[64];
   if (n->n_in > 1100 || n->n_out > 64) return sf_error(SF_ERR_UNSUPPORTED, "node '%s': too many inputs/outputs", n->name);
-  sf_op_ctx c;
-  node_ctx(g, n, &c, ins, outs);
   if (!n->def) {
     n->def = sf_op_find(n->op_type, n->domain);
     if (!n->def) return sf_error(SF_ERR_UNSUPPORTED, "node '%s': unknown op '%s'", n->name, n->op_type);
   }
+  if (n->n_in < n->def->min_in || n->n_in > n->def->max_in)
+    return sf_error(SF_ERR_FORMAT, "node '%s' (%s): %d inputs, expected %d..%d", n->name, n->op_type, n->n_in, n->def->min_in, n->def->max_in);
+  for (int k = 0; k < n->def->min_in && k < n->n_in; k++)
+    if (n->in[k] < 0) return sf_error(SF_ERR_FORMAT, "node '%s' (%s): required input %d is missing", n->name, n->op_type, k);
+  if (n->n_out < 1) return sf_error(SF_ERR_FORMAT, "node '%s' (%s): no outputs", n->name, n->op_type);
+  for (int k = 0; k < n->n_out; k++)
+    if (n->out[k] < 0) return sf_error(SF_ERR_FORMAT, "node '%s' (%s): output %d has no name", n->name, n->op_type, k);
+  sf_op_ctx c;
+  node_ctx(g, n, &c, ins, outs);
   for (int k = 0; k < n->n_in; k++)
     if (ins[k] && !sf_tensor_shape_known(ins[k]))
       return sf_error(SF_ERR_SHAPE, "node '%s' (%s): shape of input '%s' is unknown", n->name, n->op_type, g->values[n->in[k]].name);
@@ -54,7 +61,9 @@ sf_status sf_pass_infer_and_fold(sf_graph *g) {
       sf_tensor desc = *t;
       if ((st = sf_tensor_alloc(t, desc.dtype, desc.ndim, desc.shape))) return st;
     }
-    if ((st = n->def->exec(&c))) return st;
+    int64_t produced = 0;
+    for (int k = 0; k < n->n_out; k++) produced += sf_tensor_numel(outs[k]);
+    if (produced && (st = n->def->exec(&c))) return st;
     /* The node is now redundant: its outputs are constants. Detach it. */
     for (int k = 0; k < n->n_out; k++) g->values[n->out[k]].producer = -1;
     n->n_out = 0;

@@ -177,6 +177,10 @@ static sf_status import_model(const Onnx__ModelProto *m, const char *path, const
     if (!vi->name) { st = sf_error(SF_ERR_FORMAT, "%s: graph input %zu has no name", path, i); goto fail; }
     int v = sf_graph_find_value(g, vi->name);
     if (v >= 0 && g->values[v].t.data) continue;
+    if (v >= 0 && g->values[v].is_input) {
+      st = sf_error(SF_ERR_FORMAT, "%s: graph input '%s' is declared twice", path, vi->name);
+      goto fail;
+    }
     if (vi->type && vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
       st = sf_error(SF_ERR_UNSUPPORTED, "%s: graph input '%s' is a sequence, map or optional; only tensors are supported", path, vi->name);
       goto fail;
@@ -214,6 +218,17 @@ static sf_status import_model(const Onnx__ModelProto *m, const char *path, const
       }
     int n_in = (int)np->n_input;
     while (n_in > 0 && in[n_in - 1] < 0) n_in--;
+    for (int k = 0; k < n_out; k++) {
+      const sf_value *ov = &g->values[outv[k]];
+      const char *clash = ov->is_input ? "a graph input" : ov->t.data ? "an initializer" : ov->producer >= 0 ? "another node's output" : NULL;
+      for (int j = 0; j < k && !clash; j++) if (outv[j] == outv[k]) clash = "another output of the same node";
+      if (clash) {
+        st = sf_error(SF_ERR_FORMAT, "%s: node '%s' (%s) writes '%s', which is already %s", path, name, np->op_type, ov->name, clash);
+        free(in);
+        free(outv);
+        goto fail;
+      }
+    }
     int idx = sf_graph_add_node(g, name, np->op_type, np->domain, n_in, in, n_out, outv);
     free(in);
     free(outv);

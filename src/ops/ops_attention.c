@@ -15,6 +15,17 @@ static sf_status infer_attention(sf_op_ctx *c) {
   const sf_tensor *q = c->in[0], *kt = c->in[1], *v = c->in[2];
   int r = q->ndim;
   if (r < 2 || kt->ndim != r || v->ndim != r) return sf_op_fail(c, SF_ERR_SHAPE, "Q, Kt, V must share rank >= 2");
+  for (int k = 0; k < c->n_in; k++)
+    if (c->in[k] && c->in[k]->dtype != SF_F32) return sf_op_fail(c, SF_ERR_UNSUPPORTED, "input %d must be float32", k);
+  if (c->n_in > 3 && c->in[3]) {
+    int64_t ps[SF_MAX_DIMS], o[SF_MAX_DIMS];
+    int no;
+    memcpy(ps, q->shape, sizeof(int64_t) * (size_t)r);
+    ps[r - 1] = kt->shape[r - 1];
+    sf_status st = sf_broadcast_shape(c, r, ps, c->in[3]->ndim, c->in[3]->shape, &no, o);
+    if (st) return st;
+    for (int i = 0; i < no; i++) if (no != r || o[i] != ps[i]) return sf_op_fail(c, SF_ERR_SHAPE, "mask does not broadcast to the scores");
+  }
   for (int i = 0; i < r - 2; i++)
     if (q->shape[i] != kt->shape[i] || q->shape[i] != v->shape[i]) return sf_op_fail(c, SF_ERR_SHAPE, "batch dims differ");
   int64_t Sq = q->shape[r - 2], d = q->shape[r - 1], Sk = kt->shape[r - 1], dv = v->shape[r - 1];

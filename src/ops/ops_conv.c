@@ -29,6 +29,7 @@ static sf_status infer_conv(sf_op_ctx *c) {
   if (group < 1 || x->shape[1] % group || w->shape[0] % group || w->shape[1] * group != x->shape[1])
     return sf_op_fail(c, SF_ERR_SHAPE, "channels %lld, weight %lldx%lld and group %lld do not agree",
                       (long long)x->shape[1], (long long)w->shape[0], (long long)w->shape[1], (long long)group);
+  if (c->n_in > 2 && c->in[2] && c->in[2]->dtype != SF_F32) return sf_op_fail(c, SF_ERR_UNSUPPORTED, "bias must be float32");
   if (c->n_in > 2 && c->in[2] && sf_tensor_numel(c->in[2]) != w->shape[0])
     return sf_op_fail(c, SF_ERR_SHAPE, "bias has %lld entries, expected %lld", (long long)sf_tensor_numel(c->in[2]), (long long)w->shape[0]);
   int64_t shape[4] = {x->shape[0], w->shape[0], g.out[0], g.out[1]};

@@ -122,6 +122,7 @@ static sf_status binary_apply(const sf_op_ctx *c, binop op, const sf_tensor *a, 
   int64_t inner = bp.shape[bp.nd - 1];
   int sa = bp.stride[1][bp.nd - 1] != 0, sb = bp.stride[2][bp.nd - 1] != 0;
   int64_t total = bp.outer * inner;
+  if (total == 0) { sf_tensor_free(&bc); return SF_OK; }
   if (bp.outer == 1) {
     /* Single inner run: split it across threads. */
     int64_t chunk = total > PAR_MIN ? (total + 63) / 64 : total;

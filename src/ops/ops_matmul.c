@@ -127,6 +127,9 @@ static sf_status infer_linear(sf_op_ctx *c) {
   const sf_tensor *x = c->in[0], *w = c->in[1];
   if (w->ndim != 2 || x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[0])
     return sf_op_fail(c, SF_ERR_SHAPE, "Linear: X last dim must equal W rows");
+  for (int k = 0; k < c->n_in; k++)
+    if (c->in[k] && c->in[k]->dtype != SF_F32) return sf_op_fail(c, SF_ERR_UNSUPPORTED, "input %d must be float32", k);
+  if (c->n_in > 2 && c->in[2] && sf_tensor_numel(c->in[2]) != w->shape[1]) return sf_op_fail(c, SF_ERR_SHAPE, "bias length differs from W columns");
   int64_t shape[SF_MAX_DIMS];
   memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
   shape[x->ndim - 1] = w->shape[1];

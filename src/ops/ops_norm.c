@@ -15,6 +15,8 @@ static sf_status infer_ln(sf_op_ctx *c) {
   if (st) return st;
   int64_t inner = sf_shape_numel(x->ndim - axis, x->shape + axis);
   for (int k = 1; k < 3 && k < c->n_in; k++)
+    if (c->in[k] && c->in[k]->dtype != SF_F32) return sf_op_fail(c, SF_ERR_UNSUPPORTED, "input %d must be float32", k);
+  for (int k = 1; k < 3 && k < c->n_in; k++)
     if (c->in[k]) {
       int64_t n = sf_tensor_numel(c->in[k]);
       if (n != inner && n != 1) return sf_op_fail(c, SF_ERR_SHAPE, "%s has %lld elements, normalised size is %lld",
@@ -68,6 +70,8 @@ static sf_status infer_bn(sf_op_ctx *c) {
   if (sf_node_attr_int(c->node, "training_mode", 0)) return sf_op_fail(c, SF_ERR_UNSUPPORTED, "training_mode=1 (inference only)");
   if (c->n_out > 1) return sf_op_fail(c, SF_ERR_UNSUPPORTED, "running-statistics outputs (training mode) are not supported");
   if (x->ndim < 2) return sf_op_fail(c, SF_ERR_SHAPE, "input rank %d < 2", x->ndim);
+  for (int k = 1; k < 5; k++)
+    if (c->in[k]->dtype != SF_F32) return sf_op_fail(c, SF_ERR_UNSUPPORTED, "input %d must be float32", k);
   for (int k = 1; k < 5; k++)
     if (sf_tensor_numel(c->in[k]) != x->shape[1])
       return sf_op_fail(c, SF_ERR_SHAPE, "input %d has %lld elements, expected C=%lld", k, (long long)sf_tensor_numel(c->in[k]), (long long)x->shape[1]);
