@@ -10,6 +10,9 @@ int cmd_analyze(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+/* SpikingConfig flags (--config FILE, --timesteps, --neuron, --set KEY=VALUE ...). */
+int cli_config_flag(int argc, char **argv, int *i, sf_spiking_config *cfg, sf_status *st);
 
 /* Print "spikeformer: error: <last error>" and return 1. */
 int cli_fail(sf_status st);

@@ -15,6 +15,7 @@ static void usage(FILE *f) {
           "  eval MODEL      accuracy of the model on a labelled test set\n"
           "  run MODEL       one inference on inputs given as .npy or ONNX .pb files\n"
           "  ops             the ONNX and fused ops the importer and executor support\n"
+          "  config          the effective SpikingConfig (defaults, --config FILE, flags) as JSON\n"
           "  version         print the version\n"
           "\n"
           "MODEL is an ONNX file or a Hugging Face directory (config.json + model.safetensors).\n"
@@ -31,6 +32,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "ops")) return cmd_ops(argc - 1, argv + 1);
+  if (!strcmp(cmd, "config")) return cmd_config(argc - 1, argv + 1);
   fprintf(stderr, "spikeformer: unknown command '%s'\n\n", cmd);
   usage(stderr);
   return 2;
