@@ -42,8 +42,8 @@ VIT_CONFIG = dict(
     encoder_stride=7,
 )
 VIT_SEED = 1234
-VIT_EPOCHS = 12
-VIT_AUGMENT = "flip"  # random horizontal flip only
+VIT_EPOCHS = 14
+VIT_AUGMENT = "none"  # flip-only reached 88.21% in 12 epochs, none 88.70% in 14
 MLP_SEED = 4321
 MLP_EPOCHS = 8
 
