@@ -99,7 +99,10 @@ static void fusion_is_exact(void **st) {
   sf_dataset ds;
   if (sf_dataset_load(SF_DEFAULT_DATA_DIR, SF_SPLIT_TEST, 32, &ds)) fail_msg("%s", sf_last_error());
   sf_tensor x = sf_dataset_batch(&ds, 0, ds.n), a[1] = {{0}}, b[1] = {{0}};
-  sf_session_options o1 = {1}, o0 = {0};
+  sf_session_options o1, o0;
+  sf_session_options_default(&o1);
+  sf_session_options_default(&o0);
+  o0.fuse = 0;
   sf_session *s1, *s0;
   assert_int_equal(sf_session_create(g, &o1, &s1), SF_OK);
   assert_int_equal(sf_session_create(g, &o0, &s0), SF_OK);

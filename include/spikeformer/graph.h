@@ -17,6 +17,8 @@ sf_status sf_graph_load(const char *path, sf_graph **out);
 sf_status sf_graph_load_onnx(const char *path, sf_graph **out);
 sf_status sf_graph_load_onnx_buffer(const void *data, size_t size, const char *name, sf_graph **out);
 sf_status sf_graph_load_hf(const char *dir, sf_graph **out);
+/* A Hugging Face model from memory: config.json text and one safetensors buffer. */
+sf_status sf_graph_load_hf_memory(const char *name, const char *config_text, const void *safetensors, size_t len, sf_graph **out);
 void sf_graph_free(sf_graph *g);
 
 int sf_graph_num_inputs(const sf_graph *g);

@@ -14,6 +14,7 @@ typedef struct sf_session sf_session;
 
 typedef struct {
   int fuse;        /* run fusion passes (default 1) */
+  int keep_all;    /* keep every intermediate value after a run (sf_session_value); default 0 */
 } sf_session_options;
 
 void sf_session_options_default(sf_session_options *o);
@@ -23,6 +24,10 @@ void sf_session_free(sf_session *s);
 /* inputs: one per graph input, in graph order. outputs: n_outputs tensors, allocated by the call
  * (free with sf_tensor_free). */
 sf_status sf_session_run(sf_session *s, const sf_tensor *inputs, sf_tensor *outputs);
+/* An intermediate value of the last run, by name (needs keep_all), or NULL. */
+const sf_tensor *sf_session_value(const sf_session *s, const char *name);
+/* Use an already specialised graph as the plan (no re-specialisation; inputs must match it). */
+sf_status sf_session_create_planned(const sf_graph *specialised, const sf_session_options *opt, sf_session **out);
 /* The specialised graph of the last run (or of sf_session_prepare). */
 const sf_graph *sf_session_plan(const sf_session *s);
 /* Specialise for these input descriptors without running. */

@@ -1,5 +1,6 @@
 #include "graph/graph.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +123,29 @@ int sf_graph_add_node(sf_graph *g, const char *name, const char *op_type, const 
   for (int i = 0; i < n_out; i++)
     if (out[i] >= 0) g->values[out[i]].producer = idx;
   return idx;
+}
+
+int sf_graph_insert_node(sf_graph *g, int pos, const char *name, const char *op_type, const char *domain,
+                         int n_in, const int *in, int n_out, const int *out) {
+  int idx = sf_graph_add_node(g, name, op_type, domain, n_in, in, n_out, out);
+  if (idx < 0) return -1;
+  if (pos < idx) {
+    sf_node tmp = g->nodes[idx];
+    memmove(&g->nodes[pos + 1], &g->nodes[pos], sizeof(sf_node) * (size_t)(idx - pos));
+    g->nodes[pos] = tmp;
+  }
+  for (int v = 0; v < g->n_values; v++) g->values[v].producer = -1;
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i].n_out; k++)
+      if (g->nodes[i].out[k] >= 0) g->values[g->nodes[i].out[k]].producer = i;
+  return pos;
+}
+
+int sf_graph_new_value(sf_graph *g, const char *base) {
+  char name[600];
+  snprintf(name, sizeof name, "%s", base);
+  for (int k = 1; sf_graph_find_value(g, name) >= 0; k++) snprintf(name, sizeof name, "%s_%d", base, k);
+  return sf_graph_value(g, name);
 }
 
 static sf_status append_idx(int **arr, int *n, int v) {

@@ -73,6 +73,11 @@ int sf_graph_add_node(sf_graph *g, const char *name, const char *op_type, const 
                       int n_in, const int *in, int n_out, const int *out);
 sf_status sf_graph_add_input(sf_graph *g, int value);
 sf_status sf_graph_add_output(sf_graph *g, int value);
+/* Insert a node at position `pos` (0..n_nodes); producers are recomputed. Returns pos or -1. */
+int sf_graph_insert_node(sf_graph *g, int pos, const char *name, const char *op_type, const char *domain,
+                         int n_in, const int *in, int n_out, const int *out);
+/* A fresh value name based on `base` ("base", "base_1", ...). Returns the value index. */
+int sf_graph_new_value(sf_graph *g, const char *base);
 /* Attributes */
 sf_attr *sf_node_add_attr(sf_node *n, const char *name, sf_attr_type type);
 const sf_attr *sf_node_attr(const sf_node *n, const char *name);

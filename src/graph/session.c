@@ -24,9 +24,10 @@ struct sf_session {
   int *value_block;     /* block index per value, -1 if none */
   sf_tensor *in_desc;   /* shapes the plan was made for */
   sf_tensor *bound;     /* non-float input values baked into the plan (shape-like inputs), or NULL */
+  int planned;          /* plan given by the caller: never re-specialise */
 };
 
-void sf_session_options_default(sf_session_options *o) { o->fuse = 1; }
+void sf_session_options_default(sf_session_options *o) { o->fuse = 1; o->keep_all = 0; }
 
 sf_status sf_session_create(const sf_graph *g, const sf_session_options *opt, sf_session **out) {
   sf_session *s = calloc(1, sizeof *s);
@@ -45,7 +46,7 @@ static void release_plan(sf_session *s) {
   free(s->blocks);
   free(s->vt);
   free(s->value_block);
-  sf_graph_free(s->plan);
+  if (!s->planned) sf_graph_free(s->plan);
   s->blocks = NULL;
   s->n_blocks = 0;
   s->vt = NULL;
@@ -89,6 +90,8 @@ static sf_status plan_buffers(sf_session *s) {
     for (int k = 0; k < g->nodes[i].n_in; k++)
       if (g->nodes[i].in[k] >= 0) last[g->nodes[i].in[k]] = i;
   for (int i = 0; i < g->n_outputs; i++) last[g->outputs[i]] = nn; /* outputs live to the end */
+  if (s->opt.keep_all)
+    for (int v = 0; v < nv; v++) last[v] = nn;
   for (int i = 0; i < nn; i++) {
     const sf_node *n = &g->nodes[i];
     for (int k = 0; k < n->n_out; k++) {
@@ -138,8 +141,31 @@ static sf_status plan_buffers(sf_session *s) {
   return SF_OK;
 }
 
+sf_status sf_session_create_planned(const sf_graph *plan, const sf_session_options *opt, sf_session **out) {
+  sf_status st = sf_session_create(plan, opt, out);
+  if (st) return st;
+  sf_session *s = *out;
+  s->planned = 1;
+  s->plan = (sf_graph *)plan;
+  if ((st = plan_buffers(s))) { sf_session_free(s); *out = NULL; return st; }
+  return SF_OK;
+}
+
+const sf_tensor *sf_session_value(const sf_session *s, const char *name) {
+  if (!s->plan || !s->vt) return NULL;
+  int v = sf_graph_find_value(s->plan, name);
+  if (v < 0) return NULL;
+  return &s->vt[v];
+}
+
 sf_status sf_session_prepare(sf_session *s, const sf_tensor *inputs) {
   const sf_graph *g = s->src;
+  if (s->planned) {
+    for (int i = 0; i < g->n_inputs; i++)
+      if (!sf_tensor_same_shape(&s->plan->values[s->plan->inputs[i]].t, &inputs[i]))
+        return sf_error(SF_ERR_SHAPE, "input '%s' does not match the planned shape", s->plan->values[s->plan->inputs[i]].name);
+    return SF_OK;
+  }
   if (s->plan) {
     int same = 1;
     for (int i = 0; i < g->n_inputs && same; i++) same = same_desc(&s->in_desc[i], &inputs[i]);

@@ -367,21 +367,14 @@ static sf_status build_mlp(sf_builder *b, cfg *c) {
   return b->status;
 }
 
-sf_status sf_graph_load_hf(const char *dir, sf_graph **out) {
+/* Build from config text and (optionally) an in-memory safetensors buffer; dir names the model. */
+static sf_status load_hf(const char *dir, const char *text, const char *cpath, const void *st_buf, size_t st_len, sf_graph **out) {
   *out = NULL;
-  char *cpath = sf_strfmt("%s/config.json", dir);
-  char *text = NULL;
-  size_t n;
-  sf_status st = sf_file_exists(cpath) ? sf_read_file(cpath, &text, &n)
-                                        : sf_error(SF_ERR_IO, "%s: not a model: no config.json in this directory", dir);
-  if (st) { free(cpath); return st; }
+  sf_status st = SF_OK;
   cfg c = {cJSON_Parse(text), cpath, SF_OK};
-  free(text);
   if (!c.root || !cJSON_IsObject(c.root)) {
     cJSON_Delete(c.root);
-    st = sf_error(SF_ERR_FORMAT, "%s: invalid JSON", cpath);
-    free(cpath);
-    return st;
+    return sf_error(SF_ERR_FORMAT, "%s: invalid JSON", cpath);
   }
   const char *arch = NULL;
   cJSON *archs = cJSON_GetObjectItemCaseSensitive(c.root, "architectures");
@@ -395,8 +388,9 @@ sf_status sf_graph_load_hf(const char *dir, sf_graph **out) {
     else if (!strcmp(mt, "spikeformer_mlp")) arch = "SpikeformerMLP";
     else arch = "";
   }
-  sf_safetensors w;
-  if ((st = sf_safetensors_load_dir(dir, &w))) { cJSON_Delete(c.root); free(cpath); return st; }
+  sf_safetensors w = {0};
+  st = st_buf ? sf_safetensors_parse(st_buf, st_len, dir, &w) : sf_safetensors_load_dir(dir, &w);
+  if (st) { sf_safetensors_free(&w); cJSON_Delete(c.root); return st; }
   sf_builder b = {sf_graph_new(), &w, dir, arch, SF_OK, 0};
   if (!b.g) st = sf_error(SF_ERR_NOMEM, "out of memory");
   else if (!strcmp(arch, "ViTForImageClassification")) st = build_vit(&b, &c, 1);
@@ -426,8 +420,27 @@ sf_status sf_graph_load_hf(const char *dir, sf_graph **out) {
   }
   sf_safetensors_free(&w);
   cJSON_Delete(c.root);
-  free(cpath);
   if (st) { sf_graph_free(b.g); return st; }
   *out = b.g;
   return SF_OK;
+}
+
+sf_status sf_graph_load_hf(const char *dir, sf_graph **out) {
+  *out = NULL;
+  char *cpath = sf_strfmt("%s/config.json", dir);
+  char *text = NULL;
+  size_t n;
+  sf_status st = sf_file_exists(cpath) ? sf_read_file(cpath, &text, &n)
+                                        : sf_error(SF_ERR_IO, "%s: not a model: no config.json in this directory", dir);
+  if (!st) st = load_hf(dir, text, cpath, NULL, 0, out);
+  free(text);
+  free(cpath);
+  return st;
+}
+
+sf_status sf_graph_load_hf_memory(const char *name, const char *config_text, const void *safetensors, size_t len, sf_graph **out) {
+  char *cpath = sf_strfmt("%s/config.json", name);
+  sf_status st = load_hf(name, config_text, cpath, safetensors, len, out);
+  free(cpath);
+  return st;
 }

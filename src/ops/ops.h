@@ -61,5 +61,6 @@ extern const sf_op_def sf_ops_norm[];
 extern const sf_op_def sf_ops_reduce[];
 extern const sf_op_def sf_ops_shape[];
 extern const sf_op_def sf_ops_attention[];
+extern const sf_op_def sf_ops_neuron[];
 
 #endif

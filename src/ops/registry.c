@@ -5,7 +5,7 @@
 #include "ops/ops.h"
 
 static const sf_op_def *const families[] = {sf_ops_elementwise, sf_ops_matmul, sf_ops_conv, sf_ops_pool,
-                                            sf_ops_norm, sf_ops_reduce, sf_ops_shape, sf_ops_attention};
+                                            sf_ops_norm, sf_ops_reduce, sf_ops_shape, sf_ops_attention, sf_ops_neuron};
 #define N_FAMILIES (int)(sizeof families / sizeof families[0])
 
 static int same_domain(const char *a, const char *b) {

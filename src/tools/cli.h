@@ -11,6 +11,8 @@ int cmd_eval(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_eval_snn(const char *model, int argc, char **argv);
 /* SpikingConfig flags (--config FILE, --timesteps, --neuron, --set KEY=VALUE ...). */
 int cli_config_flag(int argc, char **argv, int *i, sf_spiking_config *cfg, sf_status *st);
 

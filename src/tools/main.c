@@ -12,7 +12,8 @@ static void usage(FILE *f) {
           "\n"
           "commands:\n"
           "  analyze MODEL   layers, shapes, parameters, MACs and how each node converts to spikes\n"
-          "  eval MODEL      accuracy of the model on a labelled test set\n"
+          "  convert MODEL   calibrate and convert an ANN into a spiking network (.sfm)\n"
+          "  eval MODEL      accuracy of the model (ANN, or .sfm spiking network) on a labelled test set\n"
           "  run MODEL       one inference on inputs given as .npy or ONNX .pb files\n"
           "  ops             the ONNX and fused ops the importer and executor support\n"
           "  config          the effective SpikingConfig (defaults, --config FILE, flags) as JSON\n"
@@ -30,6 +31,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) { printf("spikeformer %s\n", sf_version()); return 0; }
   if (!strcmp(cmd, "analyze")) return cmd_analyze(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+  if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "ops")) return cmd_ops(argc - 1, argv + 1);
   if (!strcmp(cmd, "config")) return cmd_config(argc - 1, argv + 1);

@@ -1,0 +1,49 @@
+/* Spiking runtime (time-stepped reference executor).
+ * Runs a spiking graph (sf_snn_model_build) for T timesteps, streaming over time: state is one
+ * membrane / running sum per neuron and per expectation-compensated input; nothing is kept per
+ * timestep. After every step a callback sees the decoded output (accumulated membrane potential /
+ * t, or spike counts), so accuracy at every t = 1..T comes from one pass. */
+#ifndef SPIKEFORMER_SNN_H
+#define SPIKEFORMER_SNN_H
+#include <stdint.h>
+
+#include "spikeformer/config.h"
+#include "spikeformer/graph.h"
+#include "spikeformer/tensor.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sf_snn_session sf_snn_session;
+
+typedef enum { SF_DECODE_MEMBRANE = 0, SF_DECODE_COUNT } sf_decoder;
+
+typedef struct {
+  const char *name, *op_type, *mode;  /* mode: linear, product, ec, neuron */
+  int64_t neurons;       /* neuron nodes: neurons per sample */
+  double spikes;         /* neuron nodes: unit spikes emitted (a burst of k counts k) */
+  double events;         /* spike events delivered to this node's inputs (non-zero entries) */
+  double sops;           /* synaptic operations: accumulates triggered by spike events */
+  double macs;           /* multiply-accumulates (analog-input layers) */
+  double float_ops;      /* float function evaluations (expectation compensation) */
+  double neuron_updates; /* membrane updates */
+  int spike_input;       /* 1 if the node's input is spikes (accumulate-only) */
+} sf_snn_node_stats;
+
+/* The graph must outlive the session. cfg: spike_encoding (direct, rate, latency), seed. */
+sf_status sf_snn_session_create(const sf_graph *spiking, const sf_spiking_config *cfg, sf_decoder decoder, sf_snn_session **out);
+void sf_snn_session_free(sf_snn_session *s);
+
+/* Called after step t (1-based) with the decoded first output [batch, ...]. Return non-zero to stop. */
+typedef int (*sf_snn_step_fn)(int t, const sf_tensor *decoded, void *user);
+/* Run T steps on one batch of inputs (the graph's batch size). */
+sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user);
+/* Counters accumulated over all runs since creation (or the last reset). */
+int sf_snn_num_nodes(const sf_snn_session *s);
+void sf_snn_node_stats_get(const sf_snn_session *s, int i, sf_snn_node_stats *out);
+void sf_snn_reset_stats(sf_snn_session *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

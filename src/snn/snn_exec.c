@@ -1,0 +1,314 @@
+/* Time-stepped SNN executor (dense reference). Per step t = 1..T, nodes run in order:
+ *   linear   Y_t = op(X_t) on increments; constants act as currents injected every step
+ *   product  expectation form of the product of two spike streams: cumulative output
+ *            P_t = A_t B_t / t (A, B running sums), emitted as P_t - P_{t-1}
+ *   ec       O_t = t f(mean_t) - (t-1) f(mean_{t-1}), mean_t = running sum / t
+ *   neuron   v += x (LIF: v = leak v + x); k = clamp(floor(v / theta), -K or 0, K); v -= k theta;
+ *            emits k theta; v starts at theta / 2 (round-to-nearest), reset by subtraction
+ * Shapes per value: whatever the spiking graph says ([batch, ...]). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert/convert_internal.h"
+#include "ops/ops.h"
+#include "spikeformer/rng.h"
+#include "spikeformer/snn.h"
+
+typedef enum { M_LINEAR, M_PRODUCT, M_EC, M_NEURON } mode;
+
+typedef struct {
+  mode m;
+  float **cum;        /* per input: running sum (ec/product, non-const inputs) */
+  float **mean;       /* per input: running mean */
+  float *f;           /* ec: f(mean) into this buffer, then increments */
+  float *prev;        /* ec: t * f at the previous step */
+  float *v;           /* neuron membrane */
+  int K, is_signed, axis;
+  float leak;
+  int64_t inner, C;   /* channel mapping: c = (i / inner) % C */
+  const float *theta;
+  int64_t ntheta;
+  double macs_per_input; /* fan-out per input element (linear/product) */
+  int spike_in;       /* input 0 is spike-valued */
+  sf_snn_node_stats st;
+} node_state;
+
+struct sf_snn_session {
+  const sf_graph *g;
+  sf_spiking_config cfg;
+  sf_decoder decoder;
+  float **inc;        /* per value: increments of the current step (NULL for constants) */
+  node_state *ns;
+  int *spike_valued;  /* per value */
+  float *cum_out;     /* first graph output: running sum */
+  float *counts;      /* spike-count decoder */
+  sf_tensor dec;
+  sf_rng rng;
+};
+
+static int is_const(const sf_graph *g, int v) { return v >= 0 && g->values[v].t.data != NULL; }
+static int64_t numel(const sf_graph *g, int v) { return sf_tensor_numel(&g->values[v].t); }
+
+void sf_snn_session_free(sf_snn_session *s) {
+  if (!s) return;
+  const sf_graph *g = s->g;
+  if (s->inc) for (int v = 0; v < g->n_values; v++) free(s->inc[v]);
+  if (s->ns)
+    for (int i = 0; i < g->n_nodes; i++) {
+      node_state *n = &s->ns[i];
+      for (int k = 0; k < g->nodes[i].n_in; k++) {
+        if (n->cum) free(n->cum[k]);
+        if (n->mean) free(n->mean[k]);
+      }
+      free(n->cum); free(n->mean); free(n->f); free(n->prev); free(n->v);
+    }
+  free(s->inc); free(s->ns); free(s->spike_valued); free(s->cum_out); free(s->counts);
+  free(s);
+}
+
+static float *alloc_f(int64_t n) { return calloc((size_t)(n > 0 ? n : 1), sizeof(float)); }
+
+static int is_layout_op(const char *op) {
+  static const char *l[] = {"Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "MaxPool", "GlobalMaxPool", NULL};
+  for (int i = 0; l[i]; i++) if (!strcmp(op, l[i])) return 1;
+  return 0;
+}
+
+sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg, sf_decoder decoder, sf_snn_session **out) {
+  sf_snn_session *s = calloc(1, sizeof *s);
+  if (!s) return sf_error(SF_ERR_NOMEM, "out of memory");
+  s->g = g;
+  s->cfg = *cfg;
+  s->decoder = decoder;
+  s->inc = calloc((size_t)g->n_values, sizeof(float *));
+  s->ns = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof(node_state));
+  s->spike_valued = calloc((size_t)g->n_values, sizeof(int));
+  if (!s->inc || !s->ns || !s->spike_valued) goto oom;
+  for (int v = 0; v < g->n_values; v++)
+    if (!is_const(g, v) && g->values[v].t.ndim >= 0 && !(s->inc[v] = alloc_f(numel(g, v)))) goto oom;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const sf_node *nd = &g->nodes[i];
+    node_state *n = &s->ns[i];
+    const char *m = sf_snn_mode(nd);
+    n->m = !strcmp(m, "linear") ? M_LINEAR : !strcmp(m, "product") ? M_PRODUCT : !strcmp(m, "neuron") ? M_NEURON : M_EC;
+    if (!strcmp(m, "?")) {
+      sf_snn_session_free(s);
+      return sf_error(SF_ERR_ARG, "node '%s' has no spiking mode: not a converted graph", nd->name);
+    }
+    n->st.name = nd->name;
+    n->st.op_type = nd->op_type;
+    n->st.mode = m;
+    int64_t on = numel(g, nd->out[0]);
+    if (n->m == M_EC || n->m == M_PRODUCT) {
+      n->cum = calloc((size_t)nd->n_in, sizeof(float *));
+      n->mean = calloc((size_t)nd->n_in, sizeof(float *));
+      if (!n->cum || !n->mean) goto oom;
+      for (int k = 0; k < nd->n_in; k++)
+        if (nd->in[k] >= 0 && !is_const(g, nd->in[k]) && sf_dtype_is_float(g->values[nd->in[k]].t.dtype)) {
+          if (!(n->cum[k] = alloc_f(numel(g, nd->in[k]))) || !(n->mean[k] = alloc_f(numel(g, nd->in[k])))) goto oom;
+        }
+      if (nd->n_out != 1) { sf_snn_session_free(s); return sf_error(SF_ERR_UNSUPPORTED, "node '%s': multi-output op in ec mode", nd->name); }
+      if (!(n->f = alloc_f(on)) || !(n->prev = alloc_f(on))) goto oom;
+    }
+    if (n->m == M_NEURON) {
+      if (!(n->v = alloc_f(on))) goto oom;
+      const sf_tensor *x = &g->values[nd->in[0]].t, *th = &g->values[nd->in[1]].t;
+      n->K = (int)sf_node_attr_int(nd, "levels", 1);
+      n->is_signed = (int)sf_node_attr_int(nd, "signed", 1);
+      n->leak = sf_node_attr_float(nd, "leak", 1.0f);
+      n->axis = (int)sf_node_attr_int(nd, "axis", x->ndim - 1);
+      n->theta = th->data;
+      n->ntheta = sf_tensor_numel(th);
+      n->C = x->shape[n->axis];
+      n->inner = 1;
+      for (int d = n->axis + 1; d < x->ndim; d++) n->inner *= x->shape[d];
+      n->st.neurons = on / (x->shape[0] ? x->shape[0] : 1);
+      s->spike_valued[nd->out[0]] = 1;
+    }
+    if (is_layout_op(nd->op_type) && nd->n_in > 0 && nd->in[0] >= 0 && s->spike_valued[nd->in[0]]) s->spike_valued[nd->out[0]] = 1;
+    /* fan-out per input element, for synaptic-operation counts */
+    if (n->m == M_LINEAR && (!strcmp(nd->op_type, "Linear") || !strcmp(nd->op_type, "Conv") || !strcmp(nd->op_type, "Gemm") || !strcmp(nd->op_type, "MatMul"))) {
+      int x = nd->in[0];
+      if (is_const(g, x) && nd->n_in > 1) x = nd->in[1];
+      const sf_tensor *w = &g->values[nd->in[1]].t;
+      int64_t K = 1;
+      if (!strcmp(nd->op_type, "Conv")) { K = w->shape[1]; for (int d = 2; d < w->ndim; d++) K *= w->shape[d]; }
+      else if (!strcmp(nd->op_type, "Gemm")) K = sf_node_attr_int(nd, "transB", 0) ? w->shape[1] : w->shape[0];
+      else K = w->shape[0];
+      n->macs_per_input = (double)on * (double)K / (double)numel(g, x);
+      n->spike_in = s->spike_valued[x];
+    }
+    if (n->m == M_PRODUCT) n->spike_in = 1;
+  }
+  s->cum_out = alloc_f(numel(g, g->outputs[0]));
+  s->counts = alloc_f(numel(g, g->outputs[0]));
+  if (!s->cum_out || !s->counts) goto oom;
+  s->dec = g->values[g->outputs[0]].t;
+  s->dec.owns_data = 0;
+  *out = s;
+  return SF_OK;
+oom:
+  sf_snn_session_free(s);
+  return sf_error(SF_ERR_NOMEM, "out of memory for the spiking runtime state");
+}
+
+int sf_snn_num_nodes(const sf_snn_session *s) { return s->g->n_nodes; }
+void sf_snn_node_stats_get(const sf_snn_session *s, int i, sf_snn_node_stats *out) { *out = s->ns[i].st; }
+void sf_snn_reset_stats(sf_snn_session *s) {
+  for (int i = 0; i < s->g->n_nodes; i++) {
+    sf_snn_node_stats *st = &s->ns[i].st;
+    st->spikes = st->events = st->sops = st->macs = st->float_ops = st->neuron_updates = 0;
+  }
+}
+
+static void encode(sf_snn_session *s, const sf_tensor *x, float *dst, int t, int T) {
+  int64_t n = sf_tensor_numel(x);
+  const float *p = x->data;
+  switch (s->cfg.spike_encoding) {
+    case SF_ENCODE_DIRECT: memcpy(dst, p, sizeof(float) * (size_t)n); break;
+    case SF_ENCODE_RATE:
+      for (int64_t i = 0; i < n; i++) {
+        float v = p[i], a = fabsf(v);
+        dst[i] = sf_rng_uniform(&s->rng) < (a > 1 ? 1 : a) ? (v < 0 ? -1.0f : 1.0f) : 0.0f;
+      }
+      break;
+    case SF_ENCODE_LATENCY:
+      /* time to first spike: one spike of value 1 at step round((1 - |x|) (T - 1)) + 1 carries |x| in its timing;
+       * to stay rate-consistent the spike carries T * x so that the running mean at T equals x */
+      for (int64_t i = 0; i < n; i++) {
+        float a = fabsf(p[i]) > 1 ? 1 : fabsf(p[i]);
+        int when = (int)lrintf((1.0f - a) * (float)(T - 1)) + 1;
+        dst[i] = (a > 0 && when == t) ? p[i] * (float)T : 0.0f;
+      }
+      break;
+  }
+}
+
+static int64_t count_nonzero(const float *p, int64_t n) {
+  int64_t c = 0;
+  for (int64_t i = 0; i < n; i++) c += p[i] != 0.0f;
+  return c;
+}
+
+sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user) {
+  const sf_graph *g = s->g;
+  int in_v = g->inputs[0];
+  if (!sf_tensor_same_shape(input, &g->values[in_v].t) && sf_tensor_numel(input) != numel(g, in_v))
+    return sf_error(SF_ERR_SHAPE, "SNN input does not match the spiking graph's input shape");
+  sf_rng_seed(&s->rng, s->cfg.seed);
+  /* reset state */
+  for (int i = 0; i < g->n_nodes; i++) {
+    node_state *n = &s->ns[i];
+    const sf_node *nd = &g->nodes[i];
+    int64_t on = numel(g, nd->out[0]);
+    if (n->m == M_EC || n->m == M_PRODUCT) {
+      for (int k = 0; k < nd->n_in; k++) if (n->cum[k]) memset(n->cum[k], 0, sizeof(float) * (size_t)numel(g, nd->in[k]));
+      memset(n->prev, 0, sizeof(float) * (size_t)on);
+    }
+    if (n->m == M_NEURON)
+      for (int64_t e = 0; e < on; e++) n->v[e] = 0.5f * n->theta[n->ntheta == 1 ? 0 : (e / n->inner) % n->C];
+  }
+  int64_t n_out = numel(g, g->outputs[0]);
+  memset(s->cum_out, 0, sizeof(float) * (size_t)n_out);
+  memset(s->counts, 0, sizeof(float) * (size_t)n_out);
+  sf_tensor *ins[1100], *outs[64], tin[1100], tout[64];
+  for (int t = 1; t <= T; t++) {
+    encode(s, input, s->inc[in_v], t, T);
+    for (int i = 0; i < g->n_nodes; i++) {
+      const sf_node *nd = &g->nodes[i];
+      node_state *n = &s->ns[i];
+      int64_t on = numel(g, nd->out[0]);
+      if (n->m == M_NEURON) {
+        const float *x = s->inc[nd->in[0]];
+        float *y = s->inc[nd->out[0]], *v = n->v;
+        double spikes = 0;
+        int K = n->K, lo = n->is_signed ? -K : 0;
+        for (int64_t e = 0; e < on; e++) {
+          float th = n->theta[n->ntheta == 1 ? 0 : (e / n->inner) % n->C];
+          float u = n->leak * v[e] + x[e];
+          int k = (int)floorf(u / th);
+          k = k < lo ? lo : k > K ? K : k;
+          u -= (float)k * th;
+          v[e] = u;
+          y[e] = (float)k * th;
+          spikes += k < 0 ? -k : k;
+        }
+        n->st.spikes += spikes;
+        n->st.neuron_updates += (double)on;
+        continue;
+      }
+      sf_op_ctx c = {g, nd, nd->n_in, nd->n_out, ins, outs, g->opset};
+      for (int k = 0; k < nd->n_in; k++) {
+        int v = nd->in[k];
+        if (v < 0) { ins[k] = NULL; continue; }
+        tin[k] = g->values[v].t;
+        tin[k].owns_data = 0;
+        if (!is_const(g, v)) {
+          if (n->m != M_LINEAR && n->cum[k]) {
+            int64_t m = numel(g, v);
+            float *cu = n->cum[k], *me = n->mean[k];
+            const float *x = s->inc[v];
+            float inv = 1.0f / (float)t;
+            for (int64_t e = 0; e < m; e++) { cu[e] += x[e]; me[e] = cu[e] * inv; }
+            tin[k].data = me;
+          } else {
+            tin[k].data = s->inc[v];
+          }
+        }
+        ins[k] = &tin[k];
+      }
+      for (int k = 0; k < nd->n_out; k++) {
+        tout[k] = g->values[nd->out[k]].t;
+        tout[k].owns_data = 0;
+        tout[k].data = (n->m == M_LINEAR) ? s->inc[nd->out[k]] : n->f;
+        outs[k] = &tout[k];
+      }
+      sf_status st = nd->def->exec(&c);
+      if (st) return st;
+      if (n->m == M_LINEAR) {
+        if (n->macs_per_input > 0) {
+          int x = nd->in[0];
+          if (is_const(g, x) && nd->n_in > 1) x = nd->in[1];
+          if (n->spike_in) {
+            int64_t ev = count_nonzero(s->inc[x], numel(g, x));
+            n->st.events += (double)ev;
+            n->st.sops += (double)ev * n->macs_per_input;
+          } else {
+            n->st.macs += n->macs_per_input * (double)numel(g, x);
+          }
+        }
+      } else {
+        float *y = s->inc[nd->out[0]], *f = n->f, *prev = n->prev, ft = (float)t;
+        for (int64_t e = 0; e < on; e++) {
+          float cur = ft * f[e];
+          y[e] = cur - prev[e];
+          prev[e] = cur;
+        }
+        if (n->m == M_EC) n->st.float_ops += (double)on;
+        else {
+          /* a_t B_t + A_{t-1} b_t: events of each operand times the other's row length */
+          const sf_tensor *A = &g->values[nd->in[0]].t, *B = &g->values[nd->in[1]].t;
+          int64_t ea = count_nonzero(s->inc[nd->in[0]], numel(g, nd->in[0]));
+          int64_t eb = count_nonzero(s->inc[nd->in[1]], numel(g, nd->in[1]));
+          double fan_a = !strcmp(nd->op_type, "MatMul") ? (double)B->shape[B->ndim - 1] : 1.0;
+          double fan_b = !strcmp(nd->op_type, "MatMul") ? (double)(A->ndim >= 2 ? A->shape[A->ndim - 2] : 1) : 1.0;
+          n->st.events += (double)(ea + eb);
+          n->st.sops += (double)ea * fan_a + (double)eb * fan_b;
+        }
+      }
+    }
+    /* decode */
+    const float *y = s->inc[g->outputs[0]];
+    float *dec = s->cum_out;
+    for (int64_t e = 0; e < n_out; e++) dec[e] += y[e];
+    if (cb) {
+      float *tmp = s->counts; /* reuse as decode buffer */
+      float inv = 1.0f / (float)t;
+      for (int64_t e = 0; e < n_out; e++) tmp[e] = dec[e] * inv;
+      s->dec.data = tmp;
+      if (cb(t, &s->dec, user)) break;
+    }
+  }
+  return SF_OK;
+}

@@ -1,0 +1,214 @@
+/* spikeformer eval OUT.sfm --data DIR --timesteps T [--limit N] [--json FILE]: SNN accuracy after
+ * every timestep 1..T in one pass, beside the ANN's on the same images, with per-layer firing
+ * rates, synaptic operations and the share of operations that are spike-driven (spike purity). */
+#include <cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert/convert_internal.h"
+#include "core/util.h"
+#include "spikeformer/snn.h"
+#include "tools/cli.h"
+
+typedef struct {
+  const int32_t *labels;
+  int64_t n;
+  int64_t *correct_by_t;
+} step_ctx;
+
+static int on_step(int t, const sf_tensor *dec, void *user) {
+  step_ctx *c = user;
+  int64_t ncls = dec->shape[dec->ndim - 1];
+  const float *p = dec->data;
+  for (int64_t b = 0; b < c->n; b++) {
+    int64_t best = 0;
+    for (int64_t k = 1; k < ncls; k++) if (p[b * ncls + k] > p[b * ncls + best]) best = k;
+    c->correct_by_t[t - 1] += best == c->labels[b];
+  }
+  return 0;
+}
+
+static void help(void) {
+  printf("usage: spikeformer eval OUT.sfm [--data DIR] [--timesteps T] [--limit N] [--batch N] [--encoding E]\n"
+         "                        [--json FILE] [--threads N]\n"
+         "\n"
+         "Runs the spiking network for T timesteps (default: the T it was converted for) and reports\n"
+         "its accuracy after every timestep, beside the ANN's on the same images; per-layer firing\n"
+         "rates, synaptic operations, and the spike purity (share of operations that are accumulates\n"
+         "triggered by spikes, versus multiply-accumulates and float function evaluations).\n");
+}
+
+int cmd_eval_snn(const char *model, int argc, char **argv) {
+  const char *data = SF_DEFAULT_DATA_DIR, *json = NULL, *v;
+  int64_t limit = 0, batch = 256, T = 0;
+  sf_spike_encoding enc = SF_ENCODE_DIRECT;
+  for (int i = 1; i < argc; i++) {
+    if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) { help(); return 0; }
+    if (cli_common(argc, argv, &i)) continue;
+    if (cli_opt(argc, argv, &i, "--data", &v)) { if (!v) return cli_usage_error("eval", "--data needs a folder"); data = v; continue; }
+    if (cli_opt(argc, argv, &i, "--json", &v)) { if (!v) return cli_usage_error("eval", "--json needs a file"); json = v; continue; }
+    if (cli_opt(argc, argv, &i, "--limit", &v)) { if (cli_parse_i64(v, 1, INT64_MAX, &limit)) return cli_usage_error("eval", "--limit needs a positive number"); continue; }
+    if (cli_opt(argc, argv, &i, "--batch", &v)) { if (cli_parse_i64(v, 1, 1 << 16, &batch)) return cli_usage_error("eval", "--batch needs a positive number"); continue; }
+    if (cli_opt(argc, argv, &i, "--timesteps", &v)) { if (cli_parse_i64(v, 1, 100000, &T)) return cli_usage_error("eval", "--timesteps needs a positive number"); continue; }
+    if (cli_opt(argc, argv, &i, "--encoding", &v)) {
+      if (v && !strcmp(v, "direct")) enc = SF_ENCODE_DIRECT;
+      else if (v && !strcmp(v, "rate")) enc = SF_ENCODE_RATE;
+      else if (v && !strcmp(v, "latency")) enc = SF_ENCODE_LATENCY;
+      else return cli_usage_error("eval", "--encoding takes direct, rate or latency");
+      continue;
+    }
+    if (argv[i][0] == '-') return cli_usage_error("eval", "unknown option '%s'", argv[i]);
+    if (strcmp(argv[i], model)) return cli_usage_error("eval", "more than one MODEL given");
+  }
+  sf_snn_model *m = NULL;
+  sf_dataset ds = {0};
+  sf_graph *g = NULL, *g_first = NULL;
+  sf_snn_session *snn = NULL;
+  sf_session *ann = NULL;
+  int64_t *correct = NULL, ann_correct = 0;
+  sf_snn_node_stats *tot = NULL;
+  int n_nodes = 0;
+  sf_status st = sf_snn_model_load(model, &m);
+  if (st) return cli_fail(st);
+  const sf_convert_options *opt = sf_snn_model_options(m);
+  if (!T) T = opt->snn.timesteps;
+  if ((st = sf_dataset_load(data, SF_SPLIT_TEST, limit, &ds))) goto done;
+  correct = calloc((size_t)T, sizeof(int64_t));
+  if (!correct) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
+  sf_spiking_config cfg = opt->snn;
+  cfg.spike_encoding = enc;
+  int64_t cur_batch = 0;
+  cli_progress pb;
+  cli_progress_start(&pb, "snn eval", ds.n);
+  double t0 = cli_now();
+  for (int64_t start = 0; start < ds.n; start += batch) {
+    int64_t cnt = ds.n - start < batch ? ds.n - start : batch;
+    if (cnt != cur_batch) {
+      /* (re)build the spiking graph for this batch size; merge counters */
+      if (snn) {
+        for (int i = 0; i < n_nodes; i++) {
+          sf_snn_node_stats s1;
+          sf_snn_node_stats_get(snn, i, &s1);
+          tot[i].spikes += s1.spikes; tot[i].events += s1.events; tot[i].sops += s1.sops; tot[i].macs += s1.macs;
+          tot[i].float_ops += s1.float_ops; tot[i].neuron_updates += s1.neuron_updates;
+        }
+      }
+      sf_snn_session_free(snn);
+      snn = NULL;
+      sf_session_free(ann);
+      ann = NULL;
+      if (g && g != g_first) sf_graph_free(g);
+      g = NULL;
+      if ((st = sf_snn_model_build(m, cnt, &g))) goto done;
+      if (!g_first) g_first = g; /* names in the counters point into the first graph */
+      if ((st = sf_snn_session_create(g, &cfg, SF_DECODE_MEMBRANE, &snn))) goto done;
+      if ((st = sf_session_create_planned(g, NULL, &ann))) goto done;
+      if (!tot) {
+        n_nodes = sf_snn_num_nodes(snn);
+        tot = calloc((size_t)n_nodes, sizeof *tot);
+        if (!tot) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
+        for (int i = 0; i < n_nodes; i++) sf_snn_node_stats_get(snn, i, &tot[i]);
+      }
+      cur_batch = cnt;
+    }
+    sf_tensor x = sf_dataset_batch(&ds, start, cnt);
+    if (g->values[g->inputs[0]].t.ndim == 2) { x.ndim = 2; x.shape[1] = ds.c * ds.h * ds.w; }
+    /* ANN beside it: the same graph, neurons as identity / ReLU */
+    sf_tensor outs[8] = {{0}};
+    if ((st = sf_session_run(ann, &x, outs))) goto done;
+    int64_t ncls = outs[0].shape[outs[0].ndim - 1];
+    for (int64_t b = 0; b < cnt; b++) {
+      const float *row = (const float *)outs[0].data + b * ncls;
+      int64_t best = 0;
+      for (int64_t k = 1; k < ncls; k++) if (row[k] > row[best]) best = k;
+      ann_correct += best == ds.labels[start + b];
+    }
+    for (int k = 0; k < g->n_outputs && k < 8; k++) sf_tensor_free(&outs[k]);
+    step_ctx sc = {ds.labels + start, cnt, correct};
+    if ((st = sf_snn_run(snn, &x, (int)T, on_step, &sc))) goto done;
+    cli_progress_update(&pb, start + cnt);
+  }
+  for (int i = 0; i < n_nodes && snn; i++) {
+    sf_snn_node_stats s1;
+    sf_snn_node_stats_get(snn, i, &s1);
+    tot[i].spikes += s1.spikes; tot[i].events += s1.events; tot[i].sops += s1.sops; tot[i].macs += s1.macs;
+    tot[i].float_ops += s1.float_ops; tot[i].neuron_updates += s1.neuron_updates;
+  }
+  double secs = cli_now() - t0;
+  cli_progress_end(&pb);
+  double ann_acc = (double)ann_correct / (double)ds.n;
+  printf("model: %s (%s neurons, %s thresholds, converted for T=%d)\n", model, sf_neuron_model_name(opt->snn.neuron_model),
+         sf_policy_name(opt->policy), opt->snn.timesteps);
+  printf("data: %s (%lld samples), encoding: %s\n", ds.source, (long long)ds.n, sf_encoding_name(enc));
+  printf("ANN accuracy: %.4f\n\n  T   SNN accuracy   loss vs ANN (points)\n", ann_acc);
+  for (int64_t t = 1; t <= T; t++) {
+    double a = (double)correct[t - 1] / (double)ds.n;
+    if (t <= 8 || t % 4 == 0 || t == T) printf("%3lld   %.4f         %+.2f\n", (long long)t, a, 100.0 * (ann_acc - a));
+  }
+  double sops = 0, macs = 0, fops = 0, spikes = 0, neurons = 0;
+  printf("\n%-44s %-8s %-8s %12s %14s %14s\n", "layer", "op", "mode", "firing rate", "SOPs/sample", "float ops/smp");
+  for (int i = 0; i < n_nodes; i++) {
+    sf_snn_node_stats *s1 = &tot[i];
+    sops += s1->sops; macs += s1->macs; fops += s1->float_ops; spikes += s1->spikes;
+    if (!strcmp(s1->mode, "neuron")) neurons += (double)s1->neurons;
+    if (s1->sops == 0 && s1->macs == 0 && s1->float_ops == 0 && strcmp(s1->mode, "neuron")) continue;
+    double rate = !strcmp(s1->mode, "neuron") && s1->neurons ? s1->spikes / ((double)s1->neurons * (double)T * (double)ds.n) : 0;
+    printf("%-44.44s %-8.8s %-8s %12.4f %14.0f %14.0f\n", s1->name, s1->op_type, s1->mode, rate, (s1->sops + s1->macs) / (double)ds.n,
+           s1->float_ops / (double)ds.n);
+  }
+  double total_ops = sops + macs + fops;
+  printf("\nper sample over T=%lld: %.0f synaptic ops (accumulate on spike), %.0f MACs (analog input layer), %.0f float evaluations\n",
+         (long long)T, sops / (double)ds.n, macs / (double)ds.n, fops / (double)ds.n);
+  printf("spike purity: %.1f%% of operations are accumulates triggered by spikes; %.1f%% MACs; %.1f%% float (softmax, LayerNorm, GELU ...)\n",
+         total_ops ? 100 * sops / total_ops : 0, total_ops ? 100 * macs / total_ops : 0, total_ops ? 100 * fops / total_ops : 0);
+  printf("mean firing rate: %.4f spikes per neuron per step; time %.2fs (%d threads)\n", neurons ? spikes / (neurons * (double)T * (double)ds.n) : 0.0,
+         secs, sf_threads_get());
+  if (json) {
+    cJSON *r = cJSON_CreateObject(), *acc = cJSON_CreateArray(), *layers = cJSON_CreateArray();
+    cJSON_AddStringToObject(r, "model", model);
+    cJSON_AddNumberToObject(r, "samples", (double)ds.n);
+    cJSON_AddNumberToObject(r, "timesteps", (double)T);
+    cJSON_AddNumberToObject(r, "ann_accuracy", ann_acc);
+    for (int64_t t = 0; t < T; t++) cJSON_AddItemToArray(acc, cJSON_CreateNumber((double)correct[t] / (double)ds.n));
+    cJSON_AddItemToObject(r, "snn_accuracy_by_t", acc);
+    cJSON_AddStringToObject(r, "neuron", sf_neuron_model_name(opt->snn.neuron_model));
+    cJSON_AddStringToObject(r, "policy", sf_policy_name(opt->policy));
+    cJSON_AddStringToObject(r, "encoding", sf_encoding_name(enc));
+    cJSON_AddNumberToObject(r, "synaptic_ops_per_sample", sops / (double)ds.n);
+    cJSON_AddNumberToObject(r, "macs_per_sample", macs / (double)ds.n);
+    cJSON_AddNumberToObject(r, "float_ops_per_sample", fops / (double)ds.n);
+    cJSON_AddNumberToObject(r, "spike_purity", total_ops ? sops / total_ops : 0);
+    cJSON_AddNumberToObject(r, "seconds", secs);
+    for (int i = 0; i < n_nodes; i++) {
+      sf_snn_node_stats *s1 = &tot[i];
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "name", s1->name);
+      cJSON_AddStringToObject(o, "op", s1->op_type);
+      cJSON_AddStringToObject(o, "mode", s1->mode);
+      if (!strcmp(s1->mode, "neuron")) {
+        cJSON_AddNumberToObject(o, "neurons", (double)s1->neurons);
+        cJSON_AddNumberToObject(o, "firing_rate", s1->neurons ? s1->spikes / ((double)s1->neurons * (double)T * (double)ds.n) : 0);
+        cJSON_AddNumberToObject(o, "spikes_per_sample", s1->spikes / (double)ds.n);
+      }
+      cJSON_AddNumberToObject(o, "synaptic_ops_per_sample", s1->sops / (double)ds.n);
+      cJSON_AddNumberToObject(o, "macs_per_sample", s1->macs / (double)ds.n);
+      cJSON_AddNumberToObject(o, "float_ops_per_sample", s1->float_ops / (double)ds.n);
+      cJSON_AddItemToArray(layers, o);
+    }
+    cJSON_AddItemToObject(r, "layers", layers);
+    char *text = cJSON_Print(r);
+    cJSON_Delete(r);
+    st = sf_write_file_atomic(json, text, strlen(text));
+    free(text);
+  }
+done:
+  free(tot);
+  free(correct);
+  sf_snn_session_free(snn);
+  sf_session_free(ann);
+  if (g != g_first) sf_graph_free(g);
+  sf_graph_free(g_first);
+  sf_dataset_free(&ds);
+  sf_snn_model_free(m);
+  return st ? cli_fail(st) : 0;
+}
