@@ -31,6 +31,7 @@ typedef struct {
   int64_t ntheta;
   double macs_per_input; /* fan-out per input element (linear/product) */
   int spike_in;       /* input 0 is spike-valued */
+  int is_static;      /* every dynamic input is constant over time: computed at t = 1 only */
   sf_snn_node_stats st;
 } node_state;
 
@@ -41,6 +42,7 @@ struct sf_snn_session {
   float **inc;        /* per value: increments of the current step (NULL for constants) */
   node_state *ns;
   int *spike_valued;  /* per value */
+  int *static_v;      /* per value: the same increment every step (direct-coded input and what follows it up to a neuron) */
   float *cum_out;     /* first graph output: running sum */
   float *counts;      /* spike-count decoder */
   sf_tensor dec;
@@ -63,7 +65,7 @@ void sf_snn_session_free(sf_snn_session *s) {
       }
       free(n->cum); free(n->mean); free(n->f); free(n->prev); free(n->v);
     }
-  free(s->inc); free(s->ns); free(s->spike_valued); free(s->cum_out); free(s->counts);
+  free(s->inc); free(s->ns); free(s->spike_valued); free(s->static_v); free(s->cum_out); free(s->counts);
   free(s);
 }
 
@@ -84,7 +86,9 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
   s->inc = calloc((size_t)g->n_values, sizeof(float *));
   s->ns = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof(node_state));
   s->spike_valued = calloc((size_t)g->n_values, sizeof(int));
-  if (!s->inc || !s->ns || !s->spike_valued) goto oom;
+  s->static_v = calloc((size_t)g->n_values, sizeof(int));
+  if (!s->inc || !s->ns || !s->spike_valued || !s->static_v) goto oom;
+  if (cfg->spike_encoding == SF_ENCODE_DIRECT) s->static_v[g->inputs[0]] = 1;
   for (int v = 0; v < g->n_values; v++)
     if (!is_const(g, v) && g->values[v].t.ndim >= 0 && !(s->inc[v] = alloc_f(numel(g, v)))) goto oom;
   for (int i = 0; i < g->n_nodes; i++) {
@@ -140,6 +144,17 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
       n->spike_in = s->spike_valued[x];
     }
     if (n->m == M_PRODUCT) n->spike_in = 1;
+    if (n->m != M_NEURON) {
+      int all_static = 1, any_dyn = 0;
+      for (int k = 0; k < nd->n_in; k++) {
+        int v = nd->in[k];
+        if (v < 0 || is_const(g, v)) continue;
+        any_dyn = 1;
+        if (!s->static_v[v]) all_static = 0;
+      }
+      n->is_static = any_dyn && all_static;
+      if (n->is_static) for (int k = 0; k < nd->n_out; k++) s->static_v[nd->out[k]] = 1;
+    }
   }
   s->cum_out = alloc_f(numel(g, g->outputs[0]));
   s->counts = alloc_f(numel(g, g->outputs[0]));
@@ -187,6 +202,7 @@ static void encode(sf_snn_session *s, const sf_tensor *x, float *dst, int t, int
 
 static int64_t count_nonzero(const float *p, int64_t n) {
   int64_t c = 0;
+#pragma omp parallel for reduction(+ : c) schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++) c += p[i] != 0.0f;
   return c;
 }
@@ -219,20 +235,30 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
       const sf_node *nd = &g->nodes[i];
       node_state *n = &s->ns[i];
       int64_t on = numel(g, nd->out[0]);
+      if (n->is_static && t > 1) continue; /* same increment as at t = 1 */
       if (n->m == M_NEURON) {
+        /* x, v, y: [outer, C, inner] with theta per channel c */
         const float *x = s->inc[nd->in[0]];
         float *y = s->inc[nd->out[0]], *v = n->v;
-        double spikes = 0;
         int K = n->K, lo = n->is_signed ? -K : 0;
-        for (int64_t e = 0; e < on; e++) {
-          float th = n->theta[n->ntheta == 1 ? 0 : (e / n->inner) % n->C];
-          float u = n->leak * v[e] + x[e];
-          int k = (int)floorf(u / th);
-          k = k < lo ? lo : k > K ? K : k;
-          u -= (float)k * th;
-          v[e] = u;
-          y[e] = (float)k * th;
-          spikes += k < 0 ? -k : k;
+        int64_t C = n->ntheta == 1 ? 1 : n->C, inner = n->ntheta == 1 ? 1 : n->inner, outer = on / (C * inner);
+        if (n->ntheta == 1) inner = on, outer = 1;
+        float leak = n->leak;
+        double spikes = 0;
+#pragma omp parallel for reduction(+ : spikes) schedule(static) if (on > 16384)
+        for (int64_t oc = 0; oc < outer * C; oc++) {
+          float th = n->theta[n->ntheta == 1 ? 0 : oc % C], inv = 1.0f / th;
+          int64_t base = oc * inner;
+          int local = 0;
+          for (int64_t j = 0; j < inner; j++) {
+            float u = leak * v[base + j] + x[base + j];
+            int k = (int)floorf(u * inv);
+            k = k < lo ? lo : k > K ? K : k;
+            v[base + j] = u - (float)k * th;
+            y[base + j] = (float)k * th;
+            local += k < 0 ? -k : k;
+          }
+          spikes += local;
         }
         n->st.spikes += spikes;
         n->st.neuron_updates += (double)on;
@@ -250,6 +276,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
             float *cu = n->cum[k], *me = n->mean[k];
             const float *x = s->inc[v];
             float inv = 1.0f / (float)t;
+#pragma omp parallel for schedule(static) if (m > 65536)
             for (int64_t e = 0; e < m; e++) { cu[e] += x[e]; me[e] = cu[e] * inv; }
             tin[k].data = me;
           } else {

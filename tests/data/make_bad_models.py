@@ -47,3 +47,14 @@ h += b" " * ((8 - len(h) % 8) % 8)
 with open(os.path.join(dst, "model.safetensors"), "wb") as f:
     f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 print("written")
+
+# a node with no spiking form: indices computed from the (spiking) activations
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+table = numpy_helper.from_array(np.arange(40, dtype=np.float32).reshape(10, 4), "table")
+w2 = numpy_helper.from_array(np.ones((4, 3), np.float32), "w2")
+nodes = [helper.make_node("MatMul", ["x", "w2"], ["h"], name="proj"),
+         helper.make_node("Cast", ["h"], ["idx"], to=TensorProto.INT64, name="to_index"),
+         helper.make_node("Gather", ["table", "idx"], ["y"], name="lookup")]
+g = helper.make_graph(nodes, "g", [x], [y], [table, w2])
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "unconvertible.onnx")

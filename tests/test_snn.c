@@ -1,0 +1,333 @@
+/* Spiking ops against their float counterparts, the whole converted network against the ANN, and
+ * the .sfm file's integrity checks.
+ * Op tests build a tiny graph x -> Neuron(theta) -> OP, drive it with a constant analog current and
+ * decode the running mean after T steps: the error must fall as T grows at the rate the method
+ * promises (the neuron's rounding error theta / (2T), propagated through OP). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "convert/convert_internal.h"
+#include "core/util.h"
+#include "graph/passes.h"
+#include "ops/ops.h"
+#include "spikeformer/snn.h"
+#include "test_util.h"
+
+static sf_graph *G;
+
+static int cval(const char *name, sf_dtype dt, int nd, const int64_t *shape, const float *data) {
+  sf_tensor t;
+  sf_tensor_alloc(&t, dt, nd, shape);
+  if (data) memcpy(t.data, data, sf_tensor_nbytes(&t));
+  return sf_graph_add_const(G, name, &t);
+}
+
+static int node(const char *op, const char *dom, const char *mode, int n_in, const int *in, const char *out) {
+  int o = sf_graph_value(G, out);
+  int idx = sf_graph_add_node(G, out, op, dom, n_in, in, 1, &o);
+  G->nodes[idx].def = sf_op_find(op, dom);
+  sf_node_set_attr_string(&G->nodes[idx], "snn_mode", mode);
+  return o;
+}
+
+static int neuron(int x, float theta, int K, int is_signed, const char *out) {
+  int64_t one = 1;
+  char nm[64];
+  snprintf(nm, sizeof nm, "%s/theta", out);
+  int th = cval(nm, SF_F32, 1, &one, &theta);
+  int in[2] = {x, th};
+  int o = node("Neuron", "spikeformer", "neuron", 2, in, out);
+  sf_node *n = &G->nodes[G->n_nodes - 1];
+  sf_node_set_attr_int(n, "levels", K);
+  sf_node_set_attr_int(n, "signed", is_signed);
+  return o;
+}
+
+typedef struct { float *buf; int64_t n; } grab;
+static int grab_cb(int t, const sf_tensor *d, void *u) {
+  (void)t;
+  grab *g = u;
+  memcpy(g->buf, d->data, sizeof(float) * (size_t)g->n);
+  return 0;
+}
+
+/* run the graph G (input [1, n]) for T steps on x; returns max |snn - ann| of output 0 */
+static double run_err(const float *x, int64_t n_in, int T) {
+  for (int i = 0; i < G->n_nodes; i++) assert_int_equal(sf_node_infer(G, i), SF_OK);
+  sf_spiking_config cfg;
+  sf_config_default(&cfg);
+  cfg.spike_encoding = SF_ENCODE_DIRECT;
+  sf_snn_session *s;
+  assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_OK);
+  int64_t shape[2] = {1, n_in};
+  sf_tensor in = {0};
+  sf_tensor_describe(&in, SF_F32, 2, shape);
+  in.data = (void *)x;
+  int64_t n_out = sf_tensor_numel(&G->values[G->outputs[0]].t);
+  grab gb = {calloc((size_t)n_out, sizeof(float)), n_out};
+  assert_int_equal(sf_snn_run(s, &in, T, grab_cb, &gb), SF_OK);
+  /* ANN view of the same graph */
+  sf_session *a;
+  assert_int_equal(sf_session_create_planned(G, NULL, &a), SF_OK);
+  sf_tensor out[1] = {{0}};
+  assert_int_equal(sf_session_run(a, &in, out), SF_OK);
+  double err = 0;
+  for (int64_t i = 0; i < n_out; i++) {
+    double d = fabs(gb.buf[i] - ((float *)out[0].data)[i]);
+    if (d > err) err = d;
+  }
+  sf_tensor_free(&out[0]);
+  sf_session_free(a);
+  sf_snn_session_free(s);
+  free(gb.buf);
+  return err;
+}
+
+/* build: x [1,16] -> neuron -> op -> output, for several T; check monotone fall and ~1/T rate */
+typedef int (*build_fn)(int spikes);
+static void check_rate(const char *what, build_fn build, double theta, double L) {
+  float x[16];
+  sf_rng r;
+  sf_rng_seed(&r, 11);
+  for (int i = 0; i < 16; i++) x[i] = 1.6f * sf_rng_uniform(&r) - 0.8f;
+  int Ts[5] = {2, 4, 8, 16, 64};
+  double e[5];
+  for (int k = 0; k < 5; k++) {
+    G = sf_graph_new();
+    G->opset = 17;
+    int64_t shape[2] = {1, 16};
+    int xin = sf_graph_value(G, "x");
+    sf_tensor_describe(&G->values[xin].t, SF_F32, 2, shape);
+    sf_graph_add_input(G, xin);
+    int sp = neuron(xin, (float)theta, 1, 1, "spikes");
+    int out = build(sp);
+    sf_graph_add_output(G, out);
+    e[k] = run_err(x, 16, Ts[k]);
+    sf_graph_free(G);
+  }
+  printf("  %-28s max error at T=2,4,8,16,64: %.4f %.4f %.4f %.4f %.5f\n", what, e[0], e[1], e[2], e[3], e[4]);
+  /* the neuron's mean output is within theta/(2T) of the input; an op with Lipschitz constant L
+   * keeps the error within L * theta / (2T) (L <= 4 for these ops at these sizes) */
+  for (int k = 0; k < 5; k++) assert_true(e[k] <= L * theta / (2.0 * Ts[k]) + 1e-5);
+  assert_true(e[4] < e[1]);
+}
+
+static int b_identity(int sp) { return sp; }
+static int b_softmax(int sp) { int o = node("Softmax", "", "ec", 1, &sp, "y"); sf_node_set_attr_int(&G->nodes[G->n_nodes - 1], "axis", -1); return o; }
+static int b_gelu(int sp) { int o = node("Gelu", "spikeformer", "ec", 1, &sp, "y"); sf_node_set_attr_string(&G->nodes[G->n_nodes - 1], "approximate", "none"); return o; }
+static int b_layernorm(int sp) {
+  float ones[16], zeros[16];
+  for (int i = 0; i < 16; i++) { ones[i] = 1.0f; zeros[i] = 0.0f; }
+  int64_t d = 16;
+  int in[3] = {sp, cval("gamma", SF_F32, 1, &d, ones), cval("beta", SF_F32, 1, &d, zeros)};
+  int o = node("LayerNormalization", "spikeformer", "ec", 3, in, "y");
+  sf_node_set_attr_float(&G->nodes[G->n_nodes - 1], "epsilon", 1e-5f);
+  return o;
+}
+static int b_linear(int sp) {
+  float w[16 * 8];
+  for (int i = 0; i < 128; i++) w[i] = (float)((i * 37) % 11 - 5) / 40.0f;
+  int64_t ws[2] = {16, 8};
+  int in[2] = {sp, cval("w", SF_F32, 2, ws, w)};
+  return node("Linear", "spikeformer", "linear", 2, in, "y");
+}
+static int b_product(int sp) {
+  /* outer product of the spike stream with itself through two reshapes: [1,16,1] x [1,1,16] */
+  int64_t s1[3] = {1, 16, 1}, s2[3] = {1, 1, 16};
+  int64_t v1[3] = {1, 16, 1}, v2[3] = {1, 1, 16};
+  (void)s1; (void)s2;
+  int sh1 = cval("shape1", SF_I64, 1, (int64_t[]){3}, NULL), sh2 = cval("shape2", SF_I64, 1, (int64_t[]){3}, NULL);
+  memcpy(G->values[sh1].t.data, v1, sizeof v1);
+  memcpy(G->values[sh2].t.data, v2, sizeof v2);
+  int i1[2] = {sp, sh1}, i2[2] = {sp, sh2};
+  int a = node("Reshape", "", "linear", 2, i1, "a"), b = node("Reshape", "", "linear", 2, i2, "b");
+  int in[2] = {a, b};
+  return node("MatMul", "", "product", 2, in, "y");
+}
+static int b_residual(int sp) {
+  int in[2] = {sp, sp};
+  return node("Add", "", "linear", 2, in, "y");
+}
+
+static void neuron_rounding(void **st) { (void)st; check_rate("neuron (identity)", b_identity, 1.0, 1.0); }
+static void softmax_ec(void **st) { (void)st; check_rate("softmax (EC)", b_softmax, 1.0, 1.0); }
+static void gelu_ec(void **st) { (void)st; check_rate("GELU (EC)", b_gelu, 1.0, 1.2); }
+static void layernorm_ec(void **st) { (void)st; check_rate("LayerNorm (EC)", b_layernorm, 1.0, 8.0); }
+static void linear_ac(void **st) { (void)st; check_rate("linear (accumulate)", b_linear, 1.0, 2.0); }
+static void product_streams(void **st) { (void)st; check_rate("product of spike streams", b_product, 1.0, 2.0); }
+static void residual_add(void **st) { (void)st; check_rate("residual add", b_residual, 1.0, 2.0); }
+
+/* burst neurons: K levels cut the error K-fold at the same T */
+static void burst_levels(void **st) {
+  (void)st;
+  float x[16];
+  for (int i = 0; i < 16; i++) x[i] = -3.7f + 0.47f * (float)i;
+  double e[2];
+  int Ks[2] = {1, 4};
+  for (int k = 0; k < 2; k++) {
+    G = sf_graph_new();
+    int64_t shape[2] = {1, 16};
+    int xin = sf_graph_value(G, "x");
+    sf_tensor_describe(&G->values[xin].t, SF_F32, 2, shape);
+    sf_graph_add_input(G, xin);
+    sf_graph_add_output(G, neuron(xin, 4.0f / (float)Ks[k], Ks[k], 1, "spikes"));
+    e[k] = run_err(x, 16, 8);
+    sf_graph_free(G);
+  }
+  printf("  burst: max error at T=8 with K=1 (theta 4): %.4f, K=4 (theta 1): %.4f\n", e[0], e[1]);
+  assert_true(e[0] <= 4.0 / 16 + 1e-5 && e[1] <= 1.0 / 16 + 1e-5 && e[1] < e[0]);
+}
+
+/* whole network: converted ViT and MLP against the ANN on test images */
+static void network_vs_ann(const char *rel, int T, double max_loss_points, int neuron_if) {
+  char path[1024];
+  TU_PATH(path, rel);
+  sf_graph *g;
+  if (sf_graph_load(path, &g)) fail_msg("%s", sf_last_error());
+  sf_dataset calib, test;
+  if (sf_dataset_load(SF_DEFAULT_DATA_DIR, SF_SPLIT_TRAIN, 256, &calib)) fail_msg("%s", sf_last_error());
+  if (sf_dataset_load(SF_DEFAULT_DATA_DIR, SF_SPLIT_TEST, 400, &test)) fail_msg("%s", sf_last_error());
+  sf_convert_options o;
+  sf_convert_options_default(&o);
+  o.calib_samples = 256;
+  o.snn.timesteps = T;
+  if (neuron_if) o.snn.neuron_model = SF_NEURON_IF;
+  sf_snn_model *m;
+  if (sf_convert(g, &calib, &o, &m)) fail_msg("%s", sf_last_error());
+  /* round trip through a .sfm file */
+  char sfm[256];
+  snprintf(sfm, sizeof sfm, "/tmp/sf_test_%d.sfm", (int)getpid());
+  assert_int_equal(sf_snn_model_save(m, sfm), SF_OK);
+  sf_snn_model *m2;
+  if (sf_snn_model_load(sfm, &m2)) fail_msg("%s", sf_last_error());
+  unlink(sfm);
+  sf_graph *sg;
+  assert_int_equal(sf_snn_model_build(m2, test.n, &sg), SF_OK);
+  sf_snn_session *snn;
+  sf_spiking_config cfg = sf_snn_model_options(m2)->snn;
+  assert_int_equal(sf_snn_session_create(sg, &cfg, SF_DECODE_MEMBRANE, &snn), SF_OK);
+  sf_session *ann;
+  assert_int_equal(sf_session_create_planned(sg, NULL, &ann), SF_OK);
+  sf_tensor x = sf_dataset_batch(&test, 0, test.n), out[1] = {{0}};
+  if (sg->values[sg->inputs[0]].t.ndim == 2) { x.ndim = 2; x.shape[1] = 784; }
+  assert_int_equal(sf_session_run(ann, &x, out), SF_OK);
+  float *snn_out = calloc((size_t)sf_tensor_numel(&out[0]), sizeof(float));
+  grab gb = {snn_out, sf_tensor_numel(&out[0])};
+  assert_int_equal(sf_snn_run(snn, &x, T, grab_cb, &gb), SF_OK);
+  int ca = 0, cs = 0, agree = 0;
+  for (int64_t b = 0; b < test.n; b++) {
+    int ba = 0, bs = 0;
+    for (int k = 1; k < 10; k++) {
+      if (((float *)out[0].data)[b * 10 + k] > ((float *)out[0].data)[b * 10 + ba]) ba = k;
+      if (snn_out[b * 10 + k] > snn_out[b * 10 + bs]) bs = k;
+    }
+    ca += ba == test.labels[b];
+    cs += bs == test.labels[b];
+    agree += ba == bs;
+  }
+  double loss = 100.0 * (ca - cs) / (double)test.n;
+  printf("  %-24s T=%d: ANN %.2f%%, SNN %.2f%%, same prediction on %d/%lld\n", rel, T, 100.0 * ca / (double)test.n, 100.0 * cs / (double)test.n,
+         agree, (long long)test.n);
+  assert_true(loss <= max_loss_points);
+  assert_true(agree >= 0.95 * (double)test.n);
+  free(snn_out);
+  sf_tensor_free(&out[0]);
+  sf_session_free(ann);
+  sf_snn_session_free(snn);
+  sf_graph_free(sg);
+  sf_snn_model_free(m2);
+  sf_snn_model_free(m);
+  sf_dataset_free(&calib);
+  sf_dataset_free(&test);
+  sf_graph_free(g);
+}
+
+static void vit_snn(void **st) { (void)st; network_vs_ann("models/vit/model.onnx", 8, 1.0, 0); }
+static void mlp_snn(void **st) { (void)st; network_vs_ann("models/mlp/hf", 16, 1.0, 1); }
+static void cnn_snn(void **st) { (void)st; network_vs_ann("models/variants/cnn_bn_maxpool/model.onnx", 16, 1.0, 0); }
+
+/* .sfm integrity: a flipped byte or a truncated file is refused with a clear message */
+static void sfm_integrity(void **st) {
+  (void)st;
+  char path[1024];
+  TU_PATH(path, "models/mlp/model.onnx");
+  sf_graph *g;
+  assert_int_equal(sf_graph_load(path, &g), SF_OK);
+  sf_dataset calib;
+  assert_int_equal(sf_dataset_load(SF_DEFAULT_DATA_DIR, SF_SPLIT_TRAIN, 64, &calib), SF_OK);
+  sf_convert_options o;
+  sf_convert_options_default(&o);
+  o.calib_samples = 64;
+  sf_snn_model *m, *m2;
+  assert_int_equal(sf_convert(g, &calib, &o, &m), SF_OK);
+  char sfm[256];
+  snprintf(sfm, sizeof sfm, "/tmp/sf_test_integrity_%d.sfm", (int)getpid());
+  assert_int_equal(sf_snn_model_save(m, sfm), SF_OK);
+  char *buf;
+  size_t n;
+  assert_int_equal(sf_read_file(sfm, &buf, &n), SF_OK);
+  size_t where[3] = {100, n / 2, n - 80};
+  for (int k = 0; k < 3; k++) {
+    buf[where[k]] ^= 0x10;
+    assert_int_equal(sf_write_file_atomic(sfm, buf, n), SF_OK);
+    sf_status s2 = sf_snn_model_load(sfm, &m2);
+    printf("  flipped byte %zu: %s\n", where[k], sf_last_error());
+    assert_int_not_equal(s2, SF_OK);
+    assert_true(strstr(sf_last_error(), "checksum") || strstr(sf_last_error(), "SHA-256") || strstr(sf_last_error(), "section"));
+    buf[where[k]] ^= 0x10;
+  }
+  assert_int_equal(sf_write_file_atomic(sfm, buf, n / 3), SF_OK);
+  assert_int_not_equal(sf_snn_model_load(sfm, &m2), SF_OK);
+  printf("  truncated: %s\n", sf_last_error());
+  assert_int_equal(sf_write_file_atomic(sfm, buf, n), SF_OK);
+  assert_int_equal(sf_snn_model_load(sfm, &m2), SF_OK);
+  assert_int_equal(sf_snn_model_num_sites(m2), sf_snn_model_num_sites(m));
+  assert_string_equal(sf_snn_model_source_sha256(m2), sf_snn_model_source_sha256(m));
+  sf_snn_model_free(m2);
+  unlink(sfm);
+  free(buf);
+  sf_snn_model_free(m);
+  sf_dataset_free(&calib);
+  sf_graph_free(g);
+}
+
+/* a node with no spiking form fails the conversion with its name and the reason */
+static void unconvertible_node_named(void **st) {
+  (void)st;
+  char path[1024];
+  TU_PATH(path, "tests/data/unconvertible.onnx");
+  sf_graph *g;
+  assert_int_equal(sf_graph_load(path, &g), SF_OK);
+  sf_dataset calib = {0};
+  float xs[8 * 4];
+  for (int i = 0; i < 32; i++) xs[i] = (float)(i % 7) * 0.1f;
+  calib.n = 8; calib.c = 1; calib.h = 1; calib.w = 4;
+  calib.x = malloc(sizeof xs);
+  memcpy(calib.x, xs, sizeof xs);
+  calib.labels = calloc(8, sizeof(int32_t));
+  sf_convert_options o;
+  sf_convert_options_default(&o);
+  sf_snn_model *m;
+  assert_int_equal(sf_convert(g, &calib, &o, &m), SF_ERR_UNSUPPORTED);
+  printf("  %s\n", sf_last_error());
+  assert_non_null(strstr(sf_last_error(), "lookup"));
+  sf_dataset_free(&calib);
+  sf_graph_free(g);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(neuron_rounding), cmocka_unit_test(softmax_ec),     cmocka_unit_test(gelu_ec),
+    cmocka_unit_test(layernorm_ec),    cmocka_unit_test(linear_ac),      cmocka_unit_test(product_streams),
+    cmocka_unit_test(residual_add),    cmocka_unit_test(burst_levels),   cmocka_unit_test(sfm_integrity),
+    cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),
+    cmocka_unit_test(vit_snn),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
