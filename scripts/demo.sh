@@ -18,6 +18,16 @@ echo "== eval: ANN accuracy on the 10,000 Fashion-MNIST test images =="
 "$BIN" eval "$VIT/hf" --data "$DATA" --json "$OUT/eval_hf.json" --predictions "$OUT/preds_hf.npy"
 echo
 
+echo "== convert: the ViT becomes a spiking network (burst neurons, MSE thresholds, 512 calibration images) =="
+"$BIN" convert "$VIT/model.onnx" --calib "$DATA" -o "$OUT/vit.sfm" --timesteps 16 --json "$OUT/convert.json" | tee "$OUT/convert.txt" | \
+  sed -n '1,3p;/nodes by spiking mode/,$p'
+echo
+echo "== eval: the spiking ViT on the 10,000 test images, accuracy after every timestep (beside the ANN) =="
+"$BIN" eval "$OUT/vit.sfm" --data "$DATA" --timesteps 16 --json "$OUT/eval_snn.json" | tee "$OUT/eval_snn.txt" | \
+  sed -n '1,/^$/p;/^per sample/,$p'
+sed -n '/^  T /,/^$/p' "$OUT/eval_snn.txt" > "$OUT/snn_table.txt"
+echo
+
 ref_acc=$(sed -n 's/.*"test_accuracy": *\([0-9.]*\).*/\1/p' "$VIT/reference.json")
 onnx_acc=$(sed -n 's/.*"accuracy":\s*\([0-9.]*\).*/\1/p' "$OUT/eval_onnx.json")
 hf_acc=$(sed -n 's/.*"accuracy":\s*\([0-9.]*\).*/\1/p' "$OUT/eval_hf.json")
@@ -34,6 +44,14 @@ same_hf=$(cmp -s <(tail -c 80000 "$OUT/preds_hf.npy") <(tail -c 80000 "$VIT/expe
   echo "| ONNX | $onnx_acc | $ref_acc | $same_onnx |"
   echo "| safetensors + config.json | $hf_acc | $ref_acc | $same_hf |"
   echo
+  echo "## Spiking ViT (converted without retraining; accuracy after each timestep, full test set)"
+  echo
+  echo '```'
+  cat "$OUT/snn_table.txt"
+  grep -E "^spike purity|^per sample|^mean firing" "$OUT/eval_snn.txt"
+  echo '```'
+  echo
+  echo "Conversion report: convert.txt / convert.json; per-layer firing rates and synaptic operations: eval_snn.txt / eval_snn.json"
   echo "Per-node analysis (spiking class of every node): analyze.txt / analyze.json"
 } > "$OUT/report.md"
 cat "$OUT/report.md"

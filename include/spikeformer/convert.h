@@ -31,6 +31,7 @@ typedef struct {
   int calib_batch;           /* default 128 */
   sf_spiking_config snn;     /* timesteps (the T thresholds are tuned for), neuron model, burst levels, leak */
   int relu_ec;               /* 1: ReLU as expectation-compensated ReLU + signed neuron; 0: unsigned IF neuron */
+  int native_gelu;           /* spike-native alternative: GELU replaced by the IF neuron's ReLU (costs accuracy) */
 } sf_convert_options;
 
 void sf_convert_options_default(sf_convert_options *o);

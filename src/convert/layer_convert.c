@@ -344,6 +344,19 @@ sf_status sf_build_spiking_graph(const sf_graph *src, int64_t batch, const sf_co
   sf_graph *g;
   sf_status st = sf_graph_specialize(src, &d, SF_SPEC_FUSE, &g);
   if (st) return st;
+  if (opt->native_gelu)
+    for (int i = 0; i < g->n_nodes; i++) {
+      sf_node *n = &g->nodes[i];
+      if (!is_op(n, "Gelu")) continue;
+      /* spike-native alternative: GELU ~ ReLU, which an unsigned IF neuron computes exactly */
+      free(n->op_type);
+      free(n->domain);
+      n->op_type = sf_strdup("Relu");
+      n->domain = sf_strdup("");
+      n->def = sf_op_find("Relu", "");
+      free(n->note);
+      n->note = sf_strdup("spike-native: GELU replaced by ReLU (IF neuron)");
+    }
   if ((st = fold_batchnorm(g)) || (st = split_attention(g)) || (st = insert_neurons(g, opt, sites, n_sites, sites_out, n_sites_out)) ||
       (st = assign_modes(g))) {
     if (sites_out && *sites_out && st) { sf_sites_free(*sites_out, *n_sites_out); *sites_out = NULL; }

@@ -179,6 +179,7 @@ static cJSON *options_json(const sf_convert_options *o) {
   cJSON_AddNumberToObject(r, "calib_samples", o->calib_samples);
   cJSON_AddNumberToObject(r, "calib_batch", o->calib_batch);
   cJSON_AddBoolToObject(r, "relu_ec", o->relu_ec);
+  cJSON_AddBoolToObject(r, "native_gelu", o->native_gelu);
   char *c = sf_config_to_json(&o->snn);
   cJSON_AddItemToObject(r, "spiking_config", cJSON_Parse(c));
   free(c);
@@ -193,6 +194,7 @@ static sf_status options_from_json(const cJSON *r, sf_convert_options *o, const 
   if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(r, "percentile"))) o->percentile = x->valuedouble;
   o->per_channel = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "per_channel"));
   o->relu_ec = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "relu_ec"));
+  o->native_gelu = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "native_gelu"));
   if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(r, "calib_samples"))) o->calib_samples = (int)x->valuedouble;
   if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(r, "calib_batch"))) o->calib_batch = (int)x->valuedouble;
   x = cJSON_GetObjectItemCaseSensitive(r, "spiking_config");

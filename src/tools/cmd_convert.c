@@ -25,6 +25,7 @@ static void help(void) {
          "  --percentile P         for --policy percentile (default 99.9)\n"
          "  --per-layer            one threshold per layer instead of per channel\n"
          "  --relu-ec              ReLU as expectation-compensated ReLU + signed neuron (default: unsigned IF)\n"
+         "  --spike-native gelu    replace GELU by ReLU (an unsigned IF neuron): no float GELU at runtime, costs accuracy\n"
          "  --calib-samples N      calibration images (default 512)\n"
          "  --config FILE, --set KEY=VALUE   SpikingConfig keys (see 'spikeformer config --help')\n"
          "  --json FILE            write the conversion report\n",
@@ -66,6 +67,11 @@ int cmd_convert(int argc, char **argv) {
     }
     if (cli_flag(argv, i, "--per-layer")) { opt.per_channel = 0; continue; }
     if (cli_flag(argv, i, "--relu-ec")) { opt.relu_ec = 1; continue; }
+    if (cli_opt(argc, argv, &i, "--spike-native", &v)) {
+      if (!v || strcmp(v, "gelu")) return cli_usage_error("convert", "--spike-native takes: gelu (softmax and LayerNorm have no spike-native form here)");
+      opt.native_gelu = 1;
+      continue;
+    }
     if (argv[i][0] == '-') return cli_usage_error("convert", "unknown option '%s'", argv[i]);
     if (model) return cli_usage_error("convert", "more than one MODEL given");
     model = argv[i];

@@ -95,14 +95,14 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
       }
       sf_snn_session_free(snn);
       snn = NULL;
-      sf_session_free(ann);
-      ann = NULL;
       if (g && g != g_first) sf_graph_free(g);
       g = NULL;
       if ((st = sf_snn_model_build(m, cnt, &g))) goto done;
       if (!g_first) g_first = g; /* names in the counters point into the first graph */
       if ((st = sf_snn_session_create(g, &cfg, SF_DECODE_MEMBRANE, &snn))) goto done;
-      if ((st = sf_session_create_planned(g, NULL, &ann))) goto done;
+      /* the ANN beside it: the source model itself (not the converted graph's ANN view, which
+       * differs when a spike-native alternative replaced an op) */
+      if (!ann && (st = sf_session_create(sf_snn_model_source(m), NULL, &ann))) goto done;
       if (!tot) {
         n_nodes = sf_snn_num_nodes(snn);
         tot = calloc((size_t)n_nodes, sizeof *tot);
@@ -113,7 +113,6 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
     }
     sf_tensor x = sf_dataset_batch(&ds, start, cnt);
     if (g->values[g->inputs[0]].t.ndim == 2) { x.ndim = 2; x.shape[1] = ds.c * ds.h * ds.w; }
-    /* ANN beside it: the same graph, neurons as identity / ReLU */
     sf_tensor outs[8] = {{0}};
     if ((st = sf_session_run(ann, &x, outs))) goto done;
     int64_t ncls = outs[0].shape[outs[0].ndim - 1];
