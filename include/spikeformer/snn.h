@@ -38,6 +38,12 @@ void sf_snn_session_free(sf_snn_session *s);
 typedef int (*sf_snn_step_fn)(int t, const sf_tensor *decoded, void *user);
 /* Run T steps on one batch of inputs (the graph's batch size). */
 sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user);
+/* Synaptic path for layers fed by spikes: 0 auto (events where the measured activity of the
+ * step is below event_max_activity, default 0.2; dense otherwise), 1 dense, 2 event list,
+ * 3 bit-packed. All paths give the same spikes. */
+void sf_snn_set_path(sf_snn_session *s, int path, float event_max_activity);
+/* How many steps node i ran event-driven / dense. */
+void sf_snn_path_counts(const sf_snn_session *s, int i, int64_t *event_steps, int64_t *dense_steps);
 /* Counters accumulated over all runs since creation (or the last reset). */
 int sf_snn_num_nodes(const sf_snn_session *s);
 void sf_snn_node_stats_get(const sf_snn_session *s, int i, sf_snn_node_stats *out);

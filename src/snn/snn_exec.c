@@ -13,6 +13,7 @@
 #include "convert/convert_internal.h"
 #include "ops/ops.h"
 #include "spikeformer/rng.h"
+#include "snn/spike_kernels.h"
 #include "spikeformer/snn.h"
 
 typedef enum { M_LINEAR, M_PRODUCT, M_EC, M_NEURON } mode;
@@ -28,10 +29,12 @@ typedef struct {
   float leak;
   int64_t inner, C;   /* channel mapping: c = (i / inner) % C */
   const float *theta;
+  float *inv_theta;   /* 1 / theta, per channel */
   int64_t ntheta;
   double macs_per_input; /* fan-out per input element (linear/product) */
   int spike_in;       /* input 0 is spike-valued */
   int is_static;      /* every dynamic input is constant over time: computed at t = 1 only */
+  int64_t steps_event, steps_dense; /* which synaptic path ran */
   sf_snn_node_stats st;
 } node_state;
 
@@ -39,6 +42,8 @@ struct sf_snn_session {
   const sf_graph *g;
   sf_spiking_config cfg;
   sf_decoder decoder;
+  int path;           /* sf_spike_path */
+  float event_max_activity;
   float **inc;        /* per value: increments of the current step (NULL for constants) */
   node_state *ns;
   int *spike_valued;  /* per value */
@@ -63,7 +68,7 @@ void sf_snn_session_free(sf_snn_session *s) {
         if (n->cum) free(n->cum[k]);
         if (n->mean) free(n->mean[k]);
       }
-      free(n->cum); free(n->mean); free(n->f); free(n->prev); free(n->v);
+      free(n->cum); free(n->mean); free(n->f); free(n->prev); free(n->v); free(n->inv_theta);
     }
   free(s->inc); free(s->ns); free(s->spike_valued); free(s->static_v); free(s->cum_out); free(s->counts);
   free(s);
@@ -83,6 +88,8 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
   s->g = g;
   s->cfg = *cfg;
   s->decoder = decoder;
+  s->path = SF_PATH_AUTO;
+  s->event_max_activity = 0.2f;
   s->inc = calloc((size_t)g->n_values, sizeof(float *));
   s->ns = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof(node_state));
   s->spike_valued = calloc((size_t)g->n_values, sizeof(int));
@@ -124,6 +131,8 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
       n->axis = (int)sf_node_attr_int(nd, "axis", x->ndim - 1);
       n->theta = th->data;
       n->ntheta = sf_tensor_numel(th);
+      if (!(n->inv_theta = alloc_f(n->ntheta))) goto oom;
+      for (int64_t c = 0; c < n->ntheta; c++) n->inv_theta[c] = 1.0f / n->theta[c];
       n->C = x->shape[n->axis];
       n->inner = 1;
       for (int d = n->axis + 1; d < x->ndim; d++) n->inner *= x->shape[d];
@@ -169,6 +178,16 @@ oom:
 }
 
 int sf_snn_num_nodes(const sf_snn_session *s) { return s->g->n_nodes; }
+
+void sf_snn_set_path(sf_snn_session *s, int path, float event_max_activity) {
+  s->path = path;
+  if (event_max_activity > 0) s->event_max_activity = event_max_activity;
+}
+
+void sf_snn_path_counts(const sf_snn_session *s, int i, int64_t *event_steps, int64_t *dense_steps) {
+  *event_steps = s->ns[i].steps_event;
+  *dense_steps = s->ns[i].steps_dense;
+}
 void sf_snn_node_stats_get(const sf_snn_session *s, int i, sf_snn_node_stats *out) { *out = s->ns[i].st; }
 void sf_snn_reset_stats(sf_snn_session *s) {
   for (int i = 0; i < s->g->n_nodes; i++) {
@@ -244,19 +263,41 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
         int64_t C = n->ntheta == 1 ? 1 : n->C, inner = n->ntheta == 1 ? 1 : n->inner, outer = on / (C * inner);
         if (n->ntheta == 1) inner = on, outer = 1;
         float leak = n->leak;
+        const float *thv = n->theta;
+        int per_ch = n->ntheta != 1;
+        const float flo = (float)lo, fK = (float)K;
         double spikes = 0;
 #pragma omp parallel for reduction(+ : spikes) schedule(static) if (on > 16384)
-        for (int64_t oc = 0; oc < outer * C; oc++) {
-          float th = n->theta[n->ntheta == 1 ? 0 : oc % C], inv = 1.0f / th;
-          int64_t base = oc * inner;
-          int local = 0;
-          for (int64_t j = 0; j < inner; j++) {
-            float u = leak * v[base + j] + x[base + j];
-            int k = (int)floorf(u * inv);
-            k = k < lo ? lo : k > K ? K : k;
-            v[base + j] = u - (float)k * th;
-            y[base + j] = (float)k * th;
-            local += k < 0 ? -k : k;
+        for (int64_t o = 0; o < outer; o++) {
+          float local = 0;
+          if (inner == 1 && per_ch) {
+            /* channels last: one contiguous row, vectorisable */
+            const float *xr = x + o * C;
+            float *vr = v + o * C, *yr = y + o * C;
+            const float *ivr = n->inv_theta;
+            for (int64_t c = 0; c < C; c++) {
+              float u = leak * vr[c] + xr[c];
+              float kf = floorf(u * ivr[c]);
+              kf = kf < flo ? flo : kf;
+              kf = kf > fK ? fK : kf;
+              vr[c] = u - kf * thv[c];
+              yr[c] = kf * thv[c];
+              local += fabsf(kf);
+            }
+          } else {
+            for (int64_t c = 0; c < C; c++) {
+              float th = thv[per_ch ? c : 0], inv = n->inv_theta[per_ch ? c : 0];
+              int64_t base = (o * C + c) * inner;
+              for (int64_t j = 0; j < inner; j++) {
+                float u = leak * v[base + j] + x[base + j];
+                float kf = floorf(u * inv);
+                kf = kf < flo ? flo : kf;
+              kf = kf > fK ? fK : kf;
+                v[base + j] = u - kf * th;
+                y[base + j] = kf * th;
+                local += fabsf(kf);
+              }
+            }
           }
           spikes += local;
         }
@@ -291,20 +332,43 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
         tout[k].data = (n->m == M_LINEAR) ? s->inc[nd->out[k]] : n->f;
         outs[k] = &tout[k];
       }
-      sf_status st = nd->def->exec(&c);
-      if (st) return st;
-      if (n->m == M_LINEAR) {
-        if (n->macs_per_input > 0) {
-          int x = nd->in[0];
-          if (is_const(g, x) && nd->n_in > 1) x = nd->in[1];
-          if (n->spike_in) {
-            int64_t ev = count_nonzero(s->inc[x], numel(g, x));
-            n->st.events += (double)ev;
-            n->st.sops += (double)ev * n->macs_per_input;
-          } else {
-            n->st.macs += n->macs_per_input * (double)numel(g, x);
+      int done = 0;
+      if (n->m == M_LINEAR && n->macs_per_input > 0) {
+        int x = nd->in[0];
+        if (is_const(g, x) && nd->n_in > 1) x = nd->in[1];
+        if (n->spike_in) {
+          int64_t xn = numel(g, x), ev = count_nonzero(s->inc[x], xn);
+          n->st.events += (double)ev;
+          n->st.sops += (double)ev * n->macs_per_input;
+          int use_events = s->path == SF_PATH_EVENT || s->path == SF_PATH_BITPACKED ||
+                           (s->path == SF_PATH_AUTO && (double)ev < s->event_max_activity * (double)xn);
+          if (!strcmp(nd->op_type, "Linear") && x == nd->in[0]) {
+            /* event-driven: each spike adds its weight row */
+            const sf_tensor *w = &g->values[nd->in[1]].t;
+            int64_t Kd = w->shape[0], N = w->shape[1], rows = xn / Kd;
+            float *Y = s->inc[nd->out[0]];
+            if (nd->n_in > 2 && nd->in[2] >= 0) {
+              const float *b = g->values[nd->in[2]].t.data;
+              for (int64_t r = 0; r < rows; r++) memcpy(Y + r * N, b, sizeof(float) * (size_t)N);
+            } else {
+              memset(Y, 0, sizeof(float) * (size_t)(rows * N));
+            }
+            /* one accumulation order on every path: the same spikes whichever runs */
+            if (!use_events) { sf_spike_linear_dense(s->inc[x], rows, Kd, w->data, N, Y); n->steps_dense++; }
+            else if (s->path == SF_PATH_BITPACKED) { sf_spike_linear_bitpacked(s->inc[x], rows, Kd, w->data, N, Y); n->steps_event++; }
+            else { sf_spike_linear_events(s->inc[x], rows, Kd, w->data, N, Y); n->steps_event++; }
+            done = 1;
           }
+        } else {
+          n->st.macs += n->macs_per_input * (double)numel(g, x);
         }
+      }
+      if (!done) {
+        sf_status st = nd->def->exec(&c);
+        if (st) return st;
+        if (n->m == M_LINEAR && n->spike_in) n->steps_dense++;
+      }
+      if (n->m == M_LINEAR) {
       } else {
         float *y = s->inc[nd->out[0]], *f = n->f, *prev = n->prev, ft = (float)t;
         for (int64_t e = 0; e < on; e++) {

@@ -7,6 +7,7 @@
 
 #include "convert/convert_internal.h"
 #include "core/util.h"
+#include "spikeformer/backend.h"
 #include "spikeformer/snn.h"
 #include "tools/cli.h"
 
@@ -42,7 +43,19 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
   const char *data = SF_DEFAULT_DATA_DIR, *json = NULL, *v;
   int64_t limit = 0, batch = 256, T = 0;
   sf_spike_encoding enc = SF_ENCODE_DIRECT;
+  const char *backend_name = "cpu";
+  sf_backend_options bo;
+  sf_backend_options_default(&bo);
   for (int i = 1; i < argc; i++) {
+    if (cli_opt(argc, argv, &i, "--backend", &v)) { if (!v) return cli_usage_error("eval", "--backend needs a name"); backend_name = v; continue; }
+    if (cli_opt(argc, argv, &i, "--path", &v)) {
+      static const char *paths[] = {"auto", "dense", "event", "bitpacked"};
+      int k = -1;
+      for (int j = 0; j < 4; j++) if (v && !strcmp(v, paths[j])) k = j;
+      if (k < 0) return cli_usage_error("eval", "--path takes auto, dense, event or bitpacked");
+      bo.path = k;
+      continue;
+    }
     if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) { help(); return 0; }
     if (cli_common(argc, argv, &i)) continue;
     if (cli_opt(argc, argv, &i, "--data", &v)) { if (!v) return cli_usage_error("eval", "--data needs a folder"); data = v; continue; }
@@ -62,8 +75,11 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
   }
   sf_snn_model *m = NULL;
   sf_dataset ds = {0};
-  sf_graph *g = NULL, *g_first = NULL;
-  sf_snn_session *snn = NULL;
+  sf_graph *g = NULL;
+  const sf_backend *be = NULL;
+  sf_compiled *comp = NULL;
+  sf_deployed *deps[2] = {NULL, NULL}, *dep = NULL;
+  int n_deps = 0;
   sf_session *ann = NULL;
   int64_t *correct = NULL, ann_correct = 0;
   sf_snn_node_stats *tot = NULL;
@@ -75,8 +91,9 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
   if ((st = sf_dataset_load(data, SF_SPLIT_TEST, limit, &ds))) goto done;
   correct = calloc((size_t)T, sizeof(int64_t));
   if (!correct) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
-  sf_spiking_config cfg = opt->snn;
-  cfg.spike_encoding = enc;
+  bo.encoding = enc;
+  if ((st = sf_backend_find(backend_name, &be))) goto done;
+  if ((st = sf_backend_compile(be, m, &bo, &comp))) goto done;
   int64_t cur_batch = 0;
   cli_progress pb;
   cli_progress_start(&pb, "snn eval", ds.n);
@@ -84,35 +101,17 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
   for (int64_t start = 0; start < ds.n; start += batch) {
     int64_t cnt = ds.n - start < batch ? ds.n - start : batch;
     if (cnt != cur_batch) {
-      /* (re)build the spiking graph for this batch size; merge counters */
-      if (snn) {
-        for (int i = 0; i < n_nodes; i++) {
-          sf_snn_node_stats s1;
-          sf_snn_node_stats_get(snn, i, &s1);
-          tot[i].spikes += s1.spikes; tot[i].events += s1.events; tot[i].sops += s1.sops; tot[i].macs += s1.macs;
-          tot[i].float_ops += s1.float_ops; tot[i].neuron_updates += s1.neuron_updates;
-        }
-      }
-      sf_snn_session_free(snn);
-      snn = NULL;
-      if (g && g != g_first) sf_graph_free(g);
-      g = NULL;
-      if ((st = sf_snn_model_build(m, cnt, &g))) goto done;
-      if (!g_first) g_first = g; /* names in the counters point into the first graph */
-      if ((st = sf_snn_session_create(g, &cfg, SF_DECODE_MEMBRANE, &snn))) goto done;
+      /* deploy for this batch size (at most two: full batches and the remainder) */
+      if (n_deps == 2) { st = sf_error(SF_ERR_INTERNAL, "unexpected batch size"); goto done; }
+      if ((st = sf_backend_deploy(comp, cnt, &deps[n_deps]))) goto done;
+      dep = deps[n_deps++];
       /* the ANN beside it: the source model itself (not the converted graph's ANN view, which
        * differs when a spike-native alternative replaced an op) */
       if (!ann && (st = sf_session_create(sf_snn_model_source(m), NULL, &ann))) goto done;
-      if (!tot) {
-        n_nodes = sf_snn_num_nodes(snn);
-        tot = calloc((size_t)n_nodes, sizeof *tot);
-        if (!tot) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
-        for (int i = 0; i < n_nodes; i++) sf_snn_node_stats_get(snn, i, &tot[i]);
-      }
       cur_batch = cnt;
     }
     sf_tensor x = sf_dataset_batch(&ds, start, cnt);
-    if (g->values[g->inputs[0]].t.ndim == 2) { x.ndim = 2; x.shape[1] = ds.c * ds.h * ds.w; }
+    if (sf_graph_input_desc(sf_snn_model_source(m), 0).ndim == 2) { x.ndim = 2; x.shape[1] = ds.c * ds.h * ds.w; }
     sf_tensor outs[8] = {{0}};
     if ((st = sf_session_run(ann, &x, outs))) goto done;
     int64_t ncls = outs[0].shape[outs[0].ndim - 1];
@@ -122,17 +121,23 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
       for (int64_t k = 1; k < ncls; k++) if (row[k] > row[best]) best = k;
       ann_correct += best == ds.labels[start + b];
     }
-    for (int k = 0; k < g->n_outputs && k < 8; k++) sf_tensor_free(&outs[k]);
+    for (int k = 0; k < sf_graph_num_outputs(sf_snn_model_source(m)) && k < 8; k++) sf_tensor_free(&outs[k]);
     step_ctx sc = {ds.labels + start, cnt, correct};
-    if ((st = sf_snn_run(snn, &x, (int)T, on_step, &sc))) goto done;
+    if ((st = sf_backend_execute(dep, &x, (int)T, on_step, &sc))) goto done;
     cli_progress_update(&pb, start + cnt);
   }
-  for (int i = 0; i < n_nodes && snn; i++) {
-    sf_snn_node_stats s1;
-    sf_snn_node_stats_get(snn, i, &s1);
-    tot[i].spikes += s1.spikes; tot[i].events += s1.events; tot[i].sops += s1.sops; tot[i].macs += s1.macs;
-    tot[i].float_ops += s1.float_ops; tot[i].neuron_updates += s1.neuron_updates;
-  }
+  /* merge the counters of every deployment (same layers, same order) */
+  n_nodes = n_deps ? sf_backend_profile_count(deps[0]) : 0;
+  tot = calloc((size_t)(n_nodes ? n_nodes : 1), sizeof *tot);
+  if (!tot) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
+  for (int d = 0; d < n_deps; d++)
+    for (int i = 0; i < n_nodes; i++) {
+      sf_snn_node_stats s1;
+      sf_backend_profile(deps[d], i, &s1);
+      if (d == 0) { tot[i] = s1; continue; }
+      tot[i].spikes += s1.spikes; tot[i].events += s1.events; tot[i].sops += s1.sops; tot[i].macs += s1.macs;
+      tot[i].float_ops += s1.float_ops; tot[i].neuron_updates += s1.neuron_updates;
+    }
   double secs = cli_now() - t0;
   cli_progress_end(&pb);
   double ann_acc = (double)ann_correct / (double)ds.n;
@@ -160,8 +165,8 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
          (long long)T, sops / (double)ds.n, macs / (double)ds.n, fops / (double)ds.n);
   printf("spike purity: %.1f%% of operations are accumulates triggered by spikes; %.1f%% MACs; %.1f%% float (softmax, LayerNorm, GELU ...)\n",
          total_ops ? 100 * sops / total_ops : 0, total_ops ? 100 * macs / total_ops : 0, total_ops ? 100 * fops / total_ops : 0);
-  printf("mean firing rate: %.4f spikes per neuron per step; time %.2fs (%d threads)\n", neurons ? spikes / (neurons * (double)T * (double)ds.n) : 0.0,
-         secs, sf_threads_get());
+  printf("mean firing rate: %.4f spikes per neuron per step; time %.2fs (%d threads, backend %s)\n", neurons ? spikes / (neurons * (double)T * (double)ds.n) : 0.0,
+         secs, sf_threads_get(), backend_name);
   if (json) {
     cJSON *r = cJSON_CreateObject(), *acc = cJSON_CreateArray(), *layers = cJSON_CreateArray();
     cJSON_AddStringToObject(r, "model", model);
@@ -203,10 +208,10 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
 done:
   free(tot);
   free(correct);
-  sf_snn_session_free(snn);
+  for (int d = 0; d < n_deps; d++) sf_deployed_free(deps[d]);
+  sf_compiled_free(comp);
   sf_session_free(ann);
-  if (g != g_first) sf_graph_free(g);
-  sf_graph_free(g_first);
+  sf_graph_free(g);
   sf_dataset_free(&ds);
   sf_snn_model_free(m);
   return st ? cli_fail(st) : 0;

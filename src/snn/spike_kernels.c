@@ -1,0 +1,132 @@
+#include "snn/spike_kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+static void axpy_c(int64_t n, float a, const float *w, float *y) {
+  for (int64_t i = 0; i < n; i++) y[i] += a * w[i];
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void axpy_avx2(int64_t n, float a, const float *w, float *y) {
+  __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256 y0 = _mm256_fmadd_ps(va, _mm256_loadu_ps(w + i), _mm256_loadu_ps(y + i));
+    __m256 y1 = _mm256_fmadd_ps(va, _mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(y + i + 8));
+    __m256 y2 = _mm256_fmadd_ps(va, _mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(y + i + 16));
+    __m256 y3 = _mm256_fmadd_ps(va, _mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(y + i + 24));
+    _mm256_storeu_ps(y + i, y0);
+    _mm256_storeu_ps(y + i + 8, y1);
+    _mm256_storeu_ps(y + i + 16, y2);
+    _mm256_storeu_ps(y + i + 24, y3);
+  }
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(w + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] += a * w[i];
+}
+#endif
+
+typedef void (*axpy_fn)(int64_t, float, const float *, float *);
+static axpy_fn g_axpy;
+static const char *g_isa = "c";
+
+static axpy_fn pick(void) {
+  if (g_axpy) return g_axpy;
+  axpy_fn f = axpy_c;
+#if defined(__x86_64__)
+  const char *env = getenv("SF_ISA");
+  __builtin_cpu_init();
+  if ((!env || strcmp(env, "c")) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { f = axpy_avx2; g_isa = "avx2"; }
+#endif
+  g_axpy = f;
+  return f;
+}
+
+void sf_axpy(int64_t n, float a, const float *w, float *y) { pick()(n, a, w, y); }
+const char *sf_axpy_isa(void) { pick(); return g_isa; }
+
+int64_t sf_spike_linear_events(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
+  axpy_fn f = pick();
+  int64_t events = 0;
+#pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *x = X + r * K;
+    float *y = Y + r * N;
+    for (int64_t k = 0; k < K; k++)
+      if (x[k] != 0.0f) { f(N, x[k], W + k * N, y); events++; }
+  }
+  return events;
+}
+
+int64_t sf_spike_linear_bitpacked(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
+  axpy_fn f = pick();
+  int64_t words = (K + 63) / 64, events = 0;
+#pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *x = X + r * K;
+    float *y = Y + r * N;
+    for (int64_t wi = 0; wi < words; wi++) {
+      uint64_t bits = 0;
+      int64_t base = wi * 64, lim = K - base < 64 ? K - base : 64;
+      for (int64_t b = 0; b < lim; b++) bits |= (uint64_t)(x[base + b] != 0.0f) << b;
+      while (bits) {
+        int b = __builtin_ctzll(bits);
+        bits &= bits - 1;
+        f(N, x[base + b], W + (base + b) * N, y);
+        events++;
+      }
+    }
+  }
+  return events;
+}
+
+#if defined(__x86_64__)
+/* 4 rows x 16 columns held in registers across the whole K loop; per element the FMA chain runs
+ * over k in increasing order, exactly as the event path's row updates do. */
+__attribute__((target("avx2,fma"))) static void dense_block_avx2(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
+#pragma omp parallel for schedule(static) if (rows * K > 16384)
+  for (int64_t r0 = 0; r0 < rows; r0 += 4) {
+    int64_t nr = rows - r0 < 4 ? rows - r0 : 4;
+    int64_t n0 = 0;
+    if (nr == 4) {
+      for (; n0 + 16 <= N; n0 += 16) {
+        __m256 a[4][2];
+        for (int i = 0; i < 4; i++) { a[i][0] = _mm256_loadu_ps(Y + (r0 + i) * N + n0); a[i][1] = _mm256_loadu_ps(Y + (r0 + i) * N + n0 + 8); }
+        for (int64_t k = 0; k < K; k++) {
+          __m256 w0 = _mm256_loadu_ps(W + k * N + n0), w1 = _mm256_loadu_ps(W + k * N + n0 + 8);
+          for (int i = 0; i < 4; i++) {
+            __m256 xv = _mm256_set1_ps(X[(r0 + i) * K + k]);
+            a[i][0] = _mm256_fmadd_ps(xv, w0, a[i][0]);
+            a[i][1] = _mm256_fmadd_ps(xv, w1, a[i][1]);
+          }
+        }
+        for (int i = 0; i < 4; i++) { _mm256_storeu_ps(Y + (r0 + i) * N + n0, a[i][0]); _mm256_storeu_ps(Y + (r0 + i) * N + n0 + 8, a[i][1]); }
+      }
+    }
+    /* leftovers: same order, scalar FMA */
+    for (int64_t i = 0; i < nr; i++)
+      for (int64_t n = (nr == 4 ? n0 : 0); n < N; n++) {
+        float acc = Y[(r0 + i) * N + n];
+        for (int64_t k = 0; k < K; k++) acc = __builtin_fmaf(X[(r0 + i) * K + k], W[k * N + n], acc);
+        Y[(r0 + i) * N + n] = acc;
+      }
+  }
+}
+#endif
+
+int64_t sf_spike_linear_dense(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
+  axpy_fn f = pick();
+#if defined(__x86_64__)
+  if (f == axpy_avx2) { dense_block_avx2(X, rows, K, W, N, Y); return rows * K; }
+#endif
+#pragma omp parallel for schedule(static) if (rows * K > 16384)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *x = X + r * K;
+    float *y = Y + r * N;
+    for (int64_t k = 0; k < K; k++) f(N, x[k], W + k * N, y); /* adding 0 * w leaves y unchanged */
+  }
+  return rows * K;
+}

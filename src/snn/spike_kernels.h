@@ -1,0 +1,23 @@
+/* Event-driven synaptic kernels: spikes select weight rows that are accumulated.
+ *   X [rows, K] spike increments (k * theta, mostly zero), W [K, N], Y [rows, N]
+ *   event path:     for each non-zero x[r, k]: Y[r, :] += x[r, k] * W[k, :]
+ *   bitpacked path: the same over a bit-plane scan (ctz) of the non-zero mask
+ *   dense path:     sgemm (chosen where activity is high)
+ * The row update is vectorised (AVX2 + FMA when the CPU has it, portable C otherwise). */
+#ifndef SF_SNN_SPIKE_KERNELS_H
+#define SF_SNN_SPIKE_KERNELS_H
+#include <stdint.h>
+
+typedef enum { SF_PATH_AUTO = 0, SF_PATH_DENSE, SF_PATH_EVENT, SF_PATH_BITPACKED } sf_spike_path;
+
+/* y[0:n] += a * w[0:n] */
+void sf_axpy(int64_t n, float a, const float *w, float *y);
+const char *sf_axpy_isa(void);
+/* Y (already holding bias or zeros) += X W, event-driven over the non-zeros of X; returns events. */
+int64_t sf_spike_linear_events(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y);
+/* Dense path in the same accumulation order (bit-identical results to the event path). */
+int64_t sf_spike_linear_dense(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y);
+/* Same result via a bit-packed non-zero mask per row. */
+int64_t sf_spike_linear_bitpacked(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y);
+
+#endif
