@@ -357,6 +357,51 @@ static sf_status fuse_attention(fctx *f, int idx) {
   return SF_OK;
 }
 
+/* ---- Gemm with a constant weight -> Linear (weight stored [K, N]) ---- */
+static sf_status fuse_gemm(fctx *f, int idx) {
+  sf_graph *g = f->g;
+  sf_node *n = &g->nodes[idx];
+  if (!is_op(n, "Gemm") || n->n_out != 1 || sf_node_attr_int(n, "transA", 0) || sf_node_attr_float(n, "alpha", 1.0f) != 1.0f ||
+      sf_node_attr_float(n, "beta", 1.0f) != 1.0f)
+    return SF_OK;
+  int x = n->in[0], w = n->in[1], b = n->n_in > 2 ? n->in[2] : -1;
+  if (is_const(f, x) || !is_const(f, w) || g->values[w].t.dtype != SF_F32 || g->values[w].t.ndim != 2) return SF_OK;
+  int tb = (int)sf_node_attr_int(n, "transB", 0);
+  int64_t N = tb ? g->values[w].t.shape[0] : g->values[w].t.shape[1];
+  if (b >= 0 && (!is_const(f, b) || g->values[b].t.dtype != SF_F32 || sf_tensor_numel(&g->values[b].t) != N)) return SF_OK;
+  int wk = w;
+  if (tb) {
+    const sf_tensor *src = &g->values[w].t;
+    int64_t R = src->shape[0], C = src->shape[1], shape[2] = {C, R};
+    sf_tensor t;
+    if (sf_tensor_alloc(&t, SF_F32, 2, shape)) return sf_error(SF_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < R; i++)
+      for (int64_t j = 0; j < C; j++) ((float *)t.data)[j * R + i] = ((const float *)src->data)[i * C + j];
+    char name[600];
+    snprintf(name, sizeof name, "%s/weight_kn", n->name);
+    wk = sf_graph_new_value(g, name);
+    if (wk < 0) { sf_tensor_free(&t); return sf_error(SF_ERR_NOMEM, "out of memory"); }
+    g->values[wk].t = t;
+  }
+  int bias = b;
+  if (b >= 0 && g->values[b].t.ndim != 1) {
+    /* C of shape [1, N]: view it as [N] */
+    sf_tensor t;
+    if (sf_tensor_clone(&t, &g->values[b].t)) return sf_error(SF_ERR_NOMEM, "out of memory");
+    t.ndim = 1;
+    t.shape[0] = N;
+    char name[600];
+    snprintf(name, sizeof name, "%s/bias_n", g->nodes[idx].name);
+    bias = sf_graph_new_value(g, name);
+    if (bias < 0) { sf_tensor_free(&t); return sf_error(SF_ERR_NOMEM, "out of memory"); }
+    g->values[bias].t = t;
+  }
+  int in[3] = {x, wk, bias};
+  sf_status st = rewrite(f, &g->nodes[idx], "Linear", bias >= 0 ? 3 : 2, in, "Gemm with constant weight");
+  if (!st) f->n_fused[3]++;
+  return st;
+}
+
 /* ---- Linear ---- */
 static sf_status fuse_linear(fctx *f, int idx) {
   sf_graph *g = f->g;
@@ -388,7 +433,7 @@ typedef sf_status (*fuse_fn)(fctx *, int);
 
 sf_status sf_pass_fuse(sf_graph *g) {
   fctx f = {g, NULL, {0}};
-  fuse_fn passes[] = {fuse_layernorm, fuse_gelu_erf, fuse_gelu_tanh, fuse_attention, fuse_linear};
+  fuse_fn passes[] = {fuse_layernorm, fuse_gelu_erf, fuse_gelu_tanh, fuse_attention, fuse_linear, fuse_gemm};
   for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {
     f.uses = calloc((size_t)(g->n_values + 64), sizeof(int));
     if (!f.uses) return sf_error(SF_ERR_NOMEM, "out of memory");

@@ -48,8 +48,36 @@ static axpy_fn pick(void) {
 void sf_axpy(int64_t n, float a, const float *w, float *y) { pick()(n, a, w, y); }
 const char *sf_axpy_isa(void) { pick(); return g_isa; }
 
+#if defined(__x86_64__)
+/* scan 8 inputs at a time; only non-zero ones trigger a row update */
+__attribute__((target("avx2,fma"))) static int64_t events_avx2(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
+  int64_t events = 0;
+#pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *x = X + r * K;
+    float *y = Y + r * N;
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+      unsigned m = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + k), _mm256_setzero_ps(), _CMP_NEQ_UQ));
+      while (m) {
+        int b = __builtin_ctz(m);
+        m &= m - 1;
+        axpy_avx2(N, x[k + b], W + (k + b) * N, y);
+        events++;
+      }
+    }
+    for (; k < K; k++)
+      if (x[k] != 0.0f) { axpy_avx2(N, x[k], W + k * N, y); events++; }
+  }
+  return events;
+}
+#endif
+
 int64_t sf_spike_linear_events(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
   axpy_fn f = pick();
+#if defined(__x86_64__)
+  if (f == axpy_avx2) return events_avx2(X, rows, K, W, N, Y);
+#endif
   int64_t events = 0;
 #pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
   for (int64_t r = 0; r < rows; r++) {

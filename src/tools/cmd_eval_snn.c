@@ -2,6 +2,7 @@
  * every timestep 1..T in one pass, beside the ANN's on the same images, with per-layer firing
  * rates, synaptic operations and the share of operations that are spike-driven (spike purity). */
 #include <cJSON.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,7 @@ static int on_step(int t, const sf_tensor *dec, void *user) {
 
 static void help(void) {
   printf("usage: spikeformer eval OUT.sfm [--data DIR] [--timesteps T] [--limit N] [--batch N] [--encoding E]\n"
-         "                        [--json FILE] [--threads N]\n"
+         "                        [--backend cpu] [--path auto|dense|event|bitpacked] [--no-ann] [--json FILE] [--threads N]\n"
          "\n"
          "Runs the spiking network for T timesteps (default: the T it was converted for) and reports\n"
          "its accuracy after every timestep, beside the ANN's on the same images; per-layer firing\n"
@@ -44,9 +45,11 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
   int64_t limit = 0, batch = 256, T = 0;
   sf_spike_encoding enc = SF_ENCODE_DIRECT;
   const char *backend_name = "cpu";
+  int no_ann = 0;
   sf_backend_options bo;
   sf_backend_options_default(&bo);
   for (int i = 1; i < argc; i++) {
+    if (cli_flag(argv, i, "--no-ann")) { no_ann = 1; continue; }
     if (cli_opt(argc, argv, &i, "--backend", &v)) { if (!v) return cli_usage_error("eval", "--backend needs a name"); backend_name = v; continue; }
     if (cli_opt(argc, argv, &i, "--path", &v)) {
       static const char *paths[] = {"auto", "dense", "event", "bitpacked"};
@@ -113,6 +116,7 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
     sf_tensor x = sf_dataset_batch(&ds, start, cnt);
     if (sf_graph_input_desc(sf_snn_model_source(m), 0).ndim == 2) { x.ndim = 2; x.shape[1] = ds.c * ds.h * ds.w; }
     sf_tensor outs[8] = {{0}};
+    if (no_ann) goto snn_only;
     if ((st = sf_session_run(ann, &x, outs))) goto done;
     int64_t ncls = outs[0].shape[outs[0].ndim - 1];
     for (int64_t b = 0; b < cnt; b++) {
@@ -122,6 +126,7 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
       ann_correct += best == ds.labels[start + b];
     }
     for (int k = 0; k < sf_graph_num_outputs(sf_snn_model_source(m)) && k < 8; k++) sf_tensor_free(&outs[k]);
+  snn_only:;
     step_ctx sc = {ds.labels + start, cnt, correct};
     if ((st = sf_backend_execute(dep, &x, (int)T, on_step, &sc))) goto done;
     cli_progress_update(&pb, start + cnt);
@@ -144,10 +149,14 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
   printf("model: %s (%s neurons, %s thresholds, converted for T=%d)\n", model, sf_neuron_model_name(opt->snn.neuron_model),
          sf_policy_name(opt->policy), opt->snn.timesteps);
   printf("data: %s (%lld samples), encoding: %s\n", ds.source, (long long)ds.n, sf_encoding_name(enc));
-  printf("ANN accuracy: %.4f\n\n  T   SNN accuracy   loss vs ANN (points)\n", ann_acc);
+  if (no_ann) printf("ANN accuracy: not evaluated (--no-ann)\n\n  T   SNN accuracy\n");
+  else printf("ANN accuracy: %.4f\n\n  T   SNN accuracy   loss vs ANN (points)\n", ann_acc);
   for (int64_t t = 1; t <= T; t++) {
     double a = (double)correct[t - 1] / (double)ds.n;
-    if (t <= 8 || t % 4 == 0 || t == T) printf("%3lld   %.4f         %+.2f\n", (long long)t, a, 100.0 * (ann_acc - a));
+    if (t <= 8 || t % 4 == 0 || t == T) {
+      if (no_ann) printf("%3lld   %.4f\n", (long long)t, a);
+      else printf("%3lld   %.4f         %+.2f\n", (long long)t, a, 100.0 * (ann_acc - a));
+    }
   }
   double sops = 0, macs = 0, fops = 0, spikes = 0, neurons = 0;
   printf("\n%-44s %-8s %-8s %12s %14s %14s\n", "layer", "op", "mode", "firing rate", "SOPs/sample", "float ops/smp");
@@ -172,7 +181,8 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
     cJSON_AddStringToObject(r, "model", model);
     cJSON_AddNumberToObject(r, "samples", (double)ds.n);
     cJSON_AddNumberToObject(r, "timesteps", (double)T);
-    cJSON_AddNumberToObject(r, "ann_accuracy", ann_acc);
+    if (no_ann) cJSON_AddNullToObject(r, "ann_accuracy");
+    else cJSON_AddNumberToObject(r, "ann_accuracy", ann_acc);
     for (int64_t t = 0; t < T; t++) cJSON_AddItemToArray(acc, cJSON_CreateNumber((double)correct[t] / (double)ds.n));
     cJSON_AddItemToObject(r, "snn_accuracy_by_t", acc);
     cJSON_AddStringToObject(r, "neuron", sf_neuron_model_name(opt->snn.neuron_model));
@@ -183,6 +193,10 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
     cJSON_AddNumberToObject(r, "float_ops_per_sample", fops / (double)ds.n);
     cJSON_AddNumberToObject(r, "spike_purity", total_ops ? sops / total_ops : 0);
     cJSON_AddNumberToObject(r, "seconds", secs);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    cJSON_AddNumberToObject(r, "peak_rss_kib", (double)ru.ru_maxrss);
+    cJSON_AddBoolToObject(r, "ann_evaluated", !no_ann);
     for (int i = 0; i < n_nodes; i++) {
       sf_snn_node_stats *s1 = &tot[i];
       cJSON *o = cJSON_CreateObject();

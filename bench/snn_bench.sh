@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Spiking runtime benchmarks, every ratio measured in this one run on this machine:
+#   1. ViT as an SNN at T=8 (full test set) vs the float ANN executor and vs PyTorch's ANN
+#   2. the ReLU MLP as an SNN at T=32 vs the same converted network stepped in PyTorch
+#   3. synaptic events per second per core on a cache-resident layer
+#   4. peak memory at T=64 vs T=4 (streaming over time)
+#   usage: bench/snn_bench.sh [BUILD_DIR] [THREADS]
+set -euo pipefail
+BUILD=${1:-build}
+THREADS=${2:-2}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$ROOT/$BUILD/spikeformer
+SF_WITH_PYTHON=1 bash "$ROOT/scripts/install-deps.sh"
+OB=/usr/lib/x86_64-linux-gnu/openblas-openmp
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+num() { sed -n "s/.*\"$1\":[ \t]*\([0-9.e+-]*\).*/\1/p" "$2" | head -1; }
+
+"$BIN" convert "$ROOT/models/vit/model.onnx" -o "$T/vit.sfm" --timesteps 8 > /dev/null
+"$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/mlp.sfm" --neuron if --timesteps 16 > /dev/null
+
+"$BIN" eval "$T/vit.sfm" --timesteps 8 --no-ann --threads "$THREADS" --json "$T/vit_snn.json" > /dev/null
+"$BIN" eval "$ROOT/models/vit/model.onnx" --threads "$THREADS" --json "$T/vit_ann.json" > /dev/null
+LD_LIBRARY_PATH=$OB OMP_NUM_THREADS=$THREADS /usr/bin/python3 "$ROOT/bench/torch_ann.py" --model vit --threads "$THREADS" > "$T/vit_torch.json"
+snn=$(num seconds "$T/vit_snn.json"); ann=$(num seconds "$T/vit_ann.json"); pt=$(num seconds "$T/vit_torch.json")
+printf "ViT SNN T=8 (10k images): %.2fs; float ANN executor %.2fs; PyTorch ANN %.2fs\n" "$snn" "$ann" "$pt"
+awk -v s="$snn" -v a="$ann" -v p="$pt" 'BEGIN { printf "  ratio SNN/ANN executor: %.2f   ratio SNN/PyTorch ANN: %.2f   (goal: <= 1.5)\n", s / a, s / p }'
+
+"$BIN" eval "$T/mlp.sfm" --timesteps 32 --no-ann --threads "$THREADS" --json "$T/mlp_snn.json" > /dev/null
+LD_LIBRARY_PATH=$OB OMP_NUM_THREADS=$THREADS /usr/bin/python3 "$ROOT/bench/torch_snn_mlp.py" "$T/mlp.sfm" --timesteps 32 --threads "$THREADS" > "$T/mlp_torch.json"
+s=$(num seconds "$T/mlp_snn.json"); p=$(num seconds "$T/mlp_torch.json")
+acc_s=$(sed -n 's/.*"snn_accuracy_by_t":.*//p' "$T/mlp_snn.json"); acc_p=$(num accuracy "$T/mlp_torch.json")
+printf "MLP SNN T=32 (10k images): SpikeFormer %.2fs, PyTorch timestep loop %.2fs (accuracy %s)\n" "$s" "$p" "$acc_p"
+awk -v s="$s" -v p="$p" 'BEGIN { printf "  speed-up: %.1fx   (goal: >= 20x)\n", p / s }'
+
+OMP_NUM_THREADS=1 "$ROOT/$BUILD/bench/bench_events"
+
+"$BIN" eval "$T/vit.sfm" --timesteps 4 --limit 2000 --no-ann --threads "$THREADS" --json "$T/m4.json" > /dev/null
+"$BIN" eval "$T/vit.sfm" --timesteps 64 --limit 2000 --no-ann --threads "$THREADS" --json "$T/m64.json" > /dev/null
+a=$(num peak_rss_kib "$T/m4.json"); b=$(num peak_rss_kib "$T/m64.json")
+awk -v a="$a" -v b="$b" 'BEGIN { printf "peak memory: T=4 %.1f MiB, T=64 %.1f MiB, ratio %.3f   (goal: <= 1.2)\n", a / 1024, b / 1024, b / a }'
