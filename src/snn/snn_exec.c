@@ -49,7 +49,10 @@ struct sf_snn_session {
   int *spike_valued;  /* per value */
   int *static_v;      /* per value: the same increment every step (direct-coded input and what follows it up to a neuron) */
   float *cum_out;     /* first graph output: running sum */
-  float *counts;      /* spike-count decoder */
+  float *counts;      /* decode buffer */
+  float *spk_count;   /* spike-count decoder: output neurons' counts */
+  float *spk_v;       /* ... their membranes */
+  float *spk_theta;   /* ... per-sample thresholds */
   sf_tensor dec;
   sf_rng rng;
 };
@@ -71,6 +74,7 @@ void sf_snn_session_free(sf_snn_session *s) {
       free(n->cum); free(n->mean); free(n->f); free(n->prev); free(n->v); free(n->inv_theta);
     }
   free(s->inc); free(s->ns); free(s->spike_valued); free(s->static_v); free(s->cum_out); free(s->counts);
+  free(s->spk_count); free(s->spk_v); free(s->spk_theta);
   free(s);
 }
 
@@ -167,7 +171,10 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
   }
   s->cum_out = alloc_f(numel(g, g->outputs[0]));
   s->counts = alloc_f(numel(g, g->outputs[0]));
-  if (!s->cum_out || !s->counts) goto oom;
+  s->spk_count = alloc_f(numel(g, g->outputs[0]));
+  s->spk_v = alloc_f(numel(g, g->outputs[0]));
+  s->spk_theta = alloc_f(g->values[g->outputs[0]].t.shape[0]);
+  if (!s->cum_out || !s->counts || !s->spk_count || !s->spk_v || !s->spk_theta) goto oom;
   s->dec = g->values[g->outputs[0]].t;
   s->dec.owns_data = 0;
   *out = s;
@@ -393,10 +400,33 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
     const float *y = s->inc[g->outputs[0]];
     float *dec = s->cum_out;
     for (int64_t e = 0; e < n_out; e++) dec[e] += y[e];
+    if (s->decoder == SF_DECODE_COUNT) {
+      /* spike-count decoder: a signed IF neuron per output class, integrating the output layer's
+       * current; threshold per sample = max |current at t=1| / 4 */
+      int64_t B = g->values[g->outputs[0]].t.shape[0], per = n_out / (B ? B : 1);
+      for (int64_t b = 0; b < B; b++) {
+        if (t == 1) {
+          float mx = 0;
+          for (int64_t j = 0; j < per; j++) mx = fabsf(y[b * per + j]) > mx ? fabsf(y[b * per + j]) : mx;
+          s->spk_theta[b] = mx > 0 ? mx / 4.0f : 1.0f;
+          for (int64_t j = 0; j < per; j++) { s->spk_v[b * per + j] = 0.5f * s->spk_theta[b]; s->spk_count[b * per + j] = 0; }
+        }
+        float th = s->spk_theta[b];
+        for (int64_t j = 0; j < per; j++) {
+          float u = s->spk_v[b * per + j] + y[b * per + j];
+          float k = floorf(u / th);
+          s->spk_v[b * per + j] = u - k * th;
+          s->spk_count[b * per + j] += k;
+        }
+      }
+    }
     if (cb) {
       float *tmp = s->counts; /* reuse as decode buffer */
-      float inv = 1.0f / (float)t;
-      for (int64_t e = 0; e < n_out; e++) tmp[e] = dec[e] * inv;
+      if (s->decoder == SF_DECODE_COUNT) memcpy(tmp, s->spk_count, sizeof(float) * (size_t)n_out);
+      else {
+        float inv = 1.0f / (float)t;
+        for (int64_t e = 0; e < n_out; e++) tmp[e] = dec[e] * inv;
+      }
       s->dec.data = tmp;
       if (cb(t, &s->dec, user)) break;
     }

@@ -50,10 +50,9 @@ const char *sf_axpy_isa(void) { pick(); return g_isa; }
 
 #if defined(__x86_64__)
 /* scan 8 inputs at a time; only non-zero ones trigger a row update */
-__attribute__((target("avx2,fma"))) static int64_t events_avx2(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
+__attribute__((target("avx2,fma"))) static int64_t events_row_avx2(const float *X, int64_t r, int64_t K, const float *W, int64_t N, float *Y) {
   int64_t events = 0;
-#pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
-  for (int64_t r = 0; r < rows; r++) {
+  {
     const float *x = X + r * K;
     float *y = Y + r * N;
     int64_t k = 0;
@@ -69,6 +68,13 @@ __attribute__((target("avx2,fma"))) static int64_t events_avx2(const float *X, i
     for (; k < K; k++)
       if (x[k] != 0.0f) { axpy_avx2(N, x[k], W + k * N, y); events++; }
   }
+  return events;
+}
+
+static int64_t events_avx2(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
+  int64_t events = 0;
+#pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
+  for (int64_t r = 0; r < rows; r++) events += events_row_avx2(X, r, K, W, N, Y);
   return events;
 }
 #endif
@@ -114,9 +120,8 @@ int64_t sf_spike_linear_bitpacked(const float *X, int64_t rows, int64_t K, const
 #if defined(__x86_64__)
 /* 4 rows x 16 columns held in registers across the whole K loop; per element the FMA chain runs
  * over k in increasing order, exactly as the event path's row updates do. */
-__attribute__((target("avx2,fma"))) static void dense_block_avx2(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
-#pragma omp parallel for schedule(static) if (rows * K > 16384)
-  for (int64_t r0 = 0; r0 < rows; r0 += 4) {
+__attribute__((target("avx2,fma"))) static void dense_rows_avx2(const float *X, int64_t rows, int64_t r0, int64_t K, const float *W, int64_t N, float *Y) {
+  {
     int64_t nr = rows - r0 < 4 ? rows - r0 : 4;
     int64_t n0 = 0;
     if (nr == 4) {
@@ -142,6 +147,14 @@ __attribute__((target("avx2,fma"))) static void dense_block_avx2(const float *X,
         Y[(r0 + i) * N + n] = acc;
       }
   }
+}
+
+/* the OpenMP loop lives outside the target("avx2") functions (clang outlines parallel regions
+ * into functions that would not inherit the target attribute) */
+static void dense_block_avx2(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
+  int64_t blocks = (rows + 3) / 4;
+#pragma omp parallel for schedule(static) if (rows * K > 16384)
+  for (int64_t b = 0; b < blocks; b++) dense_rows_avx2(X, rows, b * 4, K, W, N, Y);
 }
 #endif
 

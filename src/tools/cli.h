@@ -13,6 +13,10 @@ int cmd_ops(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_eval_snn(const char *model, int argc, char **argv);
+int cmd_run_snn(const char *model, int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+/* Does the file start with the .sfm magic? */
+int cli_is_sfm(const char *path);
 /* SpikingConfig flags (--config FILE, --timesteps, --neuron, --set KEY=VALUE ...). */
 int cli_config_flag(int argc, char **argv, int *i, sf_spiking_config *cfg, sf_status *st);
 

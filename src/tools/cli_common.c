@@ -96,3 +96,12 @@ int cli_common(int argc, char **argv, int *i) {
   }
   return 0;
 }
+
+int cli_is_sfm(const char *path) {
+  FILE *f = fopen(path, "rb");
+  char magic[4] = {0};
+  if (!f) return 0;
+  size_t n = fread(magic, 1, 4, f);
+  fclose(f);
+  return n == 4 && !memcmp(magic, "SFM1", 4);
+}

@@ -5,6 +5,7 @@
 
 #include "convert/convert_internal.h"
 #include "core/util.h"
+#include "spikeformer/validate.h"
 #include "tools/cli.h"
 
 static void help(void) {
@@ -91,6 +92,14 @@ int cmd_convert(int argc, char **argv) {
   if ((st = sf_convert(g, &calib, &opt, &m))) { sf_error_context(st, "%s", model); goto done; }
   double t_conv = cli_now();
   if ((st = sf_snn_model_build(m, 1, &g1))) goto done;
+  sf_validation val;
+  st = sf_validate(g1, &opt.snn.hardware_constraints, &val);
+  if (st) {
+    fprintf(stderr, "spikeformer: validation of the converted model failed:\n");
+    for (int i = 0; i < val.n_errors; i++) fprintf(stderr, "  %s\n", val.errors[i]);
+    sf_validation_free(&val);
+    goto done;
+  }
   /* spiking modes: node counts */
   int counts[4] = {0};
   const char *modes[4] = {"linear", "product", "ec", "neuron"};
@@ -118,6 +127,10 @@ int cmd_convert(int argc, char **argv) {
   for (int i = 0; i < g1->n_nodes; i++)
     if (!strcmp(sf_snn_mode(&g1->nodes[i]), "ec")) { printf("%s %s", any ? "," : "", g1->nodes[i].op_type); any = 1; }
   printf("%s\n", any ? "" : " none");
+  printf("validation: passed (%d nodes checked: every node converted, shapes consistent, thresholds finite and positive, "
+         "no NaN/Inf weights, max fan-in %d%s)\n", val.n_checked_nodes, val.max_fan_in,
+         opt.snn.hardware_constraints.max_fan_in > 0 ? " within the target's limit" : "");
+  sf_validation_free(&val);
   printf("\ncalibration (%d images) + conversion: %.3fs (load model %.3fs, read data %.3fs)\n", (int)(calib.n < opt.calib_samples ? calib.n : opt.calib_samples),
          t_conv - t_data, t_load - t0, t_data - t_load);
   if ((st = sf_snn_model_save(m, out))) goto done;

@@ -35,7 +35,8 @@ int cmd_eval(int argc, char **argv) {
     if (cli_opt(argc, argv, &i, "--limit", &v)) { if (cli_parse_i64(v, 1, INT64_MAX, &limit)) return cli_usage_error("eval", "--limit needs a positive number"); continue; }
     if (cli_opt(argc, argv, &i, "--batch", &v)) { if (cli_parse_i64(v, 1, 1 << 16, &batch)) return cli_usage_error("eval", "--batch needs a positive number"); continue; }
     if (cli_opt(argc, argv, &i, "--timesteps", &v) || cli_opt(argc, argv, &i, "--encoding", &v) || cli_opt(argc, argv, &i, "--path", &v) ||
-        cli_opt(argc, argv, &i, "--backend", &v) || cli_flag(argv, i, "--no-ann"))
+        cli_opt(argc, argv, &i, "--backend", &v) || cli_flag(argv, i, "--no-ann") ||
+        cli_opt(argc, argv, &i, "--decoder", &v))
       continue; /* for .sfm models */
     if (cli_opt(argc, argv, &i, "--split", &v)) {
       if (v && !strcmp(v, "test")) split = SF_SPLIT_TEST;
@@ -48,12 +49,7 @@ int cmd_eval(int argc, char **argv) {
     model = argv[i];
   }
   if (!model) return cli_usage_error("eval", "missing MODEL");
-  {
-    FILE *f = fopen(model, "rb");
-    char magic[4] = {0};
-    if (f) { if (fread(magic, 1, 4, f) != 4) magic[0] = 0; fclose(f); }
-    if (!memcmp(magic, "SFM1", 4)) return cmd_eval_snn(model, argc, argv);
-  }
+  if (cli_is_sfm(model)) return cmd_eval_snn(model, argc, argv);
   sf_graph *g = NULL;
   sf_session *s = NULL;
   sf_dataset ds = {0};

@@ -32,7 +32,7 @@ static int on_step(int t, const sf_tensor *dec, void *user) {
 
 static void help(void) {
   printf("usage: spikeformer eval OUT.sfm [--data DIR] [--timesteps T] [--limit N] [--batch N] [--encoding E]\n"
-         "                        [--backend cpu] [--path auto|dense|event|bitpacked] [--no-ann] [--json FILE] [--threads N]\n"
+         "                        [--backend cpu] [--path auto|dense|event|bitpacked] [--decoder membrane|count] [--no-ann] [--json FILE] [--threads N]\n"
          "\n"
          "Runs the spiking network for T timesteps (default: the T it was converted for) and reports\n"
          "its accuracy after every timestep, beside the ANN's on the same images; per-layer firing\n"
@@ -50,6 +50,12 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
   sf_backend_options_default(&bo);
   for (int i = 1; i < argc; i++) {
     if (cli_flag(argv, i, "--no-ann")) { no_ann = 1; continue; }
+    if (cli_opt(argc, argv, &i, "--decoder", &v)) {
+      if (v && !strcmp(v, "membrane")) bo.decoder = SF_DECODE_MEMBRANE;
+      else if (v && !strcmp(v, "count")) bo.decoder = SF_DECODE_COUNT;
+      else return cli_usage_error("eval", "--decoder takes membrane or count");
+      continue;
+    }
     if (cli_opt(argc, argv, &i, "--backend", &v)) { if (!v) return cli_usage_error("eval", "--backend needs a name"); backend_name = v; continue; }
     if (cli_opt(argc, argv, &i, "--path", &v)) {
       static const char *paths[] = {"auto", "dense", "event", "bitpacked"};
@@ -188,6 +194,7 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
     cJSON_AddStringToObject(r, "neuron", sf_neuron_model_name(opt->snn.neuron_model));
     cJSON_AddStringToObject(r, "policy", sf_policy_name(opt->policy));
     cJSON_AddStringToObject(r, "encoding", sf_encoding_name(enc));
+    cJSON_AddStringToObject(r, "decoder", bo.decoder == SF_DECODE_COUNT ? "count" : "membrane");
     cJSON_AddNumberToObject(r, "synaptic_ops_per_sample", sops / (double)ds.n);
     cJSON_AddNumberToObject(r, "macs_per_sample", macs / (double)ds.n);
     cJSON_AddNumberToObject(r, "float_ops_per_sample", fops / (double)ds.n);

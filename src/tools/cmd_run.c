@@ -14,13 +14,17 @@ static void help(void) {
          "Runs one inference. Inputs are .npy files or ONNX TensorProto (.pb) files, matched to the\n"
          "model's inputs by NAME= or else in graph-input order. Hugging Face models take pixel_values;\n"
          "or input_ids and attention_mask (a missing attention_mask is all ones). Every graph output\n"
-         "is written as DIR/output_<i>.npy in graph-output order (logits first).\n");
+         "is written as DIR/output_<i>.npy in graph-output order (logits first).\n"
+         "For a spiking model (OUT.sfm): run OUT.sfm --input FILE.npy [--timesteps T] -o DIR writes the\n"
+         "decoded output after T steps (accumulated membrane potential / T).\n");
 }
 
 int cmd_run(int argc, char **argv) {
   const char *model = NULL, *outdir = NULL, *v;
   const char *specs[MAX_IO];
   int n_specs = 0;
+  for (int i = 1; i < argc; i++)
+    if (argv[i][0] != '-' && cli_is_sfm(argv[i])) return cmd_run_snn(argv[i], argc, argv);
   for (int i = 1; i < argc; i++) {
     if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) { help(); return 0; }
     if (cli_common(argc, argv, &i)) continue;

@@ -14,7 +14,8 @@ static void usage(FILE *f) {
           "  analyze MODEL   layers, shapes, parameters, MACs and how each node converts to spikes\n"
           "  convert MODEL   calibrate and convert an ANN into a spiking network (.sfm)\n"
           "  eval MODEL      accuracy of the model (ANN, or .sfm spiking network) on a labelled test set\n"
-          "  run MODEL       one inference on inputs given as .npy or ONNX .pb files\n"
+          "  run MODEL       one inference on inputs given as .npy or ONNX .pb files (MODEL or OUT.sfm)\n"
+          "  validate OUT.sfm  check a converted model (ArchitectureValidator)\n"
           "  ops             the ONNX and fused ops the importer and executor support\n"
           "  config          the effective SpikingConfig (defaults, --config FILE, flags) as JSON\n"
           "  version         print the version\n"
@@ -34,6 +35,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "ops")) return cmd_ops(argc - 1, argv + 1);
+  if (!strcmp(cmd, "validate")) return cmd_validate(argc - 1, argv + 1);
   if (!strcmp(cmd, "config")) return cmd_config(argc - 1, argv + 1);
   fprintf(stderr, "spikeformer: unknown command '%s'\n\n", cmd);
   usage(stderr);

@@ -1,0 +1,109 @@
+/* spikeformer validate OUT.sfm [--max-fan-in N] [--max-neurons-per-core N]
+ * spikeformer run OUT.sfm --input FILE.npy [--timesteps T] -o DIR  (called from cmd_run) */
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert/convert_internal.h"
+#include "core/util.h"
+#include "spikeformer/backend.h"
+#include "spikeformer/tensor_io.h"
+#include "spikeformer/validate.h"
+#include "tools/cli.h"
+
+int cmd_validate(int argc, char **argv) {
+  const char *model = NULL, *v;
+  sf_hardware_constraints hw = {0};
+  for (int i = 1; i < argc; i++) {
+    if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) {
+      printf("usage: spikeformer validate OUT.sfm [--max-fan-in N] [--max-neurons-per-core N]\n\n"
+             "ArchitectureValidator: checks that every node is converted, shapes are consistent, thresholds\n"
+             "are finite and positive, no weight is NaN/Inf, and fan-in / neurons per core are within the\n"
+             "target's limits (defaults: the constraints stored in the model's SpikingConfig).\n");
+      return 0;
+    }
+    int64_t n;
+    if (cli_opt(argc, argv, &i, "--max-fan-in", &v)) { if (cli_parse_i64(v, 1, 1 << 30, &n)) return cli_usage_error("validate", "--max-fan-in needs a number"); hw.max_fan_in = (int)n; continue; }
+    if (cli_opt(argc, argv, &i, "--max-neurons-per-core", &v)) { if (cli_parse_i64(v, 1, 1 << 30, &n)) return cli_usage_error("validate", "--max-neurons-per-core needs a number"); hw.max_neurons_per_core = (int)n; continue; }
+    if (argv[i][0] == '-') return cli_usage_error("validate", "unknown option '%s'", argv[i]);
+    model = argv[i];
+  }
+  if (!model) return cli_usage_error("validate", "missing OUT.sfm");
+  sf_snn_model *m;
+  sf_status st = sf_snn_model_load(model, &m);
+  if (st) return cli_fail(st);
+  const sf_hardware_constraints *mh = &sf_snn_model_options(m)->snn.hardware_constraints;
+  if (!hw.max_fan_in) hw.max_fan_in = mh->max_fan_in;
+  if (!hw.max_neurons_per_core) hw.max_neurons_per_core = mh->max_neurons_per_core;
+  sf_graph *g;
+  if ((st = sf_snn_model_build(m, 1, &g))) { sf_snn_model_free(m); return cli_fail(st); }
+  sf_validation val;
+  st = sf_validate(g, &hw, &val);
+  if (st) {
+    printf("%s: INVALID (%d problem%s)\n", model, val.n_errors, val.n_errors == 1 ? "" : "s");
+    for (int i = 0; i < val.n_errors; i++) printf("  %s\n", val.errors[i]);
+  } else {
+    printf("%s: valid (%d nodes checked, max fan-in %d)\n", model, val.n_checked_nodes, val.max_fan_in);
+  }
+  sf_validation_free(&val);
+  sf_graph_free(g);
+  sf_snn_model_free(m);
+  return st ? 1 : 0;
+}
+
+typedef struct { sf_tensor *out; } keep_ctx;
+static int keep_last(int t, const sf_tensor *dec, void *u) {
+  (void)t;
+  keep_ctx *k = u;
+  memcpy(k->out->data, dec->data, sf_tensor_nbytes(dec));
+  return 0;
+}
+
+int cmd_run_snn(const char *model, int argc, char **argv) {
+  const char *outdir = NULL, *input = NULL, *v;
+  int64_t T = 0;
+  for (int i = 1; i < argc; i++) {
+    if (cli_common(argc, argv, &i)) continue;
+    if (cli_opt(argc, argv, &i, "--input", &v)) { input = v; continue; }
+    if (cli_opt(argc, argv, &i, "-o", &v) || cli_opt(argc, argv, &i, "--output", &v)) { outdir = v; continue; }
+    if (cli_opt(argc, argv, &i, "--timesteps", &v)) { if (cli_parse_i64(v, 1, 100000, &T)) return cli_usage_error("run", "--timesteps needs a positive number"); continue; }
+    if (argv[i][0] == '-') return cli_usage_error("run", "unknown option '%s'", argv[i]);
+  }
+  if (!input) return cli_usage_error("run", "no --input given");
+  if (!outdir) return cli_usage_error("run", "missing -o DIR");
+  const char *file = strchr(input, '=') ? strchr(input, '=') + 1 : input;
+  sf_snn_model *m = NULL;
+  sf_tensor x = {0}, out = {0};
+  const sf_backend *be;
+  sf_compiled *c = NULL;
+  sf_deployed *d = NULL;
+  char *p = NULL;
+  sf_status st = sf_snn_model_load(model, &m);
+  if (st) return cli_fail(st);
+  if (!T) T = sf_snn_model_options(m)->snn.timesteps;
+  if ((st = sf_tensor_read_file(file, &x, NULL))) goto done;
+  if (x.dtype != SF_F32) { sf_tensor c2; if ((st = sf_tensor_cast(&c2, &x, SF_F32))) goto done; sf_tensor_free(&x); x = c2; }
+  if (x.ndim < 1) { st = sf_error(SF_ERR_SHAPE, "%s: input needs a batch dimension", file); goto done; }
+  if ((st = sf_backend_find("cpu", &be)) || (st = sf_backend_compile(be, m, NULL, &c)) || (st = sf_backend_deploy(c, x.shape[0], &d))) goto done;
+  {
+    sf_graph *g;
+    if ((st = sf_snn_model_build(m, x.shape[0], &g))) goto done;
+    sf_tensor desc = g->values[g->outputs[0]].t;
+    sf_graph_free(g);
+    if ((st = sf_tensor_alloc(&out, SF_F32, desc.ndim, desc.shape))) goto done;
+  }
+  keep_ctx kc = {&out};
+  if ((st = sf_backend_execute(d, &x, (int)T, keep_last, &kc))) { sf_error_context(st, "%s", model); goto done; }
+  if ((st = sf_mkdir_p(outdir))) goto done;
+  p = sf_strfmt("%s/output_0.npy", outdir);
+  if ((st = sf_npy_write(p, &out))) goto done;
+  char sh[96];
+  printf("%s: decoded output after T=%lld (accumulated membrane / T) f32 %s\n", p, (long long)T, sf_shape_str(out.ndim, out.shape, sh, sizeof sh));
+done:
+  free(p);
+  sf_deployed_free(d);
+  sf_compiled_free(c);
+  sf_tensor_free(&x);
+  sf_tensor_free(&out);
+  sf_snn_model_free(m);
+  return st ? cli_fail(st) : 0;
+}
