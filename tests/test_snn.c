@@ -16,6 +16,7 @@
 #include "core/util.h"
 #include "graph/passes.h"
 #include "ops/ops.h"
+#include "spikeformer/batcher.h"
 #include "spikeformer/snn.h"
 #include "test_util.h"
 
@@ -321,13 +322,79 @@ static void unconvertible_node_named(void **st) {
   sf_graph_free(g);
 }
 
+/* dynamic batching: full batches run at once, a partial one when its oldest sample has waited
+ * the latency bound; every sample gets the prediction it gets when run alone */
+typedef struct { int64_t n; int pred[64]; } batch_results;
+static void on_done(int64_t ticket, const float *o, int64_t n, void *u) {
+  batch_results *r = u;
+  int best = 0;
+  for (int k = 1; k < n; k++) if (o[k] > o[best]) best = k;
+  r->pred[ticket] = best;
+  r->n++;
+}
+
+static void dynamic_batching(void **st) {
+  (void)st;
+  char path[1024];
+  TU_PATH(path, "models/mlp/model.onnx");
+  sf_graph *g;
+  assert_int_equal(sf_graph_load(path, &g), SF_OK);
+  sf_dataset calib, test;
+  assert_int_equal(sf_dataset_load(SF_DEFAULT_DATA_DIR, SF_SPLIT_TRAIN, 64, &calib), SF_OK);
+  assert_int_equal(sf_dataset_load(SF_DEFAULT_DATA_DIR, SF_SPLIT_TEST, 10, &test), SF_OK);
+  sf_convert_options o;
+  sf_convert_options_default(&o);
+  o.calib_samples = 64;
+  sf_snn_model *m;
+  assert_int_equal(sf_convert(g, &calib, &o, &m), SF_OK);
+  const sf_backend *be;
+  sf_compiled *c;
+  assert_int_equal(sf_backend_find("cpu", &be), SF_OK);
+  assert_int_equal(sf_backend_compile(be, m, NULL, &c), SF_OK);
+  sf_tensor desc = sf_dataset_batch(&test, 0, 1);
+  batch_results r = {0};
+  sf_batcher *b;
+  assert_int_equal(sf_batcher_create(c, &desc, 4, 0.010, 8, on_done, &r, &b), SF_OK);
+  int64_t nb, ns;
+  for (int i = 0; i < 10; i++) assert_int_equal(sf_batcher_submit(b, test.x + i * 784, 0.001 * i, NULL), SF_OK);
+  sf_batcher_stats(b, &nb, &ns);
+  assert_int_equal(nb, 2); /* two full batches of 4 */
+  assert_int_equal(sf_batcher_poll(b, 0.0095), SF_OK); /* the oldest pending arrived at 0.008: not yet */
+  sf_batcher_stats(b, &nb, &ns);
+  assert_int_equal(nb, 2);
+  assert_int_equal(sf_batcher_poll(b, 0.0185), SF_OK); /* waited 10.5 ms: runs */
+  sf_batcher_stats(b, &nb, &ns);
+  assert_int_equal(nb, 3);
+  assert_int_equal(ns, 10);
+  assert_int_equal(r.n, 10);
+  /* the same predictions one sample at a time */
+  sf_deployed *d;
+  assert_int_equal(sf_backend_deploy(c, 1, &d), SF_OK);
+  for (int i = 0; i < 10; i++) {
+    batch_results one = {0};
+    sf_batcher *b1;
+    assert_int_equal(sf_batcher_create(c, &desc, 1, 0, 8, on_done, &one, &b1), SF_OK);
+    assert_int_equal(sf_batcher_submit(b1, test.x + i * 784, 0, NULL), SF_OK);
+    assert_int_equal(one.pred[0], r.pred[i]);
+    sf_batcher_free(b1);
+  }
+  printf("  10 samples, max batch 4, latency 10 ms: 3 batches, predictions equal to single-sample runs\n");
+  sf_deployed_free(d);
+  sf_batcher_free(b);
+  sf_compiled_free(c);
+  sf_snn_model_free(m);
+  sf_dataset_free(&calib);
+  sf_dataset_free(&test);
+  sf_graph_free(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(neuron_rounding), cmocka_unit_test(softmax_ec),     cmocka_unit_test(gelu_ec),
     cmocka_unit_test(layernorm_ec),    cmocka_unit_test(linear_ac),      cmocka_unit_test(product_streams),
     cmocka_unit_test(residual_add),    cmocka_unit_test(burst_levels),   cmocka_unit_test(sfm_integrity),
     cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),
-    cmocka_unit_test(vit_snn),
+    cmocka_unit_test(vit_snn),         cmocka_unit_test(dynamic_batching),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

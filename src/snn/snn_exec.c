@@ -256,7 +256,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
   memset(s->counts, 0, sizeof(float) * (size_t)n_out);
   sf_tensor *ins[1100], *outs[64], tin[1100], tout[64];
   for (int t = 1; t <= T; t++) {
-    encode(s, input, s->inc[in_v], t, T);
+    if (t == 1 || !s->static_v[in_v]) encode(s, input, s->inc[in_v], t, T); /* direct coding: the same current every step */
     for (int i = 0; i < g->n_nodes; i++) {
       const sf_node *nd = &g->nodes[i];
       node_state *n = &s->ns[i];
@@ -276,7 +276,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
         double spikes = 0;
 #pragma omp parallel for reduction(+ : spikes) schedule(static) if (on > 16384)
         for (int64_t o = 0; o < outer; o++) {
-          float local = 0;
+          int local = 0;
           if (inner == 1 && per_ch) {
             /* channels last: one contiguous row, vectorisable */
             const float *xr = x + o * C;
@@ -289,7 +289,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
               kf = kf > fK ? fK : kf;
               vr[c] = u - kf * thv[c];
               yr[c] = kf * thv[c];
-              local += fabsf(kf);
+              local += abs((int)kf);
             }
           } else {
             for (int64_t c = 0; c < C; c++) {
@@ -302,7 +302,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
               kf = kf > fK ? fK : kf;
                 v[base + j] = u - kf * th;
                 y[base + j] = kf * th;
-                local += fabsf(kf);
+                local += abs((int)kf);
               }
             }
           }
