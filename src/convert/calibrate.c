@@ -41,10 +41,9 @@ typedef struct {
   uint64_t *count;  /* [channels] */
 } site_stats;
 
-static double quant_mse(const uint32_t *h, double R, int T, int K, int is_signed) {
+static double quant_mse(const uint32_t *h, int b_lo, int b_hi, double R, int T, int K) {
   double theta = R / K, step = theta / T, clip = K * theta, e = 0;
-  (void)is_signed;
-  for (int b = 0; b < NBINS; b++) {
+  for (int b = b_lo; b <= b_hi; b++) {
     if (!h[b]) continue;
     double x = bin_value(b), err;
     if (x >= clip) err = (x - clip) * (x - clip);
@@ -55,7 +54,7 @@ static double quant_mse(const uint32_t *h, double R, int T, int K, int is_signed
   return e;
 }
 
-static float choose_range(const sf_convert_options *o, const uint32_t *h, uint64_t n, float mx, int is_signed) {
+static float choose_range(const sf_convert_options *o, const uint32_t *h, uint64_t n, float mx) {
   if (mx <= 0 || n == 0) return 1.0f;
   int T = o->snn.timesteps, K = o->snn.neuron_model == SF_NEURON_BURST ? o->snn.burst_levels : 1;
   switch (o->policy) {
@@ -73,9 +72,12 @@ static float choose_range(const sf_convert_options *o, const uint32_t *h, uint64
     }
     case SF_POLICY_MSE: {
       double best = INFINITY, bestR = mx;
+      int b_lo = 0, b_hi = NBINS - 1;
+      while (b_lo < b_hi && !h[b_lo]) b_lo++;
+      while (b_hi > b_lo && !h[b_hi]) b_hi--;
       for (int i = 0; i < 64; i++) {
         double R = mx * pow(0.02, i / 63.0);
-        double e = quant_mse(h, R, T, K, is_signed);
+        double e = quant_mse(h, b_lo, b_hi, R, T, K);
         if (e < best) { best = e; bestR = R; }
       }
       return (float)bestR;
@@ -137,9 +139,10 @@ sf_status sf_calibrate(const sf_graph *src, const sf_dataset *calib, const sf_co
     }
   }
   int K = opt->snn.neuron_model == SF_NEURON_BURST ? opt->snn.burst_levels : 1;
+#pragma omp parallel for schedule(dynamic)
   for (int i = 0; i < n_sites; i++)
     for (int64_t c = 0; c < sites[i].channels; c++) {
-      float R = choose_range(opt, ss[i].hist + c * NBINS, ss[i].count[c], ss[i].maxabs[c], sites[i].is_signed);
+      float R = choose_range(opt, ss[i].hist + c * NBINS, ss[i].count[c], ss[i].maxabs[c]);
       sites[i].theta[c] = R / (float)K;
     }
 done:
