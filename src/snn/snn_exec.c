@@ -282,6 +282,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
             const float *xr = x + o * C;
             float *vr = v + o * C, *yr = y + o * C;
             const float *ivr = n->inv_theta;
+#pragma omp simd reduction(+ : local)
             for (int64_t c = 0; c < C; c++) {
               float u = leak * vr[c] + xr[c];
               float kf = floorf(u * ivr[c]);
@@ -295,6 +296,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
             for (int64_t c = 0; c < C; c++) {
               float th = thv[per_ch ? c : 0], inv = n->inv_theta[per_ch ? c : 0];
               int64_t base = (o * C + c) * inner;
+#pragma omp simd reduction(+ : local)
               for (int64_t j = 0; j < inner; j++) {
                 float u = leak * v[base + j] + x[base + j];
                 float kf = floorf(u * inv);
