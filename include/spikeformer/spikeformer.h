@@ -3,6 +3,12 @@
 #ifndef SPIKEFORMER_H
 #define SPIKEFORMER_H
 #include "spikeformer/analyze.h"
+#include "spikeformer/backend.h"
+#include "spikeformer/batcher.h"
+#include "spikeformer/convert.h"
+#include "spikeformer/energy.h"
+#include "spikeformer/snn.h"
+#include "spikeformer/validate.h"
 #include "spikeformer/config.h"
 #include "spikeformer/dataset.h"
 #include "spikeformer/graph.h"

@@ -8,7 +8,10 @@
 
 #include "convert/convert_internal.h"
 #include "core/util.h"
+#include "spikeformer/analyze.h"
 #include "spikeformer/backend.h"
+#include "spikeformer/energy.h"
+#include "spikeformer/session.h"
 #include "spikeformer/snn.h"
 #include "tools/cli.h"
 
@@ -40,16 +43,45 @@ static void help(void) {
          "triggered by spikes, versus multiply-accumulates and float function evaluations).\n");
 }
 
-int cmd_eval_snn(const char *model, int argc, char **argv) {
+/* ANN operation counts per sample: MACs, float evaluations, activations written (batch 1). */
+static sf_status ann_counts(const sf_graph *src, sf_op_counts *c) {
+  memset(c, 0, sizeof *c);
+  sf_tensor d = sf_graph_input_desc(src, 0);
+  d.shape[0] = 1;
+  sf_graph *g;
+  sf_status st = sf_graph_specialize(src, &d, SF_SPEC_FUSE, &g);
+  if (st) return st;
+  sf_model_report r;
+  if ((st = sf_analyze(g, &r))) { sf_graph_free(g); return st; }
+  c->float_ops = (double)r.macs_by_class[SF_SPIKE_FLOAT_RUNTIME];
+  c->macs = (double)r.total_macs - c->float_ops;
+  for (int i = 0; i < r.n_nodes; i++) {
+    if (r.nodes[i].cls == SF_SPIKE_LAYOUT) continue;
+    int64_t n = 1;
+    const char *q = r.nodes[i].out_shape;
+    /* parse "[a,b,c]" */
+    for (const char *p = q; *p; p++)
+      if (*p >= '0' && *p <= '9') { n *= strtoll(p, (char **)&p, 10); p--; }
+    c->activations += (double)n;
+  }
+  sf_model_report_free(&r);
+  sf_graph_free(g);
+  return SF_OK;
+}
+
+int cmd_eval_snn(const char *model, int argc, char **argv) { return cmd_eval_snn_mode(model, argc, argv, 0); }
+
+int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   const char *data = SF_DEFAULT_DATA_DIR, *json = NULL, *v;
   int64_t limit = 0, batch = 256, T = 0;
   sf_spike_encoding enc = SF_ENCODE_DIRECT;
-  const char *backend_name = "cpu";
+  const char *backend_name = "cpu", *energy_dir = NULL;
   int no_ann = 0;
   sf_backend_options bo;
   sf_backend_options_default(&bo);
   for (int i = 1; i < argc; i++) {
     if (cli_flag(argv, i, "--no-ann")) { no_ann = 1; continue; }
+    if (cli_opt(argc, argv, &i, "--energy-models", &v)) { if (!v) return cli_usage_error("profile", "--energy-models needs a folder"); energy_dir = v; continue; }
     if (cli_opt(argc, argv, &i, "--decoder", &v)) {
       if (v && !strcmp(v, "membrane")) bo.decoder = SF_DECODE_MEMBRANE;
       else if (v && !strcmp(v, "count")) bo.decoder = SF_DECODE_COUNT;
@@ -93,6 +125,10 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
   int64_t *correct = NULL, ann_correct = 0;
   sf_snn_node_stats *tot = NULL;
   int n_nodes = 0;
+  sf_energy_model *em = NULL;
+  int n_em = 0;
+  sf_op_counts annc = {0};
+  double *snn_pj = NULL, *ann_pj = NULL;
   sf_status st = sf_snn_model_load(model, &m);
   if (st) return cli_fail(st);
   const sf_convert_options *opt = sf_snn_model_options(m);
@@ -104,8 +140,12 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
   if ((st = sf_backend_find(backend_name, &be))) goto done;
   if ((st = sf_backend_compile(be, m, &bo, &comp))) goto done;
   int64_t cur_batch = 0;
+  sf_power_monitor pm;
+  sf_power_monitor_probe(&pm);
+  if (profile && (st = sf_energy_models_load(energy_dir, &em, &n_em))) goto done;
+  double j0 = sf_power_monitor_rapl_joules(&pm);
   cli_progress pb;
-  cli_progress_start(&pb, "snn eval", ds.n);
+  cli_progress_start(&pb, profile ? "profile" : "snn eval", ds.n);
   double t0 = cli_now();
   for (int64_t start = 0; start < ds.n; start += batch) {
     int64_t cnt = ds.n - start < batch ? ds.n - start : batch;
@@ -150,6 +190,7 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
       tot[i].float_ops += s1.float_ops; tot[i].neuron_updates += s1.neuron_updates;
     }
   double secs = cli_now() - t0;
+  double j1 = sf_power_monitor_rapl_joules(&pm);
   cli_progress_end(&pb);
   double ann_acc = (double)ann_correct / (double)ds.n;
   printf("model: %s (%s neurons, %s thresholds, converted for T=%d)\n", model, sf_neuron_model_name(opt->snn.neuron_model),
@@ -182,6 +223,33 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
          total_ops ? 100 * sops / total_ops : 0, total_ops ? 100 * macs / total_ops : 0, total_ops ? 100 * fops / total_ops : 0);
   printf("mean firing rate: %.4f spikes per neuron per step; time %.2fs (%d threads, backend %s)\n", neurons ? spikes / (neurons * (double)T * (double)ds.n) : 0.0,
          secs, sf_threads_get(), backend_name);
+  if (profile) {
+    if ((st = ann_counts(sf_snn_model_source(m), &annc))) goto done;
+    snn_pj = calloc((size_t)n_em, sizeof(double));
+    ann_pj = calloc((size_t)n_em, sizeof(double));
+    if (!snn_pj || !ann_pj) { free(snn_pj); free(ann_pj); st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
+    printf("\nenergy per sample (pJ) by layer, T=%lld:\n%-44s %-7s %12s %10s %12s %10s", (long long)T, "layer", "mode", "SOPs", "MACs", "neuron upd", "spikes");
+    for (int k = 0; k < n_em; k++) printf(" %14s", em[k].name);
+    printf("\n");
+    for (int i = 0; i < n_nodes; i++) {
+      sf_snn_node_stats *s1 = &tot[i];
+      sf_op_counts c = {s1->macs / (double)ds.n, s1->sops / (double)ds.n, s1->float_ops / (double)ds.n, s1->neuron_updates / (double)ds.n, 0};
+      for (int k = 0; k < n_em; k++) snn_pj[k] += sf_energy_pj(&em[k], &c);
+      if (c.macs == 0 && c.sops == 0 && c.float_ops == 0 && c.neuron_updates == 0) continue;
+      printf("%-44.44s %-7s %12.0f %10.0f %12.0f %10.0f", s1->name, s1->mode, c.sops, c.macs, c.neuron_updates, s1->spikes / (double)ds.n);
+      for (int k = 0; k < n_em; k++) printf(" %14.0f", sf_energy_pj(&em[k], &c));
+      printf("\n");
+    }
+    printf("\n%-14s %16s %16s %10s  sources\n", "model", "SNN uJ/sample", "ANN uJ/sample", "SNN/ANN");
+    for (int k = 0; k < n_em; k++) {
+      ann_pj[k] = sf_energy_pj(&em[k], &annc);
+      printf("%-14s %16.3f %16.3f %10.3f  %s\n", em[k].name, snn_pj[k] * 1e-6, ann_pj[k] * 1e-6, ann_pj[k] > 0 ? snn_pj[k] / ann_pj[k] : 0.0, em[k].sources);
+    }
+    printf("ANN per sample: %.0f MACs, %.0f float evaluations, %.0f activations written\n", annc.macs, annc.float_ops, annc.activations);
+    if (pm.rapl_available) printf("measured (RAPL, package): %.3f J over the SNN run (%.2f uJ/sample, includes the ANN beside it unless --no-ann)\n", j1 - j0, (j1 - j0) * 1e6 / (double)ds.n);
+    else printf("measured energy: not available here, because %s\n", pm.rapl_reason);
+    printf("GPU energy (NVML): not available here, because %s\n", pm.nvml_reason);
+  }
   if (json) {
     cJSON *r = cJSON_CreateObject(), *acc = cJSON_CreateArray(), *layers = cJSON_CreateArray();
     cJSON_AddStringToObject(r, "model", model);
@@ -221,12 +289,49 @@ int cmd_eval_snn(const char *model, int argc, char **argv) {
       cJSON_AddItemToArray(layers, o);
     }
     cJSON_AddItemToObject(r, "layers", layers);
+    if (profile) {
+      cJSON *en = cJSON_CreateObject();
+      for (int k = 0; k < n_em; k++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "snn_pj_per_sample", snn_pj[k]);
+        cJSON_AddNumberToObject(o, "ann_pj_per_sample", ann_pj[k]);
+        cJSON_AddNumberToObject(o, "ratio", ann_pj[k] > 0 ? snn_pj[k] / ann_pj[k] : 0);
+        cJSON_AddStringToObject(o, "description", em[k].description);
+        cJSON_AddStringToObject(o, "sources", em[k].sources);
+        cJSON_AddItemToObject(en, em[k].name, o);
+        if (!strcmp(em[k].name, "45nm")) cJSON_AddNumberToObject(r, "energy_ratio_45nm", ann_pj[k] > 0 ? snn_pj[k] / ann_pj[k] : 0);
+      }
+      cJSON_AddItemToObject(r, "energy", en);
+      cJSON *a = cJSON_CreateObject();
+      cJSON_AddNumberToObject(a, "macs_per_sample", annc.macs);
+      cJSON_AddNumberToObject(a, "float_ops_per_sample", annc.float_ops);
+      cJSON_AddNumberToObject(a, "activations_per_sample", annc.activations);
+      cJSON_AddItemToObject(r, "ann", a);
+      cJSON *p = cJSON_CreateObject();
+      if (pm.rapl_available) cJSON_AddNumberToObject(p, "rapl_joules", j1 - j0);
+      else cJSON_AddStringToObject(p, "rapl", pm.rapl_reason);
+      cJSON_AddStringToObject(p, "nvml", pm.nvml_available ? "available" : pm.nvml_reason);
+      cJSON_AddItemToObject(r, "power_monitor", p);
+      /* per-layer energy */
+      int li = 0;
+      for (cJSON *lo = layers->child; lo; lo = lo->next, li++) {
+        sf_snn_node_stats *s1 = &tot[li];
+        sf_op_counts c = {s1->macs / (double)ds.n, s1->sops / (double)ds.n, s1->float_ops / (double)ds.n, s1->neuron_updates / (double)ds.n, 0};
+        cJSON *e = cJSON_CreateObject();
+        for (int k = 0; k < n_em; k++) cJSON_AddNumberToObject(e, em[k].name, sf_energy_pj(&em[k], &c));
+        cJSON_AddItemToObject(lo, "energy_pj_per_sample", e);
+        cJSON_AddNumberToObject(lo, "neuron_updates_per_sample", c.neuron_updates);
+      }
+    }
     char *text = cJSON_Print(r);
     cJSON_Delete(r);
     st = sf_write_file_atomic(json, text, strlen(text));
     free(text);
   }
 done:
+  free(snn_pj);
+  free(ann_pj);
+  sf_energy_models_free(em, n_em);
   free(tot);
   free(correct);
   for (int d = 0; d < n_deps; d++) sf_deployed_free(deps[d]);

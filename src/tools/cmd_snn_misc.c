@@ -6,6 +6,7 @@
 #include "convert/convert_internal.h"
 #include "core/util.h"
 #include "spikeformer/backend.h"
+#include "spikeformer/energy.h"
 #include "spikeformer/tensor_io.h"
 #include "spikeformer/validate.h"
 #include "tools/cli.h"
@@ -106,4 +107,31 @@ done:
   sf_tensor_free(&out);
   sf_snn_model_free(m);
   return st ? cli_fail(st) : 0;
+}
+
+int cmd_profile(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) {
+      printf("usage: spikeformer profile OUT.sfm [--data DIR] [--timesteps T] [--limit N] [--energy-models DIR] [--json FILE]\n"
+             "\n"
+             "EnergyAnalyzer: runs the spiking network like 'eval' and reports per layer the synaptic\n"
+             "operations, MACs, neuron updates, spikes and the energy under every model in the energy-model\n"
+             "folder (default %s; one JSON file per model, each naming its sources),\n"
+             "beside the ANN's energy under the same model. Measures with RAPL / NVML where the machine allows\n"
+             "and says why not otherwise. The JSON has energy_ratio_45nm (SNN / ANN) and per-layer energies.\n",
+             sf_energy_default_dir());
+      return 0;
+    }
+  const char *model = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *v;
+    if (argv[i][0] != '-') { model = argv[i]; break; }
+    if (cli_opt(argc, argv, &i, "--data", &v) || cli_opt(argc, argv, &i, "--timesteps", &v) || cli_opt(argc, argv, &i, "--limit", &v) ||
+        cli_opt(argc, argv, &i, "--json", &v) || cli_opt(argc, argv, &i, "--energy-models", &v) || cli_opt(argc, argv, &i, "--batch", &v) ||
+        cli_opt(argc, argv, &i, "--threads", &v))
+      continue;
+  }
+  if (!model) return cli_usage_error("profile", "missing OUT.sfm");
+  if (!cli_is_sfm(model)) return cli_fail(sf_error(SF_ERR_ARG, "%s: profile needs a converted model (.sfm from 'spikeformer convert')", model));
+  return cmd_eval_snn_mode(model, argc, argv, 1);
 }

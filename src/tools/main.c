@@ -16,6 +16,7 @@ static void usage(FILE *f) {
           "  eval MODEL      accuracy of the model (ANN, or .sfm spiking network) on a labelled test set\n"
           "  run MODEL       one inference on inputs given as .npy or ONNX .pb files (MODEL or OUT.sfm)\n"
           "  validate OUT.sfm  check a converted model (ArchitectureValidator)\n"
+          "  profile OUT.sfm   per-layer operations and energy under each energy model, beside the ANN\n"
           "  ops             the ONNX and fused ops the importer and executor support\n"
           "  config          the effective SpikingConfig (defaults, --config FILE, flags) as JSON\n"
           "  version         print the version\n"
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "ops")) return cmd_ops(argc - 1, argv + 1);
   if (!strcmp(cmd, "validate")) return cmd_validate(argc - 1, argv + 1);
+  if (!strcmp(cmd, "profile")) return cmd_profile(argc - 1, argv + 1);
   if (!strcmp(cmd, "config")) return cmd_config(argc - 1, argv + 1);
   fprintf(stderr, "spikeformer: unknown command '%s'\n\n", cmd);
   usage(stderr);

@@ -1,0 +1,67 @@
+/* PowerMonitor: Linux RAPL via powercap sysfs, NVIDIA NVML loaded at run time. */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "spikeformer/energy.h"
+
+#define POWERCAP "/sys/class/powercap"
+
+void sf_power_monitor_probe(sf_power_monitor *pm) {
+  memset(pm, 0, sizeof *pm);
+  DIR *d = opendir(POWERCAP);
+  if (!d) {
+    snprintf(pm->rapl_reason, sizeof pm->rapl_reason, "%s does not exist (no powercap driver, or a container without it)", POWERCAP);
+  } else {
+    struct dirent *e;
+    while ((e = readdir(d)) && pm->n_domains < 8) {
+      if (strncmp(e->d_name, "intel-rapl:", 11) || strchr(e->d_name + 11, ':')) continue; /* package domains only */
+      char p[300];
+      snprintf(p, sizeof p, "%s/%.255s/energy_uj", POWERCAP, e->d_name);
+      FILE *f = fopen(p, "r");
+      if (!f) {
+        snprintf(pm->rapl_reason, sizeof pm->rapl_reason, "%s: %s (RAPL counters need root on kernels >= 5.10)", p, strerror(errno));
+        continue;
+      }
+      fclose(f);
+      snprintf(pm->domain[pm->n_domains], sizeof pm->domain[0], "%.255s", e->d_name);
+      snprintf(pm->path[pm->n_domains], sizeof pm->path[0], "%s", p);
+      char mp[512];
+      snprintf(mp, sizeof mp, "%s/%.255s/max_energy_range_uj", POWERCAP, e->d_name);
+      FILE *mf = fopen(mp, "r");
+      if (mf) { if (fscanf(mf, "%lf", &pm->max_uj[pm->n_domains]) != 1) pm->max_uj[pm->n_domains] = 0; fclose(mf); }
+      pm->n_domains++;
+    }
+    closedir(d);
+    if (pm->n_domains) pm->rapl_available = 1;
+    else if (!pm->rapl_reason[0]) snprintf(pm->rapl_reason, sizeof pm->rapl_reason, "no intel-rapl package domain under %s", POWERCAP);
+  }
+  void *h = dlopen("libnvidia-ml.so.1", RTLD_LAZY | RTLD_LOCAL);
+  if (!h) {
+    snprintf(pm->nvml_reason, sizeof pm->nvml_reason, "libnvidia-ml.so.1 cannot be loaded (no NVIDIA driver on this machine)");
+  } else {
+    int (*init)(void) = (int (*)(void))dlsym(h, "nvmlInit_v2");
+    if (!init) snprintf(pm->nvml_reason, sizeof pm->nvml_reason, "libnvidia-ml.so.1 lacks nvmlInit_v2");
+    else if (init() != 0) snprintf(pm->nvml_reason, sizeof pm->nvml_reason, "nvmlInit_v2 failed (no usable GPU)");
+    else pm->nvml_available = 1;
+    dlclose(h);
+  }
+}
+
+double sf_power_monitor_rapl_joules(const sf_power_monitor *pm) {
+  if (!pm->rapl_available) return -1;
+  double total = 0;
+  for (int i = 0; i < pm->n_domains; i++) {
+    FILE *f = fopen(pm->path[i], "r");
+    double uj = 0;
+    if (!f) return -1;
+    if (fscanf(f, "%lf", &uj) != 1) uj = 0;
+    fclose(f);
+    total += uj * 1e-6;
+  }
+  return total;
+}

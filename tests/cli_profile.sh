@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# profile: per-layer counts and energy under every model in data/energy, the SNN/ANN ratio under
+# the 45 nm convention, honest power-monitor status; a malformed energy model is refused.
+#   usage: tests/cli_profile.sh SPIKEFORMER_BIN
+set -u
+BIN=$1
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+"$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/mlp.sfm" --neuron if --calib-samples 64 > /dev/null || exit 1
+"$BIN" profile "$T/mlp.sfm" --timesteps 8 --limit 64 --json "$T/p.json" > "$T/out.txt" || { echo "FAIL profile"; cat "$T/out.txt"; exit 1; }
+for key in '"energy_ratio_45nm"' '"energy_pj_per_sample"' '"45nm+memory"' '"loihi"' '"sources"' '"power_monitor"' '"macs_per_sample"'; do
+  grep -q "$key" "$T/p.json" || { echo "FAIL: $key missing from the profile JSON"; fail=1; }
+done
+grep -q "Horowitz" "$T/p.json" || { echo "FAIL: sources not reported"; fail=1; }
+grep -Eq "measured \(RAPL|measured energy: not available here, because" "$T/out.txt" || { echo "FAIL: no power-monitor status"; fail=1; }
+# ANN energy under 45 nm = MACs * 4.6 pJ (MLP: 784*512 + 512*256 + 256*10 = 535040 MACs, no float ops)
+awk '/^45nm /{ if ($3 < 2.456 || $3 > 2.466) { print "FAIL: ANN 45nm energy " $3 " uJ, expected 2.461 (535040 MACs x 4.6 pJ)"; exit 1 } }' "$T/out.txt" || fail=1
+mkdir -p "$T/bad"; echo '{"name": "x", "pj": {"mac": 1}}' > "$T/bad/x.json"
+if "$BIN" profile "$T/mlp.sfm" --limit 8 --energy-models "$T/bad" > /dev/null 2> "$T/err"; then echo "FAIL: model without sources accepted"; fail=1; fi
+grep -q "sources" "$T/err" || { echo "FAIL: error does not name the missing sources"; fail=1; }
+[ $fail -eq 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
+exit $fail
