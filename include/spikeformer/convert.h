@@ -61,6 +61,8 @@ sf_status sf_snn_model_build(const sf_snn_model *m, int64_t batch, sf_graph **ou
  * SHA-256 of the contents and of the source model, verified on load. Written atomically. */
 sf_status sf_snn_model_save(const sf_snn_model *m, const char *path);
 sf_status sf_snn_model_load(const char *path, sf_snn_model **out);
+/* Default T the model runs at (stored in its SpikingConfig). */
+void sf_snn_model_set_timesteps(sf_snn_model *m, int T);
 /* SHA-256 of the source model bytes (hex). */
 const char *sf_snn_model_source_sha256(const sf_snn_model *m);
 

@@ -28,6 +28,10 @@ const char *sf_energy_default_dir(void);
 /* Energy in pJ of these counts under a model. An SNN's accumulates read a weight each, like MACs. */
 double sf_energy_pj(const sf_energy_model *m, const sf_op_counts *c);
 
+/* The ANN's counts per sample (MACs, float evaluations, activations written), from the analyzer. */
+struct sf_graph;
+sf_status sf_energy_ann_counts(const struct sf_graph *ann, sf_op_counts *out);
+
 typedef struct {
   int rapl_available, nvml_available;
   char rapl_reason[512], nvml_reason[256];

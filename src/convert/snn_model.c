@@ -124,6 +124,7 @@ void sf_snn_model_free(sf_snn_model *m) {
 }
 
 int sf_snn_model_num_sites(const sf_snn_model *m) { return m->n_sites; }
+void sf_snn_model_set_timesteps(sf_snn_model *m, int T) { if (T > 0) m->opt.snn.timesteps = T; }
 const sf_convert_options *sf_snn_model_options(const sf_snn_model *m) { return &m->opt; }
 const sf_graph *sf_snn_model_source(const sf_snn_model *m) { return m->src; }
 double sf_snn_model_calib_seconds(const sf_snn_model *m) { return m->calib_seconds; }

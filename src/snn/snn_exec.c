@@ -55,6 +55,9 @@ struct sf_snn_session {
   float *spk_theta;   /* ... per-sample thresholds */
   sf_tensor dec;
   sf_rng rng;
+  /* per-timestep totals over all layers (summed over runs): index t-1 */
+  double *step_sops, *step_macs, *step_fops, *step_nupd;
+  int step_cap;
 };
 
 static int is_const(const sf_graph *g, int v) { return v >= 0 && g->values[v].t.data != NULL; }
@@ -75,6 +78,7 @@ void sf_snn_session_free(sf_snn_session *s) {
     }
   free(s->inc); free(s->ns); free(s->spike_valued); free(s->static_v); free(s->cum_out); free(s->counts);
   free(s->spk_count); free(s->spk_v); free(s->spk_theta);
+  free(s->step_sops); free(s->step_macs); free(s->step_fops); free(s->step_nupd);
   free(s);
 }
 
@@ -186,6 +190,14 @@ oom:
 
 int sf_snn_num_nodes(const sf_snn_session *s) { return s->g->n_nodes; }
 
+void sf_snn_step_counts(const sf_snn_session *s, int t, double *sops, double *macs, double *float_ops, double *neuron_updates) {
+  int ok = t >= 1 && t <= s->step_cap;
+  *sops = ok ? s->step_sops[t - 1] : 0;
+  *macs = ok ? s->step_macs[t - 1] : 0;
+  *float_ops = ok ? s->step_fops[t - 1] : 0;
+  *neuron_updates = ok ? s->step_nupd[t - 1] : 0;
+}
+
 void sf_snn_set_path(sf_snn_session *s, int path, float event_max_activity) {
   s->path = path;
   if (event_max_activity > 0) s->event_max_activity = event_max_activity;
@@ -239,6 +251,17 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
   if (!sf_tensor_same_shape(input, &g->values[in_v].t) && sf_tensor_numel(input) != numel(g, in_v))
     return sf_error(SF_ERR_SHAPE, "SNN input does not match the spiking graph's input shape");
   sf_rng_seed(&s->rng, s->cfg.seed);
+  if (T > s->step_cap) {
+    double *a = realloc(s->step_sops, sizeof(double) * (size_t)T), *b = realloc(s->step_macs, sizeof(double) * (size_t)T);
+    double *c2 = realloc(s->step_fops, sizeof(double) * (size_t)T), *d = realloc(s->step_nupd, sizeof(double) * (size_t)T);
+    if (a) s->step_sops = a;
+    if (b) s->step_macs = b;
+    if (c2) s->step_fops = c2;
+    if (d) s->step_nupd = d;
+    if (!a || !b || !c2 || !d) return sf_error(SF_ERR_NOMEM, "out of memory");
+    for (int k = s->step_cap; k < T; k++) s->step_sops[k] = s->step_macs[k] = s->step_fops[k] = s->step_nupd[k] = 0;
+    s->step_cap = T;
+  }
   /* reset state */
   for (int i = 0; i < g->n_nodes; i++) {
     node_state *n = &s->ns[i];
@@ -256,6 +279,10 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
   memset(s->counts, 0, sizeof(float) * (size_t)n_out);
   sf_tensor *ins[1100], *outs[64], tin[1100], tout[64];
   for (int t = 1; t <= T; t++) {
+    double b_sops = 0, b_macs = 0, b_fops = 0, b_nupd = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+      b_sops += s->ns[i].st.sops; b_macs += s->ns[i].st.macs; b_fops += s->ns[i].st.float_ops; b_nupd += s->ns[i].st.neuron_updates;
+    }
     if (t == 1 || !s->static_v[in_v]) encode(s, input, s->inc[in_v], t, T); /* direct coding: the same current every step */
     for (int i = 0; i < g->n_nodes; i++) {
       const sf_node *nd = &g->nodes[i];
@@ -397,6 +424,16 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
           n->st.sops += (double)ea * fan_a + (double)eb * fan_b;
         }
       }
+    }
+    {
+      double a_sops = 0, a_macs = 0, a_fops = 0, a_nupd = 0;
+      for (int i = 0; i < g->n_nodes; i++) {
+        a_sops += s->ns[i].st.sops; a_macs += s->ns[i].st.macs; a_fops += s->ns[i].st.float_ops; a_nupd += s->ns[i].st.neuron_updates;
+      }
+      s->step_sops[t - 1] += a_sops - b_sops;
+      s->step_macs[t - 1] += a_macs - b_macs;
+      s->step_fops[t - 1] += a_fops - b_fops;
+      s->step_nupd[t - 1] += a_nupd - b_nupd;
     }
     /* decode */
     const float *y = s->inc[g->outputs[0]];

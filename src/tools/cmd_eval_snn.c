@@ -43,32 +43,6 @@ static void help(void) {
          "triggered by spikes, versus multiply-accumulates and float function evaluations).\n");
 }
 
-/* ANN operation counts per sample: MACs, float evaluations, activations written (batch 1). */
-static sf_status ann_counts(const sf_graph *src, sf_op_counts *c) {
-  memset(c, 0, sizeof *c);
-  sf_tensor d = sf_graph_input_desc(src, 0);
-  d.shape[0] = 1;
-  sf_graph *g;
-  sf_status st = sf_graph_specialize(src, &d, SF_SPEC_FUSE, &g);
-  if (st) return st;
-  sf_model_report r;
-  if ((st = sf_analyze(g, &r))) { sf_graph_free(g); return st; }
-  c->float_ops = (double)r.macs_by_class[SF_SPIKE_FLOAT_RUNTIME];
-  c->macs = (double)r.total_macs - c->float_ops;
-  for (int i = 0; i < r.n_nodes; i++) {
-    if (r.nodes[i].cls == SF_SPIKE_LAYOUT) continue;
-    int64_t n = 1;
-    const char *q = r.nodes[i].out_shape;
-    /* parse "[a,b,c]" */
-    for (const char *p = q; *p; p++)
-      if (*p >= '0' && *p <= '9') { n *= strtoll(p, (char **)&p, 10); p--; }
-    c->activations += (double)n;
-  }
-  sf_model_report_free(&r);
-  sf_graph_free(g);
-  return SF_OK;
-}
-
 int cmd_eval_snn(const char *model, int argc, char **argv) { return cmd_eval_snn_mode(model, argc, argv, 0); }
 
 int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
@@ -224,7 +198,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   printf("mean firing rate: %.4f spikes per neuron per step; time %.2fs (%d threads, backend %s)\n", neurons ? spikes / (neurons * (double)T * (double)ds.n) : 0.0,
          secs, sf_threads_get(), backend_name);
   if (profile) {
-    if ((st = ann_counts(sf_snn_model_source(m), &annc))) goto done;
+    if ((st = sf_energy_ann_counts(sf_snn_model_source(m), &annc))) goto done;
     snn_pj = calloc((size_t)n_em, sizeof(double));
     ann_pj = calloc((size_t)n_em, sizeof(double));
     if (!snn_pj || !ann_pj) { free(snn_pj); free(ann_pj); st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }

@@ -17,6 +17,7 @@ static void usage(FILE *f) {
           "  run MODEL       one inference on inputs given as .npy or ONNX .pb files (MODEL or OUT.sfm)\n"
           "  validate OUT.sfm  check a converted model (ArchitectureValidator)\n"
           "  profile OUT.sfm   per-layer operations and energy under each energy model, beside the ANN\n"
+          "  optimize MODEL    search neuron type, thresholds and T for the least energy within an accuracy drop\n"
           "  ops             the ONNX and fused ops the importer and executor support\n"
           "  config          the effective SpikingConfig (defaults, --config FILE, flags) as JSON\n"
           "  version         print the version\n"
@@ -38,6 +39,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "ops")) return cmd_ops(argc - 1, argv + 1);
   if (!strcmp(cmd, "validate")) return cmd_validate(argc - 1, argv + 1);
   if (!strcmp(cmd, "profile")) return cmd_profile(argc - 1, argv + 1);
+  if (!strcmp(cmd, "optimize")) return cmd_optimize(argc - 1, argv + 1);
   if (!strcmp(cmd, "config")) return cmd_config(argc - 1, argv + 1);
   fprintf(stderr, "spikeformer: unknown command '%s'\n\n", cmd);
   usage(stderr);
