@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PKGS="build-essential cmake pkg-config clang llvm libclang-rt-14-dev valgrind \
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev libcjson-dev zlib1g-dev \
   libopenblas-dev libopenblas0-openmp libsodium-dev libhdf5-dev libmicrohttpd-dev libcmocka-dev"
-DATA_PKGS="dataset-fashion-mnist libonnx-testdata"
+DATA_PKGS="dataset-fashion-mnist libonnx-testdata chromium"  # chromium: headless rendering test of the HTML report
 # Python is only needed to regenerate the committed reference fixtures (models/*.py), not to build or test.
 PY_PKGS="python3-numpy python3-torch python3-onnx"
 

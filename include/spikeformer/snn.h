@@ -44,6 +44,10 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
 void sf_snn_set_path(sf_snn_session *s, int path, float event_max_activity);
 /* How many steps node i ran event-driven / dense. */
 void sf_snn_path_counts(const sf_snn_session *s, int i, int64_t *event_steps, int64_t *dense_steps);
+/* Record the spikes (signed counts) of sample 0 of the next run: for every neuron layer, its first
+ * `neurons` neurons at steps 1..T. sf_snn_raster gives [T][neurons] for a neuron node, else NULL. */
+sf_status sf_snn_record_raster(sf_snn_session *s, int neurons, int T);
+const int8_t *sf_snn_raster(const sf_snn_session *s, int node);
 /* Operations executed at timestep t (1-based), summed over all layers and runs. */
 void sf_snn_step_counts(const sf_snn_session *s, int t, double *sops, double *macs, double *float_ops, double *neuron_updates);
 /* Counters accumulated over all runs since creation (or the last reset). */

@@ -58,6 +58,9 @@ struct sf_snn_session {
   /* per-timestep totals over all layers (summed over runs): index t-1 */
   double *step_sops, *step_macs, *step_fops, *step_nupd;
   int step_cap;
+  /* spike raster of sample 0: per neuron node, the first raster_n neurons, per step */
+  int raster_n, raster_T, raster_done;
+  int8_t *raster;     /* [n_nodes][raster_T][raster_n] */
 };
 
 static int is_const(const sf_graph *g, int v) { return v >= 0 && g->values[v].t.data != NULL; }
@@ -78,7 +81,7 @@ void sf_snn_session_free(sf_snn_session *s) {
     }
   free(s->inc); free(s->ns); free(s->spike_valued); free(s->static_v); free(s->cum_out); free(s->counts);
   free(s->spk_count); free(s->spk_v); free(s->spk_theta);
-  free(s->step_sops); free(s->step_macs); free(s->step_fops); free(s->step_nupd);
+  free(s->step_sops); free(s->step_macs); free(s->step_fops); free(s->step_nupd); free(s->raster);
   free(s);
 }
 
@@ -189,6 +192,21 @@ oom:
 }
 
 int sf_snn_num_nodes(const sf_snn_session *s) { return s->g->n_nodes; }
+
+sf_status sf_snn_record_raster(sf_snn_session *s, int neurons, int T) {
+  free(s->raster);
+  s->raster = calloc((size_t)s->g->n_nodes * (size_t)T * (size_t)neurons, 1);
+  if (!s->raster) return sf_error(SF_ERR_NOMEM, "out of memory");
+  s->raster_n = neurons;
+  s->raster_T = T;
+  s->raster_done = 0;
+  return SF_OK;
+}
+
+const int8_t *sf_snn_raster(const sf_snn_session *s, int node) {
+  if (!s->raster || strcmp(s->ns[node].st.mode, "neuron")) return NULL;
+  return s->raster + (int64_t)node * s->raster_T * s->raster_n;
+}
 
 void sf_snn_step_counts(const sf_snn_session *s, int t, double *sops, double *macs, double *float_ops, double *neuron_updates) {
   int ok = t >= 1 && t <= s->step_cap;
@@ -339,6 +357,15 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
         }
         n->st.spikes += spikes;
         n->st.neuron_updates += (double)on;
+        if (s->raster && !s->raster_done && t <= s->raster_T) {
+          int64_t per = on / (g->values[nd->out[0]].t.shape[0] ? g->values[nd->out[0]].t.shape[0] : 1);
+          int8_t *row = s->raster + ((int64_t)i * s->raster_T + (t - 1)) * s->raster_n;
+          for (int64_t e = 0; e < s->raster_n && e < per; e++) {
+            float th = n->theta[n->ntheta == 1 ? 0 : (e / n->inner) % n->C];
+            float k = y[e] / th;
+            row[e] = (int8_t)(k > 127 ? 127 : k < -127 ? -127 : k);
+          }
+        }
         continue;
       }
       sf_op_ctx c = {g, nd, nd->n_in, nd->n_out, ins, outs, g->opset};
@@ -470,5 +497,6 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
       if (cb(t, &s->dec, user)) break;
     }
   }
+  if (s->raster) s->raster_done = 1; /* the raster holds the first run's sample 0 */
   return SF_OK;
 }

@@ -16,6 +16,7 @@ int cmd_eval_snn(const char *model, int argc, char **argv);
 int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile);
 int cmd_profile(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_run_snn(const char *model, int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 /* Does the file start with the .sfm magic? */

@@ -18,6 +18,7 @@ static void usage(FILE *f) {
           "  validate OUT.sfm  check a converted model (ArchitectureValidator)\n"
           "  profile OUT.sfm   per-layer operations and energy under each energy model, beside the ANN\n"
           "  optimize MODEL    search neuron type, thresholds and T for the least energy within an accuracy drop\n"
+          "  report OUT.sfm    self-contained HTML dashboard (accuracy vs T, firing rates, energy, raster, Pareto)\n"
           "  ops             the ONNX and fused ops the importer and executor support\n"
           "  config          the effective SpikingConfig (defaults, --config FILE, flags) as JSON\n"
           "  version         print the version\n"
@@ -40,6 +41,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "validate")) return cmd_validate(argc - 1, argv + 1);
   if (!strcmp(cmd, "profile")) return cmd_profile(argc - 1, argv + 1);
   if (!strcmp(cmd, "optimize")) return cmd_optimize(argc - 1, argv + 1);
+  if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
   if (!strcmp(cmd, "config")) return cmd_config(argc - 1, argv + 1);
   fprintf(stderr, "spikeformer: unknown command '%s'\n\n", cmd);
   usage(stderr);
