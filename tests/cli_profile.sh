@@ -20,5 +20,13 @@ awk '/^45nm /{ if ($3 < 2.456 || $3 > 2.466) { print "FAIL: ANN 45nm energy " $3
 mkdir -p "$T/bad"; echo '{"name": "x", "pj": {"mac": 1}}' > "$T/bad/x.json"
 if "$BIN" profile "$T/mlp.sfm" --limit 8 --energy-models "$T/bad" > /dev/null 2> "$T/err"; then echo "FAIL: model without sources accepted"; fail=1; fi
 grep -q "sources" "$T/err" || { echo "FAIL: error does not name the missing sources"; fail=1; }
+# experiment tracking: an MLflow file store run with params and per-step metrics
+"$BIN" profile "$T/mlp.sfm" --timesteps 4 --limit 32 --mlflow "$T/mlruns" > /dev/null || { echo "FAIL: profile --mlflow"; fail=1; }
+run=$(ls -d "$T"/mlruns/0/*/ 2>/dev/null | head -1)
+[ -f "$T/mlruns/0/meta.yaml" ] && grep -q "name: Default" "$T/mlruns/0/meta.yaml" || { echo "FAIL: experiment meta.yaml"; fail=1; }
+[ -n "$run" ] && grep -q "status: 3" "$run/meta.yaml" || { echo "FAIL: run meta.yaml (FINISHED)"; fail=1; }
+[ -n "$run" ] && [ "$(cat "$run/params/neuron" 2>/dev/null)" = "if" ] || { echo "FAIL: params/neuron"; fail=1; }
+[ -n "$run" ] && [ "$(wc -l < "$run/metrics/snn_accuracy" 2>/dev/null)" = "4" ] && awk 'NF != 3 { exit 1 }' "$run/metrics/snn_accuracy" || { echo "FAIL: metrics/snn_accuracy (timestamp value step, one line per step)"; fail=1; }
+[ -n "$run" ] && [ -f "$run/metrics/energy_ratio_45nm" ] || { echo "FAIL: metrics/energy_ratio_45nm"; fail=1; }
 [ $fail -eq 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
 exit $fail

@@ -36,7 +36,7 @@ int cmd_eval(int argc, char **argv) {
     if (cli_opt(argc, argv, &i, "--batch", &v)) { if (cli_parse_i64(v, 1, 1 << 16, &batch)) return cli_usage_error("eval", "--batch needs a positive number"); continue; }
     if (cli_opt(argc, argv, &i, "--timesteps", &v) || cli_opt(argc, argv, &i, "--encoding", &v) || cli_opt(argc, argv, &i, "--path", &v) ||
         cli_opt(argc, argv, &i, "--backend", &v) || cli_flag(argv, i, "--no-ann") ||
-        cli_opt(argc, argv, &i, "--decoder", &v))
+        cli_opt(argc, argv, &i, "--decoder", &v) || cli_opt(argc, argv, &i, "--mlflow", &v))
       continue; /* for .sfm models */
     if (cli_opt(argc, argv, &i, "--split", &v)) {
       if (v && !strcmp(v, "test")) split = SF_SPLIT_TEST;

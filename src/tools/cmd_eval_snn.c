@@ -11,6 +11,7 @@
 #include "spikeformer/analyze.h"
 #include "spikeformer/backend.h"
 #include "spikeformer/energy.h"
+#include "spikeformer/mlflow.h"
 #include "spikeformer/session.h"
 #include "spikeformer/snn.h"
 #include "tools/cli.h"
@@ -49,12 +50,13 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   const char *data = SF_DEFAULT_DATA_DIR, *json = NULL, *v;
   int64_t limit = 0, batch = 256, T = 0;
   sf_spike_encoding enc = SF_ENCODE_DIRECT;
-  const char *backend_name = "cpu", *energy_dir = NULL;
+  const char *backend_name = "cpu", *energy_dir = NULL, *mlflow_dir = NULL;
   int no_ann = 0;
   sf_backend_options bo;
   sf_backend_options_default(&bo);
   for (int i = 1; i < argc; i++) {
     if (cli_flag(argv, i, "--no-ann")) { no_ann = 1; continue; }
+    if (cli_opt(argc, argv, &i, "--mlflow", &v)) { if (!v) return cli_usage_error("eval", "--mlflow needs a folder"); mlflow_dir = v; continue; }
     if (cli_opt(argc, argv, &i, "--energy-models", &v)) { if (!v) return cli_usage_error("profile", "--energy-models needs a folder"); energy_dir = v; continue; }
     if (cli_opt(argc, argv, &i, "--decoder", &v)) {
       if (v && !strcmp(v, "membrane")) bo.decoder = SF_DECODE_MEMBRANE;
@@ -301,6 +303,32 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
     cJSON_Delete(r);
     st = sf_write_file_atomic(json, text, strlen(text));
     free(text);
+  }
+  if (!st && mlflow_dir) {
+    sf_mlflow_run *run;
+    if (!(st = sf_mlflow_begin(mlflow_dir, profile ? "profile" : "eval", &run))) {
+      char buf[64];
+      sf_mlflow_param(run, "model", model);
+      sf_mlflow_param(run, "neuron", sf_neuron_model_name(opt->snn.neuron_model));
+      sf_mlflow_param(run, "policy", sf_policy_name(opt->policy));
+      snprintf(buf, sizeof buf, "%lld", (long long)T);
+      sf_mlflow_param(run, "timesteps", buf);
+      snprintf(buf, sizeof buf, "%lld", (long long)ds.n);
+      sf_mlflow_param(run, "samples", buf);
+      sf_mlflow_param(run, "encoding", sf_encoding_name(enc));
+      if (!no_ann) sf_mlflow_metric(run, "ann_accuracy", ann_acc, 0);
+      for (int64_t t = 1; t <= T; t++) sf_mlflow_metric(run, "snn_accuracy", (double)correct[t - 1] / (double)ds.n, (long)t);
+      sf_mlflow_metric(run, "spike_purity", total_ops ? sops / total_ops : 0, 0);
+      sf_mlflow_metric(run, "synaptic_ops_per_sample", sops / (double)ds.n, 0);
+      for (int k = 0; profile && k < n_em; k++) {
+        char key[96];
+        snprintf(key, sizeof key, "energy_ratio_%s", em[k].name);
+        for (char *q = key; *q; q++) if (*q == '+') *q = '_';
+        sf_mlflow_metric(run, key, ann_pj[k] > 0 ? snn_pj[k] / ann_pj[k] : 0, 0);
+      }
+      st = sf_mlflow_end(run, 1);
+      if (!st) printf("logged run to %s (MLflow file store)\n", mlflow_dir);
+    }
   }
 done:
   free(snn_pj);

@@ -10,6 +10,7 @@
 
 #include "core/util.h"
 #include "spikeformer/energy.h"
+#include "spikeformer/mlflow.h"
 #include "tools/cli.h"
 
 typedef struct { const char *name; sf_neuron_model neuron; int K; sf_threshold_policy policy; } cand;
@@ -31,7 +32,7 @@ typedef struct { int cfg, tune_t, t; double acc, drop, energy_pj, ratio; int par
 
 static void help(void) {
   printf("usage: spikeformer optimize MODEL --calib DIR --data DIR --max-drop P -o OUT.sfm\n"
-         "                            [--limit N] [--tmax T] [--energy-model NAME] [--json FILE]\n"
+         "                            [--limit N] [--tmax T] [--energy-model NAME] [--json FILE] [--mlflow DIR]\n"
          "\n"
          "Searches neuron type (burst K=4, burst K=2, IF), threshold policy (mse, percentile 99.9, max)\n"
          "and the T the thresholds are tuned for (4, 8, 16), evaluates each candidate at every T up to\n"
@@ -41,6 +42,7 @@ static void help(void) {
 
 int cmd_optimize(int argc, char **argv) {
   const char *model = NULL, *calib_dir = SF_DEFAULT_DATA_DIR, *data = SF_DEFAULT_DATA_DIR, *out = NULL, *json = NULL, *emodel = "45nm", *v;
+  const char *mlflow_dir = NULL;
   double max_drop = -1;
   int64_t limit = 1000, tmax = 16;
   for (int i = 1; i < argc; i++) {
@@ -51,6 +53,7 @@ int cmd_optimize(int argc, char **argv) {
     if (cli_opt(argc, argv, &i, "-o", &v) || cli_opt(argc, argv, &i, "--output", &v)) { out = v; continue; }
     if (cli_opt(argc, argv, &i, "--json", &v)) { json = v; continue; }
     if (cli_opt(argc, argv, &i, "--energy-model", &v)) { emodel = v; continue; }
+    if (cli_opt(argc, argv, &i, "--mlflow", &v)) { mlflow_dir = v; continue; }
     if (cli_opt(argc, argv, &i, "--max-drop", &v)) {
       char *end;
       max_drop = v ? strtod(v, &end) : -1;
@@ -188,6 +191,24 @@ int cmd_optimize(int argc, char **argv) {
     sf_snn_model_free(m);
     if (st) goto done;
     printf("wrote %s\n", out);
+    if (mlflow_dir) {
+      sf_mlflow_run *run;
+      if ((st = sf_mlflow_begin(mlflow_dir, "optimize", &run))) goto done;
+      char buf[64];
+      sf_mlflow_param(run, "model", model);
+      snprintf(buf, sizeof buf, "%g", max_drop);
+      sf_mlflow_param(run, "max_drop", buf);
+      sf_mlflow_param(run, "chosen_config", cands[p->cfg].name);
+      snprintf(buf, sizeof buf, "%d", p->tune_t);
+      sf_mlflow_param(run, "chosen_tuned_t", buf);
+      snprintf(buf, sizeof buf, "%d", p->t);
+      sf_mlflow_param(run, "chosen_t", buf);
+      sf_mlflow_metric(run, "accuracy", p->acc, 0);
+      sf_mlflow_metric(run, "accuracy_drop_points", p->drop, 0);
+      sf_mlflow_metric(run, "energy_ratio", p->ratio, 0);
+      if ((st = sf_mlflow_end(run, 1))) goto done;
+      printf("logged run to %s (MLflow file store)\n", mlflow_dir);
+    }
   }
   if (json) {
     cJSON *r = cJSON_CreateObject(), *arr = cJSON_CreateArray();

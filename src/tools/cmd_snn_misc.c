@@ -112,7 +112,7 @@ done:
 int cmd_profile(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
     if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) {
-      printf("usage: spikeformer profile OUT.sfm [--data DIR] [--timesteps T] [--limit N] [--energy-models DIR] [--json FILE]\n"
+      printf("usage: spikeformer profile OUT.sfm [--data DIR] [--timesteps T] [--limit N] [--energy-models DIR] [--json FILE] [--mlflow DIR]\n"
              "\n"
              "EnergyAnalyzer: runs the spiking network like 'eval' and reports per layer the synaptic\n"
              "operations, MACs, neuron updates, spikes and the energy under every model in the energy-model\n"
@@ -128,7 +128,7 @@ int cmd_profile(int argc, char **argv) {
     if (argv[i][0] != '-') { model = argv[i]; break; }
     if (cli_opt(argc, argv, &i, "--data", &v) || cli_opt(argc, argv, &i, "--timesteps", &v) || cli_opt(argc, argv, &i, "--limit", &v) ||
         cli_opt(argc, argv, &i, "--json", &v) || cli_opt(argc, argv, &i, "--energy-models", &v) || cli_opt(argc, argv, &i, "--batch", &v) ||
-        cli_opt(argc, argv, &i, "--threads", &v))
+        cli_opt(argc, argv, &i, "--threads", &v) || cli_opt(argc, argv, &i, "--mlflow", &v))
       continue;
   }
   if (!model) return cli_usage_error("profile", "missing OUT.sfm");
