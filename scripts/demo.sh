@@ -27,6 +27,13 @@ echo "== eval: the spiking ViT on the 10,000 test images, accuracy after every t
   sed -n '1,/^$/p;/^per sample/,$p'
 sed -n '/^  T /,/^$/p' "$OUT/eval_snn.txt" > "$OUT/snn_table.txt"
 echo
+echo "== profile: operations and energy per layer at T=4 under each energy model (data/energy/) =="
+"$BIN" profile "$OUT/vit.sfm" --data "$DATA" --timesteps 4 --limit 2000 --json "$OUT/profile.json" | tee "$OUT/profile.txt" | \
+  sed -n '/^model /,$p'
+echo
+echo "== report: the HTML dashboard =="
+"$BIN" report "$OUT/vit.sfm" --data "$DATA" --timesteps 16 --limit 1000 -o "$OUT/report.html"
+echo
 
 ref_acc=$(sed -n 's/.*"test_accuracy": *\([0-9.]*\).*/\1/p' "$VIT/reference.json")
 onnx_acc=$(sed -n 's/.*"accuracy":\s*\([0-9.]*\).*/\1/p' "$OUT/eval_onnx.json")
@@ -52,6 +59,7 @@ same_hf=$(cmp -s <(tail -c 80000 "$OUT/preds_hf.npy") <(tail -c 80000 "$VIT/expe
   echo '```'
   echo
   echo "Conversion report: convert.txt / convert.json; per-layer firing rates and synaptic operations: eval_snn.txt / eval_snn.json"
+  echo "Energy per layer and model: profile.txt / profile.json; dashboard: report.html (open in a browser)"
   echo "Per-node analysis (spiking class of every node): analyze.txt / analyze.json"
 } > "$OUT/report.md"
 cat "$OUT/report.md"
