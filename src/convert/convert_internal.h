@@ -28,12 +28,12 @@ struct sf_snn_model {
   char src_sha256[65];
 };
 
-/* Build the spiking graph for `batch` samples. With sites == NULL, thresholds are placeholders
+/* Build the spiking graph for `batch` samples. With sites == NULL, thresholds are provisional
  * (1.0) and *sites_out receives the site list (caller frees with sf_sites_free). */
 sf_status sf_build_spiking_graph(const sf_graph *src, int64_t batch, const sf_convert_options *opt,
                                  const sf_site *sites, int n_sites, sf_graph **out, sf_site **sites_out, int *n_sites_out);
 void sf_sites_free(sf_site *s, int n);
-/* Calibrate thresholds for the sites of a spiking graph built with placeholders. */
+/* Calibrate thresholds for the sites of a spiking graph built with provisional thresholds. */
 sf_status sf_calibrate(const sf_graph *src, const sf_dataset *calib, const sf_convert_options *opt, sf_site *sites, int n_sites);
 /* Neuron node of site `key` in a spiking graph, or -1. */
 const char *sf_snn_mode(const sf_node *n);
