@@ -45,6 +45,12 @@ void cli_progress_update(cli_progress *p, int64_t done);
 void cli_progress_end(cli_progress *p);
 double cli_now(void);
 
+/* Accuracy of class predictions: argmax of each row of [n, classes] logits against labels. */
+int64_t cli_count_correct(const sf_tensor *logits, const int32_t *labels, int64_t n);
+/* sf_snn_step_fn that adds the number of correct predictions after step t to correct[t - 1]. */
+typedef struct { const int32_t *labels; int64_t n; int64_t *correct; } cli_acc_ctx;
+int cli_acc_step(int t, const sf_tensor *decoded, void *user);
+
 /* Common: --threads N, --log LEVEL */
 int cli_common(int argc, char **argv, int *i);
 

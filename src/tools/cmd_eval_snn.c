@@ -16,24 +16,6 @@
 #include "spikeformer/snn.h"
 #include "tools/cli.h"
 
-typedef struct {
-  const int32_t *labels;
-  int64_t n;
-  int64_t *correct_by_t;
-} step_ctx;
-
-static int on_step(int t, const sf_tensor *dec, void *user) {
-  step_ctx *c = user;
-  int64_t ncls = dec->shape[dec->ndim - 1];
-  const float *p = dec->data;
-  for (int64_t b = 0; b < c->n; b++) {
-    int64_t best = 0;
-    for (int64_t k = 1; k < ncls; k++) if (p[b * ncls + k] > p[b * ncls + best]) best = k;
-    c->correct_by_t[t - 1] += best == c->labels[b];
-  }
-  return 0;
-}
-
 static void help(void) {
   printf("usage: spikeformer eval OUT.sfm [--data DIR] [--timesteps T] [--limit N] [--batch N] [--encoding E]\n"
          "                        [--backend cpu] [--path auto|dense|event|bitpacked] [--decoder membrane|count] [--no-ann] [--json FILE] [--threads N]\n"
@@ -140,17 +122,11 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
     sf_tensor outs[8] = {{0}};
     if (no_ann) goto snn_only;
     if ((st = sf_session_run(ann, &x, outs))) goto done;
-    int64_t ncls = outs[0].shape[outs[0].ndim - 1];
-    for (int64_t b = 0; b < cnt; b++) {
-      const float *row = (const float *)outs[0].data + b * ncls;
-      int64_t best = 0;
-      for (int64_t k = 1; k < ncls; k++) if (row[k] > row[best]) best = k;
-      ann_correct += best == ds.labels[start + b];
-    }
+    ann_correct += cli_count_correct(&outs[0], ds.labels + start, cnt);
     for (int k = 0; k < sf_graph_num_outputs(sf_snn_model_source(m)) && k < 8; k++) sf_tensor_free(&outs[k]);
   snn_only:;
-    step_ctx sc = {ds.labels + start, cnt, correct};
-    if ((st = sf_backend_execute(dep, &x, (int)T, on_step, &sc))) goto done;
+    cli_acc_ctx sc = {ds.labels + start, cnt, correct};
+    if ((st = sf_backend_execute(dep, &x, (int)T, cli_acc_step, &sc))) goto done;
     cli_progress_update(&pb, start + cnt);
   }
   /* merge the counters of every deployment (same layers, same order) */

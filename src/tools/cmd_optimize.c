@@ -15,19 +15,6 @@
 
 typedef struct { const char *name; sf_neuron_model neuron; int K; sf_threshold_policy policy; } cand;
 
-typedef struct { const int32_t *labels; int64_t n; int64_t *correct; } acc_ctx;
-static int acc_cb(int t, const sf_tensor *dec, void *u) {
-  acc_ctx *c = u;
-  int64_t ncls = dec->shape[dec->ndim - 1];
-  const float *p = dec->data;
-  for (int64_t b = 0; b < c->n; b++) {
-    int64_t best = 0;
-    for (int64_t k = 1; k < ncls; k++) if (p[b * ncls + k] > p[b * ncls + best]) best = k;
-    c->correct[t - 1] += best == c->labels[b];
-  }
-  return 0;
-}
-
 typedef struct { int cfg, tune_t, t; double acc, drop, energy_pj, ratio; int pareto; } point;
 
 static void help(void) {
@@ -101,12 +88,7 @@ int cmd_optimize(int argc, char **argv) {
     st = sf_session_run(a, &x, o);
     sf_session_free(a);
     if (st) goto done;
-    int64_t ncls = o[0].shape[o[0].ndim - 1];
-    for (int64_t b = 0; b < test.n; b++) {
-      int64_t best = 0;
-      for (int64_t k = 1; k < ncls; k++) if (((float *)o[0].data)[b * ncls + k] > ((float *)o[0].data)[b * ncls + best]) best = k;
-      ann_correct += best == test.labels[b];
-    }
+    ann_correct = cli_count_correct(&o[0], test.labels, test.n);
     for (int k = 0; k < sf_graph_num_outputs(g) && k < 8; k++) sf_tensor_free(&o[k]);
   }
   double ann_acc = (double)ann_correct / (double)test.n;
@@ -132,8 +114,8 @@ int cmd_optimize(int argc, char **argv) {
       memset(correct, 0, sizeof(int64_t) * (size_t)tmax);
       sf_tensor x = sf_dataset_batch(&test, 0, test.n);
       if (sf_graph_input_desc(sg, 0).ndim == 2) { x.ndim = 2; x.shape[1] = test.c * test.h * test.w; }
-      acc_ctx ac = {test.labels, test.n, correct};
-      st = sf_snn_run(s, &x, (int)tmax, acc_cb, &ac);
+      cli_acc_ctx ac = {test.labels, test.n, correct};
+      st = sf_snn_run(s, &x, (int)tmax, cli_acc_step, &ac);
       double cum_pj = 0;
       for (int t = 1; t <= tmax && !st; t++) {
         sf_op_counts cc = {0};

@@ -16,19 +16,6 @@
 #define RASTER_NEURONS 24
 #define RASTER_LAYERS 4
 
-typedef struct { const int32_t *labels; int64_t n; int64_t *correct; } rctx;
-static int rcb(int t, const sf_tensor *dec, void *u) {
-  rctx *c = u;
-  int64_t ncls = dec->shape[dec->ndim - 1];
-  const float *p = dec->data;
-  for (int64_t b = 0; b < c->n; b++) {
-    int64_t best = 0;
-    for (int64_t k = 1; k < ncls; k++) if (p[b * ncls + k] > p[b * ncls + best]) best = k;
-    c->correct[t - 1] += best == c->labels[b];
-  }
-  return 0;
-}
-
 int cmd_report(int argc, char **argv) {
   const char *model = NULL, *data = SF_DEFAULT_DATA_DIR, *out = NULL, *optjson = NULL, *v;
   int64_t limit = 1000, T = 0, batch = 256;
@@ -95,15 +82,10 @@ int cmd_report(int argc, char **argv) {
     sf_tensor x = sf_dataset_batch(&ds, start, cnt), o[8] = {{0}};
     if (sf_graph_input_desc(src, 0).ndim == 2) { x.ndim = 2; x.shape[1] = ds.c * ds.h * ds.w; }
     if ((st = sf_session_run(ann, &x, o))) goto done;
-    int64_t ncls = o[0].shape[o[0].ndim - 1];
-    for (int64_t b = 0; b < cnt; b++) {
-      int64_t best = 0;
-      for (int64_t k = 1; k < ncls; k++) if (((float *)o[0].data)[b * ncls + k] > ((float *)o[0].data)[b * ncls + best]) best = k;
-      ann_correct += best == ds.labels[start + b];
-    }
+    ann_correct += cli_count_correct(&o[0], ds.labels + start, cnt);
     for (int k = 0; k < sf_graph_num_outputs(src) && k < 8; k++) sf_tensor_free(&o[k]);
-    rctx rc = {ds.labels + start, cnt, correct};
-    if ((st = sf_snn_run(ss[cur_s], &x, (int)T, rcb, &rc))) goto done;
+    cli_acc_ctx rc = {ds.labels + start, cnt, correct};
+    if ((st = sf_snn_run(ss[cur_s], &x, (int)T, cli_acc_step, &rc))) goto done;
   }
   int nn = sf_snn_num_nodes(ss[0]);
   double ann_acc = (double)ann_correct / (double)ds.n;
