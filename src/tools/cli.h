@@ -51,6 +51,10 @@ int64_t cli_count_correct(const sf_tensor *logits, const int32_t *labels, int64_
 typedef struct { const int32_t *labels; int64_t n; int64_t *correct; } cli_acc_ctx;
 int cli_acc_step(int t, const sf_tensor *decoded, void *user);
 
+/* Write a JSON document atomically (temp file + rename) and free it. */
+struct cJSON;
+sf_status cli_write_json(const char *path, struct cJSON *root);
+
 /* Common: --threads N, --log LEVEL */
 int cli_common(int argc, char **argv, int *i);
 

@@ -1,3 +1,4 @@
+#include <cJSON.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -5,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "tools/cli.h"
 
 int cli_fail(sf_status st) {
@@ -121,4 +123,13 @@ int cli_acc_step(int t, const sf_tensor *decoded, void *user) {
   cli_acc_ctx *c = user;
   c->correct[t - 1] += cli_count_correct(decoded, c->labels, c->n);
   return 0;
+}
+
+sf_status cli_write_json(const char *path, cJSON *root) {
+  char *text = cJSON_Print(root);
+  cJSON_Delete(root);
+  if (!text) return sf_error(SF_ERR_NOMEM, "out of memory writing %s", path);
+  sf_status st = sf_write_file_atomic(path, text, strlen(text));
+  free(text);
+  return st;
 }

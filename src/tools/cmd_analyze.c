@@ -117,10 +117,7 @@ int cmd_analyze(int argc, char **argv) {
     }
     cJSON_AddItemToObject(root, "by_class", cls);
     cJSON_AddItemToObject(root, "layers", arr);
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    st = text ? sf_write_file_atomic(json, text, strlen(text)) : sf_error(SF_ERR_NOMEM, "out of memory");
-    free(text);
+    st = cli_write_json(json, root);
     if (st) rc = cli_fail(st);
   }
   sf_model_report_free(&r);

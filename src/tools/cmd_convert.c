@@ -160,10 +160,7 @@ int cmd_convert(int argc, char **argv) {
       cJSON_AddItemToArray(sites, o);
     }
     cJSON_AddItemToObject(r, "thresholds", sites);
-    char *text = cJSON_Print(r);
-    cJSON_Delete(r);
-    st = sf_write_file_atomic(json, text, strlen(text));
-    free(text);
+    st = cli_write_json(json, r);
   }
 done:
   sf_graph_free(g1);

@@ -115,10 +115,7 @@ int cmd_eval(int argc, char **argv) {
     cJSON_AddStringToObject(r, "data", ds.source);
     cJSON_AddNumberToObject(r, "seconds", secs);
     cJSON_AddNumberToObject(r, "threads", sf_threads_get());
-    char *text = cJSON_Print(r);
-    cJSON_Delete(r);
-    st = text ? sf_write_file_atomic(json, text, strlen(text)) : sf_error(SF_ERR_NOMEM, "out of memory");
-    free(text);
+    st = cli_write_json(json, r);
   }
 out:
   free(preds);

@@ -275,10 +275,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
         cJSON_AddNumberToObject(lo, "neuron_updates_per_sample", c.neuron_updates);
       }
     }
-    char *text = cJSON_Print(r);
-    cJSON_Delete(r);
-    st = sf_write_file_atomic(json, text, strlen(text));
-    free(text);
+    st = cli_write_json(json, r);
   }
   if (!st && mlflow_dir) {
     sf_mlflow_run *run;

@@ -214,10 +214,7 @@ int cmd_optimize(int argc, char **argv) {
       cJSON_AddItemToArray(arr, o);
     }
     cJSON_AddItemToObject(r, "points", arr);
-    char *text = cJSON_Print(r);
-    cJSON_Delete(r);
-    st = sf_write_file_atomic(json, text, strlen(text));
-    free(text);
+    st = cli_write_json(json, r);
   }
 done:
   free(pts);
