@@ -10,7 +10,12 @@ BUILD=${1:-build}
 THREADS=${2:-2}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SF_WITH_PYTHON=1 bash "$ROOT/scripts/install-deps.sh"
+BIN=$ROOT/$BUILD/spikeformer
 OB=/usr/lib/x86_64-linux-gnu/openblas-openmp
+# the same OpenBLAS kernels for PyTorch as spikeformer uses (it requests the CPU's family where
+# OpenBLAS 0.3.21 would fall back to generic SSE3 kernels)
+export OPENBLAS_CORETYPE=$("$BIN" version | sed -n 's/^BLAS: OpenBLAS, \([A-Za-z0-9]*\) kernels.*/\1/p')
+echo "BLAS kernels for both sides: OpenBLAS $OPENBLAS_CORETYPE"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 printf "%-6s %8s %12s %12s %10s %s\n" model threads spikeformer_s pytorch_s ratio "accuracy (sf / torch)"

@@ -12,6 +12,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/$BUILD/spikeformer
 SF_WITH_PYTHON=1 bash "$ROOT/scripts/install-deps.sh"
 OB=/usr/lib/x86_64-linux-gnu/openblas-openmp
+# the same OpenBLAS kernels for PyTorch as spikeformer uses (it requests the CPU's family where
+# OpenBLAS 0.3.21 would fall back to generic SSE3 kernels)
+export OPENBLAS_CORETYPE=$("$BIN" version | sed -n 's/^BLAS: OpenBLAS, \([A-Za-z0-9]*\) kernels.*/\1/p')
+echo "BLAS kernels for both sides: OpenBLAS $OPENBLAS_CORETYPE"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 num() { sed -n "s/.*\"$1\":[ \t]*\([0-9.e+-]*\).*/\1/p" "$2" | head -1; }

@@ -3,6 +3,7 @@
  * Op tests build a tiny graph x -> Neuron(theta) -> OP, drive it with a constant analog current and
  * decode the running mean after T steps: the error must fall as T grows at the rate the method
  * promises (the neuron's rounding error theta / (2T), propagated through OP). */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,8 @@
 #include "graph/passes.h"
 #include "ops/ops.h"
 #include "spikeformer/batcher.h"
+#include "snn/spike_kernels_q8.h"
+#include "spikeformer/rng.h"
 #include "spikeformer/snn.h"
 #include "test_util.h"
 
@@ -237,6 +240,26 @@ static void network_vs_ann(const char *rel, int T, double max_loss_points, int n
          agree, (long long)test.n);
   assert_true(loss <= max_loss_points);
   assert_true(agree >= 0.95 * (double)test.n);
+  {
+    /* int8 weights / int32 membranes: within a point of the float SNN */
+    sf_snn_session *q;
+    assert_int_equal(sf_snn_session_create(sg, &cfg, SF_DECODE_MEMBRANE, &q), SF_OK);
+    assert_int_equal(sf_snn_set_quant(q, 8), SF_OK);
+    int n8 = 0, nf = 0;
+    assert_int_equal(sf_snn_quant_layers(q, &n8, &nf), 8);
+    assert_true(n8 > 0 || !strstr(rel, "mlp"));
+    assert_int_equal(sf_snn_run(q, &x, T, grab_cb, &gb), SF_OK);
+    int cq = 0;
+    for (int64_t b = 0; b < test.n; b++) {
+      int bq = 0;
+      for (int k = 1; k < 10; k++) if (snn_out[b * 10 + k] > snn_out[b * 10 + bq]) bq = k;
+      cq += bq == test.labels[b];
+    }
+    printf("  %-24s T=%d: int8 SNN %.2f%% (%d int8 layers, %d float)\n", rel, T, 100.0 * cq / (double)test.n, n8, nf);
+    assert_true(fabs(100.0 * (cs - cq) / (double)test.n) <= 1.0);
+    assert_int_equal(sf_snn_set_quant(q, 0), SF_ERR_ARG); /* set once */
+    sf_snn_session_free(q);
+  }
   free(snn_out);
   sf_tensor_free(&out[0]);
   sf_session_free(ann);
@@ -247,6 +270,31 @@ static void network_vs_ann(const char *rel, int T, double max_loss_points, int n
   sf_dataset_free(&calib);
   sf_dataset_free(&test);
   sf_graph_free(g);
+}
+
+
+/* int8 kernels: event path, dense (VNNI where present) path and a plain reference agree exactly */
+static void q8_kernels(void **st) {
+  (void)st;
+  enum { R = 9, K = 77, N = 37 };
+  int8_t *X = calloc(R * K + 4, 1), *W = malloc(K * N), *Wp = malloc((size_t)sf_q8_packed_size(K, N));
+  int32_t colsum[N], a[R * N], b[R * N], ref[R * N];
+  sf_rng rng;
+  sf_rng_seed(&rng, 7);
+  for (int i = 0; i < R * K; i++) X[i] = sf_rng_uniform(&rng) < 0.2f ? (int8_t)((int)(sf_rng_uniform(&rng) * 9) - 4) : 0;
+  for (int i = 0; i < K * N; i++) W[i] = (int8_t)((int)(sf_rng_uniform(&rng) * 255) - 127);
+  sf_q8_pack(W, K, N, Wp, colsum);
+  for (int i = 0; i < R * N; i++) a[i] = b[i] = ref[i] = i - 100;
+  for (int r = 0; r < R; r++)
+    for (int k = 0; k < K; k++)
+      for (int n = 0; n < N; n++) ref[r * N + n] += X[r * K + k] * W[k * N + n];
+  int64_t ev = sf_q8_linear_events(X, R, K, W, N, a);
+  sf_q8_linear_dense(X, R, K, W, Wp, colsum, N, b);
+  assert_int_equal(ev, sf_q8_count_nonzero(X, R * K));
+  assert_memory_equal(a, ref, sizeof ref);
+  assert_memory_equal(b, ref, sizeof ref);
+  printf("  int8 kernels (%s): events and dense paths equal the reference on %d x %d x %d\n", sf_q8_isa(), R, K, N);
+  free(X); free(W); free(Wp);
 }
 
 static void vit_snn(void **st) { (void)st; network_vs_ann("models/vit/model.onnx", 8, 1.0, 0); }
@@ -394,7 +442,7 @@ int main(void) {
     cmocka_unit_test(layernorm_ec),    cmocka_unit_test(linear_ac),      cmocka_unit_test(product_streams),
     cmocka_unit_test(residual_add),    cmocka_unit_test(burst_levels),   cmocka_unit_test(sfm_integrity),
     cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),
-    cmocka_unit_test(vit_snn),         cmocka_unit_test(dynamic_batching),
+    cmocka_unit_test(vit_snn),         cmocka_unit_test(dynamic_batching), cmocka_unit_test(q8_kernels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,7 @@ typedef struct {
   float event_max_activity;  /* auto: event-driven below this fraction of active inputs (default 0.2) */
   sf_spike_encoding encoding;
   sf_decoder decoder;
+  int quant;                 /* 0 float; 8: int8 weights with int32 membranes (sf_snn_set_quant) */
 } sf_backend_options;
 
 void sf_backend_options_default(sf_backend_options *o);

@@ -39,12 +39,21 @@ typedef struct {
   char domain[8][256];
   char path[8][512];
   double max_uj[8];
+  char gpu_name[96];
+  void *nvml_lib, *nvml_dev;         /* NVML handles while open (sf_power_monitor_close) */
+  int nvml_energy;                   /* the GPU has a total-energy counter (Volta and later) */
 } sf_power_monitor;
 
 /* Probe what can be measured here (never invents a number). */
 void sf_power_monitor_probe(sf_power_monitor *pm);
 /* Joules counted by RAPL (sum over package domains) since an arbitrary origin; -1 if unavailable. */
 double sf_power_monitor_rapl_joules(const sf_power_monitor *pm);
+/* Joules counted by GPU 0's NVML energy counter since the driver loaded; -1 if unavailable. */
+double sf_power_monitor_gpu_joules(const sf_power_monitor *pm);
+/* GPU 0's current power draw in watts (NVML); -1 if unavailable. */
+double sf_power_monitor_gpu_watts(const sf_power_monitor *pm);
+/* Release NVML (safe on a monitor that found none). */
+void sf_power_monitor_close(sf_power_monitor *pm);
 
 #ifdef __cplusplus
 }

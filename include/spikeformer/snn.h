@@ -28,6 +28,7 @@ typedef struct {
   double float_ops;      /* float function evaluations (expectation compensation) */
   double neuron_updates; /* membrane updates */
   int spike_input;       /* 1 if the node's input is spikes (accumulate-only) */
+  int int8;              /* 1 if the node runs on int8 weights / int32 state (sf_snn_set_quant) */
 } sf_snn_node_stats;
 
 /* The graph must outlive the session. cfg: spike_encoding (direct, rate, latency), seed. */
@@ -42,6 +43,13 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
  * step is below event_max_activity, default 0.2; dense otherwise), 1 dense, 2 event list,
  * 3 bit-packed. All paths give the same spikes. */
 void sf_snn_set_path(sf_snn_session *s, int path, float event_max_activity);
+/* Quantised execution: bits = 8 runs every linear layer fed directly by a neuron's spikes on int8
+ * weights (the presynaptic threshold folded in, one scale per output column) with int32
+ * accumulators, and every neuron with an int32 membrane (in the feeding layer's weight units, or
+ * theta / 4096 where its input is a float current). 0 (default) runs float. Set once, before run. */
+sf_status sf_snn_set_quant(sf_snn_session *s, int bits);
+/* Linear layers on spikes that run in int8 / stay float; returns the session's bits (0 or 8). */
+int sf_snn_quant_layers(const sf_snn_session *s, int *int8_linears, int *float_linears);
 /* How many steps node i ran event-driven / dense. */
 void sf_snn_path_counts(const sf_snn_session *s, int i, int64_t *event_steps, int64_t *dense_steps);
 /* Record the spikes (signed counts) of sample 0 of the next run: for every neuron layer, its first

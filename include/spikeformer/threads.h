@@ -9,6 +9,14 @@ extern "C" {
 void sf_threads_set(int n);
 int sf_threads_get(void);
 
+/* The OpenBLAS kernel family in use (e.g. "SkylakeX", "Haswell", "Prescott"). */
+const char *sf_blas_core(void);
+/* OpenBLAS 0.3.21 (Debian 12) does not recognise recent Xeons and falls back to its SSE3
+ * "Prescott" kernels, about 3x slower than its AVX-512 ones on such a CPU. Returns the core type
+ * to request with OPENBLAS_CORETYPE (read when the library loads), or NULL when the one in use
+ * already matches the CPU or OPENBLAS_CORETYPE is set. */
+const char *sf_blas_better_core(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -39,6 +39,7 @@ static sf_status cpu_deploy(void *compiled, int64_t batch, void **state) {
   sf_spiking_config cfg = sf_snn_model_options(c->m)->snn;
   cfg.spike_encoding = c->o.encoding;
   if (!st) st = sf_snn_session_create(d->g, &cfg, c->o.decoder, &d->s);
+  if (!st && (st = sf_snn_set_quant(d->s, c->o.quant))) sf_snn_session_free(d->s);
   if (st) { sf_graph_free(d->g); free(d); return st; }
   sf_snn_set_path(d->s, c->o.path, c->o.event_max_activity);
   *state = d;

@@ -1,6 +1,8 @@
 #include "spikeformer/threads.h"
 
 #include <omp.h>
+#include <stdlib.h>
+#include <strings.h>
 
 void openblas_set_num_threads(int num_threads); /* from OpenBLAS */
 
@@ -14,3 +16,25 @@ void sf_threads_set(int n) {
 }
 
 int sf_threads_get(void) { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
+
+char *openblas_get_corename(void); /* from OpenBLAS */
+
+const char *sf_blas_core(void) {
+  const char *c = openblas_get_corename();
+  return c ? c : "unknown";
+}
+
+const char *sf_blas_better_core(void) {
+  const char *env = getenv("OPENBLAS_CORETYPE");
+  if (env && *env) return NULL;
+  const char *c = sf_blas_core();
+  if (strcasecmp(c, "Prescott") && strcasecmp(c, "Core2") && strcasecmp(c, "Nehalem") && strcasecmp(c, "Katmai") &&
+      strcasecmp(c, "Coppermine") && strcasecmp(c, "Northwood"))
+    return NULL;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+  return NULL;
+}

@@ -43,13 +43,53 @@ void sf_power_monitor_probe(sf_power_monitor *pm) {
   void *h = dlopen("libnvidia-ml.so.1", RTLD_LAZY | RTLD_LOCAL);
   if (!h) {
     snprintf(pm->nvml_reason, sizeof pm->nvml_reason, "libnvidia-ml.so.1 cannot be loaded (no NVIDIA driver on this machine)");
-  } else {
-    int (*init)(void) = (int (*)(void))dlsym(h, "nvmlInit_v2");
-    if (!init) snprintf(pm->nvml_reason, sizeof pm->nvml_reason, "libnvidia-ml.so.1 lacks nvmlInit_v2");
-    else if (init() != 0) snprintf(pm->nvml_reason, sizeof pm->nvml_reason, "nvmlInit_v2 failed (no usable GPU)");
-    else pm->nvml_available = 1;
-    dlclose(h);
+    return;
   }
+  int (*init)(void) = (int (*)(void))dlsym(h, "nvmlInit_v2");
+  int (*handle)(unsigned, void **) = (int (*)(unsigned, void **))dlsym(h, "nvmlDeviceGetHandleByIndex_v2");
+  int (*name)(void *, char *, unsigned) = (int (*)(void *, char *, unsigned))dlsym(h, "nvmlDeviceGetName");
+  int (*energy)(void *, unsigned long long *) = (int (*)(void *, unsigned long long *))dlsym(h, "nvmlDeviceGetTotalEnergyConsumption");
+  void *dev = NULL;
+  unsigned long long mj = 0;
+  if (!init || !handle) snprintf(pm->nvml_reason, sizeof pm->nvml_reason, "libnvidia-ml.so.1 lacks nvmlInit_v2 / nvmlDeviceGetHandleByIndex_v2");
+  else if (init() != 0) snprintf(pm->nvml_reason, sizeof pm->nvml_reason, "nvmlInit_v2 failed (no usable GPU)");
+  else if (handle(0, &dev) != 0) snprintf(pm->nvml_reason, sizeof pm->nvml_reason, "NVML found no GPU 0");
+  else {
+    pm->nvml_available = 1;
+    pm->nvml_lib = h;
+    pm->nvml_dev = dev;
+    if (!name || name(dev, pm->gpu_name, sizeof pm->gpu_name) != 0) snprintf(pm->gpu_name, sizeof pm->gpu_name, "GPU 0");
+    if (energy && energy(dev, &mj) == 0) pm->nvml_energy = 1;
+    else snprintf(pm->nvml_reason, sizeof pm->nvml_reason, "%s has no NVML energy counter (needs Volta or later)", pm->gpu_name);
+    return;
+  }
+  dlclose(h);
+}
+
+double sf_power_monitor_gpu_joules(const sf_power_monitor *pm) {
+  if (!pm->nvml_available || !pm->nvml_energy) return -1;
+  int (*energy)(void *, unsigned long long *) = (int (*)(void *, unsigned long long *))dlsym(pm->nvml_lib, "nvmlDeviceGetTotalEnergyConsumption");
+  unsigned long long mj = 0;
+  if (!energy || energy(pm->nvml_dev, &mj) != 0) return -1;
+  return (double)mj * 1e-3;
+}
+
+double sf_power_monitor_gpu_watts(const sf_power_monitor *pm) {
+  if (!pm->nvml_available) return -1;
+  int (*power)(void *, unsigned *) = (int (*)(void *, unsigned *))dlsym(pm->nvml_lib, "nvmlDeviceGetPowerUsage");
+  unsigned mw = 0;
+  if (!power || power(pm->nvml_dev, &mw) != 0) return -1;
+  return (double)mw * 1e-3;
+}
+
+void sf_power_monitor_close(sf_power_monitor *pm) {
+  if (pm->nvml_lib) {
+    int (*shutdown)(void) = (int (*)(void))dlsym(pm->nvml_lib, "nvmlShutdown");
+    if (shutdown) shutdown();
+    dlclose(pm->nvml_lib);
+  }
+  pm->nvml_lib = pm->nvml_dev = NULL;
+  pm->nvml_available = 0;
 }
 
 double sf_power_monitor_rapl_joules(const sf_power_monitor *pm) {

@@ -14,6 +14,7 @@
 #include "ops/ops.h"
 #include "spikeformer/rng.h"
 #include "snn/spike_kernels.h"
+#include "snn/spike_kernels_q8.h"
 #include "spikeformer/snn.h"
 
 typedef enum { M_LINEAR, M_PRODUCT, M_EC, M_NEURON } mode;
@@ -35,6 +36,25 @@ typedef struct {
   int spike_in;       /* input 0 is spike-valued */
   int is_static;      /* every dynamic input is constant over time: computed at t = 1 only */
   int64_t steps_event, steps_dense; /* which synaptic path ran */
+  /* where input 0 (and 1, products) comes from: the neuron node reached through layout ops, or -1;
+   * src_exact: only element-order-preserving layout ops in between */
+  int src[2], src_exact[2];
+  double step_spikes, step_nz;  /* neuron: unit spikes and non-zero outputs of the current step */
+  /* int8 weights / int32 membranes (sf_snn_set_quant) */
+  int q;              /* linear: runs on int8 weights; neuron: int32 membrane */
+  int fed_by;         /* neuron: the int8 linear whose accumulators are its input current, or -1 */
+  int feeds;          /* int8 linear: the neuron it feeds directly (its only consumer), or -1 */
+  int8_t *kq;         /* neuron: signed spike counts of this step [on + 4] */
+  int32_t *vi;        /* neuron: membrane in units */
+  int32_t *Th;        /* neuron: threshold in units, per unit channel */
+  float *inv_unit;    /* neuron: 1 / unit, per unit channel (inputs that arrive as float currents) */
+  int64_t qC, qinner; /* neuron: unit channel of element e = (e / qinner) % qC */
+  int64_t qchunk;     /* neuron: elements per block; the tables below give each position's channel values */
+  int32_t *ThE; float *iThE, *iuE, *thE;
+  int8_t *Wq, *Wp;    /* linear: int8 weights [K, N] and packed for the dense path */
+  int32_t *colsum, *bq, *acc; /* linear: column sums, bias in units [N], accumulators [rows, N] */
+  float *wscale;      /* linear: weight scale per column (one unit of the accumulator) */
+  int64_t qK, qN;
   sf_snn_node_stats st;
 } node_state;
 
@@ -58,6 +78,8 @@ struct sf_snn_session {
   /* per-timestep totals over all layers (summed over runs): index t-1 */
   double *step_sops, *step_macs, *step_fops, *step_nupd;
   int step_cap;
+  int quant;          /* 0 float, 8: int8 weights with int32 membranes */
+  int *producer;      /* per value: the node that writes it, or -1 */
   /* spike raster of sample 0: per neuron node, the first raster_n neurons, per step */
   int raster_n, raster_T, raster_done;
   int8_t *raster;     /* [n_nodes][raster_T][raster_n] */
@@ -78,7 +100,10 @@ void sf_snn_session_free(sf_snn_session *s) {
         if (n->mean) free(n->mean[k]);
       }
       free(n->cum); free(n->mean); free(n->f); free(n->prev); free(n->v); free(n->inv_theta);
+      free(n->kq); free(n->vi); free(n->Th); free(n->inv_unit); free(n->Wq); free(n->Wp); free(n->colsum); free(n->bq);
+      free(n->acc); free(n->wscale); free(n->ThE); free(n->iThE); free(n->iuE); free(n->thE);
     }
+  free(s->producer);
   free(s->inc); free(s->ns); free(s->spike_valued); free(s->static_v); free(s->cum_out); free(s->counts);
   free(s->spk_count); free(s->spk_v); free(s->spk_theta);
   free(s->step_sops); free(s->step_macs); free(s->step_fops); free(s->step_nupd); free(s->raster);
@@ -91,6 +116,29 @@ static int is_layout_op(const char *op) {
   static const char *l[] = {"Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "MaxPool", "GlobalMaxPool", NULL};
   for (int i = 0; l[i]; i++) if (!strcmp(op, l[i])) return 1;
   return 0;
+}
+
+/* layout ops that keep every element in place (flat index unchanged) */
+static int keeps_order(const char *op) {
+  static const char *l[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", NULL};
+  for (int i = 0; l[i]; i++) if (!strcmp(op, l[i])) return 1;
+  return 0;
+}
+
+/* The neuron node whose spikes reach value v through layout ops only, or -1. *exact: every layout op
+ * on the way keeps element order (so the neuron's flat outputs are v's flat elements). */
+static int trace_source(const sf_snn_session *s, int v, int *exact) {
+  *exact = 1;
+  for (int hops = 0; v >= 0 && hops < 64; hops++) {
+    int p = s->producer[v];
+    if (p < 0) return -1;
+    const sf_node *nd = &s->g->nodes[p];
+    if (s->ns[p].m == M_NEURON) return p;
+    if (!is_layout_op(nd->op_type) || nd->n_in < 1) return -1;
+    if (!keeps_order(nd->op_type)) *exact = 0;
+    v = nd->in[0];
+  }
+  return -1;
 }
 
 sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg, sf_decoder decoder, sf_snn_session **out) {
@@ -175,6 +223,25 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
       n->is_static = any_dyn && all_static;
       if (n->is_static) for (int k = 0; k < nd->n_out; k++) s->static_v[nd->out[k]] = 1;
     }
+  }
+  if (!(s->producer = malloc(sizeof(int) * (size_t)g->n_values))) goto oom;
+  for (int v = 0; v < g->n_values; v++) s->producer[v] = -1;
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i].n_out; k++)
+      if (g->nodes[i].out[k] >= 0) s->producer[g->nodes[i].out[k]] = i;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const sf_node *nd = &g->nodes[i];
+    node_state *n = &s->ns[i];
+    n->src[0] = n->src[1] = -1;
+    n->fed_by = n->feeds = -1;
+    if (n->m == M_NEURON) continue;
+    if (n->m == M_LINEAR && n->macs_per_input > 0 && n->spike_in) {
+      int x = nd->in[0];
+      if (is_const(g, x) && nd->n_in > 1) x = nd->in[1];
+      n->src[0] = trace_source(s, x, &n->src_exact[0]);
+    }
+    if (n->m == M_PRODUCT)
+      for (int k = 0; k < 2 && k < nd->n_in; k++) n->src[k] = trace_source(s, nd->in[k], &n->src_exact[k]);
   }
   s->cum_out = alloc_f(numel(g, g->outputs[0]));
   s->counts = alloc_f(numel(g, g->outputs[0]));
@@ -263,6 +330,182 @@ static int64_t count_nonzero(const float *p, int64_t n) {
   return c;
 }
 
+/* Unit spikes per non-zero output of neuron node src at this step (1 for binary neurons; k for
+ * bursts of k). Exact through order-keeping layout ops; through max pooling it is the source's
+ * mean over all its outputs. */
+static double burst_factor(const sf_snn_session *s, int src) {
+  if (src < 0) return 1.0;
+  const node_state *n = &s->ns[src];
+  return n->step_nz > 0 ? n->step_spikes / n->step_nz : 1.0;
+}
+
+/* ---- int8 weights, int32 membranes ---- */
+
+static int is_graph_output(const sf_graph *g, int v) {
+  for (int k = 0; k < g->n_outputs; k++) if (g->outputs[k] == v) return 1;
+  return 0;
+}
+
+static float neuron_theta_at(const node_state *n, int64_t e) { return n->theta[n->ntheta == 1 ? 0 : (e / n->inner) % n->C]; }
+
+/* Quantise one linear layer fed by spikes: W' = theta_in (row) * W, int8 per output column with
+ * scale max |W'| / 127. Returns 0 if the layer does not qualify (then it stays float). */
+static int quantise_linear(sf_snn_session *s, int i) {
+  const sf_graph *g = s->g;
+  const sf_node *nd = &g->nodes[i];
+  node_state *n = &s->ns[i];
+  if (n->m != M_LINEAR || strcmp(nd->op_type, "Linear") || !n->spike_in || n->src[0] < 0 || !n->src_exact[0]) return 0;
+  const node_state *src = &s->ns[n->src[0]];
+  if (src->K > 127 || is_const(g, nd->in[0])) return 0;
+  const sf_tensor *w = &g->values[nd->in[1]].t;
+  if (w->ndim != 2 || w->dtype != SF_F32) return 0;
+  int64_t Kd = w->shape[0], N = w->shape[1], xn = numel(g, nd->in[0]);
+  if (Kd <= 0 || N <= 0 || xn % Kd || numel(g, g->nodes[n->src[0]].out[0]) != xn) return 0;
+  /* the input's threshold must depend on the position within a row only; theta(e) has period
+   * C * inner and e % Kd period Kd, so checking one common period covers every element */
+  if (src->ntheta != 1 && !(src->inner == 1 && src->C == Kd)) {
+    int64_t P = src->C * src->inner, a = P, b = Kd;
+    while (b) { int64_t t2 = a % b; a = b; b = t2; }
+    int64_t span = P / a * Kd;
+    for (int64_t e = 0; e < xn && e < span; e++)
+      if (neuron_theta_at(src, e) != neuron_theta_at(src, e % Kd)) return 0;
+  }
+  n->qK = Kd;
+  n->qN = N;
+  n->Wq = malloc((size_t)(Kd * N));
+  n->Wp = malloc((size_t)sf_q8_packed_size(Kd, N));
+  n->colsum = malloc(sizeof(int32_t) * (size_t)N);
+  n->bq = calloc((size_t)N, sizeof(int32_t));
+  n->wscale = malloc(sizeof(float) * (size_t)N);
+  n->acc = malloc(sizeof(int32_t) * (size_t)(xn / Kd * N));
+  if (!n->Wq || !n->Wp || !n->colsum || !n->bq || !n->wscale || !n->acc) return -1;
+  const float *W = w->data;
+  for (int64_t c = 0; c < N; c++) {
+    float mx = 0;
+    for (int64_t k = 0; k < Kd; k++) {
+      float a = fabsf(W[k * N + c] * neuron_theta_at(src, k));
+      mx = a > mx ? a : mx;
+    }
+    n->wscale[c] = mx > 0 ? mx / 127.0f : 1.0f;
+  }
+  for (int64_t k = 0; k < Kd; k++) {
+    float th = neuron_theta_at(src, k);
+    for (int64_t c = 0; c < N; c++) {
+      long q = lrintf(W[k * N + c] * th / n->wscale[c]);
+      n->Wq[k * N + c] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+    }
+  }
+  sf_q8_pack(n->Wq, Kd, N, n->Wp, n->colsum);
+  n->q = 1;
+  n->st.int8 = 1;
+  return 1;
+}
+
+sf_status sf_snn_set_quant(sf_snn_session *s, int bits) {
+  const sf_graph *g = s->g;
+  if (bits != 0 && bits != 8) return sf_error(SF_ERR_ARG, "quantisation takes 0 (float) or 8 (int8 weights, int32 membranes), not %d", bits);
+  if (s->quant == bits) return SF_OK;
+  if (s->quant) return sf_error(SF_ERR_ARG, "a session's quantisation is set once");
+  s->quant = bits;
+  if (!bits) return SF_OK;
+  for (int i = 0; i < g->n_nodes; i++) {
+    node_state *n = &s->ns[i];
+    if (n->m != M_NEURON) continue;
+    int64_t on = numel(g, g->nodes[i].out[0]);
+    if (!(n->kq = calloc((size_t)on + 4, 1)) || !(n->vi = calloc((size_t)on, sizeof(int32_t)))) goto oom;
+  }
+  for (int i = 0; i < g->n_nodes; i++)
+    if (quantise_linear(s, i) < 0) goto oom;
+  /* an int8 linear whose only consumer is a neuron hands it the accumulators directly */
+  for (int i = 0; i < g->n_nodes; i++) {
+    node_state *n = &s->ns[i];
+    if (!n->q || n->m != M_LINEAR) continue;
+    int out = g->nodes[i].out[0], users = 0, user = -1;
+    for (int j = 0; j < g->n_nodes; j++)
+      for (int k = 0; k < g->nodes[j].n_in; k++)
+        if (g->nodes[j].in[k] == out) { users++; user = j; }
+    if (users != 1 || is_graph_output(g, out) || s->ns[user].m != M_NEURON || g->nodes[user].in[0] != out) continue;
+    node_state *nn = &s->ns[user];
+    if (!(nn->ntheta == 1 || (nn->inner == 1 && nn->C == n->qN))) continue;
+    n->feeds = user;
+    nn->fed_by = i;
+    const sf_node *nd = &g->nodes[i];
+    const float *b = nd->n_in > 2 && nd->in[2] >= 0 ? g->values[nd->in[2]].t.data : NULL;
+    for (int64_t c = 0; c < n->qN; c++) n->bq[c] = b ? (int32_t)lrintf(b[c] / n->wscale[c]) : 0;
+  }
+  /* membrane units: the feeding layer's weight scale, or theta / 4096 for float currents */
+  for (int i = 0; i < g->n_nodes; i++) {
+    node_state *n = &s->ns[i];
+    if (n->m != M_NEURON) continue;
+    if (n->fed_by >= 0) { n->qC = s->ns[n->fed_by].qN; n->qinner = 1; }
+    else if (n->ntheta == 1) { n->qC = 1; n->qinner = 1; }
+    else { n->qC = n->C; n->qinner = n->inner; }
+    if (!(n->Th = malloc(sizeof(int32_t) * (size_t)n->qC)) || !(n->inv_unit = malloc(sizeof(float) * (size_t)n->qC))) goto oom;
+    for (int64_t c = 0; c < n->qC; c++) {
+      float th = n->theta[n->ntheta == 1 ? 0 : c];
+      if (n->fed_by >= 0) {
+        long q = lrintf(th / s->ns[n->fed_by].wscale[c]);
+        n->Th[c] = (int32_t)(q < 1 ? 1 : q > (1L << 30) ? (1L << 30) : q);
+        n->inv_unit[c] = 1.0f / s->ns[n->fed_by].wscale[c];
+      } else {
+        n->Th[c] = 4096;
+        n->inv_unit[c] = 4096.0f / th;
+      }
+    }
+    /* per-position tables over one block of whole channel groups */
+    n->qchunk = n->qC == 1 ? 4096 : n->qC * n->qinner;
+    if (!(n->ThE = malloc(sizeof(int32_t) * (size_t)n->qchunk)) || !(n->iThE = malloc(sizeof(float) * (size_t)n->qchunk)) ||
+        !(n->iuE = malloc(sizeof(float) * (size_t)n->qchunk)) || !(n->thE = malloc(sizeof(float) * (size_t)n->qchunk)))
+      goto oom;
+    for (int64_t j = 0; j < n->qchunk; j++) {
+      int64_t c = n->qC == 1 ? 0 : j / n->qinner;
+      n->ThE[j] = n->Th[c];
+      n->iThE[j] = 1.0f / (float)n->Th[c];
+      n->iuE[j] = n->inv_unit[c];
+      n->thE[j] = n->theta[n->ntheta == 1 ? 0 : c];
+    }
+    n->q = 1;
+    n->st.int8 = 1;
+  }
+  return SF_OK;
+oom:
+  return sf_error(SF_ERR_NOMEM, "out of memory for the int8 runtime state");
+}
+
+int sf_snn_quant_layers(const sf_snn_session *s, int *int8_linears, int *float_linears) {
+  int a = 0, b = 0;
+  for (int i = 0; i < s->g->n_nodes; i++) {
+    const node_state *n = &s->ns[i];
+    if (n->m == M_LINEAR && n->macs_per_input > 0 && n->spike_in) {
+      if (n->q) a++;
+      else b++;
+    }
+  }
+  *int8_linears = a;
+  *float_linears = b;
+  return s->quant;
+}
+
+static void neuron_step_q8(sf_snn_session *s, node_state *n, const sf_node *nd, int64_t on, double *spikes_out, double *nz_out) {
+  const float *x = n->fed_by >= 0 ? NULL : s->inc[nd->in[0]];
+  const int32_t *xa = n->fed_by >= 0 ? s->ns[n->fed_by].acc : NULL;
+  float *y = s->inc[nd->out[0]];
+  const int K = n->K, lo = n->is_signed ? -n->K : 0;
+  const float leak = n->leak;
+  const int64_t chunk = n->qchunk, nchunks = (on + chunk - 1) / chunk;
+  double spikes = 0, nz = 0;
+#pragma omp parallel for reduction(+ : spikes, nz) schedule(static) if (on > 16384)
+  for (int64_t o = 0; o < nchunks; o++) {
+    int64_t e = o * chunk, len = on - e < chunk ? on - e : chunk;
+    int64_t z = 0;
+    int64_t sp = sf_q8_neuron_block(xa ? xa + e : NULL, xa ? NULL : x + e, n->vi + e, n->kq + e, y + e, n->ThE, n->iThE, n->iuE, n->thE, len, leak, lo, K, &z);
+    spikes += sp;
+    nz += z;
+  }
+  *spikes_out = spikes;
+  *nz_out = nz;
+}
+
 sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user) {
   const sf_graph *g = s->g;
   int in_v = g->inputs[0];
@@ -289,8 +532,16 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
       for (int k = 0; k < nd->n_in; k++) if (n->cum[k]) memset(n->cum[k], 0, sizeof(float) * (size_t)numel(g, nd->in[k]));
       memset(n->prev, 0, sizeof(float) * (size_t)on);
     }
-    if (n->m == M_NEURON)
-      for (int64_t e = 0; e < on; e++) n->v[e] = 0.5f * n->theta[n->ntheta == 1 ? 0 : (e / n->inner) % n->C];
+    if (n->m == M_NEURON && !n->q) {
+      /* membranes start at theta / 2: [outer, C, inner] walked without divisions */
+      int64_t C = n->ntheta == 1 ? 1 : n->C, inner = n->ntheta == 1 ? on : n->inner, e = 0;
+      for (int64_t o = 0; o < on / (C * inner); o++)
+        for (int64_t c = 0; c < C; c++)
+          for (int64_t j = 0; j < inner; j++) n->v[e++] = 0.5f * n->theta[n->ntheta == 1 ? 0 : c];
+    }
+    if (n->m == M_NEURON && n->q)
+      for (int64_t e0 = 0; e0 < on; e0 += n->qchunk)
+        for (int64_t j = 0; j < n->qchunk && e0 + j < on; j++) n->vi[e0 + j] = n->ThE[j] / 2;
   }
   int64_t n_out = numel(g, g->outputs[0]);
   memset(s->cum_out, 0, sizeof(float) * (size_t)n_out);
@@ -318,16 +569,17 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
         const float *thv = n->theta;
         int per_ch = n->ntheta != 1;
         const float flo = (float)lo, fK = (float)K;
-        double spikes = 0;
-#pragma omp parallel for reduction(+ : spikes) schedule(static) if (on > 16384)
+        double spikes = 0, nz = 0;
+        if (n->q) { neuron_step_q8(s, n, nd, on, &spikes, &nz); goto neuron_done; }
+#pragma omp parallel for reduction(+ : spikes, nz) schedule(static) if (on > 16384)
         for (int64_t o = 0; o < outer; o++) {
-          int local = 0;
+          int local = 0, lnz = 0;
           if (inner == 1 && per_ch) {
             /* channels last: one contiguous row, vectorisable */
             const float *xr = x + o * C;
             float *vr = v + o * C, *yr = y + o * C;
             const float *ivr = n->inv_theta;
-#pragma omp simd reduction(+ : local)
+#pragma omp simd reduction(+ : local, lnz)
             for (int64_t c = 0; c < C; c++) {
               float u = leak * vr[c] + xr[c];
               float kf = floorf(u * ivr[c]);
@@ -336,12 +588,13 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
               vr[c] = u - kf * thv[c];
               yr[c] = kf * thv[c];
               local += abs((int)kf);
+              lnz += kf != 0;
             }
           } else {
             for (int64_t c = 0; c < C; c++) {
               float th = thv[per_ch ? c : 0], inv = n->inv_theta[per_ch ? c : 0];
               int64_t base = (o * C + c) * inner;
-#pragma omp simd reduction(+ : local)
+#pragma omp simd reduction(+ : local, lnz)
               for (int64_t j = 0; j < inner; j++) {
                 float u = leak * v[base + j] + x[base + j];
                 float kf = floorf(u * inv);
@@ -350,12 +603,17 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
                 v[base + j] = u - kf * th;
                 y[base + j] = kf * th;
                 local += abs((int)kf);
+              lnz += kf != 0;
               }
             }
           }
           spikes += local;
+          nz += lnz;
         }
+      neuron_done:
         n->st.spikes += spikes;
+        n->step_spikes = spikes;
+        n->step_nz = nz;
         n->st.neuron_updates += (double)on;
         if (s->raster && !s->raster_done && t <= s->raster_T) {
           int64_t per = on / (g->values[nd->out[0]].t.shape[0] ? g->values[nd->out[0]].t.shape[0] : 1);
@@ -400,12 +658,29 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
         int x = nd->in[0];
         if (is_const(g, x) && nd->n_in > 1) x = nd->in[1];
         if (n->spike_in) {
-          int64_t xn = numel(g, x), ev = count_nonzero(s->inc[x], xn);
+          /* an int8 layer reads its source neuron's counts in place: their non-zeros were counted by the neuron */
+          int64_t xn = numel(g, x), ev = n->q ? (int64_t)s->ns[n->src[0]].step_nz : count_nonzero(s->inc[x], xn);
           n->st.events += (double)ev;
-          n->st.sops += (double)ev * n->macs_per_input;
+          /* a burst of k spikes is k synaptic events at each target */
+          n->st.sops += (double)ev * n->macs_per_input * burst_factor(s, n->src[0]);
           int use_events = s->path == SF_PATH_EVENT || s->path == SF_PATH_BITPACKED ||
                            (s->path == SF_PATH_AUTO && (double)ev < s->event_max_activity * (double)xn);
-          if (!strcmp(nd->op_type, "Linear") && x == nd->in[0]) {
+          if (n->q) {
+            int64_t N = n->qN, rows = xn / n->qK;
+            int32_t *acc = n->acc;
+            const int8_t *X = s->ns[n->src[0]].kq;
+            for (int64_t r = 0; r < rows; r++) memcpy(acc + r * N, n->bq, sizeof(int32_t) * (size_t)N);
+            if (use_events) { sf_q8_linear_events(X, rows, n->qK, n->Wq, N, acc); n->steps_event++; }
+            else { sf_q8_linear_dense(X, rows, n->qK, n->Wq, n->Wp, n->colsum, N, acc); n->steps_dense++; }
+            if (n->feeds < 0) {
+              /* float consumers: Y = scale * acc + bias */
+              float *Y = s->inc[nd->out[0]];
+              const float *b = nd->n_in > 2 && nd->in[2] >= 0 ? g->values[nd->in[2]].t.data : NULL;
+              for (int64_t r = 0; r < rows; r++)
+                for (int64_t c2 = 0; c2 < N; c2++) Y[r * N + c2] = n->wscale[c2] * (float)acc[r * N + c2] + (b ? b[c2] : 0.0f);
+            }
+            done = 1;
+          } else if (!strcmp(nd->op_type, "Linear") && x == nd->in[0]) {
             /* event-driven: each spike adds its weight row */
             const sf_tensor *w = &g->values[nd->in[1]].t;
             int64_t Kd = w->shape[0], N = w->shape[1], rows = xn / Kd;
@@ -448,7 +723,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
           double fan_a = !strcmp(nd->op_type, "MatMul") ? (double)B->shape[B->ndim - 1] : 1.0;
           double fan_b = !strcmp(nd->op_type, "MatMul") ? (double)(A->ndim >= 2 ? A->shape[A->ndim - 2] : 1) : 1.0;
           n->st.events += (double)(ea + eb);
-          n->st.sops += (double)ea * fan_a + (double)eb * fan_b;
+          n->st.sops += (double)ea * fan_a * burst_factor(s, n->src[0]) + (double)eb * fan_b * burst_factor(s, n->src[1]);
         }
       }
     }

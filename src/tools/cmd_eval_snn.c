@@ -8,6 +8,7 @@
 
 #include "convert/convert_internal.h"
 #include "core/util.h"
+#include "snn/spike_kernels_q8.h"
 #include "spikeformer/analyze.h"
 #include "spikeformer/backend.h"
 #include "spikeformer/energy.h"
@@ -18,12 +19,15 @@
 
 static void help(void) {
   printf("usage: spikeformer eval OUT.sfm [--data DIR] [--timesteps T] [--limit N] [--batch N] [--encoding E]\n"
-         "                        [--backend cpu] [--path auto|dense|event|bitpacked] [--decoder membrane|count] [--no-ann] [--json FILE] [--threads N]\n"
+         "                        [--backend cpu] [--path auto|dense|event|bitpacked] [--quant float|int8] [--decoder membrane|count]\n"
+         "                        [--no-ann] [--json FILE] [--threads N]\n"
          "\n"
          "Runs the spiking network for T timesteps (default: the T it was converted for) and reports\n"
          "its accuracy after every timestep, beside the ANN's on the same images; per-layer firing\n"
          "rates, synaptic operations, and the spike purity (share of operations that are accumulates\n"
-         "triggered by spikes, versus multiply-accumulates and float function evaluations).\n");
+         "triggered by spikes, versus multiply-accumulates and float function evaluations).\n"
+         "--quant int8 runs the layers fed by spikes on int8 weights with int32 accumulators and every\n"
+         "neuron with an int32 membrane; compare its accuracy with the default float run.\n");
 }
 
 int cmd_eval_snn(const char *model, int argc, char **argv) { return cmd_eval_snn_mode(model, argc, argv, 0); }
@@ -44,6 +48,12 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
       if (v && !strcmp(v, "membrane")) bo.decoder = SF_DECODE_MEMBRANE;
       else if (v && !strcmp(v, "count")) bo.decoder = SF_DECODE_COUNT;
       else return cli_usage_error("eval", "--decoder takes membrane or count");
+      continue;
+    }
+    if (cli_opt(argc, argv, &i, "--quant", &v)) {
+      if (v && !strcmp(v, "int8")) bo.quant = 8;
+      else if (v && !strcmp(v, "float")) bo.quant = 0;
+      else return cli_usage_error("eval", "--quant takes int8 or float");
       continue;
     }
     if (cli_opt(argc, argv, &i, "--backend", &v)) { if (!v) return cli_usage_error("eval", "--backend needs a name"); backend_name = v; continue; }
@@ -87,6 +97,8 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   int n_em = 0;
   sf_op_counts annc = {0};
   double *snn_pj = NULL, *ann_pj = NULL;
+  sf_power_monitor pm;
+  memset(&pm, 0, sizeof pm);
   sf_status st = sf_snn_model_load(model, &m);
   if (st) return cli_fail(st);
   const sf_convert_options *opt = sf_snn_model_options(m);
@@ -98,10 +110,9 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   if ((st = sf_backend_find(backend_name, &be))) goto done;
   if ((st = sf_backend_compile(be, m, &bo, &comp))) goto done;
   int64_t cur_batch = 0;
-  sf_power_monitor pm;
   sf_power_monitor_probe(&pm);
   if (profile && (st = sf_energy_models_load(energy_dir, &em, &n_em))) goto done;
-  double j0 = sf_power_monitor_rapl_joules(&pm);
+  double j0 = sf_power_monitor_rapl_joules(&pm), g0 = sf_power_monitor_gpu_joules(&pm);
   cli_progress pb;
   cli_progress_start(&pb, profile ? "profile" : "snn eval", ds.n);
   double t0 = cli_now();
@@ -142,7 +153,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
       tot[i].float_ops += s1.float_ops; tot[i].neuron_updates += s1.neuron_updates;
     }
   double secs = cli_now() - t0;
-  double j1 = sf_power_monitor_rapl_joules(&pm);
+  double j1 = sf_power_monitor_rapl_joules(&pm), g1 = sf_power_monitor_gpu_joules(&pm);
   cli_progress_end(&pb);
   double ann_acc = (double)ann_correct / (double)ds.n;
   printf("model: %s (%s neurons, %s thresholds, converted for T=%d)\n", model, sf_neuron_model_name(opt->snn.neuron_model),
@@ -175,6 +186,13 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
          total_ops ? 100 * sops / total_ops : 0, total_ops ? 100 * macs / total_ops : 0, total_ops ? 100 * fops / total_ops : 0);
   printf("mean firing rate: %.4f spikes per neuron per step; time %.2fs (%d threads, backend %s)\n", neurons ? spikes / (neurons * (double)T * (double)ds.n) : 0.0,
          secs, sf_threads_get(), backend_name);
+  int n_int8 = 0, n_spike_linear = 0;
+  for (int i = 0; i < n_nodes; i++) {
+    if (!strcmp(tot[i].mode, "linear") && tot[i].sops > 0) { n_spike_linear++; n_int8 += tot[i].int8; }
+  }
+  if (bo.quant)
+    printf("quantised: int8 weights with int32 accumulators on %d of %d spike-fed layers (kernels: %s); int32 membranes in every neuron\n",
+           n_int8, n_spike_linear, sf_q8_isa());
   if (profile) {
     if ((st = sf_energy_ann_counts(sf_snn_model_source(m), &annc))) goto done;
     snn_pj = calloc((size_t)n_em, sizeof(double));
@@ -200,7 +218,9 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
     printf("ANN per sample: %.0f MACs, %.0f float evaluations, %.0f activations written\n", annc.macs, annc.float_ops, annc.activations);
     if (pm.rapl_available) printf("measured (RAPL, package): %.3f J over the SNN run (%.2f uJ/sample, includes the ANN beside it unless --no-ann)\n", j1 - j0, (j1 - j0) * 1e6 / (double)ds.n);
     else printf("measured energy: not available here, because %s\n", pm.rapl_reason);
-    printf("GPU energy (NVML): not available here, because %s\n", pm.nvml_reason);
+    if (g0 >= 0 && g1 >= 0)
+      printf("GPU energy (NVML, %s): %.3f J during the run; the SNN runs on the CPU, so this is the GPU's idle draw\n", pm.gpu_name, g1 - g0);
+    else printf("GPU energy (NVML): not available here, because %s\n", pm.nvml_available ? pm.nvml_reason : pm.nvml_reason);
   }
   if (json) {
     cJSON *r = cJSON_CreateObject(), *acc = cJSON_CreateArray(), *layers = cJSON_CreateArray();
@@ -219,6 +239,9 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
     cJSON_AddNumberToObject(r, "macs_per_sample", macs / (double)ds.n);
     cJSON_AddNumberToObject(r, "float_ops_per_sample", fops / (double)ds.n);
     cJSON_AddNumberToObject(r, "spike_purity", total_ops ? sops / total_ops : 0);
+    cJSON_AddStringToObject(r, "quant", bo.quant ? "int8" : "float");
+    cJSON_AddNumberToObject(r, "int8_layers", n_int8);
+    cJSON_AddNumberToObject(r, "spike_fed_layers", n_spike_linear);
     cJSON_AddNumberToObject(r, "seconds", secs);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -304,6 +327,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
     }
   }
 done:
+  sf_power_monitor_close(&pm);
   free(snn_pj);
   free(ann_pj);
   sf_energy_models_free(em, n_em);

@@ -163,8 +163,9 @@ int cmd_report(int argc, char **argv) {
   fprintf(f, "</table>\n<p class=\"note\">All figures above are modelled from exact operation counts. Measured energy: ");
   html_text(f, pm.rapl_available ? "RAPL available (see 'spikeformer profile')" : pm.rapl_reason);
   fprintf(f, "; GPU (NVML): ");
-  html_text(f, pm.nvml_available ? "available" : pm.nvml_reason);
+  html_text(f, pm.nvml_available ? pm.gpu_name : pm.nvml_reason);
   fprintf(f, ".</p>\n");
+  sf_power_monitor_close(&pm);
   /* 4. raster */
   fprintf(f, "<h2>Spike raster of one input (test image 0)</h2>\n");
   const signed char *blocks[RASTER_LAYERS];

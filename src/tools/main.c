@@ -1,7 +1,11 @@
 /* spikeformer: command-line entry point; one file per subcommand. */
+#define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
+#include "spikeformer/threads.h"
 #include "tools/cli.h"
 
 static void usage(FILE *f) {
@@ -30,9 +34,20 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
   if (argc < 2) { usage(stderr); return 2; }
+  /* OpenBLAS picks its kernels when it loads: where it fell back to generic SSE3 ones on a CPU it
+   * does not know, start again with the right family requested (SF_KEEP_BLAS_CORE=1 opts out) */
+  const char *core = sf_blas_better_core();
+  if (core && !getenv("SF_KEEP_BLAS_CORE")) {
+    setenv("OPENBLAS_CORETYPE", core, 1);
+    execv("/proc/self/exe", argv);
+  }
   const char *cmd = argv[1];
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
-  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) { printf("spikeformer %s\n", sf_version()); return 0; }
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    printf("spikeformer %s\nBLAS: OpenBLAS, %s kernels%s\n", sf_version(), sf_blas_core(),
+           getenv("OPENBLAS_CORETYPE") ? " (OPENBLAS_CORETYPE)" : "");
+    return 0;
+  }
   if (!strcmp(cmd, "analyze")) return cmd_analyze(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
   if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);

@@ -1,0 +1,338 @@
+/* Integer synaptic kernels (see spike_kernels_q8.h for shapes). Three implementations chosen at
+ * run time: AVX-512 VNNI (vpdpbusd: 64 int8 products per instruction), AVX2 (widen to int32) and
+ * portable C. All compute the same exact integer sums. */
+#include "snn/spike_kernels_q8.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+enum { ISA_C, ISA_AVX2, ISA_VNNI512 };
+static int g_isa = -1;
+
+static int isa(void) {
+  if (g_isa >= 0) return g_isa;
+  int k = ISA_C;
+#if defined(__x86_64__)
+  const char *env = getenv("SF_ISA");
+  __builtin_cpu_init();
+  if (!env || strcmp(env, "c")) {
+    if (__builtin_cpu_supports("avx2")) k = ISA_AVX2;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
+        (!env || strcmp(env, "avx2")))
+      k = ISA_VNNI512;
+  }
+#endif
+  g_isa = k;
+  return k;
+}
+
+const char *sf_q8_isa(void) {
+  static const char *names[] = {"c", "avx2", "vnni512"};
+  return names[isa()];
+}
+
+static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+
+int64_t sf_q8_packed_size(int64_t K, int64_t N) { return (K + 3) / 4 * round16(N) * 4; }
+
+void sf_q8_pack(const int8_t *Wq, int64_t K, int64_t N, int8_t *Wp, int32_t *colsum) {
+  int64_t Np = round16(N);
+  memset(Wp, 0, (size_t)sf_q8_packed_size(K, N));
+  for (int64_t n = 0; n < N; n++) colsum[n] = 0;
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t n = 0; n < N; n++) {
+      Wp[((k / 4) * Np + n) * 4 + (k % 4)] = Wq[k * N + n];
+      colsum[n] += Wq[k * N + n];
+    }
+}
+
+int64_t sf_q8_count_nonzero(const int8_t *x, int64_t n) {
+  int64_t c = 0;
+#pragma omp parallel for reduction(+ : c) schedule(static) if (n > 262144)
+  for (int64_t i = 0; i < n; i++) c += x[i] != 0;
+  return c;
+}
+
+/* ---- event path ---- */
+
+static void row_add_c(int64_t N, int k, const int8_t *w, int32_t *acc) {
+  for (int64_t n = 0; n < N; n++) acc[n] += k * w[n];
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static void row_add_avx2(int64_t N, int k, const int8_t *w, int32_t *acc) {
+  int64_t n = 0;
+  __m256i vk = _mm256_set1_epi32(k);
+  for (; n + 8 <= N; n += 8) {
+    __m256i wv = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(w + n)));
+    __m256i a = _mm256_loadu_si256((const __m256i *)(acc + n));
+    a = k == 1 ? _mm256_add_epi32(a, wv) : k == -1 ? _mm256_sub_epi32(a, wv) : _mm256_add_epi32(a, _mm256_mullo_epi32(vk, wv));
+    _mm256_storeu_si256((__m256i *)(acc + n), a);
+  }
+  for (; n < N; n++) acc[n] += k * w[n];
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void row_add_512(int64_t N, int k, const int8_t *w, int32_t *acc) {
+  __m512i vk = _mm512_set1_epi32(k);
+  for (int64_t n = 0; n < N; n += 16) {
+    __mmask16 m = N - n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (N - n)) - 1);
+    __m512i wv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, w + n));
+    __m512i a = _mm512_maskz_loadu_epi32(m, acc + n);
+    a = k == 1 ? _mm512_add_epi32(a, wv) : k == -1 ? _mm512_sub_epi32(a, wv) : _mm512_add_epi32(a, _mm512_mullo_epi32(vk, wv));
+    _mm512_mask_storeu_epi32(acc + n, m, a);
+  }
+}
+#endif
+
+typedef void (*row_add_fn)(int64_t, int, const int8_t *, int32_t *);
+
+static row_add_fn pick_row_add(void) {
+#if defined(__x86_64__)
+  if (isa() == ISA_VNNI512) return row_add_512;
+  if (isa() == ISA_AVX2) return row_add_avx2;
+#endif
+  return row_add_c;
+}
+
+#if defined(__x86_64__)
+/* One row: collect the events (64 inputs per mask test), then per block of 128 columns keep the
+ * accumulators in 8 registers while every event's weights are added. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events_row_512(const int8_t *x, int64_t K, const int8_t *Wq, int64_t N,
+                                                                                  int32_t *acc, int32_t *idx) {
+  int64_t ne = 0;
+  for (int64_t k = 0; k < K; k += 64) {
+    __mmask64 lm = K - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k)) - 1);
+    uint64_t bits = (uint64_t)_mm512_test_epi8_mask(_mm512_maskz_loadu_epi8(lm, x + k), _mm512_set1_epi8(-1));
+    while (bits) {
+      idx[ne++] = (int32_t)(k + __builtin_ctzll(bits));
+      bits &= bits - 1;
+    }
+  }
+  if (!ne) return 0;
+  for (int64_t n0 = 0; n0 < N; n0 += 128) {
+    __mmask16 m[8];
+    __m512i a[8];
+    for (int c = 0; c < 8; c++) {
+      int64_t left = N - (n0 + 16 * c);
+      m[c] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+      a[c] = _mm512_maskz_loadu_epi32(m[c], acc + n0 + 16 * c);
+    }
+    for (int64_t e = 0; e < ne; e++) {
+      const int8_t *w = Wq + (int64_t)idx[e] * N + n0;
+      int kv = x[idx[e]];
+      if (kv == 1) {
+        for (int c = 0; c < 8; c++) a[c] = _mm512_add_epi32(a[c], _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m[c], w + 16 * c)));
+      } else {
+        __m512i vk = _mm512_set1_epi32(kv);
+        for (int c = 0; c < 8; c++)
+          a[c] = _mm512_add_epi32(a[c], _mm512_mullo_epi32(vk, _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m[c], w + 16 * c))));
+      }
+    }
+    for (int c = 0; c < 8; c++) _mm512_mask_storeu_epi32(acc + n0 + 16 * c, m[c], a[c]);
+  }
+  return ne;
+}
+
+static int64_t events_512(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int32_t *ACC) {
+  int64_t events = 0;
+#pragma omp parallel reduction(+ : events) if (rows * K > 16384)
+  {
+    int32_t *idx = malloc(sizeof(int32_t) * (size_t)(K + 64));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; r++) events += idx ? events_row_512(X + r * K, K, Wq, N, ACC + r * N, idx) : 0;
+    free(idx);
+  }
+  return events;
+}
+#endif
+
+int64_t sf_q8_linear_events(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int32_t *ACC) {
+#if defined(__x86_64__)
+  if (isa() == ISA_VNNI512) return events_512(X, rows, K, Wq, N, ACC);
+#endif
+  row_add_fn f = pick_row_add();
+  int64_t events = 0;
+#pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
+  for (int64_t r = 0; r < rows; r++) {
+    const int8_t *x = X + r * K;
+    int32_t *acc = ACC + r * N;
+    int64_t k = 0;
+    /* skip 8 silent inputs at a time */
+    for (; k + 8 <= K; k += 8) {
+      uint64_t word;
+      memcpy(&word, x + k, 8);
+      while (word) {
+        int b = __builtin_ctzll(word) / 8;
+        word &= ~((uint64_t)0xFF << (8 * b));
+        f(N, x[k + b], Wq + (k + b) * N, acc);
+        events++;
+      }
+    }
+    for (; k < K; k++)
+      if (x[k]) { f(N, x[k], Wq + k * N, acc); events++; }
+  }
+  return events;
+}
+
+/* ---- dense path ---- */
+
+static void dense_c(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int32_t *ACC) {
+#pragma omp parallel for schedule(static) if (rows * K > 16384)
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t k = 0; k < K; k++)
+      if (X[r * K + k]) row_add_c(N, X[r * K + k], Wq + k * N, ACC + r * N);
+}
+
+#if defined(__x86_64__)
+/* 4 rows x 64 columns of accumulators in registers over the whole K loop; each step broadcasts 4
+ * inputs of a row (as unsigned x + 128) against 4 packed weights per column. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void dense_rows_vnni(const int8_t *X, int64_t rows, int64_t r0, int64_t K,
+                                                                                 const int8_t *Wp, const int32_t *colsum, int64_t N,
+                                                                                 int32_t *ACC) {
+  int64_t nr = rows - r0 < 4 ? rows - r0 : 4, K4 = (K + 3) / 4, Np = round16(N);
+  const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
+  for (int64_t n0 = 0; n0 < N; n0 += 64) {
+    int nc = (int)((N - n0 + 15) / 16);
+    if (nc > 4) nc = 4;
+    __mmask16 m[4];
+    __m512i a[4][4], corr[4];
+    for (int c = 0; c < 4; c++) {
+      int64_t left = N - (n0 + 16 * c);
+      m[c] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+      corr[c] = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m[c], colsum + n0 + 16 * c), 7);
+    }
+    for (int i = 0; i < 4; i++)
+      for (int c = 0; c < 4; c++)
+        a[i][c] = i < nr && c < nc ? _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m[c], ACC + (r0 + i) * N + n0 + 16 * c), corr[c]) : _mm512_setzero_si512();
+    for (int64_t k4 = 0; k4 < K4; k4++) {
+      const int8_t *wrow = Wp + (k4 * Np + n0) * 4;
+      __m512i w[4];
+      for (int c = 0; c < 4; c++) w[c] = c < nc ? _mm512_loadu_si512((const void *)(wrow + 64 * c)) : _mm512_setzero_si512();
+      for (int i = 0; i < 4; i++) {
+        if (i >= nr) break;
+        int32_t q;
+        memcpy(&q, X + (r0 + i) * K + 4 * k4, 4);
+        __m512i xb = _mm512_xor_si512(_mm512_set1_epi32(q), flip);
+        for (int c = 0; c < 4; c++) a[i][c] = _mm512_dpbusd_epi32(a[i][c], xb, w[c]);
+      }
+    }
+    for (int i = 0; i < nr; i++)
+      for (int c = 0; c < nc; c++) _mm512_mask_storeu_epi32(ACC + (r0 + i) * N + n0 + 16 * c, m[c], a[i][c]);
+  }
+}
+
+/* The OpenMP loop stays outside the target functions (clang outlines parallel regions). */
+static void dense_vnni(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wp, const int32_t *colsum, int64_t N, int32_t *ACC) {
+  int64_t blocks = (rows + 3) / 4;
+#pragma omp parallel for schedule(static) if (rows * K > 16384)
+  for (int64_t b = 0; b < blocks; b++) dense_rows_vnni(X, rows, b * 4, K, Wp, colsum, N, ACC);
+}
+
+static void dense_avx2(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int32_t *ACC) {
+#pragma omp parallel for schedule(static) if (rows * K > 16384)
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t k = 0; k < K; k++)
+      if (X[r * K + k]) row_add_avx2(N, X[r * K + k], Wq + k * N, ACC + r * N);
+}
+#endif
+
+void sf_q8_linear_dense(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum,
+                        int64_t N, int32_t *ACC) {
+#if defined(__x86_64__)
+  if (isa() == ISA_VNNI512) { dense_vnni(X, rows, K, Wp, colsum, N, ACC); return; }
+  if (isa() == ISA_AVX2) { dense_avx2(X, rows, K, Wq, N, ACC); return; }
+#endif
+  (void)Wp;
+  (void)colsum;
+  dense_c(X, rows, K, Wq, N, ACC);
+}
+
+/* ---- int32-membrane neurons ---- */
+
+static int64_t neuron_block_c(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh,
+                              const float *iu, const float *th, int64_t len, float leak, int lo, int K, int64_t *nz) {
+  int64_t spikes = 0, z = 0;
+  const float flo = (float)(lo - 1), fhi = (float)(K + 1);
+  for (int64_t j = 0; j < len; j++) {
+    int32_t in;
+    if (xa) in = xa[j];
+    else {
+      float f = xf[j] * iu[j];
+      f = f > 1e9f ? 1e9f : f < -1e9f ? -1e9f : f;
+      in = (int32_t)floorf(f + 0.5f);
+    }
+    int32_t vv = leak != 1.0f ? (int32_t)floorf(leak * (float)v[j] + 0.5f) : v[j];
+    int32_t u = vv + in, T1 = Th[j];
+    float kf = floorf((float)u * iTh[j]);
+    kf = kf < flo ? flo : kf > fhi ? fhi : kf;
+    int32_t k = (int32_t)kf;
+    int32_t r = u - k * T1;
+    k += (r >= T1) - (r < 0);
+    k = k < lo ? lo : k > K ? K : k;
+    int32_t nv = u - k * T1;
+    v[j] = nv > (1 << 30) ? (1 << 30) : nv < -(1 << 30) ? -(1 << 30) : nv;
+    kq[j] = (int8_t)k;
+    y[j] = (float)k * th[j];
+    spikes += k < 0 ? -k : k;
+    z += k != 0;
+  }
+  *nz = z;
+  return spikes;
+}
+
+#if defined(__x86_64__)
+/* The same arithmetic 16 lanes at a time (identical results to the C version). */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block_512(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq,
+                                                                                   float *y, const int32_t *Th, const float *iTh, const float *iu,
+                                                                                   const float *th, int64_t len, float leak, int lo, int K,
+                                                                                   int64_t *nz) {
+  const __m512 half = _mm512_set1_ps(0.5f), big = _mm512_set1_ps(1e9f), nbig = _mm512_set1_ps(-1e9f), vleak = _mm512_set1_ps(leak);
+  const __m512 flo = _mm512_set1_ps((float)(lo - 1)), fhi = _mm512_set1_ps((float)(K + 1));
+  const __m512i ilo = _mm512_set1_epi32(lo), ihi = _mm512_set1_epi32(K), one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
+  const __m512i vmax = _mm512_set1_epi32(1 << 30), vmin = _mm512_set1_epi32(-(1 << 30));
+  __m512i sp = _mm512_setzero_si512();
+  int64_t z = 0;
+  for (int64_t j = 0; j < len; j += 16) {
+    __mmask16 m = len - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (len - j)) - 1);
+    __m512i in;
+    if (xa) in = _mm512_maskz_loadu_epi32(m, xa + j);
+    else {
+      __m512 f = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xf + j), _mm512_maskz_loadu_ps(m, iu + j));
+      f = _mm512_min_ps(_mm512_max_ps(f, nbig), big);
+      in = _mm512_cvttps_epi32(_mm512_roundscale_ps(_mm512_add_ps(f, half), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
+    }
+    __m512i vv = _mm512_maskz_loadu_epi32(m, v + j);
+    if (leak != 1.0f)
+      vv = _mm512_cvttps_epi32(_mm512_roundscale_ps(_mm512_add_ps(_mm512_mul_ps(vleak, _mm512_cvtepi32_ps(vv)), half), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
+    __m512i u = _mm512_add_epi32(vv, in), T1 = _mm512_maskz_loadu_epi32(m, Th + j);
+    __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(u), _mm512_maskz_loadu_ps(m, iTh + j)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    kf = _mm512_min_ps(_mm512_max_ps(kf, flo), fhi);
+    __m512i k = _mm512_cvttps_epi32(kf);
+    __m512i r = _mm512_sub_epi32(u, _mm512_mullo_epi32(k, T1));
+    k = _mm512_mask_add_epi32(k, _mm512_cmpge_epi32_mask(r, T1), k, one);
+    k = _mm512_mask_sub_epi32(k, _mm512_cmplt_epi32_mask(r, zero), k, one);
+    k = _mm512_min_epi32(_mm512_max_epi32(k, ilo), ihi);
+    __m512i nv = _mm512_sub_epi32(u, _mm512_mullo_epi32(k, T1));
+    nv = _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax);
+    _mm512_mask_storeu_epi32(v + j, m, nv);
+    _mm_mask_storeu_epi8(kq + j, m, _mm512_cvtepi32_epi8(k));
+    _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_cvtepi32_ps(k), _mm512_maskz_loadu_ps(m, th + j)));
+    sp = _mm512_add_epi32(sp, _mm512_maskz_abs_epi32(m, k));
+    z += __builtin_popcount((unsigned)_mm512_mask_cmpneq_epi32_mask(m, k, zero));
+  }
+  *nz = z;
+  return _mm512_reduce_add_epi32(sp);
+}
+#endif
+
+int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh,
+                           const float *iu, const float *th, int64_t len, float leak, int lo, int K, int64_t *nz) {
+#if defined(__x86_64__)
+  if (isa() == ISA_VNNI512) return neuron_block_512(xa, xf, v, kq, y, Th, iTh, iu, th, len, leak, lo, K, nz);
+#endif
+  return neuron_block_c(xa, xf, v, kq, y, Th, iTh, iu, th, len, leak, lo, K, nz);
+}

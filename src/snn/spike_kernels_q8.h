@@ -1,0 +1,33 @@
+/* Integer synaptic kernels: int8 weights, int8 spike counts, int32 accumulators.
+ *   X   [rows, K] int8 signed spike counts (k = -K..K per neuron and step; rows padded by 4 bytes)
+ *   Wq  [K, N] int8 weights, row k = the synapses of input k (event path)
+ *   Wp  [ceil(K/4), Np, 4] the same weights packed for 4-way dot products (dense path),
+ *       Np = N rounded up to 16, zero padded
+ *   colsum [N] sum over k of Wq[k, n] (the dense path works on x + 128 and subtracts 128 colsum)
+ *   ACC [rows, N] int32, already holding the bias in accumulator units; the kernels add X Wq.
+ * Integer sums are exact, so every path and thread count gives the same accumulators. */
+#ifndef SF_SNN_SPIKE_KERNELS_Q8_H
+#define SF_SNN_SPIKE_KERNELS_Q8_H
+#include <stdint.h>
+
+/* Bytes for the packed layout of a [K, N] weight. */
+int64_t sf_q8_packed_size(int64_t K, int64_t N);
+void sf_q8_pack(const int8_t *Wq, int64_t K, int64_t N, int8_t *Wp, int32_t *colsum);
+/* Event path: for each non-zero X[r, k]: ACC[r, :] += X[r, k] * Wq[k, :]. Returns the events. */
+int64_t sf_q8_linear_events(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int32_t *ACC);
+/* Dense path: ACC += X Wq over every input (VNNI dot products where the CPU has them). */
+void sf_q8_linear_dense(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum,
+                        int64_t N, int32_t *ACC);
+/* One step of int32-membrane neurons over len elements; per-position tables Th (threshold in
+ * units), iTh = 1 / Th, iu = 1 / unit, th = theta (the value a spike carries):
+ *   u = v + x (x = xa, the feeding int8 layer's accumulators, or round(xf / unit) for float currents)
+ *   (with leak: v = round(leak v) first); k = clamp(floor(u / Th), lo, K); v = u - k Th;
+ *   kq = k; y = k th. Returns the unit spikes (sum |k|) and the non-zero count in *nz. */
+int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh,
+                           const float *iu, const float *th, int64_t len, float leak, int lo, int K, int64_t *nz);
+/* Non-zero entries of an int8 array. */
+int64_t sf_q8_count_nonzero(const int8_t *x, int64_t n);
+/* "vnni512", "avx2" or "c": the instruction set the kernels use on this CPU (SF_ISA=c forces C). */
+const char *sf_q8_isa(void);
+
+#endif
