@@ -23,19 +23,28 @@ num() { sed -n "s/.*\"$1\":[ \t]*\([0-9.e+-]*\).*/\1/p" "$2" | head -1; }
 "$BIN" convert "$ROOT/models/vit/model.onnx" -o "$T/vit.sfm" --timesteps 8 > /dev/null
 "$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/mlp.sfm" --neuron if --timesteps 16 > /dev/null
 
-"$BIN" eval "$T/vit.sfm" --timesteps 8 --no-ann --threads "$THREADS" --json "$T/vit_snn.json" > /dev/null
 "$BIN" eval "$ROOT/models/vit/model.onnx" --threads "$THREADS" --json "$T/vit_ann.json" > /dev/null
 LD_LIBRARY_PATH=$OB OMP_NUM_THREADS=$THREADS /usr/bin/python3 "$ROOT/bench/torch_ann.py" --model vit --threads "$THREADS" > "$T/vit_torch.json"
-snn=$(num seconds "$T/vit_snn.json"); ann=$(num seconds "$T/vit_ann.json"); pt=$(num seconds "$T/vit_torch.json")
-printf "ViT SNN T=8 (10k images): %.2fs; float ANN executor %.2fs; PyTorch ANN %.2fs\n" "$snn" "$ann" "$pt"
-awk -v s="$snn" -v a="$ann" -v p="$pt" 'BEGIN { printf "  ratio SNN/ANN executor: %.2f   ratio SNN/PyTorch ANN: %.2f   (goal: <= 1.5)\n", s / a, s / p }'
+ann=$(num seconds "$T/vit_ann.json"); pt=$(num seconds "$T/vit_torch.json")
+printf "ViT float ANN executor %.2fs; PyTorch ANN %.2fs (10k images)\n" "$ann" "$pt"
+for q in float int8; do
+  "$BIN" eval "$T/vit.sfm" --timesteps 8 --no-ann --quant $q --threads "$THREADS" --json "$T/vit_snn_$q.json" > /dev/null
+  snn=$(num seconds "$T/vit_snn_$q.json")
+  acc=$(sed -n 's/.*"snn_accuracy_by_t":[ \t]*\[\(.*\)\].*/\1/p' "$T/vit_snn_$q.json" | awk -F, '{print $NF}')
+  printf "ViT SNN T=8 %-5s: %.2fs (accuracy %s)\n" "$q" "$snn" "$acc"
+  awk -v s="$snn" -v a="$ann" -v p="$pt" 'BEGIN { printf "  ratio SNN/ANN executor: %.2f   ratio SNN/PyTorch ANN: %.2f   (goal: <= 1.5)\n", s / a, s / p }'
+done
 
-"$BIN" eval "$T/mlp.sfm" --timesteps 32 --no-ann --threads "$THREADS" --json "$T/mlp_snn.json" > /dev/null
 LD_LIBRARY_PATH=$OB OMP_NUM_THREADS=$THREADS /usr/bin/python3 "$ROOT/bench/torch_snn_mlp.py" "$T/mlp.sfm" --timesteps 32 --threads "$THREADS" > "$T/mlp_torch.json"
-s=$(num seconds "$T/mlp_snn.json"); p=$(num seconds "$T/mlp_torch.json")
-acc_s=$(sed -n 's/.*"snn_accuracy_by_t":.*//p' "$T/mlp_snn.json"); acc_p=$(num accuracy "$T/mlp_torch.json")
-printf "MLP SNN T=32 (10k images): SpikeFormer %.2fs, PyTorch timestep loop %.2fs (accuracy %s)\n" "$s" "$p" "$acc_p"
-awk -v s="$s" -v p="$p" 'BEGIN { printf "  speed-up: %.1fx   (goal: >= 20x)\n", p / s }'
+p=$(num seconds "$T/mlp_torch.json"); acc_p=$(num accuracy "$T/mlp_torch.json")
+printf "MLP SNN T=32, PyTorch timestep loop: %.2fs (accuracy %s)\n" "$p" "$acc_p"
+for q in float int8; do
+  "$BIN" eval "$T/mlp.sfm" --timesteps 32 --no-ann --quant $q --threads "$THREADS" --json "$T/mlp_snn_$q.json" > /dev/null
+  s=$(num seconds "$T/mlp_snn_$q.json")
+  acc=$(sed -n 's/.*"snn_accuracy_by_t":[ \t]*\[\(.*\)\].*/\1/p' "$T/mlp_snn_$q.json" | awk -F, '{print $NF}')
+  printf "MLP SNN T=32 %-5s: SpikeFormer %.2fs (accuracy %s)\n" "$q" "$s" "$acc"
+  awk -v s="$s" -v p="$p" 'BEGIN { printf "  speed-up vs PyTorch loop: %.1fx   (goal: >= 20x)\n", p / s }'
+done
 
 OMP_NUM_THREADS=1 "$ROOT/$BUILD/bench/bench_events"
 

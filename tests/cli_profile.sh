@@ -14,6 +14,10 @@ for key in '"energy_ratio_45nm"' '"energy_pj_per_sample"' '"45nm+memory"' '"loih
   grep -q "$key" "$T/p.json" || { echo "FAIL: $key missing from the profile JSON"; fail=1; }
 done
 grep -q "Horowitz" "$T/p.json" || { echo "FAIL: sources not reported"; fail=1; }
+# ComparisonFramework: the ANN beside the SNN at every T, energy ratios per model, measured times
+grep -q "ANN vs SNN at every T" "$T/out.txt" && grep -q '"comparison"' "$T/p.json" && grep -q '"ann_seconds_per_sample"' "$T/p.json" ||
+  { echo "FAIL: no ANN-vs-SNN comparison at every T"; fail=1; }
+[ "$(awk '/ANN vs SNN at every T/{f=1; next} f && /^ +[0-9]+ /{n++} END{print n+0}' "$T/out.txt")" = "8" ] || { echo "FAIL: comparison table should have 8 rows (T=1..8)"; fail=1; }
 grep -Eq "measured \(RAPL|measured energy: not available here, because" "$T/out.txt" || { echo "FAIL: no power-monitor status"; fail=1; }
 # ANN energy under 45 nm = MACs * 4.6 pJ (MLP: 784*512 + 512*256 + 256*10 = 535040 MACs, no float ops)
 awk '/^45nm /{ if ($3 < 2.456 || $3 > 2.466) { print "FAIL: ANN 45nm energy " $3 " uJ, expected 2.461 (535040 MACs x 4.6 pJ)"; exit 1 } }' "$T/out.txt" || fail=1

@@ -10,7 +10,8 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 CHROMIUM=$(command -v chromium || true)
 [ -n "$CHROMIUM" ] || { echo "FAIL: chromium is not installed (scripts/install-deps.sh installs it)"; exit 1; }
-"$BIN" optimize "$ROOT/models/mlp/model.onnx" --max-drop 0.5 --limit 200 --tmax 8 -o "$T/mlp.sfm" --json "$T/opt.json" > /dev/null || exit 1
+"$BIN" optimize "$ROOT/models/mlp/model.onnx" --max-drop 0.5 --limit 200 --test-limit 500 --tmax 8 -o "$T/mlp.sfm" --json "$T/opt.json" > "$T/opt.txt" || exit 1
+grep -q "hand-picked" "$T/opt.txt" && grep -q "\"optimized_energy_ratio\"" "$T/opt.json" && grep -q "\"sites_raised\"" "$T/opt.json" || { echo "FAIL: optimize did not report the test set beside the hand-picked default"; exit 1; }
 "$BIN" report "$T/mlp.sfm" --timesteps 8 --limit 200 --optimize "$T/opt.json" -o "$T/report.html" > /dev/null || exit 1
 fail=0
 if grep -Eq '(src|href)="(https?:)?//' "$T/report.html"; then echo "FAIL: the report references the network"; fail=1; fi

@@ -39,6 +39,9 @@ sf_status sf_backend_execute(sf_deployed *d, const sf_tensor *input, int T, sf_s
 /* Per-layer counters of everything executed on this deployment. */
 int sf_backend_profile_count(const sf_deployed *d);
 void sf_backend_profile(const sf_deployed *d, int i, sf_snn_node_stats *out);
+/* Operations executed at timestep t (1-based) over all layers and runs: {SOPs, MACs, float
+ * evaluations, neuron updates}. */
+void sf_backend_profile_step(const sf_deployed *d, int t, double out[4]);
 void sf_deployed_free(sf_deployed *d);
 void sf_compiled_free(sf_compiled *c);
 

@@ -12,6 +12,8 @@ typedef struct sf_backend_i {
   sf_status (*execute)(void *deployed, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user);
   int (*profile_count)(const void *deployed);
   void (*profile)(const void *deployed, int i, sf_snn_node_stats *out);
+  /* operations at timestep t (1-based) over all layers and runs: sops, macs, float_ops, neuron_updates */
+  void (*profile_step)(const void *deployed, int t, double out[4]);
   void (*free_deployed)(void *deployed);
   void (*free_compiled)(void *compiled);
 } sf_backend_i;

@@ -53,6 +53,9 @@ static sf_status cpu_execute(void *deployed, const sf_tensor *input, int T, sf_s
 
 static int cpu_profile_count(const void *deployed) { return sf_snn_num_nodes(((const cpu_deployed *)deployed)->s); }
 static void cpu_profile(const void *deployed, int i, sf_snn_node_stats *out) { sf_snn_node_stats_get(((const cpu_deployed *)deployed)->s, i, out); }
+static void cpu_profile_step(const void *deployed, int t, double out[4]) {
+  sf_snn_step_counts(((const cpu_deployed *)deployed)->s, t, &out[0], &out[1], &out[2], &out[3]);
+}
 
 static void cpu_free_deployed(void *p) {
   cpu_deployed *d = p;
@@ -65,4 +68,4 @@ static void cpu_free_deployed(void *p) {
 static void cpu_free_compiled(void *p) { free(p); }
 
 const sf_backend sf_backend_cpu = {{"cpu", "time-stepped SNN runtime on the host CPU (OpenMP, AVX2 where available)", cpu_compile,
-                                    cpu_deploy, cpu_execute, cpu_profile_count, cpu_profile, cpu_free_deployed, cpu_free_compiled}};
+                                    cpu_deploy, cpu_execute, cpu_profile_count, cpu_profile, cpu_profile_step, cpu_free_deployed, cpu_free_compiled}};

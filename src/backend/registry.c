@@ -54,6 +54,10 @@ sf_status sf_backend_execute(sf_deployed *d, const sf_tensor *input, int T, sf_s
 
 int sf_backend_profile_count(const sf_deployed *d) { return d->backend->iface.profile_count(d->state); }
 void sf_backend_profile(const sf_deployed *d, int i, sf_snn_node_stats *out) { d->backend->iface.profile(d->state, i, out); }
+void sf_backend_profile_step(const sf_deployed *d, int t, double out[4]) {
+  if (d->backend->iface.profile_step) d->backend->iface.profile_step(d->state, t, out);
+  else out[0] = out[1] = out[2] = out[3] = 0;
+}
 
 void sf_deployed_free(sf_deployed *d) {
   if (!d) return;

@@ -52,6 +52,8 @@ typedef struct {
   int64_t qchunk;     /* neuron: elements per block; the tables below give each position's channel values */
   int32_t *ThE; float *iThE, *iuE, *thE;
   int8_t *Wq, *Wp;    /* linear: int8 weights [K, N] and packed for the dense path */
+  int16_t *W16;       /* linear: the same widened to int16 (event path) */
+  int qkmax;          /* linear: largest |spike count| its source emits */
   int32_t *colsum, *bq, *acc; /* linear: column sums, bias in units [N], accumulators [rows, N] */
   float *wscale;      /* linear: weight scale per column (one unit of the accumulator) */
   int64_t qK, qN;
@@ -100,7 +102,7 @@ void sf_snn_session_free(sf_snn_session *s) {
         if (n->mean) free(n->mean[k]);
       }
       free(n->cum); free(n->mean); free(n->f); free(n->prev); free(n->v); free(n->inv_theta);
-      free(n->kq); free(n->vi); free(n->Th); free(n->inv_unit); free(n->Wq); free(n->Wp); free(n->colsum); free(n->bq);
+      free(n->kq); free(n->vi); free(n->Th); free(n->inv_unit); free(n->Wq); free(n->Wp); free(n->W16); free(n->colsum); free(n->bq);
       free(n->acc); free(n->wscale); free(n->ThE); free(n->iThE); free(n->iuE); free(n->thE);
     }
   free(s->producer);
@@ -396,6 +398,9 @@ static int quantise_linear(sf_snn_session *s, int i) {
     }
   }
   sf_q8_pack(n->Wq, Kd, N, n->Wp, n->colsum);
+  if (!(n->W16 = malloc(sizeof(int16_t) * (size_t)(Kd * N)))) return -1;
+  for (int64_t e = 0; e < Kd * N; e++) n->W16[e] = n->Wq[e];
+  n->qkmax = src->K;
   n->q = 1;
   n->st.int8 = 1;
   return 1;
@@ -670,7 +675,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
             int32_t *acc = n->acc;
             const int8_t *X = s->ns[n->src[0]].kq;
             for (int64_t r = 0; r < rows; r++) memcpy(acc + r * N, n->bq, sizeof(int32_t) * (size_t)N);
-            if (use_events) { sf_q8_linear_events(X, rows, n->qK, n->Wq, N, acc); n->steps_event++; }
+            if (use_events) { sf_q8_linear_events16(X, rows, n->qK, n->W16, N, n->qkmax, acc); n->steps_event++; }
             else { sf_q8_linear_dense(X, rows, n->qK, n->Wq, n->Wp, n->colsum, N, acc); n->steps_dense++; }
             if (n->feeds < 0) {
               /* float consumers: Y = scale * acc + bias */

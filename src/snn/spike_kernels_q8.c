@@ -150,6 +150,106 @@ static int64_t events_512(const int8_t *X, int64_t rows, int64_t K, const int8_t
 }
 #endif
 
+#if defined(__x86_64__)
+/* One row, int16 partial sums: 256 columns in 8 registers per pass; every `per` events (chosen so
+ * that per * kmax * 127 < 2^15) the partial sums are widened and added into the int32 row. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events16_row_512(const int8_t *x, int64_t K, const int16_t *W, int64_t N,
+                                                                                    int kmax, int32_t *acc, int32_t *idx) {
+  int64_t ne = 0;
+  for (int64_t k = 0; k < K; k += 64) {
+    __mmask64 lm = K - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k)) - 1);
+    uint64_t bits = (uint64_t)_mm512_test_epi8_mask(_mm512_maskz_loadu_epi8(lm, x + k), _mm512_set1_epi8(-1));
+    while (bits) {
+      idx[ne++] = (int32_t)(k + __builtin_ctzll(bits));
+      bits &= bits - 1;
+    }
+  }
+  if (!ne) return 0;
+  int64_t per = 32767 / (127 * (kmax > 0 ? kmax : 1));
+  if (per < 1) per = 1;
+  for (int64_t n0 = 0; n0 < N; n0 += 256) {
+    __mmask32 m[8];
+    __m512i a[8];
+    for (int c = 0; c < 8; c++) {
+      int64_t left = N - (n0 + 32 * c);
+      m[c] = left >= 32 ? (__mmask32)0xFFFFFFFFu : left <= 0 ? (__mmask32)0 : (__mmask32)((1u << left) - 1);
+      a[c] = _mm512_setzero_si512();
+    }
+    for (int64_t e0 = 0; e0 < ne; e0 += per) {
+      int64_t e1 = e0 + per < ne ? e0 + per : ne;
+      if (N - n0 >= 256) {
+        /* full block: eight named accumulators, unmasked loads */
+        __m512i a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7];
+        for (int64_t e = e0; e < e1; e++) {
+          const int16_t *w = W + (int64_t)idx[e] * N + n0;
+          int kv = x[idx[e]];
+          __m512i w0 = _mm512_loadu_si512((const void *)w), w1 = _mm512_loadu_si512((const void *)(w + 32));
+          __m512i w2 = _mm512_loadu_si512((const void *)(w + 64)), w3 = _mm512_loadu_si512((const void *)(w + 96));
+          __m512i w4 = _mm512_loadu_si512((const void *)(w + 128)), w5 = _mm512_loadu_si512((const void *)(w + 160));
+          __m512i w6 = _mm512_loadu_si512((const void *)(w + 192)), w7 = _mm512_loadu_si512((const void *)(w + 224));
+          if (kv != 1) {
+            __m512i vk = _mm512_set1_epi16((short)kv);
+            w0 = _mm512_mullo_epi16(vk, w0); w1 = _mm512_mullo_epi16(vk, w1); w2 = _mm512_mullo_epi16(vk, w2); w3 = _mm512_mullo_epi16(vk, w3);
+            w4 = _mm512_mullo_epi16(vk, w4); w5 = _mm512_mullo_epi16(vk, w5); w6 = _mm512_mullo_epi16(vk, w6); w7 = _mm512_mullo_epi16(vk, w7);
+          }
+          a0 = _mm512_add_epi16(a0, w0); a1 = _mm512_add_epi16(a1, w1); a2 = _mm512_add_epi16(a2, w2); a3 = _mm512_add_epi16(a3, w3);
+          a4 = _mm512_add_epi16(a4, w4); a5 = _mm512_add_epi16(a5, w5); a6 = _mm512_add_epi16(a6, w6); a7 = _mm512_add_epi16(a7, w7);
+        }
+        a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3; a[4] = a4; a[5] = a5; a[6] = a6; a[7] = a7;
+      } else
+      for (int64_t e = e0; e < e1; e++) {
+        const int16_t *w = W + (int64_t)idx[e] * N + n0;
+        int kv = x[idx[e]];
+        if (kv == 1) {
+          for (int c = 0; c < 8; c++) a[c] = _mm512_add_epi16(a[c], _mm512_maskz_loadu_epi16(m[c], w + 32 * c));
+        } else {
+          __m512i vk = _mm512_set1_epi16((short)kv);
+          for (int c = 0; c < 8; c++) a[c] = _mm512_add_epi16(a[c], _mm512_mullo_epi16(vk, _mm512_maskz_loadu_epi16(m[c], w + 32 * c)));
+        }
+      }
+      /* flush: widen 32 int16 lanes to two int32 halves */
+      for (int c = 0; c < 8; c++) {
+        if (!m[c]) continue;
+        int64_t col = n0 + 32 * c, left = N - col;
+        __mmask16 m0 = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        __mmask16 m1 = left >= 32 ? (__mmask16)0xFFFF : left <= 16 ? (__mmask16)0 : (__mmask16)((1u << (left - 16)) - 1);
+        __m512i lo = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(a[c])), hi = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(a[c], 1));
+        _mm512_mask_storeu_epi32(acc + col, m0, _mm512_add_epi32(_mm512_maskz_loadu_epi32(m0, acc + col), lo));
+        if (m1) _mm512_mask_storeu_epi32(acc + col + 16, m1, _mm512_add_epi32(_mm512_maskz_loadu_epi32(m1, acc + col + 16), hi));
+        a[c] = _mm512_setzero_si512();
+      }
+    }
+  }
+  return ne;
+}
+#endif
+
+int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const int16_t *W16, int64_t N, int kmax, int32_t *ACC) {
+  int64_t events = 0;
+#if defined(__x86_64__)
+  if (isa() == ISA_VNNI512) {
+#pragma omp parallel reduction(+ : events) if (rows * K > 16384)
+    {
+      int32_t *idx = malloc(sizeof(int32_t) * (size_t)(K + 64));
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < rows; r++) events += idx ? events16_row_512(X + r * K, K, W16, N, kmax, ACC + r * N, idx) : 0;
+      free(idx);
+    }
+    return events;
+  }
+#endif
+  (void)kmax;
+#pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t k = 0; k < K; k++) {
+      int kv = X[r * K + k];
+      if (!kv) continue;
+      events++;
+      for (int64_t n = 0; n < N; n++) ACC[r * N + n] += kv * W16[k * N + n];
+    }
+  return events;
+}
+
 int64_t sf_q8_linear_events(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int32_t *ACC) {
 #if defined(__x86_64__)
   if (isa() == ISA_VNNI512) return events_512(X, rows, K, Wq, N, ACC);
@@ -309,6 +409,20 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block
     if (leak != 1.0f)
       vv = _mm512_cvttps_epi32(_mm512_roundscale_ps(_mm512_add_ps(_mm512_mul_ps(vleak, _mm512_cvtepi32_ps(vv)), half), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
     __m512i u = _mm512_add_epi32(vv, in), T1 = _mm512_maskz_loadu_epi32(m, Th + j);
+    if (K == 1) {
+      /* one level: k = 1 if u >= Th, -1 if signed and u < 0, else 0 (floor(u / Th) clamped) */
+      __mmask16 pos = _mm512_cmpge_epi32_mask(u, T1), neg = lo < 0 ? _mm512_cmplt_epi32_mask(u, zero) : (__mmask16)0;
+      __m512i k = _mm512_mask_mov_epi32(_mm512_mask_mov_epi32(zero, pos, one), neg, _mm512_set1_epi32(-1));
+      __m512i nv = _mm512_mask_add_epi32(_mm512_mask_sub_epi32(u, pos, u, T1), neg, u, T1);
+      nv = _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax);
+      _mm512_mask_storeu_epi32(v + j, m, nv);
+      _mm_mask_storeu_epi8(kq + j, m, _mm512_cvtepi32_epi8(k));
+      _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_cvtepi32_ps(k), _mm512_maskz_loadu_ps(m, th + j)));
+      __mmask16 nzm = (__mmask16)((pos | neg) & m);
+      sp = _mm512_mask_add_epi32(sp, nzm, sp, one);
+      z += __builtin_popcount((unsigned)nzm);
+      continue;
+    }
     __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(u), _mm512_maskz_loadu_ps(m, iTh + j)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     kf = _mm512_min_ps(_mm512_max_ps(kf, flo), fhi);
     __m512i k = _mm512_cvttps_epi32(kf);

@@ -96,7 +96,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   sf_energy_model *em = NULL;
   int n_em = 0;
   sf_op_counts annc = {0};
-  double *snn_pj = NULL, *ann_pj = NULL;
+  double *snn_pj = NULL, *ann_pj = NULL, *step_ops = NULL, ann_secs = 0, snn_secs = 0, ann_j = 0, snn_j = 0;
   sf_power_monitor pm;
   memset(&pm, 0, sizeof pm);
   sf_status st = sf_snn_model_load(model, &m);
@@ -132,12 +132,18 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
     if (sf_graph_input_desc(sf_snn_model_source(m), 0).ndim == 2) { x.ndim = 2; x.shape[1] = ds.c * ds.h * ds.w; }
     sf_tensor outs[8] = {{0}};
     if (no_ann) goto snn_only;
+    double ta = cli_now(), ja = sf_power_monitor_rapl_joules(&pm);
     if ((st = sf_session_run(ann, &x, outs))) goto done;
+    ann_secs += cli_now() - ta;
+    if (ja >= 0) ann_j += sf_power_monitor_rapl_joules(&pm) - ja;
     ann_correct += cli_count_correct(&outs[0], ds.labels + start, cnt);
     for (int k = 0; k < sf_graph_num_outputs(sf_snn_model_source(m)) && k < 8; k++) sf_tensor_free(&outs[k]);
   snn_only:;
     cli_acc_ctx sc = {ds.labels + start, cnt, correct};
+    double ts = cli_now(), js = sf_power_monitor_rapl_joules(&pm);
     if ((st = sf_backend_execute(dep, &x, (int)T, cli_acc_step, &sc))) goto done;
+    snn_secs += cli_now() - ts;
+    if (js >= 0) snn_j += sf_power_monitor_rapl_joules(&pm) - js;
     cli_progress_update(&pb, start + cnt);
   }
   /* merge the counters of every deployment (same layers, same order) */
@@ -216,6 +222,33 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
       printf("%-14s %16.3f %16.3f %10.3f  %s\n", em[k].name, snn_pj[k] * 1e-6, ann_pj[k] * 1e-6, ann_pj[k] > 0 ? snn_pj[k] / ann_pj[k] : 0.0, em[k].sources);
     }
     printf("ANN per sample: %.0f MACs, %.0f float evaluations, %.0f activations written\n", annc.macs, annc.float_ops, annc.activations);
+    /* ComparisonFramework: the ANN beside the SNN at every T (energy modelled from the exact
+     * per-step counters; time measured on this CPU) */
+    if (!(step_ops = calloc((size_t)T * 4, sizeof(double)))) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
+    for (int d = 0; d < n_deps; d++)
+      for (int64_t t = 1; t <= T; t++) {
+        double o4[4];
+        sf_backend_profile_step(deps[d], (int)t, o4);
+        for (int k = 0; k < 4; k++) step_ops[(t - 1) * 4 + k] += o4[k] / (double)ds.n;
+      }
+    printf("\nANN vs SNN at every T (energy modelled per sample from exact counts; ratio = SNN / ANN):\n%4s %10s %8s", "T", "accuracy", "loss");
+    for (int k = 0; k < n_em; k++) printf(" %18.18s", em[k].name);
+    printf("\n");
+    sf_op_counts cum = {0};
+    for (int64_t t = 1; t <= T; t++) {
+      cum.sops += step_ops[(t - 1) * 4]; cum.macs += step_ops[(t - 1) * 4 + 1];
+      cum.float_ops += step_ops[(t - 1) * 4 + 2]; cum.neuron_updates += step_ops[(t - 1) * 4 + 3];
+      if (!(t <= 8 || t % 4 == 0 || t == T)) continue;
+      double a = (double)correct[t - 1] / (double)ds.n;
+      printf("%4lld %10.4f %+8.2f", (long long)t, a, no_ann ? 0.0 : 100.0 * (ann_acc - a));
+      for (int k = 0; k < n_em; k++) printf(" %18.3f", ann_pj[k] > 0 ? sf_energy_pj(&em[k], &cum) / ann_pj[k] : 0.0);
+      printf("\n");
+    }
+    if (!no_ann)
+      printf("time on this CPU (%d threads): ANN %.1f us/sample, SNN %.1f us/sample at T=%lld (%.1fx)\n", sf_threads_get(), 1e6 * ann_secs / (double)ds.n,
+             1e6 * snn_secs / (double)ds.n, (long long)T, ann_secs > 0 ? snn_secs / ann_secs : 0.0);
+    if (pm.rapl_available && !no_ann)
+      printf("measured (RAPL, package): ANN %.2f uJ/sample, SNN %.2f uJ/sample at T=%lld\n", ann_j * 1e6 / (double)ds.n, snn_j * 1e6 / (double)ds.n, (long long)T);
     if (pm.rapl_available) printf("measured (RAPL, package): %.3f J over the SNN run (%.2f uJ/sample, includes the ANN beside it unless --no-ann)\n", j1 - j0, (j1 - j0) * 1e6 / (double)ds.n);
     else printf("measured energy: not available here, because %s\n", pm.rapl_reason);
     if (g0 >= 0 && g1 >= 0)
@@ -287,6 +320,25 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
       else cJSON_AddStringToObject(p, "rapl", pm.rapl_reason);
       cJSON_AddStringToObject(p, "nvml", pm.nvml_available ? "available" : pm.nvml_reason);
       cJSON_AddItemToObject(r, "power_monitor", p);
+      if (p && pm.nvml_available && g0 >= 0 && g1 >= 0) cJSON_AddNumberToObject(p, "gpu_joules_during_run", g1 - g0);
+      /* the ANN beside the SNN at every T */
+      cJSON *cmp = cJSON_CreateArray();
+      sf_op_counts cum = {0};
+      for (int64_t t = 1; step_ops && t <= T; t++) {
+        cum.sops += step_ops[(t - 1) * 4]; cum.macs += step_ops[(t - 1) * 4 + 1];
+        cum.float_ops += step_ops[(t - 1) * 4 + 2]; cum.neuron_updates += step_ops[(t - 1) * 4 + 3];
+        cJSON *o = cJSON_CreateObject(), *er = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "t", (double)t);
+        cJSON_AddNumberToObject(o, "accuracy", (double)correct[t - 1] / (double)ds.n);
+        for (int k = 0; k < n_em; k++) cJSON_AddNumberToObject(er, em[k].name, ann_pj[k] > 0 ? sf_energy_pj(&em[k], &cum) / ann_pj[k] : 0.0);
+        cJSON_AddItemToObject(o, "energy_ratio", er);
+        cJSON_AddItemToArray(cmp, o);
+      }
+      cJSON_AddItemToObject(r, "comparison", cmp);
+      if (!no_ann) {
+        cJSON_AddNumberToObject(r, "ann_seconds_per_sample", ann_secs / (double)ds.n);
+        cJSON_AddNumberToObject(r, "snn_seconds_per_sample", snn_secs / (double)ds.n);
+      }
       /* per-layer energy */
       int li = 0;
       for (cJSON *lo = layers->child; lo; lo = lo->next, li++) {
@@ -328,6 +380,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   }
 done:
   sf_power_monitor_close(&pm);
+  free(step_ops);
   free(snn_pj);
   free(ann_pj);
   sf_energy_models_free(em, n_em);

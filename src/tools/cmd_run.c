@@ -15,7 +15,7 @@ static void help(void) {
          "model's inputs by NAME= or else in graph-input order. Hugging Face models take pixel_values;\n"
          "or input_ids and attention_mask (a missing attention_mask is all ones). Every graph output\n"
          "is written as DIR/output_<i>.npy in graph-output order (logits first).\n"
-         "For a spiking model (OUT.sfm): run OUT.sfm --input FILE.npy [--timesteps T] -o DIR writes the\n"
+         "For a spiking model (OUT.sfm): run OUT.sfm --input FILE.npy [--timesteps T] [--quant int8] -o DIR writes the\n"
          "decoded output after T steps (accumulated membrane potential / T).\n");
 }
 

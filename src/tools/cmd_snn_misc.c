@@ -62,8 +62,16 @@ static int keep_last(int t, const sf_tensor *dec, void *u) {
 int cmd_run_snn(const char *model, int argc, char **argv) {
   const char *outdir = NULL, *input = NULL, *v;
   int64_t T = 0;
+  sf_backend_options bo;
+  sf_backend_options_default(&bo);
   for (int i = 1; i < argc; i++) {
     if (cli_common(argc, argv, &i)) continue;
+    if (cli_opt(argc, argv, &i, "--quant", &v)) {
+      if (v && !strcmp(v, "int8")) bo.quant = 8;
+      else if (v && !strcmp(v, "float")) bo.quant = 0;
+      else return cli_usage_error("run", "--quant takes int8 or float");
+      continue;
+    }
     if (cli_opt(argc, argv, &i, "--input", &v)) { input = v; continue; }
     if (cli_opt(argc, argv, &i, "-o", &v) || cli_opt(argc, argv, &i, "--output", &v)) { outdir = v; continue; }
     if (cli_opt(argc, argv, &i, "--timesteps", &v)) { if (cli_parse_i64(v, 1, 100000, &T)) return cli_usage_error("run", "--timesteps needs a positive number"); continue; }
@@ -84,7 +92,7 @@ int cmd_run_snn(const char *model, int argc, char **argv) {
   if ((st = sf_tensor_read_file(file, &x, NULL))) goto done;
   if (x.dtype != SF_F32) { sf_tensor c2; if ((st = sf_tensor_cast(&c2, &x, SF_F32))) goto done; sf_tensor_free(&x); x = c2; }
   if (x.ndim < 1) { st = sf_error(SF_ERR_SHAPE, "%s: input needs a batch dimension", file); goto done; }
-  if ((st = sf_backend_find("cpu", &be)) || (st = sf_backend_compile(be, m, NULL, &c)) || (st = sf_backend_deploy(c, x.shape[0], &d))) goto done;
+  if ((st = sf_backend_find("cpu", &be)) || (st = sf_backend_compile(be, m, &bo, &c)) || (st = sf_backend_deploy(c, x.shape[0], &d))) goto done;
   {
     sf_graph *g;
     if ((st = sf_snn_model_build(m, x.shape[0], &g))) goto done;
