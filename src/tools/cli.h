@@ -48,7 +48,11 @@ double cli_now(void);
 /* Accuracy of class predictions: argmax of each row of [n, classes] logits against labels. */
 int64_t cli_count_correct(const sf_tensor *logits, const int32_t *labels, int64_t n);
 /* sf_snn_step_fn that adds the number of correct predictions after step t to correct[t - 1]. */
-typedef struct { const int32_t *labels; int64_t n; int64_t *correct; } cli_acc_ctx;
+/* correct[t-1] += images right after step t; with ok set, also ok[(t-1) * ok_stride + ok_offset + i]
+ * = 1 if image i is right after step t */
+typedef struct { const int32_t *labels; int64_t n; int64_t *correct; uint8_t *ok; int64_t ok_offset, ok_stride; } cli_acc_ctx;
+/* Per-image correctness flags (1 right, 0 wrong) of logits [n, classes]; returns the count right. */
+int64_t cli_mark_correct(const sf_tensor *logits, const int32_t *labels, int64_t n, uint8_t *ok);
 int cli_acc_step(int t, const sf_tensor *decoded, void *user);
 
 /* Write a JSON document atomically (temp file + rename) and free it. */

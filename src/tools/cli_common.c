@@ -119,9 +119,22 @@ int64_t cli_count_correct(const sf_tensor *logits, const int32_t *labels, int64_
   return correct;
 }
 
+int64_t cli_mark_correct(const sf_tensor *logits, const int32_t *labels, int64_t n, uint8_t *ok) {
+  int64_t ncls = logits->shape[logits->ndim - 1], correct = 0;
+  const float *p = logits->data;
+  for (int64_t b = 0; b < n; b++) {
+    int64_t best = 0;
+    for (int64_t k = 1; k < ncls; k++) if (p[b * ncls + k] > p[b * ncls + best]) best = k;
+    ok[b] = best == labels[b];
+    correct += ok[b];
+  }
+  return correct;
+}
+
 int cli_acc_step(int t, const sf_tensor *decoded, void *user) {
   cli_acc_ctx *c = user;
-  c->correct[t - 1] += cli_count_correct(decoded, c->labels, c->n);
+  if (c->ok) c->correct[t - 1] += cli_mark_correct(decoded, c->labels, c->n, c->ok + (int64_t)(t - 1) * c->ok_stride + c->ok_offset);
+  else c->correct[t - 1] += cli_count_correct(decoded, c->labels, c->n);
   return 0;
 }
 

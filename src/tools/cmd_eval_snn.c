@@ -139,7 +139,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
     ann_correct += cli_count_correct(&outs[0], ds.labels + start, cnt);
     for (int k = 0; k < sf_graph_num_outputs(sf_snn_model_source(m)) && k < 8; k++) sf_tensor_free(&outs[k]);
   snn_only:;
-    cli_acc_ctx sc = {ds.labels + start, cnt, correct};
+    cli_acc_ctx sc = {ds.labels + start, cnt, correct, NULL, 0, 0};
     double ts = cli_now(), js = sf_power_monitor_rapl_joules(&pm);
     if ((st = sf_backend_execute(dep, &x, (int)T, cli_acc_step, &sc))) goto done;
     snn_secs += cli_now() - ts;

@@ -84,7 +84,7 @@ int cmd_report(int argc, char **argv) {
     if ((st = sf_session_run(ann, &x, o))) goto done;
     ann_correct += cli_count_correct(&o[0], ds.labels + start, cnt);
     for (int k = 0; k < sf_graph_num_outputs(src) && k < 8; k++) sf_tensor_free(&o[k]);
-    cli_acc_ctx rc = {ds.labels + start, cnt, correct};
+    cli_acc_ctx rc = {ds.labels + start, cnt, correct, NULL, 0, 0};
     if ((st = sf_snn_run(ss[cur_s], &x, (int)T, cli_acc_step, &rc))) goto done;
   }
   int nn = sf_snn_num_nodes(ss[0]);
