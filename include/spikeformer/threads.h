@@ -8,6 +8,8 @@ extern "C" {
 /* n <= 0 selects the number of available cores. */
 void sf_threads_set(int n);
 int sf_threads_get(void);
+/* OpenBLAS's own thread count alone (SpikeFormer's OpenMP kernels keep theirs). */
+void sf_blas_threads_set(int n);
 
 /* The OpenBLAS kernel family in use (e.g. "SkylakeX", "Haswell", "Prescott"). */
 const char *sf_blas_core(void);

@@ -15,6 +15,8 @@ void sf_threads_set(int n) {
   openblas_set_num_threads(n);
 }
 
+void sf_blas_threads_set(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
+
 int sf_threads_get(void) { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
 
 char *openblas_get_corename(void); /* from OpenBLAS */
