@@ -36,6 +36,7 @@ typedef struct {
   double macs_per_input; /* fan-out per input element (linear/product) */
   int spike_in;       /* input 0 is spike-valued */
   int is_static;      /* every dynamic input is constant over time: computed at t = 1 only */
+  int alias;          /* order-keeping layout op: its output is its input's buffer, nothing to run */
   int64_t steps_event, steps_dense; /* which synaptic path ran */
   /* where input 0 (and 1, products) comes from: the neuron node reached through layout ops, or -1;
    * src_exact: only element-order-preserving layout ops in between */
@@ -83,6 +84,7 @@ struct sf_snn_session {
   int step_cap;
   int quant;          /* 0 float, 8: int8 weights with int32 membranes */
   int *producer;      /* per value: the node that writes it, or -1 */
+  uint8_t *aliased;   /* per value: shares its producer's input buffer (order-keeping layout op) */
   /* spike raster of sample 0: per neuron node, the first raster_n neurons, per step */
   int raster_n, raster_T, raster_done;
   int8_t *raster;     /* [n_nodes][raster_T][raster_n] */
@@ -94,7 +96,7 @@ static int64_t numel(const sf_graph *g, int v) { return sf_tensor_numel(&g->valu
 void sf_snn_session_free(sf_snn_session *s) {
   if (!s) return;
   const sf_graph *g = s->g;
-  if (s->inc) for (int v = 0; v < g->n_values; v++) free(s->inc[v]);
+  if (s->inc) for (int v = 0; v < g->n_values; v++) if (!s->aliased || !s->aliased[v]) free(s->inc[v]);
   if (s->ns)
     for (int i = 0; i < g->n_nodes; i++) {
       node_state *n = &s->ns[i];
@@ -107,6 +109,7 @@ void sf_snn_session_free(sf_snn_session *s) {
       free(n->acc); free(n->wscale); free(n->ThE); free(n->iThE); free(n->iuE); free(n->thE);
     }
   free(s->producer);
+  free(s->aliased);
   free(s->inc); free(s->ns); free(s->spike_valued); free(s->static_v); free(s->cum_out); free(s->counts);
   free(s->spk_count); free(s->spk_v); free(s->spk_theta);
   free(s->step_sops); free(s->step_macs); free(s->step_fops); free(s->step_nupd); free(s->raster);
@@ -232,6 +235,20 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
   for (int i = 0; i < g->n_nodes; i++)
     for (int k = 0; k < g->nodes[i].n_out; k++)
       if (g->nodes[i].out[k] >= 0) s->producer[g->nodes[i].out[k]] = i;
+  /* order-keeping layout ops on float values copy nothing: their output aliases the input buffer */
+  if (!(s->aliased = calloc((size_t)g->n_values, 1))) goto oom;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const sf_node *nd = &g->nodes[i];
+    if (!keeps_order(nd->op_type) || nd->n_out != 1 || nd->n_in < 1 || nd->in[0] < 0 || nd->out[0] < 0) continue;
+    int x = nd->in[0], y = nd->out[0];
+    if (is_const(g, x) || is_const(g, y) || !s->inc[x] || !s->inc[y] || numel(g, x) != numel(g, y) ||
+        g->values[x].t.dtype != SF_F32 || g->values[y].t.dtype != SF_F32)
+      continue;
+    free(s->inc[y]);
+    s->inc[y] = s->inc[x];
+    s->aliased[y] = 1;
+    s->ns[i].alias = 1;
+  }
   for (int i = 0; i < g->n_nodes; i++) {
     const sf_node *nd = &g->nodes[i];
     node_state *n = &s->ns[i];
@@ -605,6 +622,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
       node_state *n = &s->ns[i];
       int64_t on = numel(g, nd->out[0]);
       if (n->is_static && t > 1) continue; /* same increment as at t = 1 */
+      if (n->alias) continue;             /* Reshape and friends: the output is the input's buffer */
       if (n->m == M_NEURON) {
         /* x, v, y: [outer, C, inner] with theta per channel c */
         const float *x = s->inc[nd->in[0]];
