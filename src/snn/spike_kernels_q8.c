@@ -99,10 +99,8 @@ static row_add_fn pick_row_add(void) {
 }
 
 #if defined(__x86_64__)
-/* One row: collect the events (64 inputs per mask test), then per block of 128 columns keep the
- * accumulators in 8 registers while every event's weights are added. */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events_row_512(const int8_t *x, int64_t K, const int8_t *Wq, int64_t N,
-                                                                                  int32_t *acc, int32_t *idx) {
+/* Positions of the non-zero counts of one row x[0:K] into idx (64 inputs per mask test). */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t collect_events_512(const int8_t *x, int64_t K, int32_t *idx) {
   int64_t ne = 0;
   for (int64_t k = 0; k < K; k += 64) {
     __mmask64 lm = K - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k)) - 1);
@@ -112,6 +110,14 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events_row_5
       bits &= bits - 1;
     }
   }
+  return ne;
+}
+
+/* One row: collect the events (64 inputs per mask test), then per block of 128 columns keep the
+ * accumulators in 8 registers while every event's weights are added. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events_row_512(const int8_t *x, int64_t K, const int8_t *Wq, int64_t N,
+                                                                                  int32_t *acc, int32_t *idx) {
+  int64_t ne = collect_events_512(x, K, idx);
   if (!ne) return 0;
   for (int64_t n0 = 0; n0 < N; n0 += 128) {
     __mmask16 m[8];
@@ -155,15 +161,7 @@ static int64_t events_512(const int8_t *X, int64_t rows, int64_t K, const int8_t
  * that per * kmax * 127 < 2^15) the partial sums are widened and added into the int32 row. */
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events16_row_512(const int8_t *x, int64_t K, const int16_t *W, int64_t N,
                                                                                     int kmax, int32_t *acc, int32_t *idx) {
-  int64_t ne = 0;
-  for (int64_t k = 0; k < K; k += 64) {
-    __mmask64 lm = K - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k)) - 1);
-    uint64_t bits = (uint64_t)_mm512_test_epi8_mask(_mm512_maskz_loadu_epi8(lm, x + k), _mm512_set1_epi8(-1));
-    while (bits) {
-      idx[ne++] = (int32_t)(k + __builtin_ctzll(bits));
-      bits &= bits - 1;
-    }
-  }
+  int64_t ne = collect_events_512(x, K, idx);
   if (!ne) return 0;
   int64_t per = 32767 / (127 * (kmax > 0 ? kmax : 1));
   if (per < 1) per = 1;

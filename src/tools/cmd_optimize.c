@@ -24,6 +24,15 @@ typedef struct { const char *name; sf_neuron_model neuron; int K; sf_threshold_p
 typedef struct { int cfg, tune_t, t; double acc, drop, drop_ucb, energy_pj, ratio; int pareto; } point;
 
 
+/* sum += the session's operations over steps 1..T (all its runs); nothing for a NULL session */
+static void add_step_counts(const sf_snn_session *s, int T, sf_op_counts *sum) {
+  for (int t = 1; s && t <= T; t++) {
+    sf_op_counts c = {0};
+    sf_snn_step_counts(s, t, &c.sops, &c.macs, &c.float_ops, &c.neuron_updates);
+    sum->sops += c.sops; sum->macs += c.macs; sum->float_ops += c.float_ops; sum->neuron_updates += c.neuron_updates;
+  }
+}
+
 /* Accuracy after step T and energy per sample (pJ over steps 1..T) of a converted model on ds. */
 static sf_status eval_at(const sf_snn_model *m, const sf_dataset *ds, int T, const sf_energy_model *em, double *acc, double *pj, uint8_t *ok) {
   const int64_t B = 1000;
@@ -36,11 +45,7 @@ static sf_status eval_at(const sf_snn_model *m, const sf_dataset *ds, int T, con
   for (int64_t start = 0; start < ds->n && !st; start += B) {
     int64_t cnt = ds->n - start < B ? ds->n - start : B;
     if (cnt != cur) {
-      for (int t = 1; s && t <= T; t++) {
-        sf_op_counts c = {0};
-        sf_snn_step_counts(s, t, &c.sops, &c.macs, &c.float_ops, &c.neuron_updates);
-        sum.sops += c.sops; sum.macs += c.macs; sum.float_ops += c.float_ops; sum.neuron_updates += c.neuron_updates;
-      }
+      add_step_counts(s, T, &sum);
       sf_snn_session_free(s);
       sf_graph_free(sg);
       s = NULL;
@@ -55,11 +60,7 @@ static sf_status eval_at(const sf_snn_model *m, const sf_dataset *ds, int T, con
     st = sf_snn_run(s, &x, T, cli_acc_step, &ac);
   }
   if (!st && ok) memcpy(ok, ok_steps + (int64_t)(T - 1) * ds->n, (size_t)ds->n);
-  for (int t = 1; s && t <= T; t++) {
-    sf_op_counts c = {0};
-    sf_snn_step_counts(s, t, &c.sops, &c.macs, &c.float_ops, &c.neuron_updates);
-    sum.sops += c.sops; sum.macs += c.macs; sum.float_ops += c.float_ops; sum.neuron_updates += c.neuron_updates;
-  }
+  add_step_counts(s, T, &sum);
   sf_snn_session_free(s);
   sf_graph_free(sg);
   if (!st) {
