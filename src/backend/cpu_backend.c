@@ -1,10 +1,18 @@
 /* CPU backend: the time-stepped spiking runtime (src/snn/) with event-driven, bit-packed and
- * dense synaptic paths, OpenMP threads across batch rows and neurons. */
+ * dense synaptic paths. A batch is split into shards of 32 samples; each thread owns one spiking
+ * session of 32 samples and runs the shards it takes through all T steps (no synchronisation
+ * inside a timestep, and the state of a shard stays in its core's caches). The shards do not
+ * depend on the thread count, so neither do the spikes. A batch of one shard runs on one session
+ * whose loops use the threads across neurons instead. */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/backend_impl.h"
 #include "convert/convert_internal.h"
+#include "spikeformer/threads.h"
+
+#define SHARD_ROWS 32 /* samples per shard; the runtime's analog layers work on blocks of this many */
 
 typedef struct {
   const sf_snn_model *m;
@@ -12,8 +20,10 @@ typedef struct {
 } cpu_compiled;
 
 typedef struct {
-  sf_graph *g;
-  sf_snn_session *s;
+  int64_t batch, rows, tail;  /* shard size, and the last shard's if smaller (0: none smaller) */
+  int W;                      /* sessions of `rows` samples: one per thread */
+  sf_graph **g;               /* [W + 1]: the last entry serves the tail shard */
+  sf_snn_session **s;
 } cpu_deployed;
 
 static sf_status cpu_compile(const sf_backend *b, const sf_snn_model *m, const sf_backend_options *o, void **state) {
@@ -31,41 +41,135 @@ static sf_status cpu_compile(const sf_backend *b, const sf_snn_model *m, const s
   return SF_OK;
 }
 
+static void cpu_free_deployed(void *p) {
+  cpu_deployed *d = p;
+  if (!d) return;
+  for (int k = 0; d->s && k <= d->W; k++) {
+    sf_snn_session_free(d->s[k]);
+    sf_graph_free(d->g[k]);
+  }
+  free(d->g);
+  free(d->s);
+  free(d);
+}
+
+static sf_status session_for(const cpu_compiled *c, int64_t rows, sf_graph **g, sf_snn_session **s) {
+  sf_spiking_config cfg = sf_snn_model_options(c->m)->snn;
+  cfg.spike_encoding = c->o.encoding;
+  sf_status st = sf_snn_model_build(c->m, rows, g);
+  if (!st) st = sf_snn_session_create(*g, &cfg, c->o.decoder, s);
+  if (!st) st = sf_snn_set_quant(*s, c->o.quant);
+  if (!st) sf_snn_set_path(*s, c->o.path, c->o.event_max_activity);
+  return st;
+}
+
 static sf_status cpu_deploy(void *compiled, int64_t batch, void **state) {
   cpu_compiled *c = compiled;
   cpu_deployed *d = calloc(1, sizeof *d);
   if (!d) return sf_error(SF_ERR_NOMEM, "out of memory");
-  sf_status st = sf_snn_model_build(c->m, batch, &d->g);
-  sf_spiking_config cfg = sf_snn_model_options(c->m)->snn;
-  cfg.spike_encoding = c->o.encoding;
-  if (!st) st = sf_snn_session_create(d->g, &cfg, c->o.decoder, &d->s);
-  if (!st && (st = sf_snn_set_quant(d->s, c->o.quant))) sf_snn_session_free(d->s);
-  if (st) { sf_graph_free(d->g); free(d); return st; }
-  sf_snn_set_path(d->s, c->o.path, c->o.event_max_activity);
+  /* rate coding draws one random stream per session, so its batch stays whole */
+  int whole = c->o.encoding == SF_ENCODE_RATE || batch <= SHARD_ROWS;
+  int64_t shards = whole ? 1 : (batch + SHARD_ROWS - 1) / SHARD_ROWS;
+  d->batch = batch;
+  d->rows = whole ? batch : SHARD_ROWS;
+  d->tail = whole || batch % SHARD_ROWS == 0 ? 0 : batch % SHARD_ROWS;
+  int64_t full = d->tail ? shards - 1 : shards;
+  d->W = sf_threads_get() < full ? sf_threads_get() : (int)full;
+  if (d->W < 1) d->W = 1;
+  if (!(d->g = calloc((size_t)d->W + 1, sizeof(sf_graph *))) || !(d->s = calloc((size_t)d->W + 1, sizeof(sf_snn_session *)))) {
+    cpu_free_deployed(d);
+    return sf_error(SF_ERR_NOMEM, "out of memory");
+  }
+  sf_status st = SF_OK;
+  for (int k = 0; k < d->W && !st; k++) st = session_for(c, d->rows, &d->g[k], &d->s[k]);
+  if (!st && d->tail) st = session_for(c, d->tail, &d->g[d->W], &d->s[d->W]);
+  if (st) { cpu_free_deployed(d); return st; }
   *state = d;
   return SF_OK;
 }
 
+/* one shard's decoded outputs, kept per step into [T][batch * per_sample] */
+typedef struct {
+  float *buf;
+  int64_t stride, offset;
+  sf_tensor shape;   /* the decoded tensor's descriptor */
+} shard_record;
+
+static int record_step(int t, const sf_tensor *decoded, void *user) {
+  shard_record *r = user;
+  if (t == 1) r->shape = *decoded;
+  memcpy(r->buf + (int64_t)(t - 1) * r->stride + r->offset, decoded->data, sizeof(float) * (size_t)sf_tensor_numel(decoded));
+  return 0;
+}
+
 static sf_status cpu_execute(void *deployed, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user) {
   cpu_deployed *d = deployed;
-  return sf_snn_run(d->s, input, T, cb, user);
+  if (d->rows == d->batch) return sf_snn_run(d->s[0], input, T, cb, user);
+  int64_t B = input->ndim ? input->shape[0] : 1, in_per = sf_tensor_numel(input) / (B ? B : 1);
+  if (B != d->batch) return sf_error(SF_ERR_SHAPE, "SNN input has %lld samples; deployed for %lld", (long long)B, (long long)d->batch);
+  const sf_graph *g0 = d->g[0];
+  int64_t out_per = sf_tensor_numel(&g0->values[g0->outputs[0]].t) / d->rows, shards = (B + d->rows - 1) / d->rows;
+  /* decoded outputs of every step (T x batch x classes floats: outputs only, no activations) */
+  float *buf = cb ? malloc(sizeof(float) * (size_t)(T * B * out_per)) : NULL;
+  shard_record *rec = calloc((size_t)shards, sizeof *rec);
+  sf_status *sts = calloc((size_t)shards, sizeof *sts);
+  if ((cb && !buf) || !rec || !sts) { free(buf); free(rec); free(sts); return sf_error(SF_ERR_NOMEM, "out of memory"); }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(d->W)
+  for (int64_t k = 0; k < shards; k++) {
+    int64_t r0 = k * d->rows, nr = B - r0 < d->rows ? B - r0 : d->rows;
+    sf_snn_session *s = nr == d->rows ? d->s[omp_get_thread_num()] : d->s[d->W];
+    sf_tensor x = *input;
+    x.owns_data = 0;
+    x.shape[0] = nr;
+    x.data = (float *)input->data + r0 * in_per;
+    rec[k] = (shard_record){buf, B * out_per, r0 * out_per, {0}};
+    sts[k] = sf_snn_run(s, &x, T, cb ? record_step : NULL, &rec[k]);
+  }
+  sf_status st = SF_OK;
+  for (int64_t k = 0; k < shards && !st; k++) st = sts[k];
+  if (!st && cb) {
+    /* hand the steps on in order, as one session over the whole batch would */
+    sf_tensor out = rec[0].shape;
+    out.owns_data = 0;
+    out.shape[0] = B;
+    for (int t = 1; t <= T; t++) {
+      out.data = buf + (int64_t)(t - 1) * B * out_per;
+      if (cb(t, &out, user)) break;
+    }
+  }
+  free(buf);
+  free(rec);
+  free(sts);
+  return st;
 }
 
-static int cpu_profile_count(const void *deployed) { return sf_snn_num_nodes(((const cpu_deployed *)deployed)->s); }
-static void cpu_profile(const void *deployed, int i, sf_snn_node_stats *out) { sf_snn_node_stats_get(((const cpu_deployed *)deployed)->s, i, out); }
+static int n_sessions(const cpu_deployed *d) { return d->W + (d->tail ? 1 : 0); }
+
+static int cpu_profile_count(const void *deployed) { return sf_snn_num_nodes(((const cpu_deployed *)deployed)->s[0]); }
+
+static void cpu_profile(const void *deployed, int i, sf_snn_node_stats *out) {
+  const cpu_deployed *d = deployed;
+  sf_snn_node_stats_get(d->s[0], i, out);
+  for (int k = 1; k < n_sessions(d); k++) {
+    sf_snn_node_stats a;
+    sf_snn_node_stats_get(d->s[k < d->W ? k : d->W], i, &a);
+    out->spikes += a.spikes; out->events += a.events; out->sops += a.sops; out->macs += a.macs;
+    out->float_ops += a.float_ops; out->neuron_updates += a.neuron_updates;
+  }
+}
+
 static void cpu_profile_step(const void *deployed, int t, double out[4]) {
-  sf_snn_step_counts(((const cpu_deployed *)deployed)->s, t, &out[0], &out[1], &out[2], &out[3]);
-}
-
-static void cpu_free_deployed(void *p) {
-  cpu_deployed *d = p;
-  if (!d) return;
-  sf_snn_session_free(d->s);
-  sf_graph_free(d->g);
-  free(d);
+  const cpu_deployed *d = deployed;
+  out[0] = out[1] = out[2] = out[3] = 0;
+  for (int k = 0; k < n_sessions(d); k++) {
+    double a[4];
+    sf_snn_step_counts(d->s[k < d->W ? k : d->W], t, &a[0], &a[1], &a[2], &a[3]);
+    for (int j = 0; j < 4; j++) out[j] += a[j];
+  }
 }
 
 static void cpu_free_compiled(void *p) { free(p); }
 
-const sf_backend sf_backend_cpu = {{"cpu", "time-stepped SNN runtime on the host CPU (OpenMP, AVX2 where available)", cpu_compile,
-                                    cpu_deploy, cpu_execute, cpu_profile_count, cpu_profile, cpu_profile_step, cpu_free_deployed, cpu_free_compiled}};
+const sf_backend sf_backend_cpu = {{"cpu", "time-stepped SNN runtime on the host CPU (32-sample shards on OpenMP threads, AVX2/AVX-512 kernels)",
+                                    cpu_compile, cpu_deploy, cpu_execute, cpu_profile_count, cpu_profile, cpu_profile_step,
+                                    cpu_free_deployed, cpu_free_compiled}};

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/vmath.h"
 #include "ops/broadcast.h"
 #include "ops/ops.h"
 
@@ -104,7 +105,9 @@ static sf_status exec_attention(sf_op_ctx *c) {
         float mx = -INFINITY;
         for (int64_t j = 0; j < Sk; j++) mx = fmaxf(mx, row[j]);
         float sum = 0.0f;
-        for (int64_t j = 0; j < Sk; j++) { row[j] = expf(row[j] - mx); sum += row[j]; }
+        for (int64_t j = 0; j < Sk; j++) row[j] -= mx;
+        sf_vexp(row, row, Sk);
+        for (int64_t j = 0; j < Sk; j++) sum += row[j];
         float inv = 1.0f / sum;
         for (int64_t j = 0; j < Sk; j++) row[j] *= inv;
       }

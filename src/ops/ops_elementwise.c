@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ops/broadcast.h"
+#include "core/vmath.h"
 #include "ops/ops.h"
 
 #define PAR_MIN 32768
@@ -264,10 +265,14 @@ static sf_status infer_dropout(sf_op_ctx *c) {
   return infer_same(c);
 }
 
-static float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 static float gelu_tanh(float x) {
   return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
 }
+
+/* vectorised functions: blocks of whole vectors per thread */
+#define UNARY_V(FN)                                                          \
+  _Pragma("omp parallel for if (n > PAR_MIN) schedule(static)")             \
+  for (int64_t i0 = 0; i0 < n; i0 += 1024) FN(y + i0, a + i0, n - i0 < 1024 ? n - i0 : 1024);
 
 #define UNARY_F(EXPR)                                                       \
   _Pragma("omp parallel for if (n > PAR_MIN) schedule(static)")            \
@@ -321,18 +326,18 @@ static sf_status exec_unary(sf_op_ctx *c) {
   float gamma = sf_node_attr_float(c->node, "gamma", 1.05070102214813232421875f);
   switch (op) {
     case U_SQRT: UNARY_F(sqrtf(x)); break;
-    case U_ERF: UNARY_F(erff(x)); break;
+    case U_ERF: UNARY_V(sf_verf); break;
     case U_TANH: UNARY_F(tanhf(x)); break;
     case U_RELU: UNARY_F(x > 0 ? x : 0.0f); break;
     case U_SIGMOID: UNARY_F(1.0f / (1.0f + expf(-x))); break;
     case U_NEG: UNARY_F(-x); break;
     case U_ABS: UNARY_F(fabsf(x)); break;
-    case U_EXP: UNARY_F(expf(x)); break;
+    case U_EXP: UNARY_V(sf_vexp); break;
     case U_LOG: UNARY_F(logf(x)); break;
     case U_RECIP: UNARY_F(1.0f / x); break;
     case U_FLOOR: UNARY_F(floorf(x)); break;
     case U_CEIL: UNARY_F(ceilf(x)); break;
-    case U_GELU: UNARY_F(gelu_erf(x)); break;
+    case U_GELU: UNARY_V(sf_vgelu); break;
     case U_GELU_TANH: UNARY_F(gelu_tanh(x)); break;
     case U_LEAKY: UNARY_F(x >= 0 ? x : alpha * x); break;
     case U_SOFTPLUS: UNARY_F(x > 20.0f ? x : log1pf(expf(x))); break;

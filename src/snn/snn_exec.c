@@ -7,12 +7,14 @@
  *            emits k theta; v starts at theta / 2 (round-to-nearest), reset by subtraction
  * Shapes per value: whatever the spiking graph says ([batch, ...]). */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "convert/convert_internal.h"
 #include "ops/ops.h"
 #include "spikeformer/rng.h"
+#include "snn/ec_kernels.h"
 #include "snn/spike_kernels.h"
 #include "snn/spike_kernels_q8.h"
 #include "spikeformer/snn.h"
@@ -23,8 +25,6 @@ typedef enum { M_LINEAR, M_PRODUCT, M_EC, M_NEURON } mode;
 typedef struct {
   mode m;
   float **cum;        /* per input: running sum (ec/product, non-const inputs) */
-  float **mean;       /* per input: running mean */
-  float *f;           /* ec: f(mean) into this buffer, then increments */
   float *prev;        /* ec: t * f at the previous step */
   float *v;           /* neuron membrane */
   int K, is_signed, axis;
@@ -53,6 +53,8 @@ typedef struct {
   int64_t qC, qinner; /* neuron: unit channel of element e = (e / qinner) % qC */
   int64_t qchunk;     /* neuron: elements per block; the tables below give each position's channel values */
   int32_t *ThE; float *iThE, *iuE, *thE;
+  int32_t *xin;       /* neuron with a constant input current: that current in units (set at t = 1) */
+  int y_skip;         /* neuron whose every consumer is an int8 linear reading kq: no float output */
   int8_t *Wq, *Wp;    /* linear: int8 weights [K, N] and packed for the dense path */
   int16_t *W16;       /* linear: the same widened to int16 (event path) */
   int qkmax;          /* linear: largest |spike count| its source emits */
@@ -88,6 +90,10 @@ struct sf_snn_session {
   /* spike raster of sample 0: per neuron node, the first raster_n neurons, per step */
   int raster_n, raster_T, raster_done;
   int8_t *raster;     /* [n_nodes][raster_T][raster_n] */
+  /* ec / product scratch, shared by all nodes (used within one node's step, so it stays in cache):
+   * the running means of up to n_scratch inputs, and f(means) before it becomes an increment */
+  float **scratch_mean, *scratch_f;
+  int n_scratch;
 };
 
 static int is_const(const sf_graph *g, int v) { return v >= 0 && g->values[v].t.data != NULL; }
@@ -100,14 +106,15 @@ void sf_snn_session_free(sf_snn_session *s) {
   if (s->ns)
     for (int i = 0; i < g->n_nodes; i++) {
       node_state *n = &s->ns[i];
-      for (int k = 0; k < g->nodes[i].n_in; k++) {
+      for (int k = 0; k < g->nodes[i].n_in; k++)
         if (n->cum) free(n->cum[k]);
-        if (n->mean) free(n->mean[k]);
-      }
-      free(n->cum); free(n->mean); free(n->f); free(n->prev); free(n->v); free(n->inv_theta);
+      free(n->cum); free(n->prev); free(n->v); free(n->inv_theta);
       free(n->kq); free(n->vi); free(n->Th); free(n->inv_unit); free(n->Wq); free(n->Wp); free(n->W16); free(n->colsum); free(n->bq);
-      free(n->acc); free(n->wscale); free(n->ThE); free(n->iThE); free(n->iuE); free(n->thE);
+      free(n->acc); free(n->wscale); free(n->ThE); free(n->iThE); free(n->iuE); free(n->thE); free(n->xin);
     }
+  for (int k = 0; k < s->n_scratch; k++) free(s->scratch_mean[k]);
+  free(s->scratch_mean);
+  free(s->scratch_f);
   free(s->producer);
   free(s->aliased);
   free(s->inc); free(s->ns); free(s->spike_valued); free(s->static_v); free(s->cum_out); free(s->counts);
@@ -150,6 +157,8 @@ static int trace_source(const sf_snn_session *s, int v, int *exact) {
 sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg, sf_decoder decoder, sf_snn_session **out) {
   sf_snn_session *s = calloc(1, sizeof *s);
   if (!s) return sf_error(SF_ERR_NOMEM, "out of memory");
+  int scratch_in = 0;
+  int64_t scratch_len = 0, scratch_out = 0;
   s->g = g;
   s->cfg = *cfg;
   s->decoder = decoder;
@@ -178,14 +187,16 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
     int64_t on = numel(g, nd->out[0]);
     if (n->m == M_EC || n->m == M_PRODUCT) {
       n->cum = calloc((size_t)nd->n_in, sizeof(float *));
-      n->mean = calloc((size_t)nd->n_in, sizeof(float *));
-      if (!n->cum || !n->mean) goto oom;
+      if (!n->cum) goto oom;
       for (int k = 0; k < nd->n_in; k++)
         if (nd->in[k] >= 0 && !is_const(g, nd->in[k]) && sf_dtype_is_float(g->values[nd->in[k]].t.dtype)) {
-          if (!(n->cum[k] = alloc_f(numel(g, nd->in[k]))) || !(n->mean[k] = alloc_f(numel(g, nd->in[k])))) goto oom;
+          if (!(n->cum[k] = alloc_f(numel(g, nd->in[k])))) goto oom;
+          scratch_in = nd->n_in > scratch_in ? nd->n_in : scratch_in;
+          scratch_len = numel(g, nd->in[k]) > scratch_len ? numel(g, nd->in[k]) : scratch_len;
         }
       if (nd->n_out != 1) { sf_snn_session_free(s); return sf_error(SF_ERR_UNSUPPORTED, "node '%s': multi-output op in ec mode", nd->name); }
-      if (!(n->f = alloc_f(on)) || !(n->prev = alloc_f(on))) goto oom;
+      if (!(n->prev = alloc_f(on))) goto oom;
+      scratch_out = on > scratch_out ? on : scratch_out;
     }
     if (n->m == M_NEURON) {
       if (!(n->v = alloc_f(on))) goto oom;
@@ -263,6 +274,10 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
     if (n->m == M_PRODUCT)
       for (int k = 0; k < 2 && k < nd->n_in; k++) n->src[k] = trace_source(s, nd->in[k], &n->src_exact[k]);
   }
+  s->n_scratch = scratch_in;
+  if (!(s->scratch_mean = calloc((size_t)(scratch_in ? scratch_in : 1), sizeof(float *))) || !(s->scratch_f = alloc_f(scratch_out))) goto oom;
+  for (int k = 0; k < scratch_in; k++)
+    if (!(s->scratch_mean[k] = alloc_f(scratch_len))) goto oom;
   s->cum_out = alloc_f(numel(g, g->outputs[0]));
   s->counts = alloc_f(numel(g, g->outputs[0]));
   s->spk_count = alloc_f(numel(g, g->outputs[0]));
@@ -375,9 +390,12 @@ static int static_rows_exec(const sf_graph *g, const sf_node *nd, sf_tensor **in
   if (x->dtype != SF_F32 || y->dtype != SF_F32 || x->ndim < 2 || y->ndim < 2 || x->shape[0] != y->shape[0]) return 0;
   if (!strcmp(nd->op_type, "Gemm") && sf_node_attr_int(nd, "transA", 0)) return 0;
   const int64_t B = x->shape[0], xs = sf_tensor_numel(x) / B, ys = sf_tensor_numel(y) / B, blocks = (B + 31) / 32;
-  int failed = 0, nth = sf_threads_get();
-  sf_blas_threads_set(1); /* OpenBLAS's OpenMP build also lowers OpenMP's default: name our count */
-#pragma omp parallel for schedule(static) reduction(| : failed) num_threads(nth)
+  /* inside a parallel region (a shard of a batch split across threads) BLAS already runs on one
+   * thread and the blocks run here in turn */
+  const int nested = omp_in_parallel();
+  int failed = 0, nth = nested ? 1 : sf_threads_get();
+  if (!nested) sf_blas_threads_set(1); /* OpenBLAS's OpenMP build also lowers OpenMP's default: name our count */
+#pragma omp parallel for schedule(static) reduction(| : failed) num_threads(nth) if (!nested)
   for (int64_t b = 0; b < blocks; b++) {
     int64_t r0 = b * 32, nr = B - r0 < 32 ? B - r0 : 32;
     sf_tensor tin[8], tout, *pin[8], *pout = &tout;
@@ -396,7 +414,7 @@ static int static_rows_exec(const sf_graph *g, const sf_node *nd, sf_tensor **in
     cb.out = &pout;
     if (nd->def->exec(&cb)) failed = 1;
   }
-  sf_blas_threads_set(sf_threads_get());
+  if (!nested) sf_blas_threads_set(sf_threads_get());
   return failed ? -1 : 1;
 }
 
@@ -516,13 +534,15 @@ sf_status sf_snn_set_quant(sf_snn_session *s, int bits) {
         n->inv_unit[c] = 4096.0f / th;
       }
     }
-    /* per-position tables over one block of whole channel groups */
-    n->qchunk = n->qC == 1 ? 4096 : n->qC * n->qinner;
+    /* per-position tables over one block of whole channel groups, at least 2048 positions long so
+     * that a block is long enough for the vector unit to overlap its iterations */
+    int64_t period = n->qC * n->qinner;
+    n->qchunk = n->qC == 1 ? 4096 : period * ((2048 + period - 1) / period);
     if (!(n->ThE = malloc(sizeof(int32_t) * (size_t)n->qchunk)) || !(n->iThE = malloc(sizeof(float) * (size_t)n->qchunk)) ||
         !(n->iuE = malloc(sizeof(float) * (size_t)n->qchunk)) || !(n->thE = malloc(sizeof(float) * (size_t)n->qchunk)))
       goto oom;
     for (int64_t j = 0; j < n->qchunk; j++) {
-      int64_t c = n->qC == 1 ? 0 : j / n->qinner;
+      int64_t c = n->qC == 1 ? 0 : (j / n->qinner) % n->qC;
       n->ThE[j] = n->Th[c];
       n->iThE[j] = 1.0f / (float)n->Th[c];
       n->iuE[j] = n->inv_unit[c];
@@ -530,6 +550,17 @@ sf_status sf_snn_set_quant(sf_snn_session *s, int bits) {
     }
     n->q = 1;
     n->st.int8 = 1;
+    /* a constant input current (direct-coded input through static layers) is converted once */
+    if (n->fed_by < 0 && s->static_v[g->nodes[i].in[0]] && !(n->xin = malloc(sizeof(int32_t) * (size_t)numel(g, g->nodes[i].out[0])))) goto oom;
+    /* no float output when only int8 linears read this neuron (they read its counts) */
+    int out = g->nodes[i].out[0], users = 0, ok = !is_graph_output(g, out);
+    for (int j = 0; j < g->n_nodes && ok; j++)
+      for (int k = 0; k < g->nodes[j].n_in; k++)
+        if (g->nodes[j].in[k] == out) {
+          users++;
+          ok &= k == 0 && s->ns[j].m == M_LINEAR && s->ns[j].q && s->ns[j].src[0] == i;
+        }
+    n->y_skip = ok && users > 0;
   }
   return SF_OK;
 oom:
@@ -550,10 +581,26 @@ int sf_snn_quant_layers(const sf_snn_session *s, int *int8_linears, int *float_l
   return s->quant;
 }
 
-static void neuron_step_q8(sf_snn_session *s, node_state *n, const sf_node *nd, int64_t on, double *spikes_out, double *nz_out) {
+static void neuron_step_q8(sf_snn_session *s, node_state *n, const sf_node *nd, int64_t on, int t, double *spikes_out, double *nz_out) {
   const float *x = n->fed_by >= 0 ? NULL : s->inc[nd->in[0]];
   const int32_t *xa = n->fed_by >= 0 ? s->ns[n->fed_by].acc : NULL;
-  float *y = s->inc[nd->out[0]];
+  float *y = n->y_skip && !s->raster ? NULL : s->inc[nd->out[0]];
+  if (n->xin) {
+    if (t == 1) {
+      /* the kernels' float-current conversion, once: round(clamp(x / unit)) */
+      const float *iu = n->iuE;
+      const int64_t P = n->qchunk;
+#pragma omp parallel for schedule(static) if (on > 16384)
+      for (int64_t e0 = 0; e0 < on; e0 += P)
+        for (int64_t j = 0; j < P && e0 + j < on; j++) {
+          float f = x[e0 + j] * iu[j];
+          f = f > 1e9f ? 1e9f : f < -1e9f ? -1e9f : f;
+          n->xin[e0 + j] = (int32_t)floorf(f + 0.5f);
+        }
+    }
+    xa = n->xin;
+    x = NULL;
+  }
   const int K = n->K, lo = n->is_signed ? -n->K : 0;
   const float leak = n->leak;
   const int64_t chunk = n->qchunk, nchunks = (on + chunk - 1) / chunk;
@@ -562,7 +609,7 @@ static void neuron_step_q8(sf_snn_session *s, node_state *n, const sf_node *nd, 
   for (int64_t o = 0; o < nchunks; o++) {
     int64_t e = o * chunk, len = on - e < chunk ? on - e : chunk;
     int64_t z = 0;
-    int64_t sp = sf_q8_neuron_block(xa ? xa + e : NULL, xa ? NULL : x + e, n->vi + e, n->kq + e, y + e, n->ThE, n->iThE, n->iuE, n->thE, len, leak, lo, K, &z);
+    int64_t sp = sf_q8_neuron_block(xa ? xa + e : NULL, xa ? NULL : x + e, n->vi + e, n->kq + e, y ? y + e : NULL, n->ThE, n->iThE, n->iuE, n->thE, len, leak, lo, K, &z);
     spikes += sp;
     nz += z;
   }
@@ -633,47 +680,32 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
         float leak = n->leak;
         const float *thv = n->theta;
         int per_ch = n->ntheta != 1;
-        const float flo = (float)lo, fK = (float)K;
         double spikes = 0, nz = 0;
-        if (n->q) { neuron_step_q8(s, n, nd, on, &spikes, &nz); goto neuron_done; }
+        if (n->q) { neuron_step_q8(s, n, nd, on, t, &spikes, &nz); goto neuron_done; }
+        if (!per_ch) {
+          /* one threshold: blocks of the whole tensor */
 #pragma omp parallel for reduction(+ : spikes, nz) schedule(static) if (on > 16384)
-        for (int64_t o = 0; o < outer; o++) {
-          int local = 0, lnz = 0;
-          if (inner == 1 && per_ch) {
-            /* channels last: one contiguous row, vectorisable */
-            const float *xr = x + o * C;
-            float *vr = v + o * C, *yr = y + o * C;
-            const float *ivr = n->inv_theta;
-#pragma omp simd reduction(+ : local, lnz)
-            for (int64_t c = 0; c < C; c++) {
-              float u = leak * vr[c] + xr[c];
-              float kf = floorf(u * ivr[c]);
-              kf = kf < flo ? flo : kf;
-              kf = kf > fK ? fK : kf;
-              vr[c] = u - kf * thv[c];
-              yr[c] = kf * thv[c];
-              local += abs((int)kf);
-              lnz += kf != 0;
-            }
-          } else {
-            for (int64_t c = 0; c < C; c++) {
-              float th = thv[per_ch ? c : 0], inv = n->inv_theta[per_ch ? c : 0];
-              int64_t base = (o * C + c) * inner;
-#pragma omp simd reduction(+ : local, lnz)
-              for (int64_t j = 0; j < inner; j++) {
-                float u = leak * v[base + j] + x[base + j];
-                float kf = floorf(u * inv);
-                kf = kf < flo ? flo : kf;
-              kf = kf > fK ? fK : kf;
-                v[base + j] = u - kf * th;
-                y[base + j] = kf * th;
-                local += abs((int)kf);
-              lnz += kf != 0;
+          for (int64_t e0 = 0; e0 < on; e0 += 4096) {
+            int64_t z = 0;
+            spikes += (double)sf_neuron_step_f32(x + e0, v + e0, y + e0, thv, n->inv_theta, 0, on - e0 < 4096 ? on - e0 : 4096, leak, lo, K, &z);
+            nz += (double)z;
+          }
+        } else {
+#pragma omp parallel for reduction(+ : spikes, nz) schedule(static) if (on > 16384)
+          for (int64_t o = 0; o < outer; o++) {
+            int64_t z = 0;
+            if (inner == 1) {
+              /* channels last: one contiguous row with per-element thresholds */
+              spikes += (double)sf_neuron_step_f32(x + o * C, v + o * C, y + o * C, thv, n->inv_theta, 1, C, leak, lo, K, &z);
+              nz += (double)z;
+            } else {
+              for (int64_t c = 0; c < C; c++) {
+                int64_t base = (o * C + c) * inner;
+                spikes += (double)sf_neuron_step_f32(x + base, v + base, y + base, thv + c, n->inv_theta + c, 0, inner, leak, lo, K, &z);
+                nz += (double)z;
               }
             }
           }
-          spikes += local;
-          nz += lnz;
         }
       neuron_done:
         n->st.spikes += spikes;
@@ -700,11 +732,11 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
         if (!is_const(g, v)) {
           if (n->m != M_LINEAR && n->cum[k]) {
             int64_t m = numel(g, v);
-            float *cu = n->cum[k], *me = n->mean[k];
+            float *cu = n->cum[k], *me = s->scratch_mean[k];
             const float *x = s->inc[v];
             float inv = 1.0f / (float)t;
-#pragma omp parallel for schedule(static) if (m > 65536)
-            for (int64_t e = 0; e < m; e++) { cu[e] += x[e]; me[e] = cu[e] * inv; }
+#pragma omp parallel for schedule(static) if (m > 32768)
+            for (int64_t e0 = 0; e0 < m; e0 += 4096) sf_ec_accumulate(cu + e0, me + e0, x + e0, inv, m - e0 < 4096 ? m - e0 : 4096);
             tin[k].data = me;
           } else {
             tin[k].data = s->inc[v];
@@ -715,7 +747,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
       for (int k = 0; k < nd->n_out; k++) {
         tout[k] = g->values[nd->out[k]].t;
         tout[k].owns_data = 0;
-        tout[k].data = (n->m == M_LINEAR) ? s->inc[nd->out[k]] : n->f;
+        tout[k].data = (n->m == M_LINEAR) ? s->inc[nd->out[k]] : s->scratch_f;
         outs[k] = &tout[k];
       }
       int done = 0;
@@ -778,12 +810,9 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
       }
       if (n->m == M_LINEAR) {
       } else {
-        float *y = s->inc[nd->out[0]], *f = n->f, *prev = n->prev, ft = (float)t;
-        for (int64_t e = 0; e < on; e++) {
-          float cur = ft * f[e];
-          y[e] = cur - prev[e];
-          prev[e] = cur;
-        }
+        float *y = s->inc[nd->out[0]], *f = s->scratch_f, *prev = n->prev, ft = (float)t;
+#pragma omp parallel for schedule(static) if (on > 32768)
+        for (int64_t e0 = 0; e0 < on; e0 += 4096) sf_ec_increment(y + e0, f + e0, prev + e0, ft, on - e0 < 4096 ? on - e0 : 4096);
         if (n->m == M_EC) n->st.float_ops += (double)on;
         else {
           /* a_t B_t + A_{t-1} b_t: events of each operand times the other's row length */

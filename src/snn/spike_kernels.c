@@ -1,5 +1,6 @@
 #include "snn/spike_kernels.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -170,4 +171,94 @@ int64_t sf_spike_linear_dense(const float *X, int64_t rows, int64_t K, const flo
     for (int64_t k = 0; k < K; k++) f(N, x[k], W + k * N, y); /* adding 0 * w leaves y unchanged */
   }
   return rows * K;
+}
+
+/* ---- float-membrane neurons ---- */
+
+static int64_t neuron_f32_c(const float *x, float *v, float *y, const float *th, const float *ith, int st, int64_t len, float leak,
+                            float flo, float fK, int64_t *nz) {
+  int64_t spikes = 0, z = 0;
+  for (int64_t j = 0; j < len; j++) {
+    float t = th[st ? j : 0];
+    float u = leak * v[j] + x[j];
+    float kf = floorf(u * ith[st ? j : 0]);
+    kf = kf < flo ? flo : kf;
+    kf = kf > fK ? fK : kf;
+    v[j] = u - kf * t;
+    y[j] = kf * t;
+    spikes += abs((int)kf);
+    z += kf != 0;
+  }
+  *nz = z;
+  return spikes;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static int64_t neuron_f32_512(const float *x, float *v, float *y, const float *th, const float *ith, int st,
+                                                                 int64_t len, float leak, float flo, float fK, int64_t *nz) {
+  const __m512 vl = _mm512_set1_ps(leak), vlo = _mm512_set1_ps(flo), vK = _mm512_set1_ps(fK), zero = _mm512_setzero_ps();
+  const __m512 th0 = _mm512_set1_ps(th[0]), ith0 = _mm512_set1_ps(ith[0]);
+  __m512i sp = _mm512_setzero_si512();
+  int64_t z = 0;
+  for (int64_t j = 0; j < len; j += 16) {
+    __mmask16 m = len - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (len - j)) - 1);
+    __m512 t = st ? _mm512_maskz_loadu_ps(m, th + j) : th0, it = st ? _mm512_maskz_loadu_ps(m, ith + j) : ith0;
+    __m512 u = _mm512_add_ps(_mm512_mul_ps(vl, _mm512_maskz_loadu_ps(m, v + j)), _mm512_maskz_loadu_ps(m, x + j));
+    __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(u, it), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    kf = _mm512_min_ps(_mm512_max_ps(kf, vlo), vK);
+    __m512 ky = _mm512_mul_ps(kf, t);
+    _mm512_mask_storeu_ps(v + j, m, _mm512_sub_ps(u, ky));
+    _mm512_mask_storeu_ps(y + j, m, ky);
+    sp = _mm512_add_epi32(sp, _mm512_maskz_abs_epi32(m, _mm512_cvttps_epi32(kf)));
+    z += __builtin_popcount((unsigned)_mm512_mask_cmp_ps_mask(m, kf, zero, _CMP_NEQ_UQ));
+  }
+  *nz = z;
+  return _mm512_reduce_add_epi32(sp);
+}
+
+__attribute__((target("avx2"))) static int64_t neuron_f32_256(const float *x, float *v, float *y, const float *th, const float *ith, int st,
+                                                              int64_t len, float leak, float flo, float fK, int64_t *nz) {
+  const __m256 vl = _mm256_set1_ps(leak), vlo = _mm256_set1_ps(flo), vK = _mm256_set1_ps(fK), zero = _mm256_setzero_ps();
+  const __m256 th0 = _mm256_set1_ps(th[0]), ith0 = _mm256_set1_ps(ith[0]);
+  __m256i sp = _mm256_setzero_si256();
+  int64_t z = 0, j = 0;
+  for (; j + 8 <= len; j += 8) {
+    __m256 t = st ? _mm256_loadu_ps(th + j) : th0, it = st ? _mm256_loadu_ps(ith + j) : ith0;
+    __m256 u = _mm256_add_ps(_mm256_mul_ps(vl, _mm256_loadu_ps(v + j)), _mm256_loadu_ps(x + j));
+    __m256 kf = _mm256_floor_ps(_mm256_mul_ps(u, it));
+    kf = _mm256_min_ps(_mm256_max_ps(kf, vlo), vK);
+    __m256 ky = _mm256_mul_ps(kf, t);
+    _mm256_storeu_ps(v + j, _mm256_sub_ps(u, ky));
+    _mm256_storeu_ps(y + j, ky);
+    sp = _mm256_add_epi32(sp, _mm256_abs_epi32(_mm256_cvttps_epi32(kf)));
+    z += __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(kf, zero, _CMP_NEQ_UQ)));
+  }
+  int32_t lanes[8];
+  _mm256_storeu_si256((__m256i *)lanes, sp);
+  int64_t spikes = 0, zt = 0;
+  for (int k = 0; k < 8; k++) spikes += lanes[k];
+  spikes += neuron_f32_c(x + j, v + j, y + j, st ? th + j : th, st ? ith + j : ith, st, len - j, leak, flo, fK, &zt);
+  *nz = z + zt;
+  return spikes;
+}
+#endif
+
+int64_t sf_neuron_step_f32(const float *x, float *v, float *y, const float *theta, const float *inv_theta, int th_stride,
+                           int64_t len, float leak, int lo, int K, int64_t *nz) {
+  const float flo = (float)lo, fK = (float)K;
+#if defined(__x86_64__)
+  static int k = -1;
+  if (k < 0) {
+    const char *env = getenv("SF_ISA");
+    int w = 0;
+    if (!env || strcmp(env, "c")) {
+      if (__builtin_cpu_supports("avx2")) w = 1;
+      if (__builtin_cpu_supports("avx512f") && (!env || strcmp(env, "avx2"))) w = 2;
+    }
+    k = w;
+  }
+  if (k == 2) return neuron_f32_512(x, v, y, theta, inv_theta, th_stride, len, leak, flo, fK, nz);
+  if (k == 1) return neuron_f32_256(x, v, y, theta, inv_theta, th_stride, len, leak, flo, fK, nz);
+#endif
+  return neuron_f32_c(x, v, y, theta, inv_theta, th_stride, len, leak, flo, fK, nz);
 }

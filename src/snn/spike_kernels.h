@@ -21,3 +21,10 @@ int64_t sf_spike_linear_dense(const float *X, int64_t rows, int64_t K, const flo
 int64_t sf_spike_linear_bitpacked(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y);
 
 #endif
+
+/* One step of float-membrane neurons (IF / LIF / burst) over len elements:
+ *   u = leak * v + x; k = clamp(floor(u * inv_theta), lo, K); v = u - k * theta; y = k * theta
+ * theta / inv_theta: per element (th_stride 1) or one value (th_stride 0). Returns the unit spikes
+ * (sum |k|) and the non-zero outputs in *nz. AVX-512 / AVX2 / C give identical results. */
+int64_t sf_neuron_step_f32(const float *x, float *v, float *y, const float *theta, const float *inv_theta, int th_stride,
+                           int64_t len, float leak, int lo, int K, int64_t *nz);

@@ -181,6 +181,11 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events16_row
         for (int64_t e = e0; e < e1; e++) {
           const int16_t *w = W + (int64_t)idx[e] * N + n0;
           int kv = x[idx[e]];
+          if (e + 4 < ne) {
+            /* rows come in event order, which no hardware prefetcher predicts: fetch ahead */
+            const char *pf = (const char *)(W + (int64_t)idx[e + 4] * N + n0);
+            for (int l = 0; l < 512; l += 64) _mm_prefetch(pf + l, _MM_HINT_T0);
+          }
           __m512i w0 = _mm512_loadu_si512((const void *)w), w1 = _mm512_loadu_si512((const void *)(w + 32));
           __m512i w2 = _mm512_loadu_si512((const void *)(w + 64)), w3 = _mm512_loadu_si512((const void *)(w + 96));
           __m512i w4 = _mm512_loadu_si512((const void *)(w + 128)), w5 = _mm512_loadu_si512((const void *)(w + 160));
@@ -374,7 +379,7 @@ static int64_t neuron_block_c(const int32_t *xa, const float *xf, int32_t *v, in
     int32_t nv = u - k * T1;
     v[j] = nv > (1 << 30) ? (1 << 30) : nv < -(1 << 30) ? -(1 << 30) : nv;
     kq[j] = (int8_t)k;
-    y[j] = (float)k * th[j];
+    if (y) y[j] = (float)k * th[j];
     spikes += k < 0 ? -k : k;
     z += k != 0;
   }
@@ -415,7 +420,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block
       nv = _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax);
       _mm512_mask_storeu_epi32(v + j, m, nv);
       _mm_mask_storeu_epi8(kq + j, m, _mm512_cvtepi32_epi8(k));
-      _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_cvtepi32_ps(k), _mm512_maskz_loadu_ps(m, th + j)));
+      if (y) _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_cvtepi32_ps(k), _mm512_maskz_loadu_ps(m, th + j)));
       __mmask16 nzm = (__mmask16)((pos | neg) & m);
       sp = _mm512_mask_add_epi32(sp, nzm, sp, one);
       z += __builtin_popcount((unsigned)nzm);
@@ -432,7 +437,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block
     nv = _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax);
     _mm512_mask_storeu_epi32(v + j, m, nv);
     _mm_mask_storeu_epi8(kq + j, m, _mm512_cvtepi32_epi8(k));
-    _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_cvtepi32_ps(k), _mm512_maskz_loadu_ps(m, th + j)));
+    if (y) _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_cvtepi32_ps(k), _mm512_maskz_loadu_ps(m, th + j)));
     sp = _mm512_add_epi32(sp, _mm512_maskz_abs_epi32(m, k));
     z += __builtin_popcount((unsigned)_mm512_mask_cmpneq_epi32_mask(m, k, zero));
   }

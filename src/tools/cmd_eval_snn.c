@@ -27,7 +27,9 @@ static void help(void) {
          "rates, synaptic operations, and the spike purity (share of operations that are accumulates\n"
          "triggered by spikes, versus multiply-accumulates and float function evaluations).\n"
          "--quant int8 runs the layers fed by spikes on int8 weights with int32 accumulators and every\n"
-         "neuron with an int32 membrane; compare its accuracy with the default float run.\n");
+         "neuron with an int32 membrane; compare its accuracy with the default float run.\n"
+         "--batch N runs N samples together (default 256); models with large per-sample activations\n"
+         "(the ViT) run faster with smaller batches (64), whose per-step tensors stay in the L2 cache.\n");
 }
 
 int cmd_eval_snn(const char *model, int argc, char **argv) { return cmd_eval_snn_mode(model, argc, argv, 0); }

@@ -1,0 +1,102 @@
+/* Expectation-compensation running sums (see ec_kernels.h). */
+#include "snn/ec_kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+enum { EC_C = 0, EC_AVX2 = 1, EC_AVX512 = 2 };
+
+static int ec_isa(void) {
+  static int k = -1;
+  if (k >= 0) return k;
+  int v = EC_C;
+#if defined(__x86_64__)
+  const char *env = getenv("SF_ISA");
+  if (!env || strcmp(env, "c")) {
+    if (__builtin_cpu_supports("avx2")) v = EC_AVX2;
+    if (__builtin_cpu_supports("avx512f") && (!env || strcmp(env, "avx2"))) v = EC_AVX512;
+  }
+#endif
+  k = v;
+  return k;
+}
+
+static void accumulate_c(float *cum, float *mean, const float *x, float inv_t, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    cum[i] += x[i];
+    mean[i] = cum[i] * inv_t;
+  }
+}
+
+static void increment_c(float *y, const float *f, float *prev, float t, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float cur = t * f[i];
+    y[i] = cur - prev[i];
+    prev[i] = cur;
+  }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static void accumulate_512(float *cum, float *mean, const float *x, float inv_t, int64_t n) {
+  const __m512 vi = _mm512_set1_ps(inv_t);
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+    __m512 c = _mm512_add_ps(_mm512_maskz_loadu_ps(m, cum + i), _mm512_maskz_loadu_ps(m, x + i));
+    _mm512_mask_storeu_ps(cum + i, m, c);
+    _mm512_mask_storeu_ps(mean + i, m, _mm512_mul_ps(c, vi));
+  }
+}
+
+__attribute__((target("avx512f"))) static void increment_512(float *y, const float *f, float *prev, float t, int64_t n) {
+  const __m512 vt = _mm512_set1_ps(t);
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+    __m512 cur = _mm512_mul_ps(vt, _mm512_maskz_loadu_ps(m, f + i));
+    _mm512_mask_storeu_ps(y + i, m, _mm512_sub_ps(cur, _mm512_maskz_loadu_ps(m, prev + i)));
+    _mm512_mask_storeu_ps(prev + i, m, cur);
+  }
+}
+
+__attribute__((target("avx2"))) static void accumulate_256(float *cum, float *mean, const float *x, float inv_t, int64_t n) {
+  const __m256 vi = _mm256_set1_ps(inv_t);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 c = _mm256_add_ps(_mm256_loadu_ps(cum + i), _mm256_loadu_ps(x + i));
+    _mm256_storeu_ps(cum + i, c);
+    _mm256_storeu_ps(mean + i, _mm256_mul_ps(c, vi));
+  }
+  accumulate_c(cum + i, mean + i, x + i, inv_t, n - i);
+}
+
+__attribute__((target("avx2"))) static void increment_256(float *y, const float *f, float *prev, float t, int64_t n) {
+  const __m256 vt = _mm256_set1_ps(t);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 cur = _mm256_mul_ps(vt, _mm256_loadu_ps(f + i));
+    _mm256_storeu_ps(y + i, _mm256_sub_ps(cur, _mm256_loadu_ps(prev + i)));
+    _mm256_storeu_ps(prev + i, cur);
+  }
+  increment_c(y + i, f + i, prev + i, t, n - i);
+}
+#endif
+
+void sf_ec_accumulate(float *cum, float *mean, const float *x, float inv_t, int64_t n) {
+#if defined(__x86_64__)
+  int k = ec_isa();
+  if (k == EC_AVX512) { accumulate_512(cum, mean, x, inv_t, n); return; }
+  if (k == EC_AVX2) { accumulate_256(cum, mean, x, inv_t, n); return; }
+#endif
+  accumulate_c(cum, mean, x, inv_t, n);
+}
+
+void sf_ec_increment(float *y, const float *f, float *prev, float t, int64_t n) {
+#if defined(__x86_64__)
+  int k = ec_isa();
+  if (k == EC_AVX512) { increment_512(y, f, prev, t, n); return; }
+  if (k == EC_AVX2) { increment_256(y, f, prev, t, n); return; }
+#endif
+  increment_c(y, f, prev, t, n);
+}
