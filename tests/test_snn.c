@@ -297,6 +297,51 @@ static void q8_kernels(void **st) {
   free(X); free(W); free(Wp);
 }
 
+/* int32-membrane neurons against exact integer arithmetic: floor division, clamping, reset by
+ * subtraction; few and many levels, small and huge thresholds (both kernel strategies) */
+static void q8_neuron_block(void **st) {
+  (void)st;
+  enum { L = 300 };
+  sf_rng rng;
+  sf_rng_seed(&rng, 11);
+  const int Ks[] = {1, 2, 4, 8, 12};
+  const int32_t scales[] = {37, 4096, 1 << 28};
+  for (int ki = 0; ki < 5; ki++)
+    for (int si = 0; si < 3; si++)
+      for (int sgn = 0; sgn < 2; sgn++) {
+        int K = Ks[ki], lo = sgn ? -K : 0;
+        int32_t xa[L], v[L], v0[L], Th[L], thmax = 1;
+        float iTh[L], iu[L], th[L], y[L];
+        int8_t kq[L + 4];
+        for (int j = 0; j < L; j++) {
+          Th[j] = 1 + (int32_t)(sf_rng_uniform(&rng) * (float)scales[si]);
+          thmax = Th[j] > thmax ? Th[j] : thmax;
+          iTh[j] = 1.0f / (float)Th[j];
+          iu[j] = 1.0f;
+          th[j] = 0.5f;
+          v[j] = v0[j] = (int32_t)((sf_rng_uniform(&rng) - 0.5f) * 2.0f * (float)Th[j]);
+          double x = (sf_rng_uniform(&rng) - 0.5) * 2.5 * (K + 1) * (double)Th[j];
+          xa[j] = (int32_t)(x > 1e9 ? 1e9 : x < -1e9 ? -1e9 : x);
+        }
+        int64_t nz = 0, sp = sf_q8_neuron_block(xa, NULL, v, kq, y, Th, iTh, iu, th, L, 1.0f, lo, K, thmax, &nz), sp_ref = 0, nz_ref = 0;
+        for (int j = 0; j < L; j++) {
+          int64_t u = (int64_t)v0[j] + xa[j], k = u >= 0 ? u / Th[j] : -((-u + Th[j] - 1) / Th[j]);
+          k = k < lo ? lo : k > K ? K : k;
+          int64_t nv = u - k * Th[j];
+          nv = nv > (1 << 30) ? (1 << 30) : nv < -(1 << 30) ? -(1 << 30) : nv;
+          if (kq[j] != (int)k) printf("  K=%d lo=%d Th=%d v0=%d x=%d: k=%d, exact %lld\n", K, lo, Th[j], v0[j], xa[j], kq[j], (long long)k);
+          assert_int_equal(kq[j], (int)k);
+          assert_int_equal(v[j], (int32_t)nv);
+          assert_true(y[j] == (float)k * 0.5f);
+          sp_ref += k < 0 ? -k : k;
+          nz_ref += k != 0;
+        }
+        assert_int_equal(sp, sp_ref);
+        assert_int_equal(nz, nz_ref);
+      }
+  printf("  int32 neurons (%s): K = 1..12, signed and unsigned, thresholds up to 2^28 match exact integer division\n", sf_q8_isa());
+}
+
 static void vit_snn(void **st) { (void)st; network_vs_ann("models/vit/model.onnx", 8, 1.0, 0); }
 static void mlp_snn(void **st) { (void)st; network_vs_ann("models/mlp/hf", 16, 1.0, 1); }
 static void cnn_snn(void **st) { (void)st; network_vs_ann("models/variants/cnn_bn_maxpool/model.onnx", 16, 1.0, 0); }
@@ -442,7 +487,7 @@ int main(void) {
     cmocka_unit_test(layernorm_ec),    cmocka_unit_test(linear_ac),      cmocka_unit_test(product_streams),
     cmocka_unit_test(residual_add),    cmocka_unit_test(burst_levels),   cmocka_unit_test(sfm_integrity),
     cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),
-    cmocka_unit_test(vit_snn),         cmocka_unit_test(dynamic_batching), cmocka_unit_test(q8_kernels),
+    cmocka_unit_test(vit_snn),         cmocka_unit_test(dynamic_batching), cmocka_unit_test(q8_kernels), cmocka_unit_test(q8_neuron_block),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

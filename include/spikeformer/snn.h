@@ -37,6 +37,9 @@ void sf_snn_session_free(sf_snn_session *s);
 
 /* Called after step t (1-based) with the decoded first output [batch, ...]. Return non-zero to stop. */
 typedef int (*sf_snn_step_fn)(int t, const sf_tensor *decoded, void *user);
+/* Bytes of state per sample a session of this graph works through at every step (increments,
+ * running sums, membranes), from the graph's shapes; divide by the graph's batch size. */
+int64_t sf_snn_state_bytes(const sf_graph *spiking);
 /* Run T steps on one batch of inputs (the graph's batch size). */
 sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user);
 /* Synaptic path for layers fed by spikes: 0 auto (events where the measured activity of the

@@ -1,9 +1,9 @@
 /* CPU backend: the time-stepped spiking runtime (src/snn/) with event-driven, bit-packed and
- * dense synaptic paths. A batch is split into shards of 32 samples; each thread owns one spiking
- * session of 32 samples and runs the shards it takes through all T steps (no synchronisation
- * inside a timestep, and the state of a shard stays in its core's caches). The shards do not
- * depend on the thread count, so neither do the spikes. A batch of one shard runs on one session
- * whose loops use the threads across neurons instead. */
+ * dense synaptic paths. A batch is split into shards; each thread owns one spiking session of a
+ * shard's size and runs the shards it takes through all T steps (no synchronisation inside a
+ * timestep, and a shard's state stays in its core's caches). The shard size follows from the
+ * model's state per sample, never from the thread count, so the spikes do not depend on the
+ * thread count. A batch of one shard runs on one session whose loops use the threads instead. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,8 @@
 #include "convert/convert_internal.h"
 #include "spikeformer/threads.h"
 
-#define SHARD_ROWS 32 /* samples per shard; the runtime's analog layers work on blocks of this many */
+/* a shard's state: about what a core's share of the last-level cache holds, in 16..256 samples */
+#define SHARD_BYTES (32LL << 20)
 
 typedef struct {
   const sf_snn_model *m;
@@ -67,12 +68,19 @@ static sf_status cpu_deploy(void *compiled, int64_t batch, void **state) {
   cpu_compiled *c = compiled;
   cpu_deployed *d = calloc(1, sizeof *d);
   if (!d) return sf_error(SF_ERR_NOMEM, "out of memory");
+  /* shard size: a power of two from the model's state per sample */
+  sf_graph *g1;
+  sf_status st = sf_snn_model_build(c->m, 1, &g1);
+  if (st) { free(d); return st; }
+  int64_t per_sample = sf_snn_state_bytes(g1), shard_rows = 16;
+  sf_graph_free(g1);
+  while (shard_rows < 256 && 2 * shard_rows * per_sample <= SHARD_BYTES) shard_rows *= 2;
   /* rate coding draws one random stream per session, so its batch stays whole */
-  int whole = c->o.encoding == SF_ENCODE_RATE || batch <= SHARD_ROWS;
-  int64_t shards = whole ? 1 : (batch + SHARD_ROWS - 1) / SHARD_ROWS;
+  int whole = c->o.encoding == SF_ENCODE_RATE || batch <= shard_rows;
+  int64_t shards = whole ? 1 : (batch + shard_rows - 1) / shard_rows;
   d->batch = batch;
-  d->rows = whole ? batch : SHARD_ROWS;
-  d->tail = whole || batch % SHARD_ROWS == 0 ? 0 : batch % SHARD_ROWS;
+  d->rows = whole ? batch : shard_rows;
+  d->tail = whole || batch % shard_rows == 0 ? 0 : batch % shard_rows;
   int64_t full = d->tail ? shards - 1 : shards;
   d->W = sf_threads_get() < full ? sf_threads_get() : (int)full;
   if (d->W < 1) d->W = 1;
@@ -80,7 +88,6 @@ static sf_status cpu_deploy(void *compiled, int64_t batch, void **state) {
     cpu_free_deployed(d);
     return sf_error(SF_ERR_NOMEM, "out of memory");
   }
-  sf_status st = SF_OK;
   for (int k = 0; k < d->W && !st; k++) st = session_for(c, d->rows, &d->g[k], &d->s[k]);
   if (!st && d->tail) st = session_for(c, d->tail, &d->g[d->W], &d->s[d->W]);
   if (st) { cpu_free_deployed(d); return st; }

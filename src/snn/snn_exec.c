@@ -53,6 +53,7 @@ typedef struct {
   int64_t qC, qinner; /* neuron: unit channel of element e = (e / qinner) % qC */
   int64_t qchunk;     /* neuron: elements per block; the tables below give each position's channel values */
   int32_t *ThE; float *iThE, *iuE, *thE;
+  int32_t Th_max;     /* neuron: the largest threshold in units */
   int32_t *xin;       /* neuron with a constant input current: that current in units (set at t = 1) */
   int y_skip;         /* neuron whose every consumer is an int8 linear reading kq: no float output */
   int8_t *Wq, *Wp;    /* linear: int8 weights [K, N] and packed for the dense path */
@@ -90,6 +91,10 @@ struct sf_snn_session {
   /* spike raster of sample 0: per neuron node, the first raster_n neurons, per step */
   int raster_n, raster_T, raster_done;
   int8_t *raster;     /* [n_nodes][raster_T][raster_n] */
+  /* increment buffers shared by values whose lifetimes within a step do not overlap */
+  float **pool;
+  int n_pool;
+  uint8_t *pooled;    /* per value: its buffer belongs to the pool */
   /* ec / product scratch, shared by all nodes (used within one node's step, so it stays in cache):
    * the running means of up to n_scratch inputs, and f(means) before it becomes an increment */
   float **scratch_mean, *scratch_f;
@@ -102,7 +107,12 @@ static int64_t numel(const sf_graph *g, int v) { return sf_tensor_numel(&g->valu
 void sf_snn_session_free(sf_snn_session *s) {
   if (!s) return;
   const sf_graph *g = s->g;
-  if (s->inc) for (int v = 0; v < g->n_values; v++) if (!s->aliased || !s->aliased[v]) free(s->inc[v]);
+  if (s->inc)
+    for (int v = 0; v < g->n_values; v++)
+      if ((!s->aliased || !s->aliased[v]) && (!s->pooled || !s->pooled[v])) free(s->inc[v]);
+  for (int k = 0; k < s->n_pool; k++) free(s->pool[k]);
+  free(s->pool);
+  free(s->pooled);
   if (s->ns)
     for (int i = 0; i < g->n_nodes; i++) {
       node_state *n = &s->ns[i];
@@ -152,6 +162,81 @@ static int trace_source(const sf_snn_session *s, int v, int *exact) {
     v = nd->in[0];
   }
   return -1;
+}
+
+int64_t sf_snn_state_bytes(const sf_graph *g) {
+  int64_t floats = 0;
+  for (int v = 0; v < g->n_values; v++)
+    if (!is_const(g, v) && g->values[v].producer >= 0) floats += numel(g, v);
+  for (int i = 0; i < g->n_nodes; i++) {
+    const sf_node *nd = &g->nodes[i];
+    const char *m = sf_snn_mode(nd);
+    if (!strcmp(m, "neuron")) floats += numel(g, nd->out[0]);
+    if (strcmp(m, "ec") && strcmp(m, "product")) continue;
+    floats += numel(g, nd->out[0]);
+    for (int k = 0; k < nd->n_in; k++)
+      if (nd->in[k] >= 0 && !is_const(g, nd->in[k])) floats += numel(g, nd->in[k]);
+  }
+  return floats * (int64_t)sizeof(float);
+}
+
+/* Buffer plan. Within a step a value's increment lives from its producer to its last reader (an
+ * order-keeping layout op's output is its input's buffer, so the readers of both count); values
+ * whose lifetimes do not overlap share one buffer, so a session works through a fraction of the
+ * memory and more of it stays in cache. Values that live across steps keep their own: the input,
+ * what is constant over time (computed at t = 1 only), and the graph's outputs (decoded after the
+ * step). Returns 0, or -1 when out of memory. */
+static int plan_buffers(sf_snn_session *s) {
+  const sf_graph *g = s->g;
+  const int nv = g->n_values;
+  int *root = malloc(sizeof(int) * (size_t)nv), *last = malloc(sizeof(int) * (size_t)nv), *order = malloc(sizeof(int) * (size_t)nv);
+  uint8_t *pin = calloc((size_t)nv, 1);
+  int *busy_until = NULL, n_order = 0, ok = 0;
+  int64_t *size = NULL;
+  if (!root || !last || !order || !pin || !(s->pooled = calloc((size_t)nv, 1))) goto done;
+  for (int v = 0; v < nv; v++) { root[v] = v; last[v] = -1; }
+  for (int i = 0; i < g->n_nodes; i++)
+    if (s->ns[i].alias) root[g->nodes[i].out[0]] = root[g->nodes[i].in[0]];
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i].n_in; k++) {
+      int v = g->nodes[i].in[k];
+      if (v >= 0 && s->inc[v] && last[root[v]] < i) last[root[v]] = i;
+    }
+  for (int v = 0; v < nv; v++)
+    if (s->inc[v] && (s->static_v[v] || s->producer[v] < 0 || g->values[v].is_input)) pin[root[v]] = 1;
+  for (int k = 0; k < g->n_outputs; k++) pin[root[g->outputs[k]]] = 1;
+  for (int v = 0; v < nv; v++)
+    if (s->inc[v] && !s->aliased[v] && !pin[v]) order[n_order++] = v;
+  /* by producer position (node order), so every buffer is taken when its value is written */
+  for (int a = 1; a < n_order; a++) {
+    int v = order[a], b = a - 1;
+    while (b >= 0 && s->producer[order[b]] > s->producer[v]) { order[b + 1] = order[b]; b--; }
+    order[b + 1] = v;
+  }
+  if (!(s->pool = calloc((size_t)(n_order ? n_order : 1), sizeof(float *))) || !(size = calloc((size_t)(n_order ? n_order : 1), sizeof(int64_t))) ||
+      !(busy_until = calloc((size_t)(n_order ? n_order : 1), sizeof(int))))
+    goto done;
+  for (int a = 0; a < n_order; a++) {
+    int v = order[a], start = s->producer[v], end = last[v] > start ? last[v] : start, best = -1;
+    int64_t need = numel(g, v) > 0 ? numel(g, v) : 1;
+    for (int b = 0; b < s->n_pool; b++)
+      if (busy_until[b] < start && size[b] >= need && (best < 0 || size[b] < size[best])) best = b;
+    if (best < 0) {
+      if (!(s->pool[s->n_pool] = alloc_f(need))) goto done;
+      size[s->n_pool] = need;
+      best = s->n_pool++;
+    }
+    busy_until[best] = end;
+    free(s->inc[v]);
+    s->inc[v] = s->pool[best];
+    s->pooled[v] = 1;
+  }
+  for (int v = 0; v < nv; v++)
+    if (s->aliased[v]) s->inc[v] = s->inc[root[v]];
+  ok = 1;
+done:
+  free(root); free(last); free(order); free(pin); free(size); free(busy_until);
+  return ok ? 0 : -1;
 }
 
 sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg, sf_decoder decoder, sf_snn_session **out) {
@@ -274,6 +359,7 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
     if (n->m == M_PRODUCT)
       for (int k = 0; k < 2 && k < nd->n_in; k++) n->src[k] = trace_source(s, nd->in[k], &n->src_exact[k]);
   }
+  if (plan_buffers(s)) goto oom;
   s->n_scratch = scratch_in;
   if (!(s->scratch_mean = calloc((size_t)(scratch_in ? scratch_in : 1), sizeof(float *))) || !(s->scratch_f = alloc_f(scratch_out))) goto oom;
   for (int k = 0; k < scratch_in; k++)
@@ -534,6 +620,8 @@ sf_status sf_snn_set_quant(sf_snn_session *s, int bits) {
         n->inv_unit[c] = 4096.0f / th;
       }
     }
+    n->Th_max = 1;
+    for (int64_t c = 0; c < n->qC; c++) n->Th_max = n->Th[c] > n->Th_max ? n->Th[c] : n->Th_max;
     /* per-position tables over one block of whole channel groups, at least 2048 positions long so
      * that a block is long enough for the vector unit to overlap its iterations */
     int64_t period = n->qC * n->qinner;
@@ -609,7 +697,7 @@ static void neuron_step_q8(sf_snn_session *s, node_state *n, const sf_node *nd, 
   for (int64_t o = 0; o < nchunks; o++) {
     int64_t e = o * chunk, len = on - e < chunk ? on - e : chunk;
     int64_t z = 0;
-    int64_t sp = sf_q8_neuron_block(xa ? xa + e : NULL, xa ? NULL : x + e, n->vi + e, n->kq + e, y ? y + e : NULL, n->ThE, n->iThE, n->iuE, n->thE, len, leak, lo, K, &z);
+    int64_t sp = sf_q8_neuron_block(xa ? xa + e : NULL, xa ? NULL : x + e, n->vi + e, n->kq + e, y ? y + e : NULL, n->ThE, n->iThE, n->iuE, n->thE, len, leak, lo, K, n->Th_max, &z);
     spikes += sp;
     nz += z;
   }

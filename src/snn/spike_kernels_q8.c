@@ -392,7 +392,10 @@ static int64_t neuron_block_c(const int32_t *xa, const float *xf, int32_t *v, in
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block_512(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq,
                                                                                    float *y, const int32_t *Th, const float *iTh, const float *iu,
                                                                                    const float *th, int64_t len, float leak, int lo, int K,
-                                                                                   int64_t *nz) {
+                                                                                   int32_t th_max, int64_t *nz) {
+  /* few levels and thresholds small enough that K * Th fits: count the multiples of Th that u
+   * reaches with compares (short dependency chains) instead of dividing and multiplying back */
+  const int by_compare = K <= 8 && (int64_t)th_max * (K + 1) < (1LL << 30);
   const __m512 half = _mm512_set1_ps(0.5f), big = _mm512_set1_ps(1e9f), nbig = _mm512_set1_ps(-1e9f), vleak = _mm512_set1_ps(leak);
   const __m512 flo = _mm512_set1_ps((float)(lo - 1)), fhi = _mm512_set1_ps((float)(K + 1));
   const __m512i ilo = _mm512_set1_epi32(lo), ihi = _mm512_set1_epi32(K), one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
@@ -426,6 +429,29 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block
       z += __builtin_popcount((unsigned)nzm);
       continue;
     }
+    if (by_compare) {
+      /* k = #{j = 1..K : u >= j Th} - #{j = 0..K-1 (signed) : u < -j Th} = clamp(floor(u / Th), lo, K) */
+      __m512i k = zero, nv = u, up = T1, dn = zero;
+      for (int q = 0; q < K; q++) {
+        __mmask16 ge = _mm512_cmpge_epi32_mask(u, up);
+        k = _mm512_mask_add_epi32(k, ge, k, one);
+        nv = _mm512_mask_sub_epi32(nv, ge, nv, T1);
+        up = _mm512_add_epi32(up, T1);
+        if (lo < 0) {
+          __mmask16 lt = _mm512_cmplt_epi32_mask(u, dn);
+          k = _mm512_mask_sub_epi32(k, lt, k, one);
+          nv = _mm512_mask_add_epi32(nv, lt, nv, T1);
+          dn = _mm512_sub_epi32(dn, T1);
+        }
+      }
+      nv = _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax);
+      _mm512_mask_storeu_epi32(v + j, m, nv);
+      _mm_mask_storeu_epi8(kq + j, m, _mm512_cvtepi32_epi8(k));
+      if (y) _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_cvtepi32_ps(k), _mm512_maskz_loadu_ps(m, th + j)));
+      sp = _mm512_add_epi32(sp, _mm512_maskz_abs_epi32(m, k));
+      z += __builtin_popcount((unsigned)_mm512_mask_cmpneq_epi32_mask(m, k, zero));
+      continue;
+    }
     __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(u), _mm512_maskz_loadu_ps(m, iTh + j)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     kf = _mm512_min_ps(_mm512_max_ps(kf, flo), fhi);
     __m512i k = _mm512_cvttps_epi32(kf);
@@ -447,9 +473,11 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block
 #endif
 
 int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh,
-                           const float *iu, const float *th, int64_t len, float leak, int lo, int K, int64_t *nz) {
+                           const float *iu, const float *th, int64_t len, float leak, int lo, int K, int32_t th_max, int64_t *nz) {
 #if defined(__x86_64__)
-  if (isa() == ISA_VNNI512) return neuron_block_512(xa, xf, v, kq, y, Th, iTh, iu, th, len, leak, lo, K, nz);
+  if (isa() == ISA_VNNI512) return neuron_block_512(xa, xf, v, kq, y, Th, iTh, iu, th, len, leak, lo, K, th_max, nz);
+#else
+  (void)th_max;
 #endif
   return neuron_block_c(xa, xf, v, kq, y, Th, iTh, iu, th, len, leak, lo, K, nz);
 }
