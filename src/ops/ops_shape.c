@@ -199,17 +199,28 @@ static sf_status exec_transpose(sf_op_ctx *c) {
   if (n == 0) return SF_OK;
   if (r == 0) { memcpy(y->data, x->data, es); return SF_OK; }
   int64_t inner = y->shape[r - 1], outer = n / inner, istride = st[r - 1];
+  /* rows of the output in blocks; within a block the source offset follows an odometer over the
+   * output's leading indices (no division per row) */
+  const int64_t rows_per_block = 256, blocks = (outer + rows_per_block - 1) / rows_per_block;
 #pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t o = 0; o < outer; o++) {
-    int64_t rem = o, off = 0;
-    for (int d = r - 2; d >= 0; d--) { off += (rem % y->shape[d]) * st[d]; rem /= y->shape[d]; }
-    if (es == 4) {
-      const uint32_t *src = (const uint32_t *)x->data + off;
-      uint32_t *dst = (uint32_t *)y->data + o * inner;
-      for (int64_t i = 0; i < inner; i++) dst[i] = src[i * istride];
-    } else {
-      for (int64_t i = 0; i < inner; i++)
-        memcpy((char *)y->data + (o * inner + i) * (int64_t)es, (const char *)x->data + (off + i * istride) * (int64_t)es, es);
+  for (int64_t b = 0; b < blocks; b++) {
+    int64_t o0 = b * rows_per_block, o1 = o0 + rows_per_block < outer ? o0 + rows_per_block : outer;
+    int64_t idx[SF_MAX_DIMS] = {0}, rem = o0, off = 0;
+    for (int d = r - 2; d >= 0; d--) { idx[d] = rem % y->shape[d]; off += idx[d] * st[d]; rem /= y->shape[d]; }
+    for (int64_t o = o0; o < o1; o++) {
+      char *dst = (char *)y->data + o * inner * (int64_t)es;
+      const char *src = (const char *)x->data + off * (int64_t)es;
+      if (istride == 1) memcpy(dst, src, (size_t)inner * es);
+      else if (es == 4)
+        for (int64_t i = 0; i < inner; i++) ((uint32_t *)dst)[i] = ((const uint32_t *)src)[i * istride];
+      else
+        for (int64_t i = 0; i < inner; i++) memcpy(dst + i * (int64_t)es, src + i * istride * (int64_t)es, es);
+      for (int d = r - 2; d >= 0; d--) {
+        off += st[d];
+        if (++idx[d] < y->shape[d]) break;
+        off -= st[d] * y->shape[d];
+        idx[d] = 0;
+      }
     }
   }
   return SF_OK;

@@ -454,6 +454,14 @@ static int64_t count_nonzero(const float *p, int64_t n) {
 /* Unit spikes per non-zero output of neuron node src at this step (1 for binary neurons; k for
  * bursts of k). Exact through order-keeping layout ops; through max pooling it is the source's
  * mean over all its outputs. */
+/* Non-zero entries of value v this step: the count its source neuron took while firing when v is
+ * that neuron's output through layout ops (which only move elements), else counted. */
+static int64_t nonzero_events(const sf_snn_session *s, int src, int v) {
+  const sf_graph *g = s->g;
+  if (src >= 0 && numel(g, g->nodes[src].out[0]) == numel(g, v)) return (int64_t)s->ns[src].step_nz;
+  return count_nonzero(s->inc[v], numel(g, v));
+}
+
 static double burst_factor(const sf_snn_session *s, int src) {
   if (src < 0) return 1.0;
   const node_state *n = &s->ns[src];
@@ -844,7 +852,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
         if (is_const(g, x) && nd->n_in > 1) x = nd->in[1];
         if (n->spike_in) {
           /* an int8 layer reads its source neuron's counts in place: their non-zeros were counted by the neuron */
-          int64_t xn = numel(g, x), ev = n->q ? (int64_t)s->ns[n->src[0]].step_nz : count_nonzero(s->inc[x], xn);
+          int64_t xn = numel(g, x), ev = nonzero_events(s, n->src[0], x);
           n->st.events += (double)ev;
           /* a burst of k spikes is k synaptic events at each target */
           n->st.sops += (double)ev * n->macs_per_input * burst_factor(s, n->src[0]);
@@ -905,8 +913,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
         else {
           /* a_t B_t + A_{t-1} b_t: events of each operand times the other's row length */
           const sf_tensor *A = &g->values[nd->in[0]].t, *B = &g->values[nd->in[1]].t;
-          int64_t ea = count_nonzero(s->inc[nd->in[0]], numel(g, nd->in[0]));
-          int64_t eb = count_nonzero(s->inc[nd->in[1]], numel(g, nd->in[1]));
+          int64_t ea = nonzero_events(s, n->src[0], nd->in[0]), eb = nonzero_events(s, n->src[1], nd->in[1]);
           double fan_a = !strcmp(nd->op_type, "MatMul") ? (double)B->shape[B->ndim - 1] : 1.0;
           double fan_b = !strcmp(nd->op_type, "MatMul") ? (double)(A->ndim >= 2 ? A->shape[A->ndim - 2] : 1) : 1.0;
           n->st.events += (double)(ea + eb);
