@@ -177,6 +177,6 @@ static void cpu_profile_step(const void *deployed, int t, double out[4]) {
 
 static void cpu_free_compiled(void *p) { free(p); }
 
-const sf_backend sf_backend_cpu = {{"cpu", "time-stepped SNN runtime on the host CPU (32-sample shards on OpenMP threads, AVX2/AVX-512 kernels)",
+const sf_backend sf_backend_cpu = {{"cpu", "time-stepped SNN runtime on the host CPU (batch shards on OpenMP threads, AVX2/AVX-512 kernels)",
                                     cpu_compile, cpu_deploy, cpu_execute, cpu_profile_count, cpu_profile, cpu_profile_step,
                                     cpu_free_deployed, cpu_free_compiled}};

@@ -57,7 +57,6 @@ typedef struct {
   int32_t *xin;       /* neuron with a constant input current: that current in units (set at t = 1) */
   int y_skip;         /* neuron whose every consumer is an int8 linear reading kq: no float output */
   int8_t *Wq, *Wp;    /* linear: int8 weights [K, N] and packed for the dense path */
-  int16_t *W16;       /* linear: the same widened to int16 (event path) */
   int qkmax;          /* linear: largest |spike count| its source emits */
   int32_t *colsum, *bq, *acc; /* linear: column sums, bias in units [N], accumulators [rows, N] */
   float *wscale;      /* linear: weight scale per column (one unit of the accumulator) */
@@ -119,7 +118,7 @@ void sf_snn_session_free(sf_snn_session *s) {
       for (int k = 0; k < g->nodes[i].n_in; k++)
         if (n->cum) free(n->cum[k]);
       free(n->cum); free(n->prev); free(n->v); free(n->inv_theta);
-      free(n->kq); free(n->vi); free(n->Th); free(n->inv_unit); free(n->Wq); free(n->Wp); free(n->W16); free(n->colsum); free(n->bq);
+      free(n->kq); free(n->vi); free(n->Th); free(n->inv_unit); free(n->Wq); free(n->Wp); free(n->colsum); free(n->bq);
       free(n->acc); free(n->wscale); free(n->ThE); free(n->iThE); free(n->iuE); free(n->thE); free(n->xin);
     }
   for (int k = 0; k < s->n_scratch; k++) free(s->scratch_mean[k]);
@@ -468,7 +467,9 @@ static double burst_factor(const sf_snn_session *s, int src) {
   return n->step_nz > 0 ? n->step_spikes / n->step_nz : 1.0;
 }
 
-/* A layer fed by the analog input (computed once per run) on fixed blocks of 32 samples, each
+#define STATIC_BLOCK 64 /* samples */
+
+/* A layer fed by the analog input (computed once per run) on fixed blocks of 64 samples, each
  * block one single-threaded BLAS call, blocks spread over threads: the partition never depends on
  * the thread count, so neither do the currents (a multi-threaded BLAS call may split its sums
  * differently at 1 and 2 threads, which changed spikes of the MLP on the full test set).
@@ -483,7 +484,7 @@ static int static_rows_exec(const sf_graph *g, const sf_node *nd, sf_tensor **in
   const sf_tensor *x = ins[0], *y = outs[0];
   if (x->dtype != SF_F32 || y->dtype != SF_F32 || x->ndim < 2 || y->ndim < 2 || x->shape[0] != y->shape[0]) return 0;
   if (!strcmp(nd->op_type, "Gemm") && sf_node_attr_int(nd, "transA", 0)) return 0;
-  const int64_t B = x->shape[0], xs = sf_tensor_numel(x) / B, ys = sf_tensor_numel(y) / B, blocks = (B + 31) / 32;
+  const int64_t B = x->shape[0], xs = sf_tensor_numel(x) / B, ys = sf_tensor_numel(y) / B, blocks = (B + STATIC_BLOCK - 1) / STATIC_BLOCK;
   /* inside a parallel region (a shard of a batch split across threads) BLAS already runs on one
    * thread and the blocks run here in turn */
   const int nested = omp_in_parallel();
@@ -491,7 +492,7 @@ static int static_rows_exec(const sf_graph *g, const sf_node *nd, sf_tensor **in
   if (!nested) sf_blas_threads_set(1); /* OpenBLAS's OpenMP build also lowers OpenMP's default: name our count */
 #pragma omp parallel for schedule(static) reduction(| : failed) num_threads(nth) if (!nested)
   for (int64_t b = 0; b < blocks; b++) {
-    int64_t r0 = b * 32, nr = B - r0 < 32 ? B - r0 : 32;
+    int64_t r0 = b * STATIC_BLOCK, nr = B - r0 < STATIC_BLOCK ? B - r0 : STATIC_BLOCK;
     sf_tensor tin[8], tout, *pin[8], *pout = &tout;
     int nin = nd->n_in < 8 ? nd->n_in : 8;
     for (int k = 0; k < nin; k++) {
@@ -569,8 +570,6 @@ static int quantise_linear(sf_snn_session *s, int i) {
     }
   }
   sf_q8_pack(n->Wq, Kd, N, n->Wp, n->colsum);
-  if (!(n->W16 = malloc(sizeof(int16_t) * (size_t)(Kd * N)))) return -1;
-  for (int64_t e = 0; e < Kd * N; e++) n->W16[e] = n->Wq[e];
   n->qkmax = src->K;
   n->q = 1;
   n->st.int8 = 1;
@@ -863,7 +862,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
             int32_t *acc = n->acc;
             const int8_t *X = s->ns[n->src[0]].kq;
             for (int64_t r = 0; r < rows; r++) memcpy(acc + r * N, n->bq, sizeof(int32_t) * (size_t)N);
-            if (use_events) { sf_q8_linear_events16(X, rows, n->qK, n->W16, N, n->qkmax, acc); n->steps_event++; }
+            if (use_events) { sf_q8_linear_events16(X, rows, n->qK, n->Wq, N, n->qkmax, acc); n->steps_event++; }
             else { sf_q8_linear_dense(X, rows, n->qK, n->Wq, n->Wp, n->colsum, N, acc); n->steps_dense++; }
             if (n->feeds < 0) {
               /* float consumers: Y = scale * acc + bias */

@@ -157,9 +157,10 @@ static int64_t events_512(const int8_t *X, int64_t rows, int64_t K, const int8_t
 #endif
 
 #if defined(__x86_64__)
-/* One row, int16 partial sums: 256 columns in 8 registers per pass; every `per` events (chosen so
- * that per * kmax * 127 < 2^15) the partial sums are widened and added into the int32 row. */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events16_row_512(const int8_t *x, int64_t K, const int16_t *W, int64_t N,
+/* One row, int16 partial sums: 256 columns in 8 registers per pass, each event's int8 weight row
+ * (256 bytes, half the cache lines of an int16 copy) widened on load; every `per` events (chosen
+ * so that per * kmax * 127 < 2^15) the partial sums are widened and added into the int32 row. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events16_row_512(const int8_t *x, int64_t K, const int8_t *W, int64_t N,
                                                                                     int kmax, int32_t *acc, int32_t *idx) {
   int64_t ne = collect_events_512(x, K, idx);
   if (!ne) return 0;
@@ -179,17 +180,17 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events16_row
         /* full block: eight named accumulators, unmasked loads */
         __m512i a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7];
         for (int64_t e = e0; e < e1; e++) {
-          const int16_t *w = W + (int64_t)idx[e] * N + n0;
+          const int8_t *w = W + (int64_t)idx[e] * N + n0;
           int kv = x[idx[e]];
           if (e + 4 < ne) {
             /* rows come in event order, which no hardware prefetcher predicts: fetch ahead */
             const char *pf = (const char *)(W + (int64_t)idx[e + 4] * N + n0);
-            for (int l = 0; l < 512; l += 64) _mm_prefetch(pf + l, _MM_HINT_T0);
+            for (int l = 0; l < 256; l += 64) _mm_prefetch(pf + l, _MM_HINT_T0);
           }
-          __m512i w0 = _mm512_loadu_si512((const void *)w), w1 = _mm512_loadu_si512((const void *)(w + 32));
-          __m512i w2 = _mm512_loadu_si512((const void *)(w + 64)), w3 = _mm512_loadu_si512((const void *)(w + 96));
-          __m512i w4 = _mm512_loadu_si512((const void *)(w + 128)), w5 = _mm512_loadu_si512((const void *)(w + 160));
-          __m512i w6 = _mm512_loadu_si512((const void *)(w + 192)), w7 = _mm512_loadu_si512((const void *)(w + 224));
+#define W16_AT(o) _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(w + (o))))
+          __m512i w0 = W16_AT(0), w1 = W16_AT(32), w2 = W16_AT(64), w3 = W16_AT(96);
+          __m512i w4 = W16_AT(128), w5 = W16_AT(160), w6 = W16_AT(192), w7 = W16_AT(224);
+#undef W16_AT
           if (kv != 1) {
             __m512i vk = _mm512_set1_epi16((short)kv);
             w0 = _mm512_mullo_epi16(vk, w0); w1 = _mm512_mullo_epi16(vk, w1); w2 = _mm512_mullo_epi16(vk, w2); w3 = _mm512_mullo_epi16(vk, w3);
@@ -199,15 +200,19 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events16_row
           a4 = _mm512_add_epi16(a4, w4); a5 = _mm512_add_epi16(a5, w5); a6 = _mm512_add_epi16(a6, w6); a7 = _mm512_add_epi16(a7, w7);
         }
         a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3; a[4] = a4; a[5] = a5; a[6] = a6; a[7] = a7;
-      } else
-      for (int64_t e = e0; e < e1; e++) {
-        const int16_t *w = W + (int64_t)idx[e] * N + n0;
-        int kv = x[idx[e]];
-        if (kv == 1) {
-          for (int c = 0; c < 8; c++) a[c] = _mm512_add_epi16(a[c], _mm512_maskz_loadu_epi16(m[c], w + 32 * c));
-        } else {
-          __m512i vk = _mm512_set1_epi16((short)kv);
-          for (int c = 0; c < 8; c++) a[c] = _mm512_add_epi16(a[c], _mm512_mullo_epi16(vk, _mm512_maskz_loadu_epi16(m[c], w + 32 * c)));
+      } else {
+        /* a last, narrower block: only its nc registers (a 10-class output layer needs one) */
+        const int nc = (int)((N - n0 + 31) / 32);
+        for (int64_t e = e0; e < e1; e++) {
+          const int8_t *w = W + (int64_t)idx[e] * N + n0;
+          int kv = x[idx[e]];
+          if (kv == 1) {
+            for (int c = 0; c < nc; c++) a[c] = _mm512_add_epi16(a[c], _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m[c], w + 32 * c)));
+          } else {
+            __m512i vk = _mm512_set1_epi16((short)kv);
+            for (int c = 0; c < nc; c++)
+              a[c] = _mm512_add_epi16(a[c], _mm512_mullo_epi16(vk, _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m[c], w + 32 * c))));
+          }
         }
       }
       /* flush: widen 32 int16 lanes to two int32 halves */
@@ -227,7 +232,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events16_row
 }
 #endif
 
-int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const int16_t *W16, int64_t N, int kmax, int32_t *ACC) {
+int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int kmax, int32_t *ACC) {
   int64_t events = 0;
 #if defined(__x86_64__)
   if (isa() == ISA_VNNI512) {
@@ -235,7 +240,7 @@ int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const in
     {
       int32_t *idx = malloc(sizeof(int32_t) * (size_t)(K + 64));
 #pragma omp for schedule(static)
-      for (int64_t r = 0; r < rows; r++) events += idx ? events16_row_512(X + r * K, K, W16, N, kmax, ACC + r * N, idx) : 0;
+      for (int64_t r = 0; r < rows; r++) events += idx ? events16_row_512(X + r * K, K, Wq, N, kmax, ACC + r * N, idx) : 0;
       free(idx);
     }
     return events;
@@ -248,7 +253,7 @@ int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const in
       int kv = X[r * K + k];
       if (!kv) continue;
       events++;
-      for (int64_t n = 0; n < N; n++) ACC[r * N + n] += kv * W16[k * N + n];
+      for (int64_t n = 0; n < N; n++) ACC[r * N + n] += kv * Wq[k * N + n];
     }
   return events;
 }

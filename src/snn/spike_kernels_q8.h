@@ -15,9 +15,10 @@ int64_t sf_q8_packed_size(int64_t K, int64_t N);
 void sf_q8_pack(const int8_t *Wq, int64_t K, int64_t N, int8_t *Wp, int32_t *colsum);
 /* Event path: for each non-zero X[r, k]: ACC[r, :] += X[r, k] * Wq[k, :]. Returns the events. */
 int64_t sf_q8_linear_events(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int32_t *ACC);
-/* Event path with the weights widened to int16 (W16 [K, N]): partial sums stay in int16 registers
- * and are flushed to ACC before they could overflow (|k| <= kmax). Same results as the above. */
-int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const int16_t *W16, int64_t N, int kmax, int32_t *ACC);
+/* Event path with int16 partial sums: each event's weights widened to int16 on load, the sums
+ * kept in int16 registers and flushed to ACC before they could overflow (|k| <= kmax). Same
+ * results as the above. */
+int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int kmax, int32_t *ACC);
 /* Dense path: ACC += X Wq over every input (VNNI dot products where the CPU has them). */
 void sf_q8_linear_dense(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum,
                         int64_t N, int32_t *ACC);
