@@ -12,7 +12,8 @@
 #include "convert/convert_internal.h"
 #include "spikeformer/threads.h"
 
-/* a shard's state: about what a core's share of the last-level cache holds, in 16..256 samples */
+/* a shard's state: about what a core's share of the last-level cache holds, in 16..128 samples (at
+ * least two shards in a batch of 256, so that two threads need no barrier) */
 #define SHARD_BYTES (32LL << 20)
 
 typedef struct {
@@ -74,7 +75,7 @@ static sf_status cpu_deploy(void *compiled, int64_t batch, void **state) {
   if (st) { free(d); return st; }
   int64_t per_sample = sf_snn_state_bytes(g1), shard_rows = 16;
   sf_graph_free(g1);
-  while (shard_rows < 256 && 2 * shard_rows * per_sample <= SHARD_BYTES) shard_rows *= 2;
+  while (shard_rows < 128 && 2 * shard_rows * per_sample <= SHARD_BYTES) shard_rows *= 2;
   /* rate coding draws one random stream per session, so its batch stays whole */
   int whole = c->o.encoding == SF_ENCODE_RATE || batch <= shard_rows;
   int64_t shards = whole ? 1 : (batch + shard_rows - 1) / shard_rows;

@@ -26,7 +26,23 @@ __attribute__((target("avx2,fma"))) static void axpy_avx2(int64_t n, float a, co
     _mm256_storeu_ps(y + i + 24, y3);
   }
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(w + i), _mm256_loadu_ps(y + i)));
-  for (; i < n; i++) y[i] += a * w[i];
+  for (; i < n; i++) y[i] = __builtin_fmaf(a, w[i], y[i]);
+}
+
+/* 16 lanes, the tail masked: every element takes one fused multiply-add, as on the AVX2 path */
+__attribute__((target("avx512f"))) static void axpy_512(int64_t n, float a, const float *w, float *y) {
+  __m512 va = _mm512_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m512 y0 = _mm512_fmadd_ps(va, _mm512_loadu_ps(w + i), _mm512_loadu_ps(y + i));
+    __m512 y1 = _mm512_fmadd_ps(va, _mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(y + i + 16));
+    _mm512_storeu_ps(y + i, y0);
+    _mm512_storeu_ps(y + i + 16, y1);
+  }
+  for (; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, y + i)));
+  }
 }
 #endif
 
@@ -41,6 +57,7 @@ static axpy_fn pick(void) {
   const char *env = getenv("SF_ISA");
   __builtin_cpu_init();
   if ((!env || strcmp(env, "c")) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { f = axpy_avx2; g_isa = "avx2"; }
+  if ((!env || (strcmp(env, "c") && strcmp(env, "avx2"))) && __builtin_cpu_supports("avx512f")) { f = axpy_512; g_isa = "avx512"; }
 #endif
   g_axpy = f;
   return f;
@@ -72,6 +89,31 @@ __attribute__((target("avx2,fma"))) static int64_t events_row_avx2(const float *
   return events;
 }
 
+/* scan 16 inputs at a time */
+__attribute__((target("avx512f"))) static int64_t events_row_512(const float *X, int64_t r, int64_t K, const float *W, int64_t N, float *Y) {
+  int64_t events = 0;
+  const float *x = X + r * K;
+  float *y = Y + r * N;
+  for (int64_t k = 0; k < K; k += 16) {
+    __mmask16 lm = K - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (K - k)) - 1);
+    unsigned m = (unsigned)_mm512_mask_cmp_ps_mask(lm, _mm512_maskz_loadu_ps(lm, x + k), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    while (m) {
+      int b = __builtin_ctz(m);
+      m &= m - 1;
+      axpy_512(N, x[k + b], W + (k + b) * N, y);
+      events++;
+    }
+  }
+  return events;
+}
+
+static int64_t events_512(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
+  int64_t events = 0;
+#pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
+  for (int64_t r = 0; r < rows; r++) events += events_row_512(X, r, K, W, N, Y);
+  return events;
+}
+
 static int64_t events_avx2(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
   int64_t events = 0;
 #pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
@@ -83,6 +125,7 @@ static int64_t events_avx2(const float *X, int64_t rows, int64_t K, const float 
 int64_t sf_spike_linear_events(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
   axpy_fn f = pick();
 #if defined(__x86_64__)
+  if (f == axpy_512) return events_512(X, rows, K, W, N, Y);
   if (f == axpy_avx2) return events_avx2(X, rows, K, W, N, Y);
 #endif
   int64_t events = 0;
@@ -150,6 +193,39 @@ __attribute__((target("avx2,fma"))) static void dense_rows_avx2(const float *X, 
   }
 }
 
+/* 4 rows x 32 columns (the last block masked) held in registers across the whole K loop; the same
+ * fused multiply-add chain over increasing k per element as every other path. */
+__attribute__((target("avx512f"))) static void dense_rows_512(const float *X, int64_t rows, int64_t r0, int64_t K, const float *W, int64_t N, float *Y) {
+  int64_t nr = rows - r0 < 4 ? rows - r0 : 4;
+  for (int64_t n0 = 0; n0 < N; n0 += 32) {
+    __mmask16 m0 = N - n0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (N - n0)) - 1);
+    __mmask16 m1 = N - n0 >= 32 ? (__mmask16)0xFFFF : N - n0 <= 16 ? (__mmask16)0 : (__mmask16)((1u << (N - n0 - 16)) - 1);
+    __m512 a[4][2];
+    for (int i = 0; i < 4; i++) {
+      a[i][0] = i < nr ? _mm512_maskz_loadu_ps(m0, Y + (r0 + i) * N + n0) : _mm512_setzero_ps();
+      a[i][1] = i < nr ? _mm512_maskz_loadu_ps(m1, Y + (r0 + i) * N + n0 + 16) : _mm512_setzero_ps();
+    }
+    for (int64_t k = 0; k < K; k++) {
+      __m512 w0 = _mm512_maskz_loadu_ps(m0, W + k * N + n0), w1 = _mm512_maskz_loadu_ps(m1, W + k * N + n0 + 16);
+      for (int i = 0; i < 4; i++) {
+        __m512 xv = _mm512_set1_ps(i < nr ? X[(r0 + i) * K + k] : 0.0f);
+        a[i][0] = _mm512_fmadd_ps(xv, w0, a[i][0]);
+        a[i][1] = _mm512_fmadd_ps(xv, w1, a[i][1]);
+      }
+    }
+    for (int i = 0; i < nr; i++) {
+      _mm512_mask_storeu_ps(Y + (r0 + i) * N + n0, m0, a[i][0]);
+      _mm512_mask_storeu_ps(Y + (r0 + i) * N + n0 + 16, m1, a[i][1]);
+    }
+  }
+}
+
+static void dense_block_512(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
+  int64_t blocks = (rows + 3) / 4;
+#pragma omp parallel for schedule(static) if (rows * K > 16384)
+  for (int64_t b = 0; b < blocks; b++) dense_rows_512(X, rows, b * 4, K, W, N, Y);
+}
+
 /* the OpenMP loop lives outside the target("avx2") functions (clang outlines parallel regions
  * into functions that would not inherit the target attribute) */
 static void dense_block_avx2(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
@@ -162,6 +238,7 @@ static void dense_block_avx2(const float *X, int64_t rows, int64_t K, const floa
 int64_t sf_spike_linear_dense(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
   axpy_fn f = pick();
 #if defined(__x86_64__)
+  if (f == axpy_512) { dense_block_512(X, rows, K, W, N, Y); return rows * K; }
   if (f == axpy_avx2) { dense_block_avx2(X, rows, K, W, N, Y); return rows * K; }
 #endif
 #pragma omp parallel for schedule(static) if (rows * K > 16384)
