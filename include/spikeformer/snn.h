@@ -29,6 +29,7 @@ typedef struct {
   double neuron_updates; /* membrane updates */
   int spike_input;       /* 1 if the node's input is spikes (accumulate-only) */
   int int8;              /* 1 if the node runs on int8 weights / int32 state (sf_snn_set_quant) */
+  double seconds;        /* thread-seconds spent running this node (wall time of its steps, summed over shards) */
 } sf_snn_node_stats;
 
 /* The graph must outlive the session. cfg: spike_encoding (direct, rate, latency), seed. */

@@ -162,7 +162,7 @@ static void cpu_profile(const void *deployed, int i, sf_snn_node_stats *out) {
     sf_snn_node_stats a;
     sf_snn_node_stats_get(d->s[k < d->W ? k : d->W], i, &a);
     out->spikes += a.spikes; out->events += a.events; out->sops += a.sops; out->macs += a.macs;
-    out->float_ops += a.float_ops; out->neuron_updates += a.neuron_updates;
+    out->float_ops += a.float_ops; out->neuron_updates += a.neuron_updates; out->seconds += a.seconds;
   }
 }
 

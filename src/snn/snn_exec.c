@@ -10,6 +10,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "convert/convert_internal.h"
 #include "ops/ops.h"
@@ -58,6 +59,8 @@ typedef struct {
   int y_skip;         /* neuron whose every consumer is an int8 linear reading kq: no float output */
   int8_t *Wq, *Wp;    /* linear: int8 weights [K, N] and packed for the dense path */
   int qkmax;          /* linear: largest |spike count| its source emits */
+  int8_t *xq;         /* linear whose source reaches it through reordering layout ops: its input's counts, rebuilt each step */
+  float *inv_thx;     /* ... and 1 / theta per input position within a row [qK] */
   int32_t *colsum, *bq, *acc; /* linear: column sums, bias in units [N], accumulators [rows, N] */
   float *wscale;      /* linear: weight scale per column (one unit of the accumulator) */
   int64_t qK, qN;
@@ -100,6 +103,12 @@ struct sf_snn_session {
   int n_scratch;
 };
 
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int is_const(const sf_graph *g, int v) { return v >= 0 && g->values[v].t.data != NULL; }
 static int64_t numel(const sf_graph *g, int v) { return sf_tensor_numel(&g->values[v].t); }
 
@@ -119,7 +128,7 @@ void sf_snn_session_free(sf_snn_session *s) {
         if (n->cum) free(n->cum[k]);
       free(n->cum); free(n->prev); free(n->v); free(n->inv_theta);
       free(n->kq); free(n->vi); free(n->Th); free(n->inv_unit); free(n->Wq); free(n->Wp); free(n->colsum); free(n->bq);
-      free(n->acc); free(n->wscale); free(n->ThE); free(n->iThE); free(n->iuE); free(n->thE); free(n->xin);
+      free(n->acc); free(n->wscale); free(n->ThE); free(n->iThE); free(n->iuE); free(n->thE); free(n->xin); free(n->xq); free(n->inv_thx);
     }
   for (int k = 0; k < s->n_scratch; k++) free(s->scratch_mean[k]);
   free(s->scratch_mean);
@@ -416,7 +425,7 @@ void sf_snn_node_stats_get(const sf_snn_session *s, int i, sf_snn_node_stats *ou
 void sf_snn_reset_stats(sf_snn_session *s) {
   for (int i = 0; i < s->g->n_nodes; i++) {
     sf_snn_node_stats *st = &s->ns[i].st;
-    st->spikes = st->events = st->sops = st->macs = st->float_ops = st->neuron_updates = 0;
+    st->spikes = st->events = st->sops = st->macs = st->float_ops = st->neuron_updates = st->seconds = 0;
   }
 }
 
@@ -524,20 +533,66 @@ static float neuron_theta_at(const node_state *n, int64_t e) { return n->theta[n
 
 /* Quantise one linear layer fed by spikes: W' = theta_in (row) * W, int8 per output column with
  * scale max |W'| / 127. Returns 0 if the layer does not qualify (then it stays float). */
+/* The thresholds of neuron `src` as they arrive at value v through layout ops: the same layout ops
+ * run on a tensor holding theta at every neuron output. Returns a buffer of numel(v), or NULL. */
+static float *theta_through_layout(const sf_snn_session *s, int src, int v) {
+  const sf_graph *g = s->g;
+  int chain[64], n_chain = 0, at = v;
+  while (at != g->nodes[src].out[0]) {
+    int p = s->producer[at];
+    if (p < 0 || n_chain == 64 || !is_layout_op(g->nodes[p].op_type) || g->nodes[p].n_in < 1) return NULL;
+    chain[n_chain++] = p;
+    at = g->nodes[p].in[0];
+  }
+  int64_t on = numel(g, g->nodes[src].out[0]);
+  float *cur = alloc_f(on);
+  if (!cur) return NULL;
+  for (int64_t e = 0; e < on; e++) cur[e] = neuron_theta_at(&s->ns[src], e);
+  for (int c = n_chain - 1; c >= 0; c--) {
+    const sf_node *nd = &g->nodes[chain[c]];
+    float *next = alloc_f(numel(g, nd->out[0]));
+    sf_tensor tin[8], tout = g->values[nd->out[0]].t, *ins[8], *outs[1] = {&tout};
+    int nin = nd->n_in < 8 ? nd->n_in : 8, ok = next != NULL;
+    for (int k = 0; k < nin; k++) {
+      ins[k] = nd->in[k] >= 0 ? &tin[k] : NULL;
+      if (nd->in[k] >= 0) { tin[k] = g->values[nd->in[k]].t; tin[k].owns_data = 0; }
+      if (nd->in[k] >= 0 && !is_const(g, nd->in[k])) ok &= k == 0;
+    }
+    tin[0].data = cur;
+    tout.owns_data = 0;
+    tout.data = next;
+    sf_op_ctx c2 = {g, nd, nin, 1, ins, outs, g->opset};
+    if (ok && nd->n_out == 1 && nd->def->exec(&c2)) ok = 0;
+    free(cur);
+    cur = next;
+    if (!ok || nd->n_out != 1) { free(cur); return NULL; }
+  }
+  return cur;
+}
+
 static int quantise_linear(sf_snn_session *s, int i) {
   const sf_graph *g = s->g;
   const sf_node *nd = &g->nodes[i];
   node_state *n = &s->ns[i];
-  if (n->m != M_LINEAR || strcmp(nd->op_type, "Linear") || !n->spike_in || n->src[0] < 0 || !n->src_exact[0]) return 0;
+  if (n->m != M_LINEAR || strcmp(nd->op_type, "Linear") || !n->spike_in || n->src[0] < 0) return 0;
   const node_state *src = &s->ns[n->src[0]];
   if (src->K > 127 || is_const(g, nd->in[0])) return 0;
   const sf_tensor *w = &g->values[nd->in[1]].t;
   if (w->ndim != 2 || w->dtype != SF_F32) return 0;
   int64_t Kd = w->shape[0], N = w->shape[1], xn = numel(g, nd->in[0]);
-  if (Kd <= 0 || N <= 0 || xn % Kd || numel(g, g->nodes[n->src[0]].out[0]) != xn) return 0;
+  if (Kd <= 0 || N <= 0 || xn % Kd) return 0;
+  float *thx = NULL; /* theta per input position, where layout ops reorder the neuron's outputs */
+  if (!n->src_exact[0] || numel(g, g->nodes[n->src[0]].out[0]) != xn) {
+    if (!(thx = theta_through_layout(s, n->src[0], nd->in[0]))) return 0;
+    for (int64_t e = 0; e < xn; e++)
+      if (thx[e] != thx[e % Kd] || !(thx[e] > 0)) { free(thx); return 0; }
+    if (!(n->inv_thx = malloc(sizeof(float) * (size_t)Kd)) || !(n->xq = calloc((size_t)xn + 4, 1))) { free(thx); return -1; }
+    for (int64_t k = 0; k < Kd; k++) n->inv_thx[k] = 1.0f / thx[k];
+  }
+#define THETA_IN(k) (thx ? thx[k] : neuron_theta_at(src, k))
   /* the input's threshold must depend on the position within a row only; theta(e) has period
    * C * inner and e % Kd period Kd, so checking one common period covers every element */
-  if (src->ntheta != 1 && !(src->inner == 1 && src->C == Kd)) {
+  if (!thx && src->ntheta != 1 && !(src->inner == 1 && src->C == Kd)) {
     int64_t P = src->C * src->inner, a = P, b = Kd;
     while (b) { int64_t t2 = a % b; a = b; b = t2; }
     int64_t span = P / a * Kd;
@@ -557,18 +612,20 @@ static int quantise_linear(sf_snn_session *s, int i) {
   for (int64_t c = 0; c < N; c++) {
     float mx = 0;
     for (int64_t k = 0; k < Kd; k++) {
-      float a = fabsf(W[k * N + c] * neuron_theta_at(src, k));
+      float a = fabsf(W[k * N + c] * THETA_IN(k));
       mx = a > mx ? a : mx;
     }
     n->wscale[c] = mx > 0 ? mx / 127.0f : 1.0f;
   }
   for (int64_t k = 0; k < Kd; k++) {
-    float th = neuron_theta_at(src, k);
+    float th = THETA_IN(k);
     for (int64_t c = 0; c < N; c++) {
       long q = lrintf(W[k * N + c] * th / n->wscale[c]);
       n->Wq[k * N + c] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
     }
   }
+#undef THETA_IN
+  free(thx);
   sf_q8_pack(n->Wq, Kd, N, n->Wp, n->colsum);
   n->qkmax = src->K;
   n->q = 1;
@@ -759,7 +816,14 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
       b_sops += s->ns[i].st.sops; b_macs += s->ns[i].st.macs; b_fops += s->ns[i].st.float_ops; b_nupd += s->ns[i].st.neuron_updates;
     }
     if (t == 1 || !s->static_v[in_v]) encode(s, input, s->inc[in_v], t, T); /* direct coding: the same current every step */
+    double clock = now_seconds();
     for (int i = 0; i < g->n_nodes; i++) {
+      if (i > 0) {
+        /* the previous node's time (skipped nodes take next to none) */
+        double c2 = now_seconds();
+        s->ns[i - 1].st.seconds += c2 - clock;
+        clock = c2;
+      }
       const sf_node *nd = &g->nodes[i];
       node_state *n = &s->ns[i];
       int64_t on = numel(g, nd->out[0]);
@@ -861,6 +925,22 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
             int64_t N = n->qN, rows = xn / n->qK;
             int32_t *acc = n->acc;
             const int8_t *X = s->ns[n->src[0]].kq;
+            if (n->xq) {
+              /* reordered on the way: the counts back from the spikes in this layer's input order */
+              const float *xf = s->inc[x], *it = n->inv_thx;
+              const int64_t Kq = n->qK;
+              for (int64_t r = 0; r < rows; r++) {
+                int8_t *qr = n->xq + r * Kq;
+                const float *fr = xf + r * Kq;
+                /* x = k theta with a small integer k: round half away from zero recovers it */
+#pragma omp simd
+                for (int64_t k = 0; k < Kq; k++) {
+                  float q = fr[k] * it[k];
+                  qr[k] = (int8_t)(int)(q + (q >= 0.0f ? 0.5f : -0.5f));
+                }
+              }
+              X = n->xq;
+            }
             for (int64_t r = 0; r < rows; r++) memcpy(acc + r * N, n->bq, sizeof(int32_t) * (size_t)N);
             if (use_events) { sf_q8_linear_events16(X, rows, n->qK, n->Wq, N, n->qkmax, acc); n->steps_event++; }
             else { sf_q8_linear_dense(X, rows, n->qK, n->Wq, n->Wp, n->colsum, N, acc); n->steps_dense++; }
@@ -868,8 +948,18 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
               /* float consumers: Y = scale * acc + bias */
               float *Y = s->inc[nd->out[0]];
               const float *b = nd->n_in > 2 && nd->in[2] >= 0 ? g->values[nd->in[2]].t.data : NULL;
-              for (int64_t r = 0; r < rows; r++)
-                for (int64_t c2 = 0; c2 < N; c2++) Y[r * N + c2] = n->wscale[c2] * (float)acc[r * N + c2] + (b ? b[c2] : 0.0f);
+              const float *ws = n->wscale;
+              for (int64_t r = 0; r < rows; r++) {
+                float *yr = Y + r * N;
+                const int32_t *ar = acc + r * N;
+                if (b) {
+#pragma omp simd
+                  for (int64_t c2 = 0; c2 < N; c2++) yr[c2] = ws[c2] * (float)ar[c2] + b[c2];
+                } else {
+#pragma omp simd
+                  for (int64_t c2 = 0; c2 < N; c2++) yr[c2] = ws[c2] * (float)ar[c2];
+                }
+              }
             }
             done = 1;
           } else if (!strcmp(nd->op_type, "Linear") && x == nd->in[0]) {
@@ -920,6 +1010,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
         }
       }
     }
+    if (g->n_nodes) s->ns[g->n_nodes - 1].st.seconds += now_seconds() - clock;
     {
       double a_sops = 0, a_macs = 0, a_fops = 0, a_nupd = 0;
       for (int i = 0; i < g->n_nodes; i++) {

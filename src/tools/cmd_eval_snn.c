@@ -17,6 +17,21 @@
 #include "spikeformer/snn.h"
 #include "tools/cli.h"
 
+/* Kinds of work a spiking layer does, for the time breakdown. */
+enum { TK_NEURON, TK_SYNAPTIC, TK_ANALOG, TK_EC, TK_PRODUCT, TK_OTHER, N_TIME_KINDS };
+static const char *time_kind_names[N_TIME_KINDS] = {"neurons", "synapses (spike-fed layers)", "analog input layer",
+                                                    "float functions (EC)", "spike-stream products", "other (adds, layout)"};
+static const char *time_kind_keys[N_TIME_KINDS] = {"neurons", "synapses", "analog_input", "ec_functions", "products", "other"};
+
+static int time_kind(const sf_snn_node_stats *s) {
+  if (!strcmp(s->mode, "neuron")) return TK_NEURON;
+  if (!strcmp(s->mode, "ec")) return TK_EC;
+  if (!strcmp(s->mode, "product")) return TK_PRODUCT;
+  if (s->sops > 0) return TK_SYNAPTIC;
+  if (s->macs > 0) return TK_ANALOG;
+  return TK_OTHER;
+}
+
 static void help(void) {
   printf("usage: spikeformer eval OUT.sfm [--data DIR] [--timesteps T] [--limit N] [--batch N] [--encoding E]\n"
          "                        [--backend cpu] [--path auto|dense|event|bitpacked] [--quant float|int8] [--decoder membrane|count]\n"
@@ -158,7 +173,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
       sf_backend_profile(deps[d], i, &s1);
       if (d == 0) { tot[i] = s1; continue; }
       tot[i].spikes += s1.spikes; tot[i].events += s1.events; tot[i].sops += s1.sops; tot[i].macs += s1.macs;
-      tot[i].float_ops += s1.float_ops; tot[i].neuron_updates += s1.neuron_updates;
+      tot[i].float_ops += s1.float_ops; tot[i].neuron_updates += s1.neuron_updates; tot[i].seconds += s1.seconds;
     }
   double secs = cli_now() - t0;
   double j1 = sf_power_monitor_rapl_joules(&pm), g1 = sf_power_monitor_gpu_joules(&pm);
@@ -194,6 +209,11 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
          total_ops ? 100 * sops / total_ops : 0, total_ops ? 100 * macs / total_ops : 0, total_ops ? 100 * fops / total_ops : 0);
   printf("mean firing rate: %.4f spikes per neuron per step; time %.2fs (%d threads, backend %s)\n", neurons ? spikes / (neurons * (double)T * (double)ds.n) : 0.0,
          secs, sf_threads_get(), backend_name);
+  /* where the runtime's time went, by what a node does (thread-seconds over all layers) */
+  double by_kind[N_TIME_KINDS] = {0}, all_secs = 0;
+  for (int i = 0; i < n_nodes; i++) { by_kind[time_kind(&tot[i])] += tot[i].seconds; all_secs += tot[i].seconds; }
+  printf("runtime by kind of work:");
+  for (int k = 0; k < N_TIME_KINDS; k++) printf(" %s %.0f%%%s", time_kind_names[k], all_secs > 0 ? 100 * by_kind[k] / all_secs : 0.0, k + 1 < N_TIME_KINDS ? "," : "\n");
   int n_int8 = 0, n_spike_linear = 0;
   for (int i = 0; i < n_nodes; i++) {
     if (!strcmp(tot[i].mode, "linear") && tot[i].sops > 0) { n_spike_linear++; n_int8 += tot[i].int8; }
@@ -296,9 +316,13 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
       cJSON_AddNumberToObject(o, "synaptic_ops_per_sample", s1->sops / (double)ds.n);
       cJSON_AddNumberToObject(o, "macs_per_sample", s1->macs / (double)ds.n);
       cJSON_AddNumberToObject(o, "float_ops_per_sample", s1->float_ops / (double)ds.n);
+      cJSON_AddNumberToObject(o, "seconds", s1->seconds);
       cJSON_AddItemToArray(layers, o);
     }
     cJSON_AddItemToObject(r, "layers", layers);
+    cJSON *bk = cJSON_CreateObject();
+    for (int k = 0; k < N_TIME_KINDS; k++) cJSON_AddNumberToObject(bk, time_kind_keys[k], by_kind[k]);
+    cJSON_AddItemToObject(r, "seconds_by_kind", bk);
     if (profile) {
       cJSON *en = cJSON_CreateObject();
       for (int k = 0; k < n_em; k++) {
