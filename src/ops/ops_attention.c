@@ -11,6 +11,7 @@
 #include "core/vmath.h"
 #include "ops/broadcast.h"
 #include "ops/ops.h"
+#include "ops/small_gemm.h"
 
 static sf_status infer_attention(sf_op_ctx *c) {
   const sf_tensor *q = c->in[0], *kt = c->in[1], *v = c->in[2];
@@ -83,7 +84,8 @@ static sf_status exec_attention(sf_op_ctx *c) {
       const float *K = (const float *)kt->data + b * d * Sk;
       const float *V = (const float *)v->data + b * Sk * dv;
       float *Y = (float *)c->out[0]->data + b * Sq * dv;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Sq, (int)Sk, (int)d, scale, Q, (int)d, K, (int)Sk, 0.0f, S, (int)Sk);
+      if (sf_small_gemm_fits(Sq, Sk, d)) sf_small_gemm(Sq, Sk, d, scale, Q, K, S);
+      else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Sq, (int)Sk, (int)d, scale, Q, (int)d, K, (int)Sk, 0.0f, S, (int)Sk);
       const float *Mb = NULL;
       if (M) {
         /* batch offset of the mask: broadcast leading dims */
@@ -112,7 +114,8 @@ static sf_status exec_attention(sf_op_ctx *c) {
         for (int64_t j = 0; j < Sk; j++) row[j] *= inv;
       }
       if (probs_out) memcpy(probs_out + b * Sq * Sk, S, sizeof(float) * (size_t)(Sq * Sk));
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Sq, (int)dv, (int)Sk, 1.0f, S, (int)Sk, V, (int)dv, 0.0f, Y, (int)dv);
+      if (sf_small_gemm_fits(Sq, dv, Sk)) sf_small_gemm(Sq, dv, Sk, 1.0f, S, V, Y);
+      else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Sq, (int)dv, (int)Sk, 1.0f, S, (int)Sk, V, (int)dv, 0.0f, Y, (int)dv);
     }
     free(S);
   }

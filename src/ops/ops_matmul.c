@@ -7,6 +7,7 @@
 
 #include "ops/broadcast.h"
 #include "ops/ops.h"
+#include "ops/small_gemm.h"
 
 static sf_status infer_matmul(sf_op_ctx *c) {
   const sf_tensor *a = c->in[0], *b = c->in[1];
@@ -62,6 +63,7 @@ static sf_status exec_matmul(sf_op_ctx *c) {
   sf_bcast_init(&bp, ny_b, c->out[0]->shape, 3, ops);
   int64_t nbatch = bp.outer * bp.shape[bp.nd - 1];
   int64_t inner = bp.shape[bp.nd - 1];
+  const int small = sf_small_gemm_fits(M, N, K); /* per-head attention products: no BLAS call per matrix */
 #pragma omp parallel for schedule(static) if (nbatch > 1)
   for (int64_t i = 0; i < nbatch; i++) {
     int64_t off[3];
@@ -69,8 +71,10 @@ static sf_status exec_matmul(sf_op_ctx *c) {
     int64_t j = i % inner;
     int64_t ia = off[1] + j * bp.stride[1][bp.nd - 1], ib = off[2] + j * bp.stride[2][bp.nd - 1];
     int64_t iy = off[0] + j * bp.stride[0][bp.nd - 1];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, A + ia * M * K, (int)K,
-                B + ib * K * N, (int)N, 0.0f, Y + iy * M * N, (int)N);
+    if (small) sf_small_gemm(M, N, K, 1.0f, A + ia * M * K, B + ib * K * N, Y + iy * M * N);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, A + ia * M * K, (int)K,
+                  B + ib * K * N, (int)N, 0.0f, Y + iy * M * N, (int)N);
   }
   return SF_OK;
 }
