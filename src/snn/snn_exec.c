@@ -919,8 +919,10 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
           n->st.events += (double)ev;
           /* a burst of k spikes is k synaptic events at each target */
           n->st.sops += (double)ev * n->macs_per_input * burst_factor(s, n->src[0]);
+          /* auto: events where activity is low, except into a narrow int8 layer (a 10-class output),
+           * where the per-row cost of the event path outweighs a dense row of VNNI products */
           int use_events = s->path == SF_PATH_EVENT || s->path == SF_PATH_BITPACKED ||
-                           (s->path == SF_PATH_AUTO && (double)ev < s->event_max_activity * (double)xn);
+                           (s->path == SF_PATH_AUTO && (double)ev < s->event_max_activity * (double)xn && !(n->q && n->qN <= 32));
           if (n->q) {
             int64_t N = n->qN, rows = xn / n->qK;
             int32_t *acc = n->acc;
