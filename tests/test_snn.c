@@ -323,7 +323,14 @@ static void q8_neuron_block(void **st) {
           double x = (sf_rng_uniform(&rng) - 0.5) * 2.5 * (K + 1) * (double)Th[j];
           xa[j] = (int32_t)(x > 1e9 ? 1e9 : x < -1e9 ? -1e9 : x);
         }
-        int64_t nz = 0, sp = sf_q8_neuron_block(xa, NULL, v, kq, y, Th, iTh, iu, th, L, 1.0f, lo, K, thmax, &nz), sp_ref = 0, nz_ref = 0;
+        int shift = -1;
+        if (si == 1) {
+          /* one power-of-two threshold everywhere: the shift path */
+          for (int j = 0; j < L; j++) { Th[j] = 4096; iTh[j] = 1.0f / 4096.0f; }
+          thmax = 4096;
+          shift = 12;
+        }
+        int64_t nz = 0, sp = sf_q8_neuron_block(xa, NULL, v, kq, y, Th, iTh, iu, th, L, 1.0f, lo, K, thmax, shift, &nz), sp_ref = 0, nz_ref = 0;
         for (int j = 0; j < L; j++) {
           int64_t u = (int64_t)v0[j] + xa[j], k = u >= 0 ? u / Th[j] : -((-u + Th[j] - 1) / Th[j]);
           k = k < lo ? lo : k > K ? K : k;
@@ -339,7 +346,7 @@ static void q8_neuron_block(void **st) {
         assert_int_equal(sp, sp_ref);
         assert_int_equal(nz, nz_ref);
       }
-  printf("  int32 neurons (%s): K = 1..12, signed and unsigned, thresholds up to 2^28 match exact integer division\n", sf_q8_isa());
+  printf("  int32 neurons (%s): K = 1..12, signed and unsigned, thresholds up to 2^28 and 2^12 everywhere (shifts) match exact integer division\n", sf_q8_isa());
 }
 
 static void vit_snn(void **st) { (void)st; network_vs_ann("models/vit/model.onnx", 8, 1.0, 0); }

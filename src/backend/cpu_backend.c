@@ -15,6 +15,7 @@
 /* a shard's state: about what a core's share of the last-level cache holds, in 16..128 samples (at
  * least two shards in a batch of 256, so that two threads need no barrier) */
 #define SHARD_BYTES (32LL << 20)
+#define MAX_SHARDED_OUTPUTS 1024 /* decoded outputs per sample (classes) */
 
 typedef struct {
   const sf_snn_model *m;
@@ -73,11 +74,12 @@ static sf_status cpu_deploy(void *compiled, int64_t batch, void **state) {
   sf_graph *g1;
   sf_status st = sf_snn_model_build(c->m, 1, &g1);
   if (st) { free(d); return st; }
-  int64_t per_sample = sf_snn_state_bytes(g1), shard_rows = 16;
+  int64_t per_sample = sf_snn_state_bytes(g1), shard_rows = 16, out_per = sf_tensor_numel(&g1->values[g1->outputs[0]].t);
   sf_graph_free(g1);
   while (shard_rows < 128 && 2 * shard_rows * per_sample <= SHARD_BYTES) shard_rows *= 2;
-  /* rate coding draws one random stream per session, so its batch stays whole */
-  int whole = c->o.encoding == SF_ENCODE_RATE || batch <= shard_rows;
+  /* rate coding draws one random stream per session, so its batch stays whole; so does a model
+   * with wide outputs (the shards' decoded outputs are held for all T steps: T x batch x outputs) */
+  int whole = c->o.encoding == SF_ENCODE_RATE || batch <= shard_rows || out_per > MAX_SHARDED_OUTPUTS;
   int64_t shards = whole ? 1 : (batch + shard_rows - 1) / shard_rows;
   d->batch = batch;
   d->rows = whole ? batch : shard_rows;

@@ -55,6 +55,7 @@ typedef struct {
   int64_t qchunk;     /* neuron: elements per block; the tables below give each position's channel values */
   int32_t *ThE; float *iThE, *iuE, *thE;
   int32_t Th_max;     /* neuron: the largest threshold in units */
+  int Th_shift;       /* neuron: s when every threshold is 2^s units, else -1 */
   int32_t *xin;       /* neuron with a constant input current: that current in units (set at t = 1) */
   int y_skip;         /* neuron whose every consumer is an int8 linear reading kq: no float output */
   int8_t *Wq, *Wp;    /* linear: int8 weights [K, N] and packed for the dense path */
@@ -685,7 +686,11 @@ sf_status sf_snn_set_quant(sf_snn_session *s, int bits) {
       }
     }
     n->Th_max = 1;
-    for (int64_t c = 0; c < n->qC; c++) n->Th_max = n->Th[c] > n->Th_max ? n->Th[c] : n->Th_max;
+    n->Th_shift = n->Th[0] > 0 && (n->Th[0] & (n->Th[0] - 1)) == 0 ? __builtin_ctz((unsigned)n->Th[0]) : -1;
+    for (int64_t c = 0; c < n->qC; c++) {
+      n->Th_max = n->Th[c] > n->Th_max ? n->Th[c] : n->Th_max;
+      if (n->Th[c] != n->Th[0]) n->Th_shift = -1;
+    }
     /* per-position tables over one block of whole channel groups, at least 2048 positions long so
      * that a block is long enough for the vector unit to overlap its iterations */
     int64_t period = n->qC * n->qinner;
@@ -761,7 +766,7 @@ static void neuron_step_q8(sf_snn_session *s, node_state *n, const sf_node *nd, 
   for (int64_t o = 0; o < nchunks; o++) {
     int64_t e = o * chunk, len = on - e < chunk ? on - e : chunk;
     int64_t z = 0;
-    int64_t sp = sf_q8_neuron_block(xa ? xa + e : NULL, xa ? NULL : x + e, n->vi + e, n->kq + e, y ? y + e : NULL, n->ThE, n->iThE, n->iuE, n->thE, len, leak, lo, K, n->Th_max, &z);
+    int64_t sp = sf_q8_neuron_block(xa ? xa + e : NULL, xa ? NULL : x + e, n->vi + e, n->kq + e, y ? y + e : NULL, n->ThE, n->iThE, n->iuE, n->thE, len, leak, lo, K, n->Th_max, n->Th_shift, &z);
     spikes += sp;
     nz += z;
   }

@@ -397,7 +397,7 @@ static int64_t neuron_block_c(const int32_t *xa, const float *xf, int32_t *v, in
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block_512(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq,
                                                                                    float *y, const int32_t *Th, const float *iTh, const float *iu,
                                                                                    const float *th, int64_t len, float leak, int lo, int K,
-                                                                                   int32_t th_max, int64_t *nz) {
+                                                                                   int32_t th_max, int th_shift, int64_t *nz) {
   /* few levels and thresholds small enough that K * Th fits: count the multiples of Th that u
    * reaches with compares (short dependency chains) instead of dividing and multiplying back */
   const int by_compare = K <= 8 && (int64_t)th_max * (K + 1) < (1LL << 30);
@@ -432,6 +432,18 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block
       __mmask16 nzm = (__mmask16)((pos | neg) & m);
       sp = _mm512_mask_add_epi32(sp, nzm, sp, one);
       z += __builtin_popcount((unsigned)nzm);
+      continue;
+    }
+    if (th_shift >= 0) {
+      /* every threshold 2^th_shift: floor(u / Th) is an arithmetic shift, k Th a left shift */
+      __m512i k = _mm512_min_epi32(_mm512_max_epi32(_mm512_srai_epi32(u, (unsigned)th_shift), ilo), ihi);
+      __m512i nv = _mm512_sub_epi32(u, _mm512_slli_epi32(k, (unsigned)th_shift));
+      nv = _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax);
+      _mm512_mask_storeu_epi32(v + j, m, nv);
+      _mm_mask_storeu_epi8(kq + j, m, _mm512_cvtepi32_epi8(k));
+      if (y) _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_cvtepi32_ps(k), _mm512_maskz_loadu_ps(m, th + j)));
+      sp = _mm512_add_epi32(sp, _mm512_maskz_abs_epi32(m, k));
+      z += __builtin_popcount((unsigned)_mm512_mask_cmpneq_epi32_mask(m, k, zero));
       continue;
     }
     if (by_compare) {
@@ -478,11 +490,13 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block
 #endif
 
 int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh,
-                           const float *iu, const float *th, int64_t len, float leak, int lo, int K, int32_t th_max, int64_t *nz) {
+                           const float *iu, const float *th, int64_t len, float leak, int lo, int K, int32_t th_max, int th_shift,
+                           int64_t *nz) {
 #if defined(__x86_64__)
-  if (isa() == ISA_VNNI512) return neuron_block_512(xa, xf, v, kq, y, Th, iTh, iu, th, len, leak, lo, K, th_max, nz);
+  if (isa() == ISA_VNNI512) return neuron_block_512(xa, xf, v, kq, y, Th, iTh, iu, th, len, leak, lo, K, th_max, th_shift, nz);
 #else
   (void)th_max;
+  (void)th_shift;
 #endif
   return neuron_block_c(xa, xf, v, kq, y, Th, iTh, iu, th, len, leak, lo, K, nz);
 }

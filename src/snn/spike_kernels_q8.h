@@ -26,10 +26,12 @@ void sf_q8_linear_dense(const int8_t *X, int64_t rows, int64_t K, const int8_t *
  * units), iTh = 1 / Th, iu = 1 / unit, th = theta (the value a spike carries):
  *   u = v + x (x = xa, the feeding int8 layer's accumulators, or round(xf / unit) for float currents)
  *   (with leak: v = round(leak v) first); k = clamp(floor(u / Th), lo, K); v = u - k Th;
- *   kq = k; y = k th (y may be NULL: counts only). th_max: the largest Th in the tables.
+ *   kq = k; y = k th (y may be NULL: counts only). th_max: the largest Th in the tables; th_shift:
+ *   s when every Th is 2^s (floor division becomes a shift), else -1.
  *   Returns the unit spikes (sum |k|) and the non-zero count in *nz. */
 int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh,
-                           const float *iu, const float *th, int64_t len, float leak, int lo, int K, int32_t th_max, int64_t *nz);
+                           const float *iu, const float *th, int64_t len, float leak, int lo, int K, int32_t th_max, int th_shift,
+                           int64_t *nz);
 /* Non-zero entries of an int8 array. */
 int64_t sf_q8_count_nonzero(const int8_t *x, int64_t n);
 /* "vnni512", "avx2" or "c": the instruction set the kernels use on this CPU (SF_ISA=c forces C). */
