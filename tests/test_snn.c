@@ -289,7 +289,7 @@ static void q8_kernels(void **st) {
     for (int k = 0; k < K; k++)
       for (int n = 0; n < N; n++) ref[r * N + n] += X[r * K + k] * W[k * N + n];
   int64_t ev = sf_q8_linear_events(X, R, K, W, N, a);
-  sf_q8_linear_dense(X, R, K, W, Wp, colsum, N, b);
+  sf_q8_linear_dense(X, R, K, W, Wp, colsum, N, NULL, b);
   assert_int_equal(ev, sf_q8_count_nonzero(X, R * K));
   assert_memory_equal(a, ref, sizeof ref);
   assert_memory_equal(b, ref, sizeof ref);

@@ -808,8 +808,12 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
           for (int64_t j = 0; j < inner; j++) n->v[e++] = 0.5f * n->theta[n->ntheta == 1 ? 0 : c];
     }
     if (n->m == M_NEURON && n->q)
-      for (int64_t e0 = 0; e0 < on; e0 += n->qchunk)
-        for (int64_t j = 0; j < n->qchunk && e0 + j < on; j++) n->vi[e0 + j] = n->ThE[j] / 2;
+      for (int64_t e0 = 0; e0 < on; e0 += n->qchunk) {
+        const int64_t len = on - e0 < n->qchunk ? on - e0 : n->qchunk;
+        int32_t *vi = n->vi + e0;
+        const int32_t *th = n->ThE;
+        for (int64_t j = 0; j < len; j++) vi[j] = th[j] >> 1; /* thresholds are positive: half, rounded down */
+      }
   }
   int64_t n_out = numel(g, g->outputs[0]);
   memset(s->cum_out, 0, sizeof(float) * (size_t)n_out);
@@ -948,25 +952,18 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
               }
               X = n->xq;
             }
-            for (int64_t r = 0; r < rows; r++) memcpy(acc + r * N, n->bq, sizeof(int32_t) * (size_t)N);
-            if (use_events) { sf_q8_linear_events16(X, rows, n->qK, n->Wq, N, n->qkmax, acc); n->steps_event++; }
-            else { sf_q8_linear_dense(X, rows, n->qK, n->Wq, n->Wp, n->colsum, N, acc); n->steps_dense++; }
+            if (use_events) {
+              for (int64_t r = 0; r < rows; r++) memcpy(acc + r * N, n->bq, sizeof(int32_t) * (size_t)N);
+              sf_q8_linear_events16(X, rows, n->qK, n->Wq, N, n->qkmax, acc);
+              n->steps_event++;
+            } else {
+              sf_q8_linear_dense(X, rows, n->qK, n->Wq, n->Wp, n->colsum, N, n->bq, acc);
+              n->steps_dense++;
+            }
             if (n->feeds < 0) {
               /* float consumers: Y = scale * acc + bias */
-              float *Y = s->inc[nd->out[0]];
               const float *b = nd->n_in > 2 && nd->in[2] >= 0 ? g->values[nd->in[2]].t.data : NULL;
-              const float *ws = n->wscale;
-              for (int64_t r = 0; r < rows; r++) {
-                float *yr = Y + r * N;
-                const int32_t *ar = acc + r * N;
-                if (b) {
-#pragma omp simd
-                  for (int64_t c2 = 0; c2 < N; c2++) yr[c2] = ws[c2] * (float)ar[c2] + b[c2];
-                } else {
-#pragma omp simd
-                  for (int64_t c2 = 0; c2 < N; c2++) yr[c2] = ws[c2] * (float)ar[c2];
-                }
-              }
+              sf_q8_dequantise(acc, rows, N, n->wscale, b, s->inc[nd->out[0]]);
             }
             done = 1;
           } else if (!strcmp(nd->op_type, "Linear") && x == nd->in[0]) {

@@ -193,30 +193,54 @@ __attribute__((target("avx2,fma"))) static void dense_rows_avx2(const float *X, 
   }
 }
 
-/* 4 rows x 32 columns (the last block masked) held in registers across the whole K loop; the same
- * fused multiply-add chain over increasing k per element as every other path. */
+/* 4 rows x 64 columns (the last block masked) held in 16 named registers across the whole K loop:
+ * per k four weight loads and four broadcasts feed sixteen fused multiply-adds; the same chain over
+ * increasing k per element as every other path. Missing rows of a last block repeat row 0 and are
+ * not stored. */
 __attribute__((target("avx512f"))) static void dense_rows_512(const float *X, int64_t rows, int64_t r0, int64_t K, const float *W, int64_t N, float *Y) {
-  int64_t nr = rows - r0 < 4 ? rows - r0 : 4;
-  for (int64_t n0 = 0; n0 < N; n0 += 32) {
-    __mmask16 m0 = N - n0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (N - n0)) - 1);
-    __mmask16 m1 = N - n0 >= 32 ? (__mmask16)0xFFFF : N - n0 <= 16 ? (__mmask16)0 : (__mmask16)((1u << (N - n0 - 16)) - 1);
-    __m512 a[4][2];
-    for (int i = 0; i < 4; i++) {
-      a[i][0] = i < nr ? _mm512_maskz_loadu_ps(m0, Y + (r0 + i) * N + n0) : _mm512_setzero_ps();
-      a[i][1] = i < nr ? _mm512_maskz_loadu_ps(m1, Y + (r0 + i) * N + n0 + 16) : _mm512_setzero_ps();
+  const int64_t nr = rows - r0 < 4 ? rows - r0 : 4;
+  const float *x0 = X + r0 * K, *x1 = nr > 1 ? x0 + K : x0, *x2 = nr > 2 ? x0 + 2 * K : x0, *x3 = nr > 3 ? x0 + 3 * K : x0;
+  for (int64_t n0 = 0; n0 < N; n0 += 64) {
+    __mmask16 m[4];
+    for (int c = 0; c < 4; c++) {
+      int64_t left = N - n0 - 16 * c;
+      m[c] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
     }
+    const __mmask16 m0 = m[0], m1 = m[1], m2 = m[2], m3 = m[3];
+    float *y0 = Y + r0 * N + n0, *y1 = nr > 1 ? y0 + N : y0, *y2 = nr > 2 ? y0 + 2 * N : y0, *y3 = nr > 3 ? y0 + 3 * N : y0;
+#define LOAD_ROW(y, a0, a1, a2, a3)                                                                 \
+  __m512 a0 = _mm512_maskz_loadu_ps(m0, y), a1 = _mm512_maskz_loadu_ps(m1, y + 16),              \
+         a2 = _mm512_maskz_loadu_ps(m2, y + 32), a3 = _mm512_maskz_loadu_ps(m3, y + 48)
+    LOAD_ROW(y0, a00, a01, a02, a03);
+    LOAD_ROW(y1, a10, a11, a12, a13);
+    LOAD_ROW(y2, a20, a21, a22, a23);
+    LOAD_ROW(y3, a30, a31, a32, a33);
+#undef LOAD_ROW
     for (int64_t k = 0; k < K; k++) {
-      __m512 w0 = _mm512_maskz_loadu_ps(m0, W + k * N + n0), w1 = _mm512_maskz_loadu_ps(m1, W + k * N + n0 + 16);
-      for (int i = 0; i < 4; i++) {
-        __m512 xv = _mm512_set1_ps(i < nr ? X[(r0 + i) * K + k] : 0.0f);
-        a[i][0] = _mm512_fmadd_ps(xv, w0, a[i][0]);
-        a[i][1] = _mm512_fmadd_ps(xv, w1, a[i][1]);
-      }
+      const float *wk = W + k * N + n0;
+      const __m512 w0 = _mm512_maskz_loadu_ps(m0, wk), w1 = _mm512_maskz_loadu_ps(m1, wk + 16);
+      const __m512 w2 = _mm512_maskz_loadu_ps(m2, wk + 32), w3 = _mm512_maskz_loadu_ps(m3, wk + 48);
+#define FMA_ROW(xr, a0, a1, a2, a3)                                                                 \
+  {                                                                                                 \
+    const __m512 xv = _mm512_set1_ps(xr[k]);                                                        \
+    a0 = _mm512_fmadd_ps(xv, w0, a0); a1 = _mm512_fmadd_ps(xv, w1, a1);                             \
+    a2 = _mm512_fmadd_ps(xv, w2, a2); a3 = _mm512_fmadd_ps(xv, w3, a3);                             \
+  }
+      FMA_ROW(x0, a00, a01, a02, a03);
+      FMA_ROW(x1, a10, a11, a12, a13);
+      FMA_ROW(x2, a20, a21, a22, a23);
+      FMA_ROW(x3, a30, a31, a32, a33);
+#undef FMA_ROW
     }
-    for (int i = 0; i < nr; i++) {
-      _mm512_mask_storeu_ps(Y + (r0 + i) * N + n0, m0, a[i][0]);
-      _mm512_mask_storeu_ps(Y + (r0 + i) * N + n0 + 16, m1, a[i][1]);
-    }
+#define STORE_ROW(y, a0, a1, a2, a3)                                                                \
+  _mm512_mask_storeu_ps(y, m0, a0); _mm512_mask_storeu_ps(y + 16, m1, a1);                          \
+  _mm512_mask_storeu_ps(y + 32, m2, a2); _mm512_mask_storeu_ps(y + 48, m3, a3)
+    /* the highest rows first: a missing row aliases row 0, which is stored last */
+    if (nr > 3) { STORE_ROW(y3, a30, a31, a32, a33); }
+    if (nr > 2) { STORE_ROW(y2, a20, a21, a22, a23); }
+    if (nr > 1) { STORE_ROW(y1, a10, a11, a12, a13); }
+    STORE_ROW(y0, a00, a01, a02, a03);
+#undef STORE_ROW
   }
 }
 

@@ -300,7 +300,7 @@ static void dense_c(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, 
  * inputs of a row (as unsigned x + 128) against 4 packed weights per column. */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void dense_rows_vnni(const int8_t *X, int64_t rows, int64_t r0, int64_t K,
                                                                                  const int8_t *Wp, const int32_t *colsum, int64_t N,
-                                                                                 int32_t *ACC) {
+                                                                                 const int32_t *bias, int32_t *ACC) {
   int64_t nr = rows - r0 < 4 ? rows - r0 : 4, K4 = (K + 3) / 4, Np = round16(N);
   const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
   for (int64_t n0 = 0; n0 < N; n0 += 64) {
@@ -315,7 +315,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void dense_rows_vn
     }
     for (int i = 0; i < 4; i++)
       for (int c = 0; c < 4; c++)
-        a[i][c] = i < nr && c < nc ? _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m[c], ACC + (r0 + i) * N + n0 + 16 * c), corr[c]) : _mm512_setzero_si512();
+        a[i][c] = i < nr && c < nc ? _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m[c], (bias ? bias : ACC + (r0 + i) * N) + n0 + 16 * c), corr[c])
+                                   : _mm512_setzero_si512();
     for (int64_t k4 = 0; k4 < K4; k4++) {
       const int8_t *wrow = Wp + (k4 * Np + n0) * 4;
       __m512i w[4];
@@ -334,10 +335,11 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void dense_rows_vn
 }
 
 /* The OpenMP loop stays outside the target functions (clang outlines parallel regions). */
-static void dense_vnni(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wp, const int32_t *colsum, int64_t N, int32_t *ACC) {
+static void dense_vnni(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wp, const int32_t *colsum, int64_t N, const int32_t *bias,
+                       int32_t *ACC) {
   int64_t blocks = (rows + 3) / 4;
 #pragma omp parallel for schedule(static) if (rows * K > 16384)
-  for (int64_t b = 0; b < blocks; b++) dense_rows_vnni(X, rows, b * 4, K, Wp, colsum, N, ACC);
+  for (int64_t b = 0; b < blocks; b++) dense_rows_vnni(X, rows, b * 4, K, Wp, colsum, N, bias, ACC);
 }
 
 static void dense_avx2(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int32_t *ACC) {
@@ -349,9 +351,13 @@ static void dense_avx2(const int8_t *X, int64_t rows, int64_t K, const int8_t *W
 #endif
 
 void sf_q8_linear_dense(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum,
-                        int64_t N, int32_t *ACC) {
+                        int64_t N, const int32_t *bias, int32_t *ACC) {
 #if defined(__x86_64__)
-  if (isa() == ISA_VNNI512) { dense_vnni(X, rows, K, Wp, colsum, N, ACC); return; }
+  if (isa() == ISA_VNNI512) { dense_vnni(X, rows, K, Wp, colsum, N, bias, ACC); return; }
+#endif
+  if (bias)
+    for (int64_t r = 0; r < rows; r++) memcpy(ACC + r * N, bias, sizeof(int32_t) * (size_t)N);
+#if defined(__x86_64__)
   if (isa() == ISA_AVX2) { dense_avx2(X, rows, K, Wq, N, ACC); return; }
 #endif
   (void)Wp;
@@ -499,4 +505,31 @@ int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_
   (void)th_shift;
 #endif
   return neuron_block_c(xa, xf, v, kq, y, Th, iTh, iu, th, len, leak, lo, K, nz);
+}
+
+/* ---- accumulators to float currents ---- */
+
+static void dequantise_c(const int32_t *ACC, int64_t rows, int64_t N, const float *scale, const float *bias, float *Y) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < N; c++) Y[r * N + c] = scale[c] * (float)ACC[r * N + c] + (bias ? bias[c] : 0.0f);
+}
+
+#if defined(__x86_64__)
+/* the same two roundings (multiply, then add) 16 lanes at a time */
+__attribute__((target("avx512f"))) static void dequantise_512(const int32_t *ACC, int64_t rows, int64_t N, const float *scale, const float *bias,
+                                                              float *Y) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < N; c += 16) {
+      __mmask16 m = N - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (N - c)) - 1);
+      __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, scale + c), _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, ACC + r * N + c)));
+      _mm512_mask_storeu_ps(Y + r * N + c, m, _mm512_add_ps(v, bias ? _mm512_maskz_loadu_ps(m, bias + c) : _mm512_setzero_ps()));
+    }
+}
+#endif
+
+void sf_q8_dequantise(const int32_t *ACC, int64_t rows, int64_t N, const float *scale, const float *bias, float *Y) {
+#if defined(__x86_64__)
+  if (isa() == ISA_VNNI512) { dequantise_512(ACC, rows, N, scale, bias, Y); return; }
+#endif
+  dequantise_c(ACC, rows, N, scale, bias, Y);
 }

@@ -19,9 +19,10 @@ int64_t sf_q8_linear_events(const int8_t *X, int64_t rows, int64_t K, const int8
  * kept in int16 registers and flushed to ACC before they could overflow (|k| <= kmax). Same
  * results as the above. */
 int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int kmax, int32_t *ACC);
-/* Dense path: ACC += X Wq over every input (VNNI dot products where the CPU has them). */
+/* Dense path: ACC += X Wq over every input (VNNI dot products where the CPU has them); with a bias
+ * row [N], ACC = bias + X Wq instead (no separate pass to fill ACC). */
 void sf_q8_linear_dense(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum,
-                        int64_t N, int32_t *ACC);
+                        int64_t N, const int32_t *bias, int32_t *ACC);
 /* One step of int32-membrane neurons over len elements; per-position tables Th (threshold in
  * units), iTh = 1 / Th, iu = 1 / unit, th = theta (the value a spike carries):
  *   u = v + x (x = xa, the feeding int8 layer's accumulators, or round(xf / unit) for float currents)
@@ -32,6 +33,8 @@ void sf_q8_linear_dense(const int8_t *X, int64_t rows, int64_t K, const int8_t *
 int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh,
                            const float *iu, const float *th, int64_t len, float leak, int lo, int K, int32_t th_max, int th_shift,
                            int64_t *nz);
+/* Float currents from accumulators: Y[r, c] = scale[c] * ACC[r, c] + bias[c] (bias may be NULL). */
+void sf_q8_dequantise(const int32_t *ACC, int64_t rows, int64_t N, const float *scale, const float *bias, float *Y);
 /* Non-zero entries of an int8 array. */
 int64_t sf_q8_count_nonzero(const int8_t *x, int64_t n);
 /* "vnni512", "avx2" or "c": the instruction set the kernels use on this CPU (SF_ISA=c forces C). */
