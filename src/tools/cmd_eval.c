@@ -97,8 +97,8 @@ int cmd_eval(int argc, char **argv) {
   double secs = cli_now() - t0;
   cli_progress_end(&pb);
   double acc = ds.n ? (double)correct / (double)ds.n : 0.0;
-  printf("model: %s\ndata: %s (%lld samples)\naccuracy: %.4f (%lld/%lld)\ntime: %.3fs (%.0f samples/s, %d threads)\n", model,
-         ds.source, (long long)ds.n, acc, (long long)correct, (long long)ds.n, secs, secs > 0 ? (double)ds.n / secs : 0.0, sf_threads_get());
+  printf("model: %s\ndata: %s (%lld samples)\naccuracy: %.4f (%lld/%lld)\ntime: %.3fs (%.0f samples/s, %d thread%s)\n", model,
+         ds.source, (long long)ds.n, acc, (long long)correct, (long long)ds.n, secs, secs > 0 ? (double)ds.n / secs : 0.0, sf_threads_get(), sf_threads_get() == 1 ? "" : "s");
   if (preds_path) {
     sf_tensor pt = {0};
     int64_t n = ds.n;

@@ -207,8 +207,8 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
          (long long)T, sops / (double)ds.n, macs / (double)ds.n, fops / (double)ds.n);
   printf("spike purity: %.1f%% of operations are accumulates triggered by spikes; %.1f%% MACs; %.1f%% float (softmax, LayerNorm, GELU ...)\n",
          total_ops ? 100 * sops / total_ops : 0, total_ops ? 100 * macs / total_ops : 0, total_ops ? 100 * fops / total_ops : 0);
-  printf("mean firing rate: %.4f spikes per neuron per step; time %.2fs (%d threads, backend %s)\n", neurons ? spikes / (neurons * (double)T * (double)ds.n) : 0.0,
-         secs, sf_threads_get(), backend_name);
+  printf("mean firing rate: %.4f spikes per neuron per step; time %.2fs (%d thread%s, backend %s)\n", neurons ? spikes / (neurons * (double)T * (double)ds.n) : 0.0,
+         secs, sf_threads_get(), sf_threads_get() == 1 ? "" : "s", backend_name);
   /* where the runtime's time went, by what a node does (thread-seconds over all layers) */
   double by_kind[N_TIME_KINDS] = {0}, all_secs = 0;
   for (int i = 0; i < n_nodes; i++) { by_kind[time_kind(&tot[i])] += tot[i].seconds; all_secs += tot[i].seconds; }
@@ -267,7 +267,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
       printf("\n");
     }
     if (!no_ann)
-      printf("time on this CPU (%d threads): ANN %.1f us/sample, SNN %.1f us/sample at T=%lld (%.1fx)\n", sf_threads_get(), 1e6 * ann_secs / (double)ds.n,
+      printf("time on this CPU (%d thread%s): ANN %.1f us/sample, SNN %.1f us/sample at T=%lld (%.1fx)\n", sf_threads_get(), sf_threads_get() == 1 ? "" : "s", 1e6 * ann_secs / (double)ds.n,
              1e6 * snn_secs / (double)ds.n, (long long)T, ann_secs > 0 ? snn_secs / ann_secs : 0.0);
     if (pm.rapl_available && !no_ann)
       printf("measured (RAPL, package): ANN %.2f uJ/sample, SNN %.2f uJ/sample at T=%lld\n", ann_j * 1e6 / (double)ds.n, snn_j * 1e6 / (double)ds.n, (long long)T);
