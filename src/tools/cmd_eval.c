@@ -18,7 +18,9 @@ static void help(void) {
          "  --limit N           only the first N samples\n"
          "  --batch N           samples per inference (default 256)\n"
          "  --json FILE         write {\"accuracy\", \"samples\", \"correct\", ...}\n"
-         "  --predictions FILE  write the predicted class of every sample (int64 .npy)\n",
+         "  --predictions FILE  write the predicted class of every sample (int64 .npy)\n"
+         "\n"
+         "A converted spiking model (OUT.sfm) takes more options: spikeformer eval OUT.sfm --help\n",
          SF_DEFAULT_DATA_DIR);
 }
 
@@ -26,6 +28,10 @@ int cmd_eval(int argc, char **argv) {
   const char *model = NULL, *data = SF_DEFAULT_DATA_DIR, *json = NULL, *preds_path = NULL, *v;
   int64_t limit = 0, batch = 256;
   sf_split split = SF_SPLIT_TEST;
+  /* a converted spiking model has its own options (and help) */
+  if (argc > 1 && argv[1][0] != '-' && cli_is_sfm(argv[1]))
+    for (int k = 2; k < argc; k++)
+      if (cli_flag(argv, k, "--help") || cli_flag(argv, k, "-h")) return cmd_eval_snn(argv[1], argc, argv);
   for (int i = 1; i < argc; i++) {
     if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) { help(); return 0; }
     if (cli_common(argc, argv, &i)) continue;

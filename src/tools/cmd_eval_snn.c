@@ -43,8 +43,8 @@ static void help(void) {
          "triggered by spikes, versus multiply-accumulates and float function evaluations).\n"
          "--quant int8 runs the layers fed by spikes on int8 weights with int32 accumulators and every\n"
          "neuron with an int32 membrane; compare its accuracy with the default float run.\n"
-         "--batch N runs N samples together (default 256); models with large per-sample activations\n"
-         "(the ViT) run faster with smaller batches (64), whose per-step tensors stay in the L2 cache.\n");
+         "--batch N runs N samples together (default 256, or 128 per thread where that is more): the\n"
+         "runtime splits a batch into shards and every thread runs whole shards.\n");
 }
 
 int cmd_eval_snn(const char *model, int argc, char **argv) { return cmd_eval_snn_mode(model, argc, argv, 0); }
@@ -52,6 +52,7 @@ int cmd_eval_snn(const char *model, int argc, char **argv) { return cmd_eval_snn
 int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   const char *data = SF_DEFAULT_DATA_DIR, *json = NULL, *v;
   int64_t limit = 0, batch = 256, T = 0;
+  int batch_given = 0;
   sf_spike_encoding enc = SF_ENCODE_DIRECT;
   const char *backend_name = "cpu", *energy_dir = NULL, *mlflow_dir = NULL;
   int no_ann = 0;
@@ -87,7 +88,11 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
     if (cli_opt(argc, argv, &i, "--data", &v)) { if (!v) return cli_usage_error("eval", "--data needs a folder"); data = v; continue; }
     if (cli_opt(argc, argv, &i, "--json", &v)) { if (!v) return cli_usage_error("eval", "--json needs a file"); json = v; continue; }
     if (cli_opt(argc, argv, &i, "--limit", &v)) { if (cli_parse_i64(v, 1, INT64_MAX, &limit)) return cli_usage_error("eval", "--limit needs a positive number"); continue; }
-    if (cli_opt(argc, argv, &i, "--batch", &v)) { if (cli_parse_i64(v, 1, 1 << 16, &batch)) return cli_usage_error("eval", "--batch needs a positive number"); continue; }
+    if (cli_opt(argc, argv, &i, "--batch", &v)) {
+      if (cli_parse_i64(v, 1, 1 << 16, &batch)) return cli_usage_error("eval", "--batch needs a positive number");
+      batch_given = 1;
+      continue;
+    }
     if (cli_opt(argc, argv, &i, "--timesteps", &v)) { if (cli_parse_i64(v, 1, 100000, &T)) return cli_usage_error("eval", "--timesteps needs a positive number"); continue; }
     if (cli_opt(argc, argv, &i, "--encoding", &v)) {
       if (v && !strcmp(v, "direct")) enc = SF_ENCODE_DIRECT;
@@ -116,6 +121,9 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   double *snn_pj = NULL, *ann_pj = NULL, *step_ops = NULL, ann_secs = 0, snn_secs = 0, ann_j = 0, snn_j = 0;
   sf_power_monitor pm;
   memset(&pm, 0, sizeof pm);
+  /* the runtime gives each thread whole shards of a batch: on many cores a bigger default batch
+   * keeps every thread busy (256 samples suffice for two) */
+  if (!batch_given && 128 * (int64_t)sf_threads_get() > batch) batch = 128 * (int64_t)sf_threads_get();
   sf_status st = sf_snn_model_load(model, &m);
   if (st) return cli_fail(st);
   const sf_convert_options *opt = sf_snn_model_options(m);
