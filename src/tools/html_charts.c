@@ -5,11 +5,11 @@
 #include <string.h>
 
 #define W 720
-#define H 300
-#define ML 70
+#define H 340
+#define ML 84
 #define MR 20
-#define MT 36
-#define MB 60
+#define MT 64  /* the title, then a row of legends, above the plot */
+#define MB 96  /* rotated tick labels, then the axis title */
 
 static const char *colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"};
 
@@ -29,7 +29,7 @@ static void frame(FILE *f, const chart_spec *c) {
   html_text(f, c->title);
   fprintf(f, "</text>\n<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/>\n", ML, H - MB,
           W - MR, H - MB, ML, MT, ML, H - MB);
-  fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"middle\">", (ML + W - MR) / 2, H - 12);
+  fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"middle\">", (ML + W - MR) / 2, H - 6);
   html_text(f, c->xlabel);
   fprintf(f, "</text><text x=\"14\" y=\"%d\" class=\"label\" transform=\"rotate(-90 14 %d)\" text-anchor=\"middle\">", (MT + H - MB) / 2, (MT + H - MB) / 2);
   html_text(f, c->ylabel);
@@ -69,7 +69,7 @@ void svg_lines(FILE *f, const chart_spec *c, const double *x, const double *cons
       double px = ML + (xhi > xlo ? (x[i] - xlo) / (xhi - xlo) : 0.5) * (W - ML - MR);
       fprintf(f, "%.1f,%.1f ", px, ty(c, ys[s][i], lo, hi));
     }
-    fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\" fill=\"%s\" class=\"legend\">", W - MR - 200, MT + 14 + 16 * s, colors[s % 6]);
+    fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\" fill=\"%s\" class=\"legend\">", W - MR - 220, 38 + 13 * s, colors[s % 6]);
     html_text(f, names[s]);
     fprintf(f, "</text>\n");
   }
@@ -96,15 +96,17 @@ void svg_bars(FILE *f, const chart_spec *c, const char *const *labels, const dou
       html_text(f, labels[i]);
       fprintf(f, ": %.4g</title></rect>\n", val);
     }
-    fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"tick\" transform=\"rotate(45 %.1f %d)\">", x0, H - MB + 12, x0, H - MB + 12);
-    html_text(f, labels[i]);
+    fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"tick\" transform=\"rotate(35 %.1f %d)\">", x0, H - MB + 12, x0, H - MB + 12);
+    size_t len = strlen(labels[i]);
+    if (len > 22) fputs("...", f);
+    html_text(f, len > 22 ? labels[i] + len - 19 : labels[i]);
     fprintf(f, "</text>\n");
   }
-  fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\" class=\"legend\">", W - MR - 200, MT + 14, colors[0]);
+  fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\" class=\"legend\">", W - MR - 220, 38, colors[0]);
   html_text(f, n1);
   fprintf(f, "</text>\n");
   if (v2) {
-    fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\" class=\"legend\">", W - MR - 200, MT + 30, colors[1]);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\" class=\"legend\">", W - MR - 220, 51, colors[1]);
     html_text(f, n2);
     fprintf(f, "</text>\n");
   }
@@ -126,7 +128,7 @@ void svg_scatter(FILE *f, const chart_spec *c, const double *x, const double *y,
     double px = ML + (xhi > xlo ? (x[i] - xlo) / (xhi - xlo) : 0.5) * (W - ML - MR);
     fprintf(f, "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\"/>\n", px, ty(c, y[i], lo, hi), hl[i] ? 5 : 3, hl[i] ? colors[1] : "#999");
   }
-  fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\" class=\"legend\">", W - MR - 200, MT + 14, colors[1]);
+  fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\" class=\"legend\">", W - MR - 220, 38, colors[1]);
   html_text(f, hl_name);
   fprintf(f, "</text></svg></figure>\n");
 }
