@@ -27,7 +27,7 @@ static int ec_isa(void) {
 static void accumulate_c(float *cum, float *mean, const float *x, float inv_t, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     cum[i] += x[i];
-    mean[i] = cum[i] * inv_t;
+    if (mean) mean[i] = cum[i] * inv_t;
   }
 }
 
@@ -46,7 +46,7 @@ __attribute__((target("avx512f"))) static void accumulate_512(float *cum, float 
     __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
     __m512 c = _mm512_add_ps(_mm512_maskz_loadu_ps(m, cum + i), _mm512_maskz_loadu_ps(m, x + i));
     _mm512_mask_storeu_ps(cum + i, m, c);
-    _mm512_mask_storeu_ps(mean + i, m, _mm512_mul_ps(c, vi));
+    if (mean) _mm512_mask_storeu_ps(mean + i, m, _mm512_mul_ps(c, vi));
   }
 }
 
@@ -66,9 +66,9 @@ __attribute__((target("avx2"))) static void accumulate_256(float *cum, float *me
   for (; i + 8 <= n; i += 8) {
     __m256 c = _mm256_add_ps(_mm256_loadu_ps(cum + i), _mm256_loadu_ps(x + i));
     _mm256_storeu_ps(cum + i, c);
-    _mm256_storeu_ps(mean + i, _mm256_mul_ps(c, vi));
+    if (mean) _mm256_storeu_ps(mean + i, _mm256_mul_ps(c, vi));
   }
-  accumulate_c(cum + i, mean + i, x + i, inv_t, n - i);
+  accumulate_c(cum + i, mean ? mean + i : NULL, x + i, inv_t, n - i);
 }
 
 __attribute__((target("avx2"))) static void increment_256(float *y, const float *f, float *prev, float t, int64_t n) {

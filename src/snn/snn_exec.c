@@ -39,6 +39,7 @@ typedef struct {
   int is_static;      /* every dynamic input is constant over time: computed at t = 1 only */
   int alias;          /* order-keeping layout op: its output is its input's buffer, nothing to run */
   int64_t steps_event, steps_dense; /* which synaptic path ran */
+  int bilinear;       /* product of exactly two dynamic inputs, linear in each (MatMul, Mul) */
   /* where input 0 (and 1, products) comes from: the neuron node reached through layout ops, or -1;
    * src_exact: only element-order-preserving layout ops in between */
   int src[2], src_exact[2];
@@ -291,6 +292,11 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
       if (nd->n_out != 1) { sf_snn_session_free(s); return sf_error(SF_ERR_UNSUPPORTED, "node '%s': multi-output op in ec mode", nd->name); }
       if (!(n->prev = alloc_f(on))) goto oom;
       scratch_out = on > scratch_out ? on : scratch_out;
+      if (n->m == M_PRODUCT && (!strcmp(nd->op_type, "MatMul") || !strcmp(nd->op_type, "Mul"))) {
+        int dyn = 0;
+        for (int k = 0; k < nd->n_in; k++) dyn += nd->in[k] >= 0 && !is_const(g, nd->in[k]);
+        n->bilinear = dyn == 2 && nd->n_in == 2;
+      }
     }
     if (n->m == M_NEURON) {
       if (!(n->v = alloc_f(on))) goto oom;
@@ -900,12 +906,13 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
         if (!is_const(g, v)) {
           if (n->m != M_LINEAR && n->cum[k]) {
             int64_t m = numel(g, v);
-            float *cu = n->cum[k], *me = s->scratch_mean[k];
+            /* a bilinear product runs on the running sums themselves: f(A/t, B/t) = f(A, B) / t^2 */
+            float *cu = n->cum[k], *me = n->bilinear ? NULL : s->scratch_mean[k];
             const float *x = s->inc[v];
             float inv = 1.0f / (float)t;
 #pragma omp parallel for schedule(static) if (m > 32768)
-            for (int64_t e0 = 0; e0 < m; e0 += 4096) sf_ec_accumulate(cu + e0, me + e0, x + e0, inv, m - e0 < 4096 ? m - e0 : 4096);
-            tin[k].data = me;
+            for (int64_t e0 = 0; e0 < m; e0 += 4096) sf_ec_accumulate(cu + e0, me ? me + e0 : NULL, x + e0, inv, m - e0 < 4096 ? m - e0 : 4096);
+            tin[k].data = me ? me : cu;
           } else {
             tin[k].data = s->inc[v];
           }
@@ -999,7 +1006,8 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
       }
       if (n->m == M_LINEAR) {
       } else {
-        float *y = s->inc[nd->out[0]], *f = s->scratch_f, *prev = n->prev, ft = (float)t;
+        /* t f(mean); for a bilinear product f(sums) / t */
+        float *y = s->inc[nd->out[0]], *f = s->scratch_f, *prev = n->prev, ft = n->bilinear ? 1.0f / (float)t : (float)t;
 #pragma omp parallel for schedule(static) if (on > 32768)
         for (int64_t e0 = 0; e0 < on; e0 += 4096) sf_ec_increment(y + e0, f + e0, prev + e0, ft, on - e0 < 4096 ? on - e0 : 4096);
         if (n->m == M_EC) n->st.float_ops += (double)on;
