@@ -46,7 +46,7 @@ int main(void) {
   for (int rep = 0; rep < 5; rep++) {
     int64_t ev = 0;
     double t0 = now();
-    while (now() - t0 < 0.3) ev += sf_q8_linear_events16(Xq, rows, K, Wq, N, 1, acc);
+    while (now() - t0 < 0.3) ev += sf_q8_linear_events16(Xq, rows, K, Wq, N, 1, NULL, acc);
     double rate = (double)ev * (double)N / (now() - t0);
     if (rate > best8) best8 = rate;
   }

@@ -282,6 +282,7 @@ static void q8_kernels(void **st) {
   sf_rng rng;
   sf_rng_seed(&rng, 7);
   for (int i = 0; i < R * K; i++) X[i] = sf_rng_uniform(&rng) < 0.2f ? (int8_t)((int)(sf_rng_uniform(&rng) * 9) - 4) : 0;
+  memset(X + 2 * K, 0, K); /* a row without events */
   for (int i = 0; i < K * N; i++) W[i] = (int8_t)((int)(sf_rng_uniform(&rng) * 255) - 127);
   sf_q8_pack(W, K, N, Wp, colsum);
   for (int i = 0; i < R * N; i++) a[i] = b[i] = ref[i] = i - 100;
@@ -293,7 +294,17 @@ static void q8_kernels(void **st) {
   assert_int_equal(ev, sf_q8_count_nonzero(X, R * K));
   assert_memory_equal(a, ref, sizeof ref);
   assert_memory_equal(b, ref, sizeof ref);
-  printf("  int8 kernels (%s): events and dense paths equal the reference on %d x %d x %d\n", sf_q8_isa(), R, K, N);
+  /* starting from a bias row instead of the accumulators: int16 event path and dense path */
+  int32_t bias[N], c[R * N], d[R * N], refb[R * N];
+  for (int n = 0; n < N; n++) bias[n] = 1000 - 37 * n;
+  for (int r = 0; r < R; r++)
+    for (int n = 0; n < N; n++) refb[r * N + n] = ref[r * N + n] - (r * N + n - 100) + bias[n];
+  for (int i = 0; i < R * N; i++) c[i] = d[i] = 12345;
+  assert_int_equal(sf_q8_linear_events16(X, R, K, W, N, 4, bias, c), ev);
+  sf_q8_linear_dense(X, R, K, W, Wp, colsum, N, bias, d);
+  assert_memory_equal(c, refb, sizeof refb);
+  assert_memory_equal(d, refb, sizeof refb);
+  printf("  int8 kernels (%s): events, int16 events and dense paths equal the reference on %d x %d x %d\n", sf_q8_isa(), R, K, N);
   free(X); free(W); free(Wp);
 }
 

@@ -960,8 +960,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
               X = n->xq;
             }
             if (use_events) {
-              for (int64_t r = 0; r < rows; r++) memcpy(acc + r * N, n->bq, sizeof(int32_t) * (size_t)N);
-              sf_q8_linear_events16(X, rows, n->qK, n->Wq, N, n->qkmax, acc);
+              sf_q8_linear_events16(X, rows, n->qK, n->Wq, N, n->qkmax, n->bq, acc);
               n->steps_event++;
             } else {
               sf_q8_linear_dense(X, rows, n->qK, n->Wq, n->Wp, n->colsum, N, n->bq, acc);

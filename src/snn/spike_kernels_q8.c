@@ -161,9 +161,12 @@ static int64_t events_512(const int8_t *X, int64_t rows, int64_t K, const int8_t
  * (256 bytes, half the cache lines of an int16 copy) widened on load; every `per` events (chosen
  * so that per * kmax * 127 < 2^15) the partial sums are widened and added into the int32 row. */
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events16_row_512(const int8_t *x, int64_t K, const int8_t *W, int64_t N,
-                                                                                    int kmax, int32_t *acc, int32_t *idx) {
+                                                                                    int kmax, const int32_t *bias, int32_t *acc, int32_t *idx) {
   int64_t ne = collect_events_512(x, K, idx);
-  if (!ne) return 0;
+  if (!ne) {
+    if (bias) memcpy(acc, bias, sizeof(int32_t) * (size_t)N);
+    return 0;
+  }
   int64_t per = 32767 / (127 * (kmax > 0 ? kmax : 1));
   if (per < 1) per = 1;
   for (int64_t n0 = 0; n0 < N; n0 += 256) {
@@ -176,6 +179,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events16_row
     }
     for (int64_t e0 = 0; e0 < ne; e0 += per) {
       int64_t e1 = e0 + per < ne ? e0 + per : ne;
+      /* the first flush of a block adds to the bias row (when given) instead of the accumulators */
+      const int32_t *base = bias && e0 == 0 ? bias : acc;
       if (N - n0 >= 256) {
         /* full block: eight named accumulators, unmasked loads */
         __m512i a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7];
@@ -222,8 +227,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events16_row
         __mmask16 m0 = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
         __mmask16 m1 = left >= 32 ? (__mmask16)0xFFFF : left <= 16 ? (__mmask16)0 : (__mmask16)((1u << (left - 16)) - 1);
         __m512i lo = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(a[c])), hi = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(a[c], 1));
-        _mm512_mask_storeu_epi32(acc + col, m0, _mm512_add_epi32(_mm512_maskz_loadu_epi32(m0, acc + col), lo));
-        if (m1) _mm512_mask_storeu_epi32(acc + col + 16, m1, _mm512_add_epi32(_mm512_maskz_loadu_epi32(m1, acc + col + 16), hi));
+        _mm512_mask_storeu_epi32(acc + col, m0, _mm512_add_epi32(_mm512_maskz_loadu_epi32(m0, base + col), lo));
+        if (m1) _mm512_mask_storeu_epi32(acc + col + 16, m1, _mm512_add_epi32(_mm512_maskz_loadu_epi32(m1, base + col + 16), hi));
         a[c] = _mm512_setzero_si512();
       }
     }
@@ -232,7 +237,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events16_row
 }
 #endif
 
-int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int kmax, int32_t *ACC) {
+int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int kmax, const int32_t *bias,
+                              int32_t *ACC) {
   int64_t events = 0;
 #if defined(__x86_64__)
   if (isa() == ISA_VNNI512) {
@@ -240,7 +246,7 @@ int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const in
     {
       int32_t *idx = malloc(sizeof(int32_t) * (size_t)(K + 64));
 #pragma omp for schedule(static)
-      for (int64_t r = 0; r < rows; r++) events += idx ? events16_row_512(X + r * K, K, Wq, N, kmax, ACC + r * N, idx) : 0;
+      for (int64_t r = 0; r < rows; r++) events += idx ? events16_row_512(X + r * K, K, Wq, N, kmax, bias, ACC + r * N, idx) : 0;
       free(idx);
     }
     return events;
@@ -248,13 +254,15 @@ int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const in
 #endif
   (void)kmax;
 #pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
-  for (int64_t r = 0; r < rows; r++)
+  for (int64_t r = 0; r < rows; r++) {
+    if (bias) memcpy(ACC + r * N, bias, sizeof(int32_t) * (size_t)N);
     for (int64_t k = 0; k < K; k++) {
       int kv = X[r * K + k];
       if (!kv) continue;
       events++;
       for (int64_t n = 0; n < N; n++) ACC[r * N + n] += kv * Wq[k * N + n];
     }
+  }
   return events;
 }
 

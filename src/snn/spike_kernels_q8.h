@@ -17,8 +17,9 @@ void sf_q8_pack(const int8_t *Wq, int64_t K, int64_t N, int8_t *Wp, int32_t *col
 int64_t sf_q8_linear_events(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int32_t *ACC);
 /* Event path with int16 partial sums: each event's weights widened to int16 on load, the sums
  * kept in int16 registers and flushed to ACC before they could overflow (|k| <= kmax). Same
- * results as the above. */
-int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int kmax, int32_t *ACC);
+ * results as the above; with a bias row [N], ACC = bias + X Wq instead. */
+int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int kmax, const int32_t *bias,
+                              int32_t *ACC);
 /* Dense path: ACC += X Wq over every input (VNNI dot products where the CPU has them); with a bias
  * row [N], ACC = bias + X Wq instead (no separate pass to fill ACC). */
 void sf_q8_linear_dense(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum,
