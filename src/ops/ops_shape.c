@@ -210,7 +210,10 @@ static sf_status exec_transpose(sf_op_ctx *c) {
     for (int64_t o = o0; o < o1; o++) {
       char *dst = (char *)y->data + o * inner * (int64_t)es;
       const char *src = (const char *)x->data + off * (int64_t)es;
-      if (istride == 1) memcpy(dst, src, (size_t)inner * es);
+      if (istride == 1 && es == 4 && inner <= 64) {
+        /* short contiguous rows (attention heads): an inline copy, no call per row */
+        for (int64_t i = 0; i < inner; i++) ((uint32_t *)dst)[i] = ((const uint32_t *)src)[i];
+      } else if (istride == 1) memcpy(dst, src, (size_t)inner * es);
       else if (es == 4)
         for (int64_t i = 0; i < inner; i++) ((uint32_t *)dst)[i] = ((const uint32_t *)src)[i * istride];
       else
