@@ -65,6 +65,13 @@ int cmd_run_snn(const char *model, int argc, char **argv) {
   sf_backend_options bo;
   sf_backend_options_default(&bo);
   for (int i = 1; i < argc; i++) {
+    if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) {
+      printf("usage: spikeformer run OUT.sfm --input FILE.npy -o DIR [--timesteps T] [--quant float|int8] [--threads N]\n\n"
+             "Runs the spiking network for T timesteps (default: the T it was converted for) on the batch in\n"
+             "FILE.npy (or an ONNX .pb tensor; the first axis is the batch) and writes the decoded first output\n"
+             "(accumulated membrane / T) to DIR/output_0.npy.\n");
+      return 0;
+    }
     if (cli_common(argc, argv, &i)) continue;
     if (cli_opt(argc, argv, &i, "--quant", &v)) {
       if (v && !strcmp(v, "int8")) bo.quant = 8;
