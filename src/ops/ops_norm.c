@@ -7,6 +7,7 @@
 
 #include "core/vmath.h"
 #include "ops/ops.h"
+#include "ops/row_kernels.h"
 
 static sf_status infer_ln(sf_op_ctx *c) {
   const sf_tensor *x = c->in[0];
@@ -42,6 +43,11 @@ static sf_status exec_ln(sf_op_ctx *c) {
   float *Y = c->out[0]->data;
   float *M = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
   float *I = c->n_out > 2 && c->out[2] ? c->out[2]->data : NULL;
+  if ((!S || sb) && (!B || bb)) {
+    /* per-element (or no) scale and bias: the vectorised rows */
+    sf_layernorm_rows(X, Y, rows, D, S, B, eps, M, I);
+    return SF_OK;
+  }
 #pragma omp parallel for schedule(static) if (rows * D > 32768)
   for (int64_t r = 0; r < rows; r++) {
     const float *xr = X + r * D;
@@ -55,17 +61,12 @@ static sf_status exec_ln(sf_op_ctx *c) {
     for (int64_t i = 0; i < D; i++) { float d = xr[i] - mean; var += d * d; }
     var /= (float)D;
     float inv = 1.0f / sqrtf(var + eps);
-    if (sb && bb) {
-      /* the usual per-element scale and bias */
-#pragma omp simd
-      for (int64_t i = 0; i < D; i++) yr[i] = (xr[i] - mean) * inv * S[i] + B[i];
-    } else {
-      for (int64_t i = 0; i < D; i++) {
-        float v = (xr[i] - mean) * inv;
-        if (S) v *= S[sb ? i : 0];
-        if (B) v += B[bb ? i : 0];
-        yr[i] = v;
-      }
+    /* a single scale or bias value broadcast over the row */
+    for (int64_t i = 0; i < D; i++) {
+      float v = (xr[i] - mean) * inv;
+      if (S) v *= S[sb ? i : 0];
+      if (B) v += B[bb ? i : 0];
+      yr[i] = v;
     }
     if (M) M[r] = mean;
     if (I) I[r] = inv;
@@ -131,26 +132,7 @@ static sf_status exec_softmax(sf_op_ctx *c) {
   const float *X = x->data;
   float *Y = c->out[0]->data;
   if (inner == 1 && !logsm && len > 0) {
-    /* contiguous rows: shift every row of a block by its max, one vectorised exp over the block,
-     * then normalise (blocks of whole rows, about 1024 elements) */
-    int64_t rb = 1024 / len > 0 ? 1024 / len : 1;
-#pragma omp parallel for schedule(static) if (outer * len > 32768)
-    for (int64_t r0 = 0; r0 < outer; r0 += rb) {
-      int64_t r1 = r0 + rb < outer ? r0 + rb : outer;
-      for (int64_t r = r0; r < r1; r++) {
-        const float *xr = X + r * len;
-        float mx = -INFINITY;
-        for (int64_t i = 0; i < len; i++) mx = xr[i] > mx ? xr[i] : mx;
-        for (int64_t i = 0; i < len; i++) Y[r * len + i] = xr[i] - mx;
-      }
-      sf_vexp(Y + r0 * len, Y + r0 * len, (r1 - r0) * len);
-      for (int64_t r = r0; r < r1; r++) {
-        float *yr = Y + r * len, sum = 0.0f;
-        for (int64_t i = 0; i < len; i++) sum += yr[i];
-        float inv = 1.0f / sum;
-        for (int64_t i = 0; i < len; i++) yr[i] *= inv;
-      }
-    }
+    sf_softmax_rows(X, Y, outer, len);
     return SF_OK;
   }
 #pragma omp parallel for schedule(static) if (outer * len * inner > 32768)
