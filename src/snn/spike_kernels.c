@@ -107,17 +107,13 @@ __attribute__((target("avx512f"))) static int64_t events_row_512(const float *X,
   return events;
 }
 
-static int64_t events_512(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
+/* the rows over threads; the OpenMP loop stays outside the target functions (clang outlines
+ * parallel regions into functions that would not inherit the target attribute) */
+typedef int64_t (*events_row_fn)(const float *, int64_t, int64_t, const float *, int64_t, float *);
+static int64_t events_rows(events_row_fn row, const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
   int64_t events = 0;
 #pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
-  for (int64_t r = 0; r < rows; r++) events += events_row_512(X, r, K, W, N, Y);
-  return events;
-}
-
-static int64_t events_avx2(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
-  int64_t events = 0;
-#pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
-  for (int64_t r = 0; r < rows; r++) events += events_row_avx2(X, r, K, W, N, Y);
+  for (int64_t r = 0; r < rows; r++) events += row(X, r, K, W, N, Y);
   return events;
 }
 #endif
@@ -125,8 +121,8 @@ static int64_t events_avx2(const float *X, int64_t rows, int64_t K, const float 
 int64_t sf_spike_linear_events(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
   axpy_fn f = pick();
 #if defined(__x86_64__)
-  if (f == axpy_512) return events_512(X, rows, K, W, N, Y);
-  if (f == axpy_avx2) return events_avx2(X, rows, K, W, N, Y);
+  if (f == axpy_512) return events_rows(events_row_512, X, rows, K, W, N, Y);
+  if (f == axpy_avx2) return events_rows(events_row_avx2, X, rows, K, W, N, Y);
 #endif
   int64_t events = 0;
 #pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)

@@ -433,36 +433,21 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block
     __m512i vv = _mm512_maskz_loadu_epi32(m, v + j);
     if (leak != 1.0f)
       vv = _mm512_cvttps_epi32(_mm512_roundscale_ps(_mm512_add_ps(_mm512_mul_ps(vleak, _mm512_cvtepi32_ps(vv)), half), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
-    __m512i u = _mm512_add_epi32(vv, in), T1 = _mm512_maskz_loadu_epi32(m, Th + j);
+    __m512i u = _mm512_add_epi32(vv, in), T1 = _mm512_maskz_loadu_epi32(m, Th + j), k, nv;
     if (K == 1) {
       /* one level: k = 1 if u >= Th, -1 if signed and u < 0, else 0 (floor(u / Th) clamped) */
       __mmask16 pos = _mm512_cmpge_epi32_mask(u, T1), neg = lo < 0 ? _mm512_cmplt_epi32_mask(u, zero) : (__mmask16)0;
-      __m512i k = _mm512_mask_mov_epi32(_mm512_mask_mov_epi32(zero, pos, one), neg, _mm512_set1_epi32(-1));
-      __m512i nv = _mm512_mask_add_epi32(_mm512_mask_sub_epi32(u, pos, u, T1), neg, u, T1);
-      nv = _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax);
-      _mm512_mask_storeu_epi32(v + j, m, nv);
-      _mm_mask_storeu_epi8(kq + j, m, _mm512_cvtepi32_epi8(k));
-      if (y) _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_cvtepi32_ps(k), _mm512_maskz_loadu_ps(m, th + j)));
-      __mmask16 nzm = (__mmask16)((pos | neg) & m);
-      sp = _mm512_mask_add_epi32(sp, nzm, sp, one);
-      z += __builtin_popcount((unsigned)nzm);
-      continue;
-    }
-    if (th_shift >= 0) {
+      k = _mm512_mask_mov_epi32(_mm512_mask_mov_epi32(zero, pos, one), neg, _mm512_set1_epi32(-1));
+      nv = _mm512_mask_add_epi32(_mm512_mask_sub_epi32(u, pos, u, T1), neg, u, T1);
+    } else if (th_shift >= 0) {
       /* every threshold 2^th_shift: floor(u / Th) is an arithmetic shift, k Th a left shift */
-      __m512i k = _mm512_min_epi32(_mm512_max_epi32(_mm512_srai_epi32(u, (unsigned)th_shift), ilo), ihi);
-      __m512i nv = _mm512_sub_epi32(u, _mm512_slli_epi32(k, (unsigned)th_shift));
-      nv = _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax);
-      _mm512_mask_storeu_epi32(v + j, m, nv);
-      _mm_mask_storeu_epi8(kq + j, m, _mm512_cvtepi32_epi8(k));
-      if (y) _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_cvtepi32_ps(k), _mm512_maskz_loadu_ps(m, th + j)));
-      sp = _mm512_add_epi32(sp, _mm512_maskz_abs_epi32(m, k));
-      z += __builtin_popcount((unsigned)_mm512_mask_cmpneq_epi32_mask(m, k, zero));
-      continue;
-    }
-    if (by_compare) {
+      k = _mm512_min_epi32(_mm512_max_epi32(_mm512_srai_epi32(u, (unsigned)th_shift), ilo), ihi);
+      nv = _mm512_sub_epi32(u, _mm512_slli_epi32(k, (unsigned)th_shift));
+    } else if (by_compare) {
       /* k = #{j = 1..K : u >= j Th} - #{j = 0..K-1 (signed) : u < -j Th} = clamp(floor(u / Th), lo, K) */
-      __m512i k = zero, nv = u, up = T1, dn = zero;
+      __m512i up = T1, dn = zero;
+      k = zero;
+      nv = u;
       for (int q = 0; q < K; q++) {
         __mmask16 ge = _mm512_cmpge_epi32_mask(u, up);
         k = _mm512_mask_add_epi32(k, ge, k, one);
@@ -475,22 +460,17 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block
           dn = _mm512_sub_epi32(dn, T1);
         }
       }
-      nv = _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax);
-      _mm512_mask_storeu_epi32(v + j, m, nv);
-      _mm_mask_storeu_epi8(kq + j, m, _mm512_cvtepi32_epi8(k));
-      if (y) _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_cvtepi32_ps(k), _mm512_maskz_loadu_ps(m, th + j)));
-      sp = _mm512_add_epi32(sp, _mm512_maskz_abs_epi32(m, k));
-      z += __builtin_popcount((unsigned)_mm512_mask_cmpneq_epi32_mask(m, k, zero));
-      continue;
+    } else {
+      /* floor(u / Th) from the float quotient, corrected by one either way, clamped */
+      __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(u), _mm512_maskz_loadu_ps(m, iTh + j)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+      kf = _mm512_min_ps(_mm512_max_ps(kf, flo), fhi);
+      k = _mm512_cvttps_epi32(kf);
+      __m512i r = _mm512_sub_epi32(u, _mm512_mullo_epi32(k, T1));
+      k = _mm512_mask_add_epi32(k, _mm512_cmpge_epi32_mask(r, T1), k, one);
+      k = _mm512_mask_sub_epi32(k, _mm512_cmplt_epi32_mask(r, zero), k, one);
+      k = _mm512_min_epi32(_mm512_max_epi32(k, ilo), ihi);
+      nv = _mm512_sub_epi32(u, _mm512_mullo_epi32(k, T1));
     }
-    __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(u), _mm512_maskz_loadu_ps(m, iTh + j)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    kf = _mm512_min_ps(_mm512_max_ps(kf, flo), fhi);
-    __m512i k = _mm512_cvttps_epi32(kf);
-    __m512i r = _mm512_sub_epi32(u, _mm512_mullo_epi32(k, T1));
-    k = _mm512_mask_add_epi32(k, _mm512_cmpge_epi32_mask(r, T1), k, one);
-    k = _mm512_mask_sub_epi32(k, _mm512_cmplt_epi32_mask(r, zero), k, one);
-    k = _mm512_min_epi32(_mm512_max_epi32(k, ilo), ihi);
-    __m512i nv = _mm512_sub_epi32(u, _mm512_mullo_epi32(k, T1));
     nv = _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax);
     _mm512_mask_storeu_epi32(v + j, m, nv);
     _mm_mask_storeu_epi8(kq + j, m, _mm512_cvtepi32_epi8(k));
