@@ -17,16 +17,19 @@ sig() { grep -E '"(spikes_per_sample|snn_accuracy_by_t)"' "$1" | tr -d ' \t'; }
 for m in mlp vit; do
   for q in float int8; do
     ref=""
+    # threads path [isa] [schedule]; the int8 MLP is a time-major chain unless --schedule step
     cfgs=("1 auto" "2 auto" "1 dense" "1 event" "1 bitpacked" "2 event")
-    [ $m-$q = mlp-int8 ] && cfgs+=("2 dense c" "1 event c")
+    [ $m-$q = mlp-int8 ] && cfgs+=("2 dense c" "1 event c" "1 auto - step" "2 event - step" "1 dense - step" "1 auto c step")
     for cfg in "${cfgs[@]}"; do
       set -- $cfg
-      isa=${3:-native}
-      SF_ISA=${3:-} "$BIN" eval "$T/$m.sfm" --limit 200 --timesteps 8 --threads "$1" --path "$2" --quant $q --no-ann --json "$T/$m-$1-$2-$q.json" > /dev/null || { echo "FAIL $m $q $cfg: eval failed"; fail=$((fail+1)); continue; }
-      s=$(sig "$T/$m-$1-$2-$q.json")
-      if [ -z "$ref" ]; then ref=$s; echo "ok   $m $q threads=$1 path=$2 isa=$isa (reference)"; pass=$((pass+1))
-      elif [ "$s" = "$ref" ]; then echo "ok   $m $q threads=$1 path=$2 isa=$isa: identical spikes and accuracy"; pass=$((pass+1))
-      else echo "FAIL $m $q threads=$1 path=$2 isa=$isa differs"; fail=$((fail+1)); fi
+      isa_env=${3:-}; isa_env=${isa_env/#-/}; isa=${isa_env:-native}; sch=${4:-auto}
+      out="$T/$m-$1-$2-$q-$isa-$sch.json"
+      SF_ISA=$isa_env "$BIN" eval "$T/$m.sfm" --limit 200 --timesteps 8 --threads "$1" --path "$2" --quant $q --schedule $sch --no-ann --json "$out" > /dev/null || { echo "FAIL $m $q $cfg: eval failed"; fail=$((fail+1)); continue; }
+      s=$(sig "$out")
+      what="$m $q threads=$1 path=$2 isa=$isa schedule=$(sed -n 's/.*"schedule":[ \t]*"\([a-z-]*\)".*/\1/p' "$out")"
+      if [ -z "$ref" ]; then ref=$s; echo "ok   $what (reference)"; pass=$((pass+1))
+      elif [ "$s" = "$ref" ]; then echo "ok   $what: identical spikes and accuracy"; pass=$((pass+1))
+      else echo "FAIL $what differs"; fail=$((fail+1)); fi
     done
   done
 done

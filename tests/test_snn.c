@@ -308,6 +308,83 @@ static void q8_kernels(void **st) {
   free(X); free(W); free(Wp);
 }
 
+/* The one-sample kernels of the time-major chain against exact integer references: a row of int16
+ * events (register and index-list paths, flushes mid-row), a narrow dense row, the events of a
+ * block of steps, and binary IF neurons against the general neuron kernel. */
+static void q8_row_kernels(void **st) {
+  (void)st;
+  enum { K = 200, NMAX = 300, NB = 32 };
+  sf_rng rng;
+  sf_rng_seed(&rng, 23);
+  int8_t *W = malloc(K * NMAX), *Wp = malloc((size_t)sf_q8_packed_size(K, NMAX)), *S = calloc(NB * K + 4, 1);
+  int32_t colsum[NMAX], bias[NMAX], ref[NMAX], a[NMAX], idx[K + 64];
+  for (int i = 0; i < K * NMAX; i++) W[i] = (int8_t)((int)(sf_rng_uniform(&rng) * 255) - 127);
+  const int Ns[] = {10, 20, 37, 256, 300};
+  for (int ni = 0; ni < 5; ni++) {
+    const int N = Ns[ni];
+    for (int n = 0; n < N; n++) bias[n] = 77 * n - 5000;
+    sf_q8_pack(W, K, N, Wp, colsum); /* W read as [K, N] */
+    for (int kmax = 1; kmax <= 4; kmax += 3) {
+      int8_t x[K + 4] = {0};
+      for (int k = 0; k < K; k++) x[k] = sf_rng_uniform(&rng) < 0.4f ? (int8_t)(kmax == 1 ? 1 : (int)(sf_rng_uniform(&rng) * 9) - 4) : 0;
+      int64_t nz = 0;
+      for (int n = 0; n < N; n++) ref[n] = bias[n];
+      for (int k = 0; k < K; k++) {
+        nz += x[k] != 0;
+        for (int n = 0; n < N; n++) ref[n] += x[k] * W[k * N + n];
+      }
+      for (int n = 0; n < N; n++) a[n] = 999;
+      assert_int_equal(sf_q8_events16_row(x, K, W, N, kmax, bias, a, idx), nz);
+      assert_memory_equal(a, ref, sizeof(int32_t) * (size_t)N);
+      for (int n = 0; n < N; n++) a[n] = 999;
+      sf_q8_dense_row(x, K, W, Wp, colsum, N, bias, a);
+      assert_memory_equal(a, ref, sizeof(int32_t) * (size_t)N);
+    }
+    if (N > 256) continue;
+    /* a block of 32 steps: at most 200 unit spikes per step keeps the int16 sums exact */
+    for (int i = 0; i < NB * K; i++) S[i] = sf_rng_uniform(&rng) < 0.15f ? (int8_t)(sf_rng_uniform(&rng) < 0.8f ? 1 : -1) : 0;
+    uint32_t bits[K];
+    int16_t *I = calloc(NB * N, sizeof(int16_t));
+    sf_q8_step_bits(S, NB, K, bits);
+    sf_q8_events_steps(S, NB, K, bits, W, N, I, N);
+    for (int t = 0; t < NB; t++)
+      for (int n = 0; n < N; n++) {
+        int32_t r = 0;
+        for (int k = 0; k < K; k++) r += S[t * K + k] * W[k * N + n];
+        assert_int_equal(I[t * N + n], r);
+      }
+    free(I);
+  }
+  /* binary IF neurons (K = 1) = the general kernel, and the step bits they mark */
+  for (int sgn = 0; sgn < 2; sgn++)
+    for (int len = 37; len <= 512; len += 475) {
+      int32_t xa[512], v1[512], v2[512], Th[512];
+      float iTh[512], iu[512], th[512];
+      int8_t k1[516], k2[516];
+      uint32_t bits[512] = {0};
+      for (int j = 0; j < len; j++) {
+        Th[j] = 1 + (int32_t)(sf_rng_uniform(&rng) * 5000);
+        iTh[j] = 1.0f / (float)Th[j];
+        iu[j] = 1.0f;
+        th[j] = 1.0f;
+        v1[j] = v2[j] = (int32_t)((sf_rng_uniform(&rng) - 0.5f) * 2.0f * (float)Th[j]);
+      }
+      for (int step = 0; step < 5; step++) {
+        for (int j = 0; j < len; j++) xa[j] = (int32_t)((sf_rng_uniform(&rng) - 0.4f) * 3.0f * (float)Th[j]);
+        int64_t z1 = 0, z2 = 0;
+        int64_t s1 = sf_q8_neuron_if(xa, v1, k1, Th, len, sgn, bits, 1u << step, &z1);
+        int64_t s2 = sf_q8_neuron_block(xa, NULL, v2, k2, NULL, Th, iTh, iu, th, len, 1.0f, sgn ? -1 : 0, 1, 5000, -1, &z2);
+        assert_int_equal(s1, s2);
+        assert_int_equal(z1, z2);
+        assert_memory_equal(v1, v2, sizeof(int32_t) * (size_t)len);
+        assert_memory_equal(k1, k2, (size_t)len);
+        for (int j = 0; j < len; j++) assert_int_equal((bits[j] >> step) & 1u, k1[j] != 0);
+      }
+    }
+  printf("  one-sample int8 kernels (%s): event rows, dense rows, step blocks and IF neurons equal their references\n", sf_q8_isa());
+  free(W); free(Wp); free(S);
+}
+
 /* int32-membrane neurons against exact integer arithmetic: floor division, clamping, reset by
  * subtraction; few and many levels, small and huge thresholds (both kernel strategies) */
 static void q8_neuron_block(void **st) {
@@ -506,6 +583,7 @@ int main(void) {
     cmocka_unit_test(residual_add),    cmocka_unit_test(burst_levels),   cmocka_unit_test(sfm_integrity),
     cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),
     cmocka_unit_test(vit_snn),         cmocka_unit_test(dynamic_batching), cmocka_unit_test(q8_kernels), cmocka_unit_test(q8_neuron_block),
+    cmocka_unit_test(q8_row_kernels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@ typedef struct {
   sf_spike_encoding encoding;
   sf_decoder decoder;
   int quant;                 /* 0 float; 8: int8 weights with int32 membranes (sf_snn_set_quant) */
+  int step_major;            /* 1: never the time-major chain (sf_snn_set_schedule) */
 } sf_backend_options;
 
 void sf_backend_options_default(sf_backend_options *o);

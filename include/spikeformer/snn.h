@@ -29,6 +29,7 @@ typedef struct {
   double neuron_updates; /* membrane updates */
   int spike_input;       /* 1 if the node's input is spikes (accumulate-only) */
   int int8;              /* 1 if the node runs on int8 weights / int32 state (sf_snn_set_quant) */
+  int time_major;        /* 1 if the node ran in a time-major chain (sf_snn_set_schedule) */
   double seconds;        /* thread-seconds spent running this node (wall time of its steps, summed over shards) */
 } sf_snn_node_stats;
 
@@ -52,6 +53,13 @@ void sf_snn_set_path(sf_snn_session *s, int path, float event_max_activity);
  * accumulators, and every neuron with an int32 membrane (in the feeding layer's weight units, or
  * theta / 4096 where its input is a float current). 0 (default) runs float. Set once, before run. */
 sf_status sf_snn_set_quant(sf_snn_session *s, int bits);
+/* Schedule: 0 (default) runs a feed-forward int8 chain (constant input -> neurons -> int8 linears
+ * -> ... -> output, as a converted MLP is) time-major: one sample through a block of up to 32 steps,
+ * layer after layer, its state in L1; everything else step-major (every layer over the batch at
+ * each step). 1 always runs step-major. Both give identical spikes and outputs. */
+void sf_snn_set_schedule(sf_snn_session *s, int step_major);
+/* 1 if runs of this session take the time-major chain. */
+int sf_snn_time_major(const sf_snn_session *s);
 /* Linear layers on spikes that run in int8 / stay float; returns the session's bits (0 or 8). */
 int sf_snn_quant_layers(const sf_snn_session *s, int *int8_linears, int *float_linears);
 /* How many steps node i ran event-driven / dense. */

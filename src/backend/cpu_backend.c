@@ -5,6 +5,7 @@
  * model's state per sample, never from the thread count, so the spikes do not depend on the
  * thread count. A batch of one shard runs on one session whose loops use the threads instead. */
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 typedef struct {
   const sf_snn_model *m;
   sf_backend_options o;
+  int64_t per_sample, out_per; /* state bytes and decoded outputs per sample (0: not measured yet) */
 } cpu_compiled;
 
 typedef struct {
@@ -63,6 +65,7 @@ static sf_status session_for(const cpu_compiled *c, int64_t rows, sf_graph **g, 
   if (!st) st = sf_snn_session_create(*g, &cfg, c->o.decoder, s);
   if (!st) st = sf_snn_set_quant(*s, c->o.quant);
   if (!st) sf_snn_set_path(*s, c->o.path, c->o.event_max_activity);
+  if (!st) sf_snn_set_schedule(*s, c->o.step_major);
   return st;
 }
 
@@ -71,11 +74,16 @@ static sf_status cpu_deploy(void *compiled, int64_t batch, void **state) {
   cpu_deployed *d = calloc(1, sizeof *d);
   if (!d) return sf_error(SF_ERR_NOMEM, "out of memory");
   /* shard size: a power of two from the model's state per sample */
-  sf_graph *g1;
-  sf_status st = sf_snn_model_build(c->m, 1, &g1);
-  if (st) { free(d); return st; }
-  int64_t per_sample = sf_snn_state_bytes(g1), shard_rows = 16, out_per = sf_tensor_numel(&g1->values[g1->outputs[0]].t);
-  sf_graph_free(g1);
+  sf_status st = SF_OK;
+  if (!c->per_sample) {
+    /* measured once, on a one-sample graph */
+    sf_graph *g1;
+    if ((st = sf_snn_model_build(c->m, 1, &g1))) { free(d); return st; }
+    c->per_sample = sf_snn_state_bytes(g1);
+    c->out_per = sf_tensor_numel(&g1->values[g1->outputs[0]].t);
+    sf_graph_free(g1);
+  }
+  int64_t per_sample = c->per_sample, shard_rows = 16, out_per = c->out_per;
   while (shard_rows < 128 && 2 * shard_rows * per_sample <= SHARD_BYTES) shard_rows *= 2;
   /* rate coding draws one random stream per session, so its batch stays whole; so does a model
    * with wide outputs (the shards' decoded outputs are held for all T steps: T x batch x outputs) */
@@ -91,8 +99,19 @@ static sf_status cpu_deploy(void *compiled, int64_t batch, void **state) {
     cpu_free_deployed(d);
     return sf_error(SF_ERR_NOMEM, "out of memory");
   }
-  for (int k = 0; k < d->W && !st; k++) st = session_for(c, d->rows, &d->g[k], &d->s[k]);
-  if (!st && d->tail) st = session_for(c, d->tail, &d->g[d->W], &d->s[d->W]);
+  /* the sessions (graph, state, int8 weights) are independent: built side by side */
+  const int n_sess = d->W + (d->tail ? 1 : 0);
+  sf_status *sts = calloc((size_t)n_sess, sizeof *sts);
+  char *msgs = calloc((size_t)n_sess, 512); /* a failing thread's message (messages are per thread) */
+  if (!sts || !msgs) { free(sts); free(msgs); cpu_free_deployed(d); return sf_error(SF_ERR_NOMEM, "out of memory"); }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(d->W)
+  for (int k = 0; k < n_sess; k++)
+    if ((sts[k] = session_for(c, k < d->W ? d->rows : d->tail, &d->g[k], &d->s[k]))) snprintf(msgs + 512 * k, 512, "%s", sf_last_error());
+  int bad = -1;
+  for (int k = 0; k < n_sess && bad < 0; k++) if (sts[k]) bad = k;
+  if (bad >= 0) st = sf_error(sts[bad], "%s", msgs + 512 * bad);
+  free(sts);
+  free(msgs);
   if (st) { cpu_free_deployed(d); return st; }
   *state = d;
   return SF_OK;

@@ -18,98 +18,10 @@
 #include "snn/ec_kernels.h"
 #include "snn/spike_kernels.h"
 #include "snn/spike_kernels_q8.h"
+#include "snn/snn_session.h"
 #include "spikeformer/snn.h"
 #include "spikeformer/threads.h"
 
-typedef enum { M_LINEAR, M_PRODUCT, M_EC, M_NEURON } mode;
-
-typedef struct {
-  mode m;
-  float **cum;        /* per input: running sum (ec/product, non-const inputs) */
-  float *prev;        /* ec: t * f at the previous step */
-  float *v;           /* neuron membrane */
-  int K, is_signed, axis;
-  float leak;
-  int64_t inner, C;   /* channel mapping: c = (i / inner) % C */
-  const float *theta;
-  float *inv_theta;   /* 1 / theta, per channel */
-  int64_t ntheta;
-  double macs_per_input; /* fan-out per input element (linear/product) */
-  int spike_in;       /* input 0 is spike-valued */
-  int is_static;      /* every dynamic input is constant over time: computed at t = 1 only */
-  int alias;          /* order-keeping layout op: its output is its input's buffer, nothing to run */
-  int64_t steps_event, steps_dense; /* which synaptic path ran */
-  int bilinear;       /* product of exactly two dynamic inputs, linear in each (MatMul, Mul) */
-  /* where input 0 (and 1, products) comes from: the neuron node reached through layout ops, or -1;
-   * src_exact: only element-order-preserving layout ops in between */
-  int src[2], src_exact[2];
-  double step_spikes, step_nz;  /* neuron: unit spikes and non-zero outputs of the current step */
-  /* int8 weights / int32 membranes (sf_snn_set_quant) */
-  int q;              /* linear: runs on int8 weights; neuron: int32 membrane */
-  int fed_by;         /* neuron: the int8 linear whose accumulators are its input current, or -1 */
-  int feeds;          /* int8 linear: the neuron it feeds directly (its only consumer), or -1 */
-  int8_t *kq;         /* neuron: signed spike counts of this step [on + 4] */
-  int32_t *vi;        /* neuron: membrane in units */
-  int32_t *Th;        /* neuron: threshold in units, per unit channel */
-  float *inv_unit;    /* neuron: 1 / unit, per unit channel (inputs that arrive as float currents) */
-  int64_t qC, qinner; /* neuron: unit channel of element e = (e / qinner) % qC */
-  int64_t qchunk;     /* neuron: elements per block; the tables below give each position's channel values */
-  int32_t *ThE; float *iThE, *iuE, *thE;
-  int32_t Th_max;     /* neuron: the largest threshold in units */
-  int Th_shift;       /* neuron: s when every threshold is 2^s units, else -1 */
-  int32_t *xin;       /* neuron with a constant input current: that current in units (set at t = 1) */
-  int y_skip;         /* neuron whose every consumer is an int8 linear reading kq: no float output */
-  int8_t *Wq, *Wp;    /* linear: int8 weights [K, N] and packed for the dense path */
-  int qkmax;          /* linear: largest |spike count| its source emits */
-  int8_t *xq;         /* linear whose source reaches it through reordering layout ops: its input's counts, rebuilt each step */
-  float *inv_thx;     /* ... and 1 / theta per input position within a row [qK] */
-  int32_t *colsum, *bq, *acc; /* linear: column sums, bias in units [N], accumulators [rows, N] */
-  float *wscale;      /* linear: weight scale per column (one unit of the accumulator) */
-  int64_t qK, qN;
-  sf_snn_node_stats st;
-} node_state;
-
-struct sf_snn_session {
-  const sf_graph *g;
-  sf_spiking_config cfg;
-  sf_decoder decoder;
-  int path;           /* sf_spike_path */
-  float event_max_activity;
-  float **inc;        /* per value: increments of the current step (NULL for constants) */
-  node_state *ns;
-  int *spike_valued;  /* per value */
-  int *static_v;      /* per value: the same increment every step (direct-coded input and what follows it up to a neuron) */
-  float *cum_out;     /* first graph output: running sum */
-  float *counts;      /* decode buffer */
-  float *spk_count;   /* spike-count decoder: output neurons' counts */
-  float *spk_v;       /* ... their membranes */
-  float *spk_theta;   /* ... per-sample thresholds */
-  sf_tensor dec;
-  sf_rng rng;
-  /* per-timestep totals over all layers (summed over runs): index t-1 */
-  double *step_sops, *step_macs, *step_fops, *step_nupd;
-  int step_cap;
-  int quant;          /* 0 float, 8: int8 weights with int32 membranes */
-  int *producer;      /* per value: the node that writes it, or -1 */
-  uint8_t *aliased;   /* per value: shares its producer's input buffer (order-keeping layout op) */
-  /* spike raster of sample 0: per neuron node, the first raster_n neurons, per step */
-  int raster_n, raster_T, raster_done;
-  int8_t *raster;     /* [n_nodes][raster_T][raster_n] */
-  /* increment buffers shared by values whose lifetimes within a step do not overlap */
-  float **pool;
-  int n_pool;
-  uint8_t *pooled;    /* per value: its buffer belongs to the pool */
-  /* ec / product scratch, shared by all nodes (used within one node's step, so it stays in cache):
-   * the running means of up to n_scratch inputs, and f(means) before it becomes an increment */
-  float **scratch_mean, *scratch_f;
-  int n_scratch;
-};
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int is_const(const sf_graph *g, int v) { return v >= 0 && g->values[v].t.data != NULL; }
 static int64_t numel(const sf_graph *g, int v) { return sf_tensor_numel(&g->values[v].t); }
@@ -131,6 +43,7 @@ void sf_snn_session_free(sf_snn_session *s) {
       free(n->cum); free(n->prev); free(n->v); free(n->inv_theta);
       free(n->kq); free(n->vi); free(n->Th); free(n->inv_unit); free(n->Wq); free(n->Wp); free(n->colsum); free(n->bq);
       free(n->acc); free(n->wscale); free(n->ThE); free(n->iThE); free(n->iuE); free(n->thE); free(n->xin); free(n->xq); free(n->inv_thx);
+      free(n->xq8); free(n->xscale); free(n->xu8);
     }
   for (int k = 0; k < s->n_scratch; k++) free(s->scratch_mean[k]);
   free(s->scratch_mean);
@@ -140,6 +53,7 @@ void sf_snn_session_free(sf_snn_session *s) {
   free(s->inc); free(s->ns); free(s->spike_valued); free(s->static_v); free(s->cum_out); free(s->counts);
   free(s->spk_count); free(s->spk_v); free(s->spk_theta);
   free(s->step_sops); free(s->step_macs); free(s->step_fops); free(s->step_nupd); free(s->raster);
+  free(s->chain); free(s->chain_y); free(s->chain_idx); free(s->chain_S); free(s->chain_acc); free(s->chain_i16); free(s->chain_bits);
   free(s);
 }
 
@@ -640,6 +554,107 @@ static int quantise_linear(sf_snn_session *s, int i) {
   return 1;
 }
 
+/* int8 weights [K, N], one scale per output column (max |w| / 127), packed for the dense path. */
+static int quantise_weights(node_state *n, const float *W, int64_t Kd, int64_t N, int64_t rows) {
+  n->qK = Kd;
+  n->qN = N;
+  n->Wq = malloc((size_t)(Kd * N));
+  n->Wp = malloc((size_t)sf_q8_packed_size(Kd, N));
+  n->colsum = malloc(sizeof(int32_t) * (size_t)N);
+  n->bq = calloc((size_t)N, sizeof(int32_t));
+  n->wscale = malloc(sizeof(float) * (size_t)N);
+  n->acc = malloc(sizeof(int32_t) * (size_t)(rows * N));
+  if (!n->Wq || !n->Wp || !n->colsum || !n->bq || !n->wscale || !n->acc) return -1;
+  for (int64_t c = 0; c < N; c++) {
+    float mx = 0;
+    for (int64_t k = 0; k < Kd; k++) mx = fabsf(W[k * N + c]) > mx ? fabsf(W[k * N + c]) : mx;
+    n->wscale[c] = mx > 0 ? mx / 127.0f : 1.0f;
+  }
+  for (int64_t k = 0; k < Kd; k++)
+    for (int64_t c = 0; c < N; c++) {
+      long q = lrintf(W[k * N + c] / n->wscale[c]);
+      n->Wq[k * N + c] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+    }
+  sf_q8_pack(n->Wq, Kd, N, n->Wp, n->colsum);
+  return 1;
+}
+
+/* The analog input layer (a Linear on the constant input feeding int32 neurons) on int8: its
+ * weights per column, its inputs per sample (W8A8). Returns 1 if quantised, 0 if not such a layer. */
+static int quantise_input_linear(sf_snn_session *s, int i) {
+  const sf_graph *g = s->g;
+  const sf_node *nd = &g->nodes[i];
+  node_state *n = &s->ns[i];
+  if (n->m != M_LINEAR || !n->is_static || strcmp(nd->op_type, "Linear") || nd->n_in < 2 || is_const(g, nd->in[0]) || !is_const(g, nd->in[1]))
+    return 0;
+  const sf_tensor *w = &g->values[nd->in[1]].t;
+  if (w->ndim != 2 || w->dtype != SF_F32) return 0;
+  int64_t Kd = w->shape[0], N = w->shape[1], xn = numel(g, nd->in[0]);
+  if (Kd <= 0 || N <= 0 || xn % Kd || numel(g, nd->out[0]) != xn / Kd * N) return 0;
+  /* its only consumer: an int32 neuron taking the output as a constant current */
+  int out = nd->out[0], users = 0, ok = !is_graph_output(g, out);
+  for (int j = 0; j < g->n_nodes && ok; j++)
+    for (int k = 0; k < g->nodes[j].n_in; k++)
+      if (g->nodes[j].in[k] == out) {
+        users++;
+        ok &= k == 0 && s->ns[j].m == M_NEURON;
+      }
+  if (!ok || users != 1) return 0;
+  int64_t rows = xn / Kd;
+  if (quantise_weights(n, w->data, Kd, N, rows) < 0 || !(n->xq8 = calloc((size_t)(rows * Kd + 4), 1)) ||
+      !(n->xscale = malloc(sizeof(float) * (size_t)rows)) || !(n->xu8 = malloc((size_t)rows)))
+    return -1;
+  n->q_in = 1;
+  n->st.int8 = 1;
+  return 1;
+}
+
+/* Y = X W + b on int8: each sample's inputs to 8-bit codes (unsigned, scale max / 255, where they
+ * are all >= 0, so pixels / 255 come back exactly; else signed, max |x| / 127), integer dot
+ * products, then back to float with the two scales. X [rows, K], Y [rows, N]. */
+static void input_linear_q8(node_state *n, const float *X, const float *bias, float *Y, int64_t rows) {
+  const int64_t Kd = n->qK, N = n->qN;
+  for (int64_t r = 0; r < rows; r++) {
+    const float *x = X + r * Kd;
+    int8_t *q = n->xq8 + r * Kd;
+    float mn = 0, mx = 0;
+#pragma omp simd reduction(min : mn) reduction(max : mx)
+    for (int64_t k = 0; k < Kd; k++) {
+      mn = x[k] < mn ? x[k] : mn;
+      mx = x[k] > mx ? x[k] : mx;
+    }
+    const int u8 = mn >= 0;
+    const float amax = u8 ? mx : (mx > -mn ? mx : -mn), scale = amax > 0 ? amax / (u8 ? 255.0f : 127.0f) : 1.0f, inv = 1.0f / scale;
+    /* codes round half up and are clamped to the range; unsigned codes are stored as code - 128
+     * (the dense kernel's x + 128 gives the code back) */
+    const float lo = u8 ? 0.0f : -127.0f, hi = u8 ? 255.0f : 127.0f, shift = u8 ? 128.0f : 0.0f;
+#pragma omp simd
+    for (int64_t k = 0; k < Kd; k++) {
+      float c = floorf(x[k] * inv + 0.5f);
+      c = c < lo ? lo : c > hi ? hi : c;
+      q[k] = (int8_t)(int)(c - shift);
+    }
+    n->xscale[r] = scale;
+    n->xu8[r] = (uint8_t)u8;
+  }
+  sf_q8_linear_dense(n->xq8, rows, Kd, n->Wq, n->Wp, n->colsum, N, n->bq, n->acc);
+  for (int64_t r = 0; r < rows; r++) {
+    const int32_t *a = n->acc + r * N;
+    const int32_t off = n->xu8[r] ? 128 : 0;
+    const float xs = n->xscale[r];
+    const int32_t *cs = n->colsum;
+    const float *ws = n->wscale;
+    float *y = Y + r * N;
+#pragma omp simd
+    for (int64_t c = 0; c < N; c++) y[c] = xs * ws[c] * (float)(a[c] + off * cs[c]) + (bias ? bias[c] : 0.0f);
+  }
+}
+
+void sf_snn_set_schedule(sf_snn_session *s, int step_major) { s->step_major = step_major != 0; }
+
+/* (a raster records step-major: it reads the neurons' float outputs) */
+int sf_snn_time_major(const sf_snn_session *s) { return s->n_chain > 0 && !s->raster && !s->step_major; }
+
 sf_status sf_snn_set_quant(sf_snn_session *s, int bits) {
   const sf_graph *g = s->g;
   if (bits != 0 && bits != 8) return sf_error(SF_ERR_ARG, "quantisation takes 0 (float) or 8 (int8 weights, int32 membranes), not %d", bits);
@@ -654,7 +669,7 @@ sf_status sf_snn_set_quant(sf_snn_session *s, int bits) {
     if (!(n->kq = calloc((size_t)on + 4, 1)) || !(n->vi = calloc((size_t)on, sizeof(int32_t)))) goto oom;
   }
   for (int i = 0; i < g->n_nodes; i++)
-    if (quantise_linear(s, i) < 0) goto oom;
+    if (quantise_linear(s, i) < 0 || quantise_input_linear(s, i) < 0) goto oom;
   /* an int8 linear whose only consumer is a neuron hands it the accumulators directly */
   for (int i = 0; i < g->n_nodes; i++) {
     node_state *n = &s->ns[i];
@@ -725,6 +740,7 @@ sf_status sf_snn_set_quant(sf_snn_session *s, int bits) {
         }
     n->y_skip = ok && users > 0;
   }
+  if (sf_chain_plan(s) < 0) goto oom;
   return SF_OK;
 oom:
   return sf_error(SF_ERR_NOMEM, "out of memory for the int8 runtime state");
@@ -744,23 +760,25 @@ int sf_snn_quant_layers(const sf_snn_session *s, int *int8_linears, int *float_l
   return s->quant;
 }
 
+/* A constant input current in membrane units, once: the kernels' conversion round(clamp(x / unit)). */
+static void xin_set(node_state *n, const float *x, int64_t on) {
+  const float *iu = n->iuE;
+  const int64_t P = n->qchunk;
+#pragma omp parallel for schedule(static) if (on > 16384)
+  for (int64_t e0 = 0; e0 < on; e0 += P)
+    for (int64_t j = 0; j < P && e0 + j < on; j++) {
+      float f = x[e0 + j] * iu[j];
+      f = f > 1e9f ? 1e9f : f < -1e9f ? -1e9f : f;
+      n->xin[e0 + j] = (int32_t)floorf(f + 0.5f);
+    }
+}
+
 static void neuron_step_q8(sf_snn_session *s, node_state *n, const sf_node *nd, int64_t on, int t, double *spikes_out, double *nz_out) {
   const float *x = n->fed_by >= 0 ? NULL : s->inc[nd->in[0]];
   const int32_t *xa = n->fed_by >= 0 ? s->ns[n->fed_by].acc : NULL;
   float *y = n->y_skip && !s->raster ? NULL : s->inc[nd->out[0]];
   if (n->xin) {
-    if (t == 1) {
-      /* the kernels' float-current conversion, once: round(clamp(x / unit)) */
-      const float *iu = n->iuE;
-      const int64_t P = n->qchunk;
-#pragma omp parallel for schedule(static) if (on > 16384)
-      for (int64_t e0 = 0; e0 < on; e0 += P)
-        for (int64_t j = 0; j < P && e0 + j < on; j++) {
-          float f = x[e0 + j] * iu[j];
-          f = f > 1e9f ? 1e9f : f < -1e9f ? -1e9f : f;
-          n->xin[e0 + j] = (int32_t)floorf(f + 0.5f);
-        }
-    }
+    if (t == 1) xin_set(n, x, on);
     xa = n->xin;
     x = NULL;
   }
@@ -778,6 +796,46 @@ static void neuron_step_q8(sf_snn_session *s, node_state *n, const sf_node *nd, 
   }
   *spikes_out = spikes;
   *nz_out = nz;
+}
+
+/* Decode step t from the output layer's currents y: running sum (rate decoder) or output neurons
+ * (spike-count decoder), then the callback. Returns non-zero when the callback asks to stop. */
+static int decode_step(sf_snn_session *s, int t, const float *y, sf_snn_step_fn cb, void *user) {
+  const sf_graph *g = s->g;
+  int64_t n_out = numel(g, g->outputs[0]);
+  float *dec = s->cum_out;
+  for (int64_t e = 0; e < n_out; e++) dec[e] += y[e];
+  if (s->decoder == SF_DECODE_COUNT) {
+    /* spike-count decoder: a signed IF neuron per output class, integrating the output layer's
+     * current; threshold per sample = max |current at t=1| / 4 */
+    int64_t B = g->values[g->outputs[0]].t.shape[0], per = n_out / (B ? B : 1);
+    for (int64_t b = 0; b < B; b++) {
+      if (t == 1) {
+        float mx = 0;
+        for (int64_t j = 0; j < per; j++) mx = fabsf(y[b * per + j]) > mx ? fabsf(y[b * per + j]) : mx;
+        s->spk_theta[b] = mx > 0 ? mx / 4.0f : 1.0f;
+        for (int64_t j = 0; j < per; j++) { s->spk_v[b * per + j] = 0.5f * s->spk_theta[b]; s->spk_count[b * per + j] = 0; }
+      }
+      float th = s->spk_theta[b];
+      for (int64_t j = 0; j < per; j++) {
+        float u = s->spk_v[b * per + j] + y[b * per + j];
+        float k = floorf(u / th);
+        s->spk_v[b * per + j] = u - k * th;
+        s->spk_count[b * per + j] += k;
+      }
+    }
+  }
+  if (cb) {
+    float *tmp = s->counts; /* reuse as decode buffer */
+    if (s->decoder == SF_DECODE_COUNT) memcpy(tmp, s->spk_count, sizeof(float) * (size_t)n_out);
+    else {
+      float inv = 1.0f / (float)t;
+      for (int64_t e = 0; e < n_out; e++) tmp[e] = dec[e] * inv;
+    }
+    s->dec.data = tmp;
+    if (cb(t, &s->dec, user)) return 1;
+  }
+  return 0;
 }
 
 sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user) {
@@ -831,11 +889,13 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
       b_sops += s->ns[i].st.sops; b_macs += s->ns[i].st.macs; b_fops += s->ns[i].st.float_ops; b_nupd += s->ns[i].st.neuron_updates;
     }
     if (t == 1 || !s->static_v[in_v]) encode(s, input, s->inc[in_v], t, T); /* direct coding: the same current every step */
-    double clock = now_seconds();
-    for (int i = 0; i < g->n_nodes; i++) {
+    double clock = sf_snn_now();
+    /* a time-major chain: only its constant prefix runs here, at t = 1 */
+    const int chained = sf_snn_time_major(s), n_run = chained ? s->chain[0] : g->n_nodes;
+    for (int i = 0; i < n_run; i++) {
       if (i > 0) {
         /* the previous node's time (skipped nodes take next to none) */
-        double c2 = now_seconds();
+        double c2 = sf_snn_now();
         s->ns[i - 1].st.seconds += c2 - clock;
         clock = c2;
       }
@@ -993,6 +1053,11 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
           n->st.macs += n->macs_per_input * (double)numel(g, x);
         }
       }
+      if (!done && n->q_in) {
+        const float *b = nd->n_in > 2 && nd->in[2] >= 0 ? g->values[nd->in[2]].t.data : NULL;
+        input_linear_q8(n, ins[0]->data, b, outs[0]->data, numel(g, nd->in[0]) / n->qK);
+        done = 1;
+      }
       if (!done && n->is_static) {
         int r = static_rows_exec(g, nd, ins, outs, &c);
         if (r < 0) return sf_error(SF_ERR_INTERNAL, "node '%s' failed on a block of samples: %s", nd->name, sf_last_error());
@@ -1021,7 +1086,7 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
         }
       }
     }
-    if (g->n_nodes) s->ns[g->n_nodes - 1].st.seconds += now_seconds() - clock;
+    if (n_run) s->ns[n_run - 1].st.seconds += sf_snn_now() - clock;
     {
       double a_sops = 0, a_macs = 0, a_fops = 0, a_nupd = 0;
       for (int i = 0; i < g->n_nodes; i++) {
@@ -1032,40 +1097,15 @@ sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_st
       s->step_fops[t - 1] += a_fops - b_fops;
       s->step_nupd[t - 1] += a_nupd - b_nupd;
     }
-    /* decode */
-    const float *y = s->inc[g->outputs[0]];
-    float *dec = s->cum_out;
-    for (int64_t e = 0; e < n_out; e++) dec[e] += y[e];
-    if (s->decoder == SF_DECODE_COUNT) {
-      /* spike-count decoder: a signed IF neuron per output class, integrating the output layer's
-       * current; threshold per sample = max |current at t=1| / 4 */
-      int64_t B = g->values[g->outputs[0]].t.shape[0], per = n_out / (B ? B : 1);
-      for (int64_t b = 0; b < B; b++) {
-        if (t == 1) {
-          float mx = 0;
-          for (int64_t j = 0; j < per; j++) mx = fabsf(y[b * per + j]) > mx ? fabsf(y[b * per + j]) : mx;
-          s->spk_theta[b] = mx > 0 ? mx / 4.0f : 1.0f;
-          for (int64_t j = 0; j < per; j++) { s->spk_v[b * per + j] = 0.5f * s->spk_theta[b]; s->spk_count[b * per + j] = 0; }
-        }
-        float th = s->spk_theta[b];
-        for (int64_t j = 0; j < per; j++) {
-          float u = s->spk_v[b * per + j] + y[b * per + j];
-          float k = floorf(u / th);
-          s->spk_v[b * per + j] = u - k * th;
-          s->spk_count[b * per + j] += k;
-        }
-      }
+    if (chained) {
+      /* every step of the chain, one sample at a time */
+      const int c0 = s->chain[0];
+      xin_set(&s->ns[c0], s->inc[g->nodes[c0].in[0]], numel(g, g->nodes[c0].out[0]));
+      sf_status st = sf_chain_run(s, T, decode_step, cb, user);
+      if (st) return st;
+      break;
     }
-    if (cb) {
-      float *tmp = s->counts; /* reuse as decode buffer */
-      if (s->decoder == SF_DECODE_COUNT) memcpy(tmp, s->spk_count, sizeof(float) * (size_t)n_out);
-      else {
-        float inv = 1.0f / (float)t;
-        for (int64_t e = 0; e < n_out; e++) tmp[e] = dec[e] * inv;
-      }
-      s->dec.data = tmp;
-      if (cb(t, &s->dec, user)) break;
-    }
+    if (decode_step(s, t, s->inc[g->outputs[0]], cb, user)) break;
   }
   if (s->raster) s->raster_done = 1; /* the raster holds the first run's sample 0 */
   return SF_OK;

@@ -157,11 +157,81 @@ static int64_t events_512(const int8_t *X, int64_t rows, int64_t K, const int8_t
 #endif
 
 #if defined(__x86_64__)
+/* acc[0:N] = base[0:N] + the int16 sums of a[0:NC] widened (32 lanes into two int32 halves); a zeroed. */
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void flush16_512(__m512i *a, const int NC, int64_t N,
+                                                                                                  const int32_t *base, int32_t *acc) {
+  for (int c = 0; c < NC; c++) {
+    const int64_t col = 32 * c, left = N - col;
+    const __mmask16 m0 = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+    const __mmask16 m1 = left >= 32 ? (__mmask16)0xFFFF : left <= 16 ? (__mmask16)0 : (__mmask16)((1u << (left - 16)) - 1);
+    __m512i lo = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(a[c])), hi = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(a[c], 1));
+    _mm512_mask_storeu_epi32(acc + col, m0, _mm512_add_epi32(_mm512_maskz_loadu_epi32(m0, base + col), lo));
+    if (m1) _mm512_mask_storeu_epi32(acc + col + 16, m1, _mm512_add_epi32(_mm512_maskz_loadu_epi32(m1, base + col + 16), hi));
+    a[c] = _mm512_setzero_si512();
+  }
+}
+
+/* One row of at most 256 columns in NC int16 registers (NC a constant once inlined, so the
+ * accumulators stay in registers): the events are taken straight from the mask bits of 64 inputs
+ * at a time, no index list; every `per` events the int16 sums are flushed into the int32 row
+ * (the first flush onto the bias row when given, else onto acc). */
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline int64_t events16_direct_512(const int8_t *x, int64_t K,
+                                                                                                           const int8_t *W, int64_t N, int kmax,
+                                                                                                           const int32_t *bias, int32_t *acc,
+                                                                                                           const int NC) {
+  const int64_t per = 32767 / (127 * (kmax > 0 ? kmax : 1)) > 0 ? 32767 / (127 * (kmax > 0 ? kmax : 1)) : 1;
+  const int64_t tail = N - 32 * (NC - 1);
+  const __mmask32 mt = tail >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << tail) - 1);
+  __m512i a[8];
+  for (int c = 0; c < NC; c++) a[c] = _mm512_setzero_si512();
+  const int32_t *base = bias ? bias : acc;
+  int64_t ne = 0, since = 0;
+  for (int64_t k0 = 0; k0 < K; k0 += 64) {
+    __mmask64 lm = K - k0 >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k0)) - 1);
+    uint64_t bits = (uint64_t)_mm512_test_epi8_mask(_mm512_maskz_loadu_epi8(lm, x + k0), _mm512_set1_epi8(-1));
+    while (bits) {
+      const int64_t k = k0 + __builtin_ctzll(bits);
+      bits &= bits - 1;
+      const int8_t *w = W + k * N;
+      const int kv = x[k];
+      if (kv == 1) {
+        for (int c = 0; c < NC - 1; c++) a[c] = _mm512_add_epi16(a[c], _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(w + 32 * c))));
+        a[NC - 1] = _mm512_add_epi16(a[NC - 1], _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mt, w + 32 * (NC - 1))));
+      } else {
+        const __m512i vk = _mm512_set1_epi16((short)kv);
+        for (int c = 0; c < NC - 1; c++)
+          a[c] = _mm512_add_epi16(a[c], _mm512_mullo_epi16(vk, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(w + 32 * c)))));
+        a[NC - 1] = _mm512_add_epi16(a[NC - 1], _mm512_mullo_epi16(vk, _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mt, w + 32 * (NC - 1)))));
+      }
+      ne++;
+      if (++since == per) {
+        flush16_512(a, NC, N, base, acc);
+        base = acc;
+        since = 0;
+      }
+    }
+  }
+  if (since) flush16_512(a, NC, N, base, acc);
+  if (!ne && bias) memcpy(acc, bias, sizeof(int32_t) * (size_t)N);
+  return ne;
+}
+
 /* One row, int16 partial sums: 256 columns in 8 registers per pass, each event's int8 weight row
  * (256 bytes, half the cache lines of an int16 copy) widened on load; every `per` events (chosen
  * so that per * kmax * 127 < 2^15) the partial sums are widened and added into the int32 row. */
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events16_row_512(const int8_t *x, int64_t K, const int8_t *W, int64_t N,
                                                                                     int kmax, const int32_t *bias, int32_t *acc, int32_t *idx) {
+  switch ((N + 31) / 32) {
+    case 1: return events16_direct_512(x, K, W, N, kmax, bias, acc, 1);
+    case 2: return events16_direct_512(x, K, W, N, kmax, bias, acc, 2);
+    case 3: return events16_direct_512(x, K, W, N, kmax, bias, acc, 3);
+    case 4: return events16_direct_512(x, K, W, N, kmax, bias, acc, 4);
+    case 5: return events16_direct_512(x, K, W, N, kmax, bias, acc, 5);
+    case 6: return events16_direct_512(x, K, W, N, kmax, bias, acc, 6);
+    case 7: return events16_direct_512(x, K, W, N, kmax, bias, acc, 7);
+    case 8: return events16_direct_512(x, K, W, N, kmax, bias, acc, 8);
+    default: break;
+  }
   int64_t ne = collect_events_512(x, K, idx);
   if (!ne) {
     if (bias) memcpy(acc, bias, sizeof(int32_t) * (size_t)N);
@@ -237,31 +307,116 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events16_row
 }
 #endif
 
+static int64_t events16_row_c(const int8_t *x, int64_t K, const int8_t *W, int64_t N, const int32_t *bias, int32_t *acc) {
+  int64_t events = 0;
+  if (bias) memcpy(acc, bias, sizeof(int32_t) * (size_t)N);
+  for (int64_t k = 0; k < K; k++) {
+    int kv = x[k];
+    if (!kv) continue;
+    events++;
+    for (int64_t n = 0; n < N; n++) acc[n] += kv * W[k * N + n];
+  }
+  return events;
+}
+
+int64_t sf_q8_events16_row(const int8_t *x, int64_t K, const int8_t *W, int64_t N, int kmax, const int32_t *bias, int32_t *acc,
+                           int32_t *idx) {
+#if defined(__x86_64__)
+  if (isa() == ISA_VNNI512) return events16_row_512(x, K, W, N, kmax, bias, acc, idx);
+#endif
+  (void)kmax;
+  (void)idx;
+  return events16_row_c(x, K, W, N, bias, acc);
+}
+
+/* ---- event path over a block of steps ---- */
+
+static void events_steps_c(const int8_t *S, int nb, int64_t K, const uint32_t *bits, const int8_t *W, int64_t N, int16_t *I, int64_t ldi) {
+  for (int64_t k = 0; k < K; k++)
+    for (uint32_t b = bits[k]; b; b &= b - 1) {
+      const int t = __builtin_ctz(b), kv = S[(int64_t)t * K + k];
+      for (int64_t n = 0; n < N; n++) I[(int64_t)t * ldi + n] = (int16_t)(I[(int64_t)t * ldi + n] + kv * W[k * N + n]);
+    }
+  (void)nb;
+}
+
+#if defined(__x86_64__)
+/* Input by input: its weight row widened once into NC registers, then added into the row of
+ * every step it fired at (the rows [nb, N] int16 stay in L1). */
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void events_steps_512(const int8_t *S, int64_t K, const uint32_t *bits,
+                                                                                                     const int8_t *W, int64_t N, int16_t *I,
+                                                                                                     int64_t ldi, const int NC) {
+  /* columns in registers of 32; a last, partial one is masked (rows are read again right after
+   * they are written, and only unmasked stores forward to unmasked loads: full registers stay so) */
+  const int64_t tail = N - 32 * (NC - 1);
+  const int NF = tail == 32 ? NC : NC - 1;
+  const __mmask32 mt = tail >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << tail) - 1);
+  for (int64_t k = 0; k < K; k++) {
+    uint32_t b = bits[k];
+    if (!b) continue;
+    const int8_t *w = W + k * N;
+    __m512i wv[8];
+    for (int c = 0; c < NF; c++) wv[c] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(w + 32 * c)));
+    if (NF < NC) wv[NC - 1] = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mt, w + 32 * (NC - 1)));
+    do {
+      const int t = __builtin_ctz(b);
+      b &= b - 1;
+      int16_t *row = I + (int64_t)t * ldi;
+      const int kv = S[(int64_t)t * K + k];
+      const __m512i vk = _mm512_set1_epi16((short)kv);
+      for (int c = 0; c < NF; c++) {
+        const __m512i add = kv == 1 ? wv[c] : _mm512_mullo_epi16(vk, wv[c]);
+        _mm512_storeu_si512((void *)(row + 32 * c), _mm512_add_epi16(_mm512_loadu_si512((const void *)(row + 32 * c)), add));
+      }
+      if (NF < NC) {
+        const __m512i add = kv == 1 ? wv[NC - 1] : _mm512_mullo_epi16(vk, wv[NC - 1]);
+        _mm512_mask_storeu_epi16(row + 32 * (NC - 1), mt, _mm512_add_epi16(_mm512_maskz_loadu_epi16(mt, row + 32 * (NC - 1)), add));
+      }
+    } while (b);
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void events_steps_dispatch_512(const int8_t *S, int64_t K, const uint32_t *bits,
+                                                                                          const int8_t *W, int64_t N, int16_t *I, int64_t ldi) {
+  switch ((N + 31) / 32) {
+    case 1: events_steps_512(S, K, bits, W, N, I, ldi, 1); break;
+    case 2: events_steps_512(S, K, bits, W, N, I, ldi, 2); break;
+    case 3: events_steps_512(S, K, bits, W, N, I, ldi, 3); break;
+    case 4: events_steps_512(S, K, bits, W, N, I, ldi, 4); break;
+    case 5: events_steps_512(S, K, bits, W, N, I, ldi, 5); break;
+    case 6: events_steps_512(S, K, bits, W, N, I, ldi, 6); break;
+    case 7: events_steps_512(S, K, bits, W, N, I, ldi, 7); break;
+    default: events_steps_512(S, K, bits, W, N, I, ldi, 8); break;
+  }
+}
+#endif
+
+void sf_q8_events_steps(const int8_t *S, int nb, int64_t K, const uint32_t *bits, const int8_t *W, int64_t N, int16_t *I, int64_t ldi) {
+#if defined(__x86_64__)
+  if (isa() == ISA_VNNI512 && N <= 256) { events_steps_dispatch_512(S, K, bits, W, N, I, ldi); return; }
+#endif
+  events_steps_c(S, nb, K, bits, W, N, I, ldi);
+}
+
+void sf_q8_step_bits(const int8_t *S, int nb, int64_t K, uint32_t *bits) {
+  memset(bits, 0, sizeof(uint32_t) * (size_t)K);
+  for (int t = 0; t < nb; t++) {
+    const int8_t *x = S + (int64_t)t * K;
+    const uint32_t bit = 1u << t;
+#pragma omp simd
+    for (int64_t k = 0; k < K; k++) bits[k] |= x[k] ? bit : 0u;
+  }
+}
+
 int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int kmax, const int32_t *bias,
                               int32_t *ACC) {
   int64_t events = 0;
-#if defined(__x86_64__)
-  if (isa() == ISA_VNNI512) {
 #pragma omp parallel reduction(+ : events) if (rows * K > 16384)
-    {
-      int32_t *idx = malloc(sizeof(int32_t) * (size_t)(K + 64));
+  {
+    int32_t *idx = malloc(sizeof(int32_t) * (size_t)(K + 64));
 #pragma omp for schedule(static)
-      for (int64_t r = 0; r < rows; r++) events += idx ? events16_row_512(X + r * K, K, Wq, N, kmax, bias, ACC + r * N, idx) : 0;
-      free(idx);
-    }
-    return events;
-  }
-#endif
-  (void)kmax;
-#pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
-  for (int64_t r = 0; r < rows; r++) {
-    if (bias) memcpy(ACC + r * N, bias, sizeof(int32_t) * (size_t)N);
-    for (int64_t k = 0; k < K; k++) {
-      int kv = X[r * K + k];
-      if (!kv) continue;
-      events++;
-      for (int64_t n = 0; n < N; n++) ACC[r * N + n] += kv * Wq[k * N + n];
-    }
+    for (int64_t r = 0; r < rows; r++) events += idx ? sf_q8_events16_row(X + r * K, K, Wq, N, kmax, bias, ACC + r * N, idx) : 0;
+    free(idx);
   }
   return events;
 }
@@ -342,6 +497,49 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void dense_rows_vn
   }
 }
 
+/* One row into a narrow layer (N <= 32, NC = 1 or 2 registers of 16 columns): the same sums with
+ * four independent accumulator sets over k, so that the dot products do not wait on each other. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void dense_row_narrow_vnni(const int8_t *x, int64_t K,
+                                                                                                            const int8_t *Wp, const int32_t *colsum,
+                                                                                                            int64_t N, const int32_t *bias,
+                                                                                                            int32_t *acc, const int NC) {
+  const int64_t K4 = (K + 3) / 4, Np = round16(N);
+  const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
+  __m512i a[4][2];
+  for (int j = 0; j < 4; j++)
+    for (int c = 0; c < NC; c++) a[j][c] = _mm512_setzero_si512();
+  int64_t k4 = 0;
+  for (; k4 + 4 <= K4; k4 += 4)
+    for (int j = 0; j < 4; j++) {
+      int32_t q;
+      memcpy(&q, x + 4 * (k4 + j), 4);
+      const __m512i xb = _mm512_xor_si512(_mm512_set1_epi32(q), flip);
+      for (int c = 0; c < NC; c++) a[j][c] = _mm512_dpbusd_epi32(a[j][c], xb, _mm512_loadu_si512((const void *)(Wp + ((k4 + j) * Np + 16 * c) * 4)));
+    }
+  for (; k4 < K4; k4++) {
+    int32_t q;
+    memcpy(&q, x + 4 * k4, 4);
+    const __m512i xb = _mm512_xor_si512(_mm512_set1_epi32(q), flip);
+    for (int c = 0; c < NC; c++) a[0][c] = _mm512_dpbusd_epi32(a[0][c], xb, _mm512_loadu_si512((const void *)(Wp + (k4 * Np + 16 * c) * 4)));
+  }
+  for (int c = 0; c < NC; c++) {
+    const int64_t left = N - 16 * c;
+    const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+    __m512i sum = _mm512_add_epi32(_mm512_add_epi32(a[0][c], a[1][c]), _mm512_add_epi32(a[2][c], a[3][c]));
+    sum = _mm512_sub_epi32(sum, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, colsum + 16 * c), 7));
+    sum = _mm512_add_epi32(sum, _mm512_maskz_loadu_epi32(m, (bias ? bias : acc) + 16 * c));
+    _mm512_mask_storeu_epi32(acc + 16 * c, m, sum);
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void dense_row_vnni(const int8_t *x, int64_t K, const int8_t *Wp,
+                                                                                const int32_t *colsum, int64_t N, const int32_t *bias,
+                                                                                int32_t *acc) {
+  if (N <= 16) dense_row_narrow_vnni(x, K, Wp, colsum, N, bias, acc, 1);
+  else if (N <= 32) dense_row_narrow_vnni(x, K, Wp, colsum, N, bias, acc, 2);
+  else dense_rows_vnni(x, 1, 0, K, Wp, colsum, N, bias, acc);
+}
+
 /* The OpenMP loop stays outside the target functions (clang outlines parallel regions). */
 static void dense_vnni(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wp, const int32_t *colsum, int64_t N, const int32_t *bias,
                        int32_t *ACC) {
@@ -357,6 +555,19 @@ static void dense_avx2(const int8_t *X, int64_t rows, int64_t K, const int8_t *W
       if (X[r * K + k]) row_add_avx2(N, X[r * K + k], Wq + k * N, ACC + r * N);
 }
 #endif
+
+void sf_q8_dense_row(const int8_t *x, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum, int64_t N, const int32_t *bias,
+                     int32_t *acc) {
+#if defined(__x86_64__)
+  if (isa() == ISA_VNNI512) { dense_row_vnni(x, K, Wp, colsum, N, bias, acc); return; }
+#endif
+  (void)Wp;
+  (void)colsum;
+  if (bias) memcpy(acc, bias, sizeof(int32_t) * (size_t)N);
+  row_add_fn f = pick_row_add();
+  for (int64_t k = 0; k < K; k++)
+    if (x[k]) f(N, x[k], Wq + k * N, acc);
+}
 
 void sf_q8_linear_dense(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum,
                         int64_t N, const int32_t *bias, int32_t *ACC) {
@@ -482,6 +693,78 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block
   return _mm512_reduce_add_epi32(sp);
 }
 #endif
+
+/* Binary integrate-and-fire neurons (K = 1, no leak) on int32 currents, the common case of a
+ * converted ReLU network, without the general kernel's options: the same arithmetic as
+ * sf_q8_neuron_block with K = 1 (k = 1 if u >= Th, -1 if signed and u < 0). */
+static int64_t neuron_if_c(const int32_t *xa, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed, uint32_t *bits,
+                           uint32_t bit, int64_t *nz) {
+  int64_t z = 0;
+  for (int64_t j = 0; j < len; j++) {
+    int32_t u = v[j] + xa[j];
+    int k = u >= Th[j] ? 1 : is_signed && u < 0 ? -1 : 0;
+    int32_t nv = u - k * Th[j];
+    v[j] = nv > (1 << 30) ? (1 << 30) : nv < -(1 << 30) ? -(1 << 30) : nv;
+    kq[j] = (int8_t)k;
+    z += k != 0;
+    if (bits && k) bits[j] |= bit;
+  }
+  *nz = z;
+  return z;
+}
+
+#if defined(__x86_64__)
+/* 16 neurons; m selects the lanes (all but in a row's tail). Full groups load and store without
+ * masks: the chain steps the same row again while its stores are still in flight, and a masked
+ * load cannot take its data from a masked store (it waits for the store to reach the cache). */
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline unsigned neuron_if16_512(const int32_t *xa, int32_t *v, int8_t *kq,
+                                                                                                        const int32_t *Th, int is_signed,
+                                                                                                        uint32_t *bits, uint32_t bit,
+                                                                                                        __mmask16 m, int full) {
+  const __m512i vmax = _mm512_set1_epi32(1 << 30), vmin = _mm512_set1_epi32(-(1 << 30)), zero = _mm512_setzero_si512();
+  const __m512i vv = full ? _mm512_loadu_si512((const void *)v) : _mm512_maskz_loadu_epi32(m, v);
+  const __m512i in = full ? _mm512_loadu_si512((const void *)xa) : _mm512_maskz_loadu_epi32(m, xa);
+  const __m512i T1 = full ? _mm512_loadu_si512((const void *)Th) : _mm512_maskz_loadu_epi32(m, Th);
+  const __m512i u = _mm512_add_epi32(vv, in);
+  const __mmask16 pos = _mm512_mask_cmpge_epi32_mask(m, u, T1), neg = is_signed ? _mm512_mask_cmplt_epi32_mask(m, u, zero) : (__mmask16)0;
+  __m512i nv = _mm512_mask_add_epi32(_mm512_mask_sub_epi32(u, pos, u, T1), neg, u, T1);
+  nv = _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax);
+  const __m128i k8 = _mm_mask_mov_epi8(_mm_maskz_mov_epi8(pos, _mm_set1_epi8(1)), neg, _mm_set1_epi8(-1));
+  if (full) {
+    _mm512_storeu_si512((void *)v, nv);
+    _mm_storeu_si128((__m128i *)kq, k8);
+  } else {
+    _mm512_mask_storeu_epi32(v, m, nv);
+    _mm_mask_storeu_epi8(kq, m, k8);
+  }
+  const __mmask16 fired = pos | neg;
+  if (bits && full) {
+    const __m512i b = _mm512_loadu_si512((const void *)bits);
+    _mm512_storeu_si512((void *)bits, _mm512_mask_or_epi32(b, fired, b, _mm512_set1_epi32((int)bit)));
+  } else if (bits && fired) {
+    _mm512_mask_storeu_epi32(bits, fired, _mm512_or_si512(_mm512_maskz_loadu_epi32(fired, bits), _mm512_set1_epi32((int)bit)));
+  }
+  return (unsigned)__builtin_popcount((unsigned)fired);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_if_512(const int32_t *xa, int32_t *v, int8_t *kq, const int32_t *Th,
+                                                                                int64_t len, int is_signed, uint32_t *bits, uint32_t bit,
+                                                                                int64_t *nz) {
+  int64_t z = 0, j = 0;
+  for (; j + 16 <= len; j += 16) z += neuron_if16_512(xa + j, v + j, kq + j, Th + j, is_signed, bits ? bits + j : NULL, bit, (__mmask16)0xFFFF, 1);
+  if (j < len) z += neuron_if16_512(xa + j, v + j, kq + j, Th + j, is_signed, bits ? bits + j : NULL, bit, (__mmask16)((1u << (len - j)) - 1), 0);
+  *nz = z;
+  return z;
+}
+#endif
+
+int64_t sf_q8_neuron_if(const int32_t *xa, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed, uint32_t *bits, uint32_t bit,
+                        int64_t *nz) {
+#if defined(__x86_64__)
+  if (isa() == ISA_VNNI512) return neuron_if_512(xa, v, kq, Th, len, is_signed, bits, bit, nz);
+#endif
+  return neuron_if_c(xa, v, kq, Th, len, is_signed, bits, bit, nz);
+}
 
 int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh,
                            const float *iu, const float *th, int64_t len, float leak, int lo, int K, int32_t th_max, int th_shift,

@@ -20,10 +20,24 @@ int64_t sf_q8_linear_events(const int8_t *X, int64_t rows, int64_t K, const int8
  * results as the above; with a bias row [N], ACC = bias + X Wq instead. */
 int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int kmax, const int32_t *bias,
                               int32_t *ACC);
+/* The same for one row x[0:K] into acc[0:N], with the caller's scratch idx[K + 64] (no allocation:
+ * for runners that step one sample at a time). */
+int64_t sf_q8_events16_row(const int8_t *x, int64_t K, const int8_t *W, int64_t N, int kmax, const int32_t *bias, int32_t *acc,
+                           int32_t *idx);
+/* Event path over a block of nb <= 32 steps of one sample: S [nb, K] counts, bits[k] the steps at
+ * which input k is non-zero (bit t, sf_q8_step_bits), I [nb, N] int16 rows ldi apart:
+ * I[t, :] += S[t, k] Wq[k, :].
+ * Each weight row is read once for all the steps it fires at. The caller keeps every step's
+ * sum |S[t, :]| * 127 below 2^15 (no overflow). */
+void sf_q8_events_steps(const int8_t *S, int nb, int64_t K, const uint32_t *bits, const int8_t *Wq, int64_t N, int16_t *I, int64_t ldi);
+void sf_q8_step_bits(const int8_t *S, int nb, int64_t K, uint32_t *bits);
 /* Dense path: ACC += X Wq over every input (VNNI dot products where the CPU has them); with a bias
  * row [N], ACC = bias + X Wq instead (no separate pass to fill ACC). */
 void sf_q8_linear_dense(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum,
                         int64_t N, const int32_t *bias, int32_t *ACC);
+/* The same for one row x[0:K] into acc[0:N] (no threads: for runners that step one sample at a time). */
+void sf_q8_dense_row(const int8_t *x, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum, int64_t N, const int32_t *bias,
+                     int32_t *acc);
 /* One step of int32-membrane neurons over len elements; per-position tables Th (threshold in
  * units), iTh = 1 / Th, iu = 1 / unit, th = theta (the value a spike carries):
  *   u = v + x (x = xa, the feeding int8 layer's accumulators, or round(xf / unit) for float currents)
@@ -34,6 +48,11 @@ void sf_q8_linear_dense(const int8_t *X, int64_t rows, int64_t K, const int8_t *
 int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh,
                            const float *iu, const float *th, int64_t len, float leak, int lo, int K, int32_t th_max, int th_shift,
                            int64_t *nz);
+/* The same for binary IF neurons (K = 1, no leak, int32 currents xa, no float output), and where
+ * bits is given, bits[j] |= bit for every neuron that fires (the step mask of sf_q8_events_steps).
+ * Returns the spikes (= the non-zero count, also in *nz). */
+int64_t sf_q8_neuron_if(const int32_t *xa, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed, uint32_t *bits, uint32_t bit,
+                        int64_t *nz);
 /* Float currents from accumulators: Y[r, c] = scale[c] * ACC[r, c] + bias[c] (bias may be NULL). */
 void sf_q8_dequantise(const int32_t *ACC, int64_t rows, int64_t N, const float *scale, const float *bias, float *Y);
 /* Non-zero entries of an int8 array. */

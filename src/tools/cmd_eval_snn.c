@@ -35,7 +35,7 @@ static int time_kind(const sf_snn_node_stats *s) {
 static void help(void) {
   printf("usage: spikeformer eval OUT.sfm [--data DIR] [--timesteps T] [--limit N] [--batch N] [--encoding E]\n"
          "                        [--backend cpu] [--path auto|dense|event|bitpacked] [--quant float|int8] [--decoder membrane|count]\n"
-         "                        [--no-ann] [--json FILE] [--threads N]\n"
+         "                        [--schedule auto|step] [--no-ann] [--json FILE] [--threads N]\n"
          "\n"
          "Runs the spiking network for T timesteps (default: the T it was converted for) and reports\n"
          "its accuracy after every timestep, beside the ANN's on the same images; per-layer firing\n"
@@ -43,6 +43,9 @@ static void help(void) {
          "triggered by spikes, versus multiply-accumulates and float function evaluations).\n"
          "--quant int8 runs the layers fed by spikes on int8 weights with int32 accumulators and every\n"
          "neuron with an int32 membrane; compare its accuracy with the default float run.\n"
+         "--schedule step runs every layer over the batch at each step even where the model is a\n"
+         "feed-forward int8 chain (a converted MLP), which auto runs one sample through a block of steps\n"
+         "at a time, layer after layer (same spikes and outputs, its state in the first-level cache).\n"
          "--batch N runs N samples together (default 256, or 128 per thread where that is more): the\n"
          "runtime splits a batch into shards and every thread runs whole shards.\n");
 }
@@ -75,6 +78,12 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
       continue;
     }
     if (cli_opt(argc, argv, &i, "--backend", &v)) { if (!v) return cli_usage_error("eval", "--backend needs a name"); backend_name = v; continue; }
+    if (cli_opt(argc, argv, &i, "--schedule", &v)) {
+      if (v && !strcmp(v, "auto")) bo.step_major = 0;
+      else if (v && !strcmp(v, "step")) bo.step_major = 1;
+      else return cli_usage_error("eval", "--schedule takes auto or step");
+      continue;
+    }
     if (cli_opt(argc, argv, &i, "--path", &v)) {
       static const char *paths[] = {"auto", "dense", "event", "bitpacked"};
       int k = -1;
@@ -150,7 +159,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
       dep = deps[n_deps++];
       /* the ANN beside it: the source model itself (not the converted graph's ANN view, which
        * differs when a spike-native alternative replaced an op) */
-      if (!ann && (st = sf_session_create(sf_snn_model_source(m), NULL, &ann))) goto done;
+      if (!ann && !no_ann && (st = sf_session_create(sf_snn_model_source(m), NULL, &ann))) goto done;
       cur_batch = cnt;
     }
     sf_tensor x = sf_dataset_batch(&ds, start, cnt);
@@ -222,13 +231,21 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   for (int i = 0; i < n_nodes; i++) { by_kind[time_kind(&tot[i])] += tot[i].seconds; all_secs += tot[i].seconds; }
   printf("runtime by kind of work:");
   for (int k = 0; k < N_TIME_KINDS; k++) printf(" %s %.0f%%%s", time_kind_names[k], all_secs > 0 ? 100 * by_kind[k] / all_secs : 0.0, k + 1 < N_TIME_KINDS ? "," : "\n");
-  int n_int8 = 0, n_spike_linear = 0;
+  int n_int8 = 0, n_spike_linear = 0, n_int8_analog = 0, n_chained = 0;
   for (int i = 0; i < n_nodes; i++) {
     if (!strcmp(tot[i].mode, "linear") && tot[i].sops > 0) { n_spike_linear++; n_int8 += tot[i].int8; }
+    if (!strcmp(tot[i].mode, "linear") && tot[i].sops == 0 && tot[i].macs > 0) n_int8_analog += tot[i].int8;
+    n_chained += tot[i].time_major;
   }
-  if (bo.quant)
+  if (bo.quant) {
     printf("quantised: int8 weights with int32 accumulators on %d of %d spike-fed layers (kernels: %s); int32 membranes in every neuron\n",
            n_int8, n_spike_linear, sf_q8_isa());
+    if (n_int8_analog)
+      printf("  and %d analog input layer%s on int8 weights and 8-bit inputs (per sample: unsigned where all >= 0, else signed)\n", n_int8_analog,
+             n_int8_analog == 1 ? "" : "s");
+  }
+  if (n_chained) printf("schedule: time-major chain of %d layers (one sample through up to 32 steps at a time)\n", n_chained);
+  else printf("schedule: step-major (every layer over the batch at each step)\n");
   if (profile) {
     if ((st = sf_energy_ann_counts(sf_snn_model_source(m), &annc))) goto done;
     snn_pj = calloc((size_t)n_em, sizeof(double));
@@ -304,8 +321,11 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
     cJSON_AddNumberToObject(r, "spike_purity", total_ops ? sops / total_ops : 0);
     cJSON_AddStringToObject(r, "quant", bo.quant ? "int8" : "float");
     cJSON_AddNumberToObject(r, "int8_layers", n_int8);
+    cJSON_AddNumberToObject(r, "int8_analog_layers", n_int8_analog);
+    cJSON_AddStringToObject(r, "schedule", n_chained ? "time-major" : "step-major");
     cJSON_AddNumberToObject(r, "spike_fed_layers", n_spike_linear);
     cJSON_AddNumberToObject(r, "seconds", secs);
+    cJSON_AddNumberToObject(r, "snn_execute_seconds", snn_secs); /* the spiking runs alone: no deployment, no ANN */
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     cJSON_AddNumberToObject(r, "peak_rss_kib", (double)ru.ru_maxrss);

@@ -1,0 +1,195 @@
+/* Time-major execution of int8 feed-forward chains (a spiking MLP after int8 quantisation):
+ *
+ *   x (constant current, [rows, R1]) -> N1 -> L1 -> N2 -> L2 -> ... -> Nk -> Lk -> output [rows, Nk]
+ *
+ * Nj: int32-membrane neurons over a row of Rj; Lj: int8 linear [Rj, Rj+1] fed by Nj's counts, feeding
+ * N(j+1) its accumulators (Lk: the decoded output). The step-major executor walks every layer over
+ * the whole batch at each step, streaming each layer's state through the cache T times; here one
+ * sample runs all the steps of a block before the next, so its membranes, counts and accumulators
+ * (a few KiB) stay in L1 and only the weights come from L2. Integer sums are exact, so the spikes,
+ * counters and outputs are the step-major executor's, bit for bit (tests/snn_paths.sh). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph.h"
+#include "snn/snn_session.h"
+#include "snn/spike_kernels.h"
+#include "snn/spike_kernels_q8.h"
+
+#define CHAIN_MAX_NODES 64
+#define CHAIN_BLOCK_FLOATS 65536 /* decoded currents held per block of steps */
+#define CHAIN_SAMPLE_EVERY 64    /* per-layer times: every 64th sample is timed layer by layer */
+
+static int64_t numel_of(const sf_graph *g, int v) { return sf_tensor_numel(&g->values[v].t); }
+
+int sf_chain_plan(sf_snn_session *s) {
+  const sf_graph *g = s->g;
+  int nodes[CHAIN_MAX_NODES], n = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const node_state *ns = &s->ns[i];
+    if (ns->alias) continue;
+    if (ns->is_static) {
+      if (n) return 0; /* a constant node after the chain began */
+      continue;
+    }
+    if (n == CHAIN_MAX_NODES) return 0;
+    nodes[n++] = i;
+  }
+  if (n < 2 || n % 2) return 0;
+  int64_t rows = -1, width = 0; /* the widest layer, inputs or outputs */
+  for (int j = 0; j < n; j += 2) {
+    const node_state *nr = &s->ns[nodes[j]], *ln = &s->ns[nodes[j + 1]];
+    const sf_node *lnd = &g->nodes[nodes[j + 1]];
+    if (nr->m != M_NEURON || !nr->q || !nr->y_skip) return 0;
+    if (j == 0 ? !nr->xin : nr->fed_by != nodes[j - 1]) return 0;
+    if (ln->m != M_LINEAR || !ln->q || !ln->spike_in || ln->src[0] != nodes[j] || !ln->src_exact[0] || ln->xq || ln->macs_per_input <= 0)
+      return 0;
+    if (strcmp(lnd->op_type, "Linear")) return 0;
+    int last = j + 2 == n;
+    if (last ? ln->feeds >= 0 || lnd->out[0] != g->outputs[0] : ln->feeds != nodes[j + 2]) return 0;
+    int64_t on = numel_of(g, g->nodes[nodes[j]].out[0]), R = ln->qK;
+    if (R <= 0 || on % R || nr->qchunk % R) return 0;
+    if (rows < 0) rows = on / R;
+    if (on / R != rows) return 0;
+    width = R > width ? R : width;
+    width = ln->qN > width ? ln->qN : width;
+  }
+  const node_state *out = &s->ns[nodes[n - 1]];
+  if (numel_of(g, g->outputs[0]) != rows * out->qN) return 0;
+  /* steps per block: at most 32 (a bit per step), fewer where the decoded currents would be large */
+  int64_t block = CHAIN_BLOCK_FLOATS / (rows * out->qN);
+  block = block < 1 ? 1 : block > 32 ? 32 : block;
+  if (!(s->chain = malloc(sizeof(int) * (size_t)n)) || !(s->chain_y = malloc(sizeof(float) * (size_t)(block * rows * out->qN))) ||
+      !(s->chain_idx = malloc(sizeof(int32_t) * (size_t)(width + 64))) || !(s->chain_S = calloc((size_t)(block * width + 4), 1)) ||
+      !(s->chain_acc = malloc(sizeof(int32_t) * (size_t)(block * width))) || !(s->chain_i16 = aligned_alloc(64, (sizeof(int16_t) * (size_t)(block * width) + 63) / 64 * 64)) ||
+      !(s->chain_bits = malloc(sizeof(uint32_t) * (size_t)width)))
+    return -1;
+  memcpy(s->chain, nodes, sizeof(int) * (size_t)n);
+  s->n_chain = n;
+  s->chain_block = block;
+  return 1;
+}
+
+/* Per layer of the chain, over one run. */
+typedef struct {
+  double spikes, nz, events, sops, timed;
+  int64_t dense_rows, row_steps;
+} chain_tally;
+
+/* One sample, steps t0 .. t0 + nb - 1, layer after layer: each neuron layer over all nb steps
+ * (its input currents for every step are known: the constant input, or the previous layer's
+ * block), then its synapses for all nb steps at once. Spikes land in S [nb, R], currents in
+ * Acc [nb, N] (bias included). */
+static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, int timed, chain_tally *tally, double *step_sops, double *step_nupd) {
+  const sf_graph *g = s->g;
+  const int n = s->n_chain;
+  const int64_t rows = numel_of(g, g->nodes[s->chain[0]].out[0]) / s->ns[s->chain[1]].qK;
+  int8_t *S = s->chain_S;
+  int32_t *Acc = s->chain_acc;
+  for (int j = 0; j < n; j += 2) {
+    node_state *nr = &s->ns[s->chain[j]], *ln = &s->ns[s->chain[j + 1]];
+    const int64_t R = ln->qK, N = ln->qN, off = (r * R) % nr->qchunk;
+    const int lo = nr->is_signed ? -nr->K : 0;
+    double c0 = timed ? sf_snn_now() : 0;
+    /* neurons, step by step; binary IF neurons also mark the steps each one fired at */
+    const int binary = nr->K == 1 && nr->leak == 1.0f;
+    uint32_t *bits = binary ? s->chain_bits : NULL;
+    if (bits) memset(bits, 0, sizeof(uint32_t) * (size_t)R);
+    int64_t max_sp = 0, nz_all = 0;
+    for (int tt = 0; tt < nb; tt++) {
+      const int32_t *xa = j == 0 ? nr->xin + r * R : Acc + (int64_t)tt * R;
+      int64_t z = 0;
+      int64_t sp = binary ? sf_q8_neuron_if(xa, nr->vi + r * R, S + (int64_t)tt * R, nr->ThE + off, R, nr->is_signed, bits, 1u << tt, &z)
+                          : sf_q8_neuron_block(xa, NULL, nr->vi + r * R, S + (int64_t)tt * R, NULL, nr->ThE + off, nr->iThE + off, nr->iuE + off,
+                                               nr->thE + off, R, nr->leak, lo, nr->K, nr->Th_max, nr->Th_shift, &z);
+      tally[j].spikes += (double)sp;
+      tally[j].nz += (double)z;
+      step_nupd[t0 - 1 + tt] += (double)R;
+      /* a burst of k spikes is k synaptic events at each of the layer's targets */
+      tally[j + 1].events += (double)z;
+      tally[j + 1].sops += (double)sp * ln->macs_per_input;
+      step_sops[t0 - 1 + tt] += (double)sp * ln->macs_per_input;
+      max_sp = sp > max_sp ? sp : max_sp;
+      nz_all += z;
+    }
+    double c1 = timed ? sf_snn_now() : 0;
+    /* synapses: the step-major executor's choice of path (dense where activity is high or the
+     * layer is a narrow output), events over the whole block where int16 sums cannot overflow */
+    const int dense = s->path == SF_PATH_DENSE ||
+                      (s->path == SF_PATH_AUTO && ((double)nz_all >= s->event_max_activity * (double)R * nb || N <= 32));
+    /* (rows of the int16 block start on cache lines when N is a multiple of 32: no split accesses) */
+    if (!dense && N <= 256 && max_sp * ln->qkmax * 127 < 32768) {
+      int16_t *I = s->chain_i16;
+      memset(I, 0, sizeof(int16_t) * (size_t)(nb * N));
+      if (!binary) sf_q8_step_bits(S, nb, R, s->chain_bits);
+      sf_q8_events_steps(S, nb, R, s->chain_bits, ln->Wq, N, I, N);
+      const int32_t *bq = ln->bq;
+      for (int tt = 0; tt < nb; tt++) {
+        int32_t *a = Acc + (int64_t)tt * N;
+        const int16_t *i16 = I + (int64_t)tt * N;
+#pragma omp simd
+        for (int64_t c = 0; c < N; c++) a[c] = bq[c] + i16[c];
+      }
+    } else {
+      for (int tt = 0; tt < nb; tt++) {
+        const int8_t *x = S + (int64_t)tt * R;
+        int32_t *a = Acc + (int64_t)tt * N;
+        if (dense) sf_q8_dense_row(x, R, ln->Wq, ln->Wp, ln->colsum, N, ln->bq, a);
+        else sf_q8_events16_row(x, R, ln->Wq, N, ln->qkmax, ln->bq, a, s->chain_idx);
+      }
+    }
+    tally[j + 1].dense_rows += dense ? nb : 0;
+    tally[j + 1].row_steps += nb;
+    if (j + 2 == n) {
+      const sf_node *nd = &g->nodes[s->chain[j + 1]];
+      const float *b = nd->n_in > 2 && nd->in[2] >= 0 ? g->values[nd->in[2]].t.data : NULL;
+      for (int tt = 0; tt < nb; tt++) sf_q8_dequantise(Acc + (int64_t)tt * N, 1, N, ln->wscale, b, s->chain_y + ((int64_t)tt * rows + r) * N);
+    }
+    if (timed) {
+      double c2 = sf_snn_now();
+      tally[j].timed += c1 - c0;
+      tally[j + 1].timed += c2 - c1;
+    }
+  }
+}
+
+sf_status sf_chain_run(sf_snn_session *s, int T, sf_snn_decode_fn decode_step, sf_snn_step_fn cb, void *user) {
+  const sf_graph *g = s->g;
+  const int n = s->n_chain;
+  const int64_t rows = numel_of(g, g->nodes[s->chain[0]].out[0]) / s->ns[s->chain[1]].qK;
+  const int64_t n_out = s->ns[s->chain[n - 1]].qN;
+  chain_tally tally[CHAIN_MAX_NODES];
+  memset(tally, 0, sizeof tally);
+  const double start = sf_snn_now();
+  double decode_seconds = 0;
+  int stop = 0;
+  for (int t0 = 1; t0 <= T && !stop; t0 += (int)s->chain_block) {
+    const int nb = t0 + (int)s->chain_block - 1 < T ? (int)s->chain_block : T - t0 + 1;
+    for (int64_t r = 0; r < rows; r++) chain_sample(s, r, t0, nb, r % CHAIN_SAMPLE_EVERY == 0, tally, s->step_sops, s->step_nupd);
+    double d0 = sf_snn_now();
+    for (int t = t0; t < t0 + nb && !stop; t++) stop = decode_step(s, t, s->chain_y + (int64_t)(t - t0) * rows * n_out, cb, user);
+    decode_seconds += sf_snn_now() - d0;
+  }
+  /* the chain's time goes to its layers in the proportions of the timed samples */
+  const double total = sf_snn_now() - start - decode_seconds;
+  double timed = 0;
+  for (int j = 0; j < n; j++) timed += tally[j].timed;
+  for (int j = 0; j < n; j++) {
+    node_state *ns = &s->ns[s->chain[j]];
+    ns->st.time_major = 1;
+    ns->st.seconds += timed > 0 ? total * tally[j].timed / timed : total / n;
+    if (ns->m == M_NEURON) {
+      ns->st.spikes += tally[j].spikes;
+      ns->st.neuron_updates += (double)tally[j + 1].row_steps * (double)s->ns[s->chain[j + 1]].qK;
+    } else {
+      ns->st.events += tally[j].events;
+      ns->st.sops += tally[j].sops;
+      /* layer-steps by path: sample-steps over samples */
+      int64_t dense_steps = rows ? (tally[j].dense_rows + rows / 2) / rows : 0, steps = rows ? tally[j].row_steps / rows : 0;
+      ns->steps_dense += dense_steps;
+      ns->steps_event += steps - dense_steps;
+    }
+  }
+  s->ns[s->chain[n - 1]].st.seconds += decode_seconds;
+  return SF_OK;
+}

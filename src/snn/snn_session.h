@@ -1,0 +1,124 @@
+/* Internal state of a spiking session, shared by the step-major executor (snn_exec.c) and the
+ * time-major runner of int8 feed-forward chains (snn_chain.c). Not a public header. */
+#ifndef SF_SNN_SESSION_H
+#define SF_SNN_SESSION_H
+#include <stdint.h>
+#include <time.h>
+
+#include "spikeformer/rng.h"
+#include "spikeformer/snn.h"
+
+typedef enum { M_LINEAR, M_PRODUCT, M_EC, M_NEURON } mode;
+
+typedef struct {
+  mode m;
+  float **cum;        /* per input: running sum (ec/product, non-const inputs) */
+  float *prev;        /* ec: t * f at the previous step */
+  float *v;           /* neuron membrane */
+  int K, is_signed, axis;
+  float leak;
+  int64_t inner, C;   /* channel mapping: c = (i / inner) % C */
+  const float *theta;
+  float *inv_theta;   /* 1 / theta, per channel */
+  int64_t ntheta;
+  double macs_per_input; /* fan-out per input element (linear/product) */
+  int spike_in;       /* input 0 is spike-valued */
+  int is_static;      /* every dynamic input is constant over time: computed at t = 1 only */
+  int alias;          /* order-keeping layout op: its output is its input's buffer, nothing to run */
+  int64_t steps_event, steps_dense; /* which synaptic path ran */
+  int bilinear;       /* product of exactly two dynamic inputs, linear in each (MatMul, Mul) */
+  /* where input 0 (and 1, products) comes from: the neuron node reached through layout ops, or -1;
+   * src_exact: only element-order-preserving layout ops in between */
+  int src[2], src_exact[2];
+  double step_spikes, step_nz;  /* neuron: unit spikes and non-zero outputs of the current step */
+  /* int8 weights / int32 membranes (sf_snn_set_quant) */
+  int q;              /* linear: runs on int8 weights; neuron: int32 membrane */
+  int fed_by;         /* neuron: the int8 linear whose accumulators are its input current, or -1 */
+  int feeds;          /* int8 linear: the neuron it feeds directly (its only consumer), or -1 */
+  int8_t *kq;         /* neuron: signed spike counts of this step [on + 4] */
+  int32_t *vi;        /* neuron: membrane in units */
+  int32_t *Th;        /* neuron: threshold in units, per unit channel */
+  float *inv_unit;    /* neuron: 1 / unit, per unit channel (inputs that arrive as float currents) */
+  int64_t qC, qinner; /* neuron: unit channel of element e = (e / qinner) % qC */
+  int64_t qchunk;     /* neuron: elements per block; the tables below give each position's channel values */
+  int32_t *ThE; float *iThE, *iuE, *thE;
+  int32_t Th_max;     /* neuron: the largest threshold in units */
+  int Th_shift;       /* neuron: s when every threshold is 2^s units, else -1 */
+  int32_t *xin;       /* neuron with a constant input current: that current in units (set at t = 1) */
+  int y_skip;         /* neuron whose every consumer is an int8 linear reading kq: no float output */
+  int q_in;           /* linear on the constant (analog) input: int8 weights and int8 inputs quantised per sample */
+  int8_t *xq8;        /* ... its inputs [rows, qK + 4] */
+  float *xscale;      /* ... their scale per sample */
+  uint8_t *xu8;       /* ... 1 where a sample's inputs are all >= 0 (unsigned 8-bit codes) */
+  int8_t *Wq, *Wp;    /* linear: int8 weights [K, N] and packed for the dense path */
+  int qkmax;          /* linear: largest |spike count| its source emits */
+  int8_t *xq;         /* linear whose source reaches it through reordering layout ops: its input's counts, rebuilt each step */
+  float *inv_thx;     /* ... and 1 / theta per input position within a row [qK] */
+  int32_t *colsum, *bq, *acc; /* linear: column sums, bias in units [N], accumulators [rows, N] */
+  float *wscale;      /* linear: weight scale per column (one unit of the accumulator) */
+  int64_t qK, qN;
+  sf_snn_node_stats st;
+} node_state;
+
+struct sf_snn_session {
+  const sf_graph *g;
+  sf_spiking_config cfg;
+  sf_decoder decoder;
+  int path;           /* sf_spike_path */
+  float event_max_activity;
+  float **inc;        /* per value: increments of the current step (NULL for constants) */
+  node_state *ns;
+  int *spike_valued;  /* per value */
+  int *static_v;      /* per value: the same increment every step (direct-coded input and what follows it up to a neuron) */
+  float *cum_out;     /* first graph output: running sum */
+  float *counts;      /* decode buffer */
+  float *spk_count;   /* spike-count decoder: output neurons' counts */
+  float *spk_v;       /* ... their membranes */
+  float *spk_theta;   /* ... per-sample thresholds */
+  sf_tensor dec;
+  sf_rng rng;
+  /* per-timestep totals over all layers (summed over runs): index t-1 */
+  double *step_sops, *step_macs, *step_fops, *step_nupd;
+  int step_cap;
+  int quant;          /* 0 float, 8: int8 weights with int32 membranes */
+  int *producer;      /* per value: the node that writes it, or -1 */
+  uint8_t *aliased;   /* per value: shares its producer's input buffer (order-keeping layout op) */
+  /* spike raster of sample 0: per neuron node, the first raster_n neurons, per step */
+  int raster_n, raster_T, raster_done;
+  int8_t *raster;     /* [n_nodes][raster_T][raster_n] */
+  /* increment buffers shared by values whose lifetimes within a step do not overlap */
+  float **pool;
+  int n_pool;
+  uint8_t *pooled;    /* per value: its buffer belongs to the pool */
+  /* ec / product scratch, shared by all nodes (used within one node's step, so it stays in cache):
+   * the running means of up to n_scratch inputs, and f(means) before it becomes an increment */
+  float **scratch_mean, *scratch_f;
+  int n_scratch;
+  /* time-major chain (sf_chain_plan): its node indices in order, or n_chain = 0 */
+  int *chain, n_chain;
+  float *chain_y;     /* decoded-layer currents of a block of steps [steps, rows, outputs] */
+  int32_t *chain_idx; /* event positions of one row */
+  int8_t *chain_S;    /* one sample's spike counts over a block of steps [steps, width] */
+  int32_t *chain_acc; /* ... its currents [steps, width] */
+  int16_t *chain_i16; /* ... their int16 sums on the event path [steps, width] */
+  uint32_t *chain_bits; /* ... per input, the steps it fired at [width] */
+  int64_t chain_block; /* steps per block */
+  int step_major;     /* sf_snn_set_schedule: 1 never runs the chain */
+};
+
+static inline double sf_snn_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Time-major runner (snn_chain.c). sf_chain_plan: after int8 quantisation, recognise a chain
+ * [neuron with a constant input current] -> (int8 linear -> int32 neuron)* -> int8 linear -> output
+ * and record it in s->chain; 0 if the graph is not one, -1 out of memory. sf_chain_run: every step
+ * of such a chain, one sample at a time (its state stays in L1), then the decoded outputs step by
+ * step through decode_step; the constant prefix must have run at t = 1. */
+typedef int (*sf_snn_decode_fn)(sf_snn_session *s, int t, const float *y, sf_snn_step_fn cb, void *user);
+int sf_chain_plan(sf_snn_session *s);
+sf_status sf_chain_run(sf_snn_session *s, int T, sf_snn_decode_fn decode_step, sf_snn_step_fn cb, void *user);
+
+#endif
