@@ -379,6 +379,22 @@ static void q8_row_kernels(void **st) {
         assert_memory_equal(v1, v2, sizeof(int32_t) * (size_t)len);
         assert_memory_equal(k1, k2, (size_t)len);
         for (int j = 0; j < len; j++) assert_int_equal((bits[j] >> step) & 1u, k1[j] != 0);
+        /* the same currents as int16 sums plus a bias row */
+        int16_t x16[512];
+        int32_t b32[512], v3[512];
+        int8_t k3[516];
+        memcpy(v3, v1, sizeof v3);
+        for (int j = 0; j < len; j++) {
+          x16[j] = (int16_t)((sf_rng_uniform(&rng) - 0.5f) * 60000.0f);
+          b32[j] = (int32_t)((sf_rng_uniform(&rng) - 0.4f) * 2.0f * (float)Th[j]);
+          xa[j] = b32[j] + x16[j];
+        }
+        s1 = sf_q8_neuron_if(xa, v1, k1, Th, len, sgn, NULL, 0, &z1);
+        s2 = sf_q8_neuron_if16(x16, b32, v3, k3, Th, len, sgn, NULL, 0, &z2);
+        assert_int_equal(s1, s2);
+        assert_memory_equal(v1, v3, sizeof(int32_t) * (size_t)len);
+        assert_memory_equal(k1, k3, (size_t)len);
+        memcpy(v2, v1, sizeof(int32_t) * (size_t)len);
       }
     }
   printf("  one-sample int8 kernels (%s): event rows, dense rows, step blocks and IF neurons equal their references\n", sf_q8_isa());

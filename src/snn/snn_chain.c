@@ -86,6 +86,9 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, int timed
   const int64_t rows = numel_of(g, g->nodes[s->chain[0]].out[0]) / s->ns[s->chain[1]].qK;
   int8_t *S = s->chain_S;
   int32_t *Acc = s->chain_acc;
+  /* currents of the next neuron layer left as int16 block sums plus a bias row, or NULL: in Acc */
+  const int16_t *cur16 = NULL;
+  const int32_t *cur_bias = NULL;
   for (int j = 0; j < n; j += 2) {
     node_state *nr = &s->ns[s->chain[j]], *ln = &s->ns[s->chain[j + 1]];
     const int64_t R = ln->qK, N = ln->qN, off = (r * R) % nr->qchunk;
@@ -99,8 +102,10 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, int timed
     for (int tt = 0; tt < nb; tt++) {
       const int32_t *xa = j == 0 ? nr->xin + r * R : Acc + (int64_t)tt * R;
       int64_t z = 0;
-      int64_t sp = binary ? sf_q8_neuron_if(xa, nr->vi + r * R, S + (int64_t)tt * R, nr->ThE + off, R, nr->is_signed, bits, 1u << tt, &z)
-                          : sf_q8_neuron_block(xa, NULL, nr->vi + r * R, S + (int64_t)tt * R, NULL, nr->ThE + off, nr->iThE + off, nr->iuE + off,
+      int64_t sp = cur16    ? sf_q8_neuron_if16(cur16 + (int64_t)tt * R, cur_bias, nr->vi + r * R, S + (int64_t)tt * R, nr->ThE + off, R, nr->is_signed,
+                                                bits, 1u << tt, &z)
+                   : binary ? sf_q8_neuron_if(xa, nr->vi + r * R, S + (int64_t)tt * R, nr->ThE + off, R, nr->is_signed, bits, 1u << tt, &z)
+                            : sf_q8_neuron_block(xa, NULL, nr->vi + r * R, S + (int64_t)tt * R, NULL, nr->ThE + off, nr->iThE + off, nr->iuE + off,
                                                nr->thE + off, R, nr->leak, lo, nr->K, nr->Th_max, nr->Th_shift, &z);
       tally[j].spikes += (double)sp;
       tally[j].nz += (double)z;
@@ -118,18 +123,29 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, int timed
     const int dense = s->path == SF_PATH_DENSE ||
                       (s->path == SF_PATH_AUTO && ((double)nz_all >= s->event_max_activity * (double)R * nb || N <= 32));
     /* (rows of the int16 block start on cache lines when N is a multiple of 32: no split accesses) */
+    cur16 = NULL;
     if (!dense && N <= 256 && max_sp * ln->qkmax * 127 < 32768) {
       int16_t *I = s->chain_i16;
       memset(I, 0, sizeof(int16_t) * (size_t)(nb * N));
       if (!binary) sf_q8_step_bits(S, nb, R, s->chain_bits);
       sf_q8_events_steps(S, nb, R, s->chain_bits, ln->Wq, N, I, N);
-      const int32_t *bq = ln->bq;
-      for (int tt = 0; tt < nb; tt++) {
-        int32_t *a = Acc + (int64_t)tt * N;
-        const int16_t *i16 = I + (int64_t)tt * N;
+      const node_state *next = j + 2 < n ? &s->ns[s->chain[j + 2]] : NULL;
+      if (next && next->K == 1 && next->leak == 1.0f) {
+        /* binary neurons next: they add the bias themselves */
+        cur16 = I;
+        cur_bias = ln->bq;
+      } else {
+        const int32_t *bq = ln->bq;
+        for (int tt = 0; tt < nb; tt++) {
+          int32_t *a = Acc + (int64_t)tt * N;
+          const int16_t *i16 = I + (int64_t)tt * N;
 #pragma omp simd
-        for (int64_t c = 0; c < N; c++) a[c] = bq[c] + i16[c];
+          for (int64_t c = 0; c < N; c++) a[c] = bq[c] + i16[c];
+        }
       }
+    } else if (dense && N <= 16) {
+      /* a class output: the block's steps are the rows of one product (each weight load serves 8 steps) */
+      sf_q8_linear_dense(S, nb, R, ln->Wq, ln->Wp, ln->colsum, N, ln->bq, Acc);
     } else {
       for (int tt = 0; tt < nb; tt++) {
         const int8_t *x = S + (int64_t)tt * R;

@@ -171,7 +171,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inlin
   }
 }
 
-/* One row of at most 256 columns in NC int16 registers (NC a constant once inlined, so the
+/* One row of at most 32 * NC columns in NC int16 registers (NC a constant once inlined, so the
  * accumulators stay in registers): the events are taken straight from the mask bits of 64 inputs
  * at a time, no index list; every `per` events the int16 sums are flushed into the int32 row
  * (the first flush onto the bias row when given, else onto acc). */
@@ -221,17 +221,9 @@ __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inlin
  * so that per * kmax * 127 < 2^15) the partial sums are widened and added into the int32 row. */
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events16_row_512(const int8_t *x, int64_t K, const int8_t *W, int64_t N,
                                                                                     int kmax, const int32_t *bias, int32_t *acc, int32_t *idx) {
-  switch ((N + 31) / 32) {
-    case 1: return events16_direct_512(x, K, W, N, kmax, bias, acc, 1);
-    case 2: return events16_direct_512(x, K, W, N, kmax, bias, acc, 2);
-    case 3: return events16_direct_512(x, K, W, N, kmax, bias, acc, 3);
-    case 4: return events16_direct_512(x, K, W, N, kmax, bias, acc, 4);
-    case 5: return events16_direct_512(x, K, W, N, kmax, bias, acc, 5);
-    case 6: return events16_direct_512(x, K, W, N, kmax, bias, acc, 6);
-    case 7: return events16_direct_512(x, K, W, N, kmax, bias, acc, 7);
-    case 8: return events16_direct_512(x, K, W, N, kmax, bias, acc, 8);
-    default: break;
-  }
+  /* a narrow layer (a 10-class output) in one register, straight from the mask bits; wider ones
+   * through the index list, which lets the weight rows be fetched ahead */
+  if (N <= 32) return events16_direct_512(x, K, W, N, kmax, bias, acc, 1);
   int64_t ne = collect_events_512(x, K, idx);
   if (!ne) {
     if (bias) memcpy(acc, bias, sizeof(int32_t) * (size_t)N);
@@ -540,9 +532,42 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void dense_row_vnn
   else dense_rows_vnni(x, 1, 0, K, Wp, colsum, N, bias, acc);
 }
 
+/* Up to 8 rows into a layer of at most 16 columns (a class output): one weight register per k4,
+ * shared by the rows, each row its own accumulator (8 independent dot-product chains). */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void dense_rows8_narrow_vnni(const int8_t *X, int64_t rows, int64_t r0, int64_t K,
+                                                                                         const int8_t *Wp, const int32_t *colsum, int64_t N,
+                                                                                         const int32_t *bias, int32_t *ACC) {
+  const int64_t nr = rows - r0 < 8 ? rows - r0 : 8, K4 = (K + 3) / 4;
+  const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
+  const __mmask16 m = N >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << N) - 1);
+  __m512i a[8];
+  for (int i = 0; i < 8; i++) a[i] = _mm512_setzero_si512();
+  for (int64_t k4 = 0; k4 < K4; k4++) {
+    const __m512i w = _mm512_loadu_si512((const void *)(Wp + k4 * 64));
+    for (int i = 0; i < 8; i++) {
+      if (i >= nr) break;
+      int32_t q;
+      memcpy(&q, X + (r0 + i) * K + 4 * k4, 4);
+      a[i] = _mm512_dpbusd_epi32(a[i], _mm512_xor_si512(_mm512_set1_epi32(q), flip), w);
+    }
+  }
+  const __m512i corr = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, colsum), 7);
+  for (int i = 0; i < nr; i++) {
+    int32_t *acc = ACC + (r0 + i) * N;
+    __m512i sum = _mm512_add_epi32(_mm512_sub_epi32(a[i], corr), _mm512_maskz_loadu_epi32(m, bias ? bias : acc));
+    _mm512_mask_storeu_epi32(acc, m, sum);
+  }
+}
+
 /* The OpenMP loop stays outside the target functions (clang outlines parallel regions). */
 static void dense_vnni(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wp, const int32_t *colsum, int64_t N, const int32_t *bias,
                        int32_t *ACC) {
+  if (N <= 16) {
+    int64_t blocks = (rows + 7) / 8;
+#pragma omp parallel for schedule(static) if (rows * K > 16384)
+    for (int64_t b = 0; b < blocks; b++) dense_rows8_narrow_vnni(X, rows, b * 8, K, Wp, colsum, N, bias, ACC);
+    return;
+  }
   int64_t blocks = (rows + 3) / 4;
 #pragma omp parallel for schedule(static) if (rows * K > 16384)
   for (int64_t b = 0; b < blocks; b++) dense_rows_vnni(X, rows, b * 4, K, Wp, colsum, N, bias, ACC);
@@ -697,11 +722,11 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block
 /* Binary integrate-and-fire neurons (K = 1, no leak) on int32 currents, the common case of a
  * converted ReLU network, without the general kernel's options: the same arithmetic as
  * sf_q8_neuron_block with K = 1 (k = 1 if u >= Th, -1 if signed and u < 0). */
-static int64_t neuron_if_c(const int32_t *xa, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed, uint32_t *bits,
-                           uint32_t bit, int64_t *nz) {
+static int64_t neuron_if_c(const int32_t *xa, const int16_t *x16, const int32_t *bias, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len,
+                           int is_signed, uint32_t *bits, uint32_t bit, int64_t *nz) {
   int64_t z = 0;
   for (int64_t j = 0; j < len; j++) {
-    int32_t u = v[j] + xa[j];
+    int32_t u = v[j] + (x16 ? bias[j] + x16[j] : xa[j]);
     int k = u >= Th[j] ? 1 : is_signed && u < 0 ? -1 : 0;
     int32_t nv = u - k * Th[j];
     v[j] = nv > (1 << 30) ? (1 << 30) : nv < -(1 << 30) ? -(1 << 30) : nv;
@@ -717,13 +742,19 @@ static int64_t neuron_if_c(const int32_t *xa, int32_t *v, int8_t *kq, const int3
 /* 16 neurons; m selects the lanes (all but in a row's tail). Full groups load and store without
  * masks: the chain steps the same row again while its stores are still in flight, and a masked
  * load cannot take its data from a masked store (it waits for the store to reach the cache). */
-__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline unsigned neuron_if16_512(const int32_t *xa, int32_t *v, int8_t *kq,
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline unsigned neuron_if16_512(const int32_t *xa, const int16_t *x16,
+                                                                                                        const int32_t *bias, int32_t *v, int8_t *kq,
                                                                                                         const int32_t *Th, int is_signed,
                                                                                                         uint32_t *bits, uint32_t bit,
                                                                                                         __mmask16 m, int full) {
   const __m512i vmax = _mm512_set1_epi32(1 << 30), vmin = _mm512_set1_epi32(-(1 << 30)), zero = _mm512_setzero_si512();
   const __m512i vv = full ? _mm512_loadu_si512((const void *)v) : _mm512_maskz_loadu_epi32(m, v);
-  const __m512i in = full ? _mm512_loadu_si512((const void *)xa) : _mm512_maskz_loadu_epi32(m, xa);
+  __m512i in;
+  if (x16) /* int16 sums of a block plus the bias row */
+    in = _mm512_add_epi32(full ? _mm512_loadu_si512((const void *)bias) : _mm512_maskz_loadu_epi32(m, bias),
+                          _mm512_cvtepi16_epi32(full ? _mm256_loadu_si256((const __m256i *)x16) : _mm256_maskz_loadu_epi16(m, x16)));
+  else
+    in = full ? _mm512_loadu_si512((const void *)xa) : _mm512_maskz_loadu_epi32(m, xa);
   const __m512i T1 = full ? _mm512_loadu_si512((const void *)Th) : _mm512_maskz_loadu_epi32(m, Th);
   const __m512i u = _mm512_add_epi32(vv, in);
   const __mmask16 pos = _mm512_mask_cmpge_epi32_mask(m, u, T1), neg = is_signed ? _mm512_mask_cmplt_epi32_mask(m, u, zero) : (__mmask16)0;
@@ -747,12 +778,16 @@ __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inlin
   return (unsigned)__builtin_popcount((unsigned)fired);
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_if_512(const int32_t *xa, int32_t *v, int8_t *kq, const int32_t *Th,
-                                                                                int64_t len, int is_signed, uint32_t *bits, uint32_t bit,
-                                                                                int64_t *nz) {
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_if_512(const int32_t *xa, const int16_t *x16, const int32_t *bias,
+                                                                                int32_t *v, int8_t *kq, const int32_t *Th, int64_t len,
+                                                                                int is_signed, uint32_t *bits, uint32_t bit, int64_t *nz) {
   int64_t z = 0, j = 0;
-  for (; j + 16 <= len; j += 16) z += neuron_if16_512(xa + j, v + j, kq + j, Th + j, is_signed, bits ? bits + j : NULL, bit, (__mmask16)0xFFFF, 1);
-  if (j < len) z += neuron_if16_512(xa + j, v + j, kq + j, Th + j, is_signed, bits ? bits + j : NULL, bit, (__mmask16)((1u << (len - j)) - 1), 0);
+#define IF16_AT(j, m, full)                                                                                                                    \
+  neuron_if16_512(x16 ? NULL : xa + (j), x16 ? x16 + (j) : NULL, x16 ? bias + (j) : NULL, v + (j), kq + (j), Th + (j), is_signed, bits ? bits + (j) : NULL, \
+                  bit, m, full)
+  for (; j + 16 <= len; j += 16) z += IF16_AT(j, (__mmask16)0xFFFF, 1);
+  if (j < len) z += IF16_AT(j, (__mmask16)((1u << (len - j)) - 1), 0);
+#undef IF16_AT
   *nz = z;
   return z;
 }
@@ -761,9 +796,17 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_if_51
 int64_t sf_q8_neuron_if(const int32_t *xa, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed, uint32_t *bits, uint32_t bit,
                         int64_t *nz) {
 #if defined(__x86_64__)
-  if (isa() == ISA_VNNI512) return neuron_if_512(xa, v, kq, Th, len, is_signed, bits, bit, nz);
+  if (isa() == ISA_VNNI512) return neuron_if_512(xa, NULL, NULL, v, kq, Th, len, is_signed, bits, bit, nz);
 #endif
-  return neuron_if_c(xa, v, kq, Th, len, is_signed, bits, bit, nz);
+  return neuron_if_c(xa, NULL, NULL, v, kq, Th, len, is_signed, bits, bit, nz);
+}
+
+int64_t sf_q8_neuron_if16(const int16_t *x16, const int32_t *bias, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed,
+                          uint32_t *bits, uint32_t bit, int64_t *nz) {
+#if defined(__x86_64__)
+  if (isa() == ISA_VNNI512) return neuron_if_512(NULL, x16, bias, v, kq, Th, len, is_signed, bits, bit, nz);
+#endif
+  return neuron_if_c(NULL, x16, bias, v, kq, Th, len, is_signed, bits, bit, nz);
 }
 
 int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh,

@@ -53,6 +53,9 @@ int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_
  * Returns the spikes (= the non-zero count, also in *nz). */
 int64_t sf_q8_neuron_if(const int32_t *xa, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed, uint32_t *bits, uint32_t bit,
                         int64_t *nz);
+/* The same with the currents as int16 block sums x16 plus an int32 bias row (sf_q8_events_steps). */
+int64_t sf_q8_neuron_if16(const int16_t *x16, const int32_t *bias, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed,
+                          uint32_t *bits, uint32_t bit, int64_t *nz);
 /* Float currents from accumulators: Y[r, c] = scale[c] * ACC[r, c] + bias[c] (bias may be NULL). */
 void sf_q8_dequantise(const int32_t *ACC, int64_t rows, int64_t N, const float *scale, const float *bias, float *Y);
 /* Non-zero entries of an int8 array. */
