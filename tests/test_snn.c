@@ -449,8 +449,30 @@ static void q8_neuron_block(void **st) {
         }
         assert_int_equal(sp, sp_ref);
         assert_int_equal(nz, nz_ref);
+        /* float currents (rounded to units: round half up of clamp(x / unit)) and no float output */
+        float xf[L];
+        int32_t v2[L];
+        int8_t kq2[L + 4];
+        memcpy(v2, v0, sizeof v2);
+        for (int j = 0; j < L; j++) xf[j] = (float)xa[j] * 0.25f + 0.3f, iu[j] = 4.0f;
+        int64_t nz2 = 0, sp2 = sf_q8_neuron_block(NULL, xf, v2, kq2, NULL, Th, iTh, iu, th, L, 1.0f, lo, K, thmax, shift, &nz2);
+        sp_ref = nz_ref = 0;
+        for (int j = 0; j < L; j++) {
+          float f = xf[j] * iu[j];
+          f = f > 1e9f ? 1e9f : f < -1e9f ? -1e9f : f;
+          int64_t u = (int64_t)v0[j] + (int32_t)floorf(f + 0.5f), k = u >= 0 ? u / Th[j] : -((-u + Th[j] - 1) / Th[j]);
+          k = k < lo ? lo : k > K ? K : k;
+          int64_t nv = u - k * Th[j];
+          nv = nv > (1 << 30) ? (1 << 30) : nv < -(1 << 30) ? -(1 << 30) : nv;
+          assert_int_equal(kq2[j], (int)k);
+          assert_int_equal(v2[j], (int32_t)nv);
+          sp_ref += k < 0 ? -k : k;
+          nz_ref += k != 0;
+        }
+        assert_int_equal(sp2, sp_ref);
+        assert_int_equal(nz2, nz_ref);
       }
-  printf("  int32 neurons (%s): K = 1..12, signed and unsigned, thresholds up to 2^28 and 2^12 everywhere (shifts) match exact integer division\n", sf_q8_isa());
+  printf("  int32 neurons (%s): K = 1..12, signed and unsigned, int and float currents, thresholds up to 2^28 and 2^12 everywhere (shifts) match exact integer division\n", sf_q8_isa());
 }
 
 static void vit_snn(void **st) { (void)st; network_vs_ann("models/vit/model.onnx", 8, 1.0, 0); }
