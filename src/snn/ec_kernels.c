@@ -40,10 +40,17 @@ static void increment_c(float *y, const float *f, float *prev, float t, int64_t 
 }
 
 #if defined(__x86_64__)
+/* whole vectors unmasked, the tail masked (the same arithmetic either way) */
 __attribute__((target("avx512f"))) static void accumulate_512(float *cum, float *mean, const float *x, float inv_t, int64_t n) {
   const __m512 vi = _mm512_set1_ps(inv_t);
-  for (int64_t i = 0; i < n; i += 16) {
-    __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 c = _mm512_add_ps(_mm512_loadu_ps(cum + i), _mm512_loadu_ps(x + i));
+    _mm512_storeu_ps(cum + i, c);
+    if (mean) _mm512_storeu_ps(mean + i, _mm512_mul_ps(c, vi));
+  }
+  if (i < n) {
+    __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
     __m512 c = _mm512_add_ps(_mm512_maskz_loadu_ps(m, cum + i), _mm512_maskz_loadu_ps(m, x + i));
     _mm512_mask_storeu_ps(cum + i, m, c);
     if (mean) _mm512_mask_storeu_ps(mean + i, m, _mm512_mul_ps(c, vi));
@@ -52,8 +59,14 @@ __attribute__((target("avx512f"))) static void accumulate_512(float *cum, float 
 
 __attribute__((target("avx512f"))) static void increment_512(float *y, const float *f, float *prev, float t, int64_t n) {
   const __m512 vt = _mm512_set1_ps(t);
-  for (int64_t i = 0; i < n; i += 16) {
-    __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 cur = _mm512_mul_ps(vt, _mm512_loadu_ps(f + i));
+    _mm512_storeu_ps(y + i, _mm512_sub_ps(cur, _mm512_loadu_ps(prev + i)));
+    _mm512_storeu_ps(prev + i, cur);
+  }
+  if (i < n) {
+    __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
     __m512 cur = _mm512_mul_ps(vt, _mm512_maskz_loadu_ps(m, f + i));
     _mm512_mask_storeu_ps(y + i, m, _mm512_sub_ps(cur, _mm512_maskz_loadu_ps(m, prev + i)));
     _mm512_mask_storeu_ps(prev + i, m, cur);
