@@ -33,6 +33,18 @@ for m in mlp vit; do
     done
   done
 done
+# the time-major chain with burst (K = 4) and leaky neurons: the general neuron kernel, step bits,
+# blocks whose int16 sums could overflow falling back to rows; 70 steps = three blocks, batch tails
+for nm in burst lif; do
+  "$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/mlp-$nm.sfm" --neuron $nm --calib-samples 128 > /dev/null || exit 1
+  for sch in auto step; do
+    "$BIN" eval "$T/mlp-$nm.sfm" --limit 300 --batch 100 --timesteps 70 --threads 2 --quant int8 --schedule $sch --no-ann --json "$T/chain-$nm-$sch.json" > /dev/null ||
+      { echo "FAIL mlp $nm int8 schedule=$sch: eval failed"; fail=$((fail+1)); }
+  done
+  if [ "$(sig "$T/chain-$nm-auto.json")" = "$(sig "$T/chain-$nm-step.json")" ] && grep -q '"time-major"' "$T/chain-$nm-auto.json"; then
+    echo "ok   mlp $nm int8 T=70: time-major chain and step-major identical"; pass=$((pass+1))
+  else echo "FAIL mlp $nm int8 T=70: time-major chain and step-major differ"; fail=$((fail+1)); fi
+done
 # the whole test set (40 batches, the last of 16 images): a multi-threaded BLAS call in the analog
 # first layer once split its sums differently at 1 and 2 threads and changed a few spikes here
 for q in float int8; do
