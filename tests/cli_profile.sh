@@ -21,6 +21,12 @@ grep -q "ANN vs SNN at every T" "$T/out.txt" && grep -q '"comparison"' "$T/p.jso
 grep -Eq "measured \(RAPL|measured energy: not available here, because" "$T/out.txt" || { echo "FAIL: no power-monitor status"; fail=1; }
 # ANN energy under 45 nm = MACs * 4.6 pJ (MLP: 784*512 + 512*256 + 256*10 = 535040 MACs, no float ops)
 awk '/^45nm /{ if ($3 < 2.456 || $3 > 2.466) { print "FAIL: ANN 45nm energy " $3 " uJ, expected 2.461 (535040 MACs x 4.6 pJ)"; exit 1 } }' "$T/out.txt" || fail=1
+# int8: the time-major chain counts exactly what the step-major executor counts (under ASan in make test)
+for sch in auto step; do
+  "$BIN" profile "$T/mlp.sfm" --timesteps 40 --limit 70 --batch 32 --quant int8 --schedule $sch --json "$T/q-$sch.json" > /dev/null || { echo "FAIL: profile --quant int8 --schedule $sch"; fail=1; }
+done
+grep -q '"time-major"' "$T/q-auto.json" && [ "$(grep -E '"(synaptic_ops_per_sample|spikes_per_sample|snn_accuracy_by_t)"' "$T/q-auto.json")" = "$(grep -E '"(synaptic_ops_per_sample|spikes_per_sample|snn_accuracy_by_t)"' "$T/q-step.json")" ] ||
+  { echo "FAIL: int8 time-major and step-major profiles differ"; fail=1; }
 mkdir -p "$T/bad"; echo '{"name": "x", "pj": {"mac": 1}}' > "$T/bad/x.json"
 if "$BIN" profile "$T/mlp.sfm" --limit 8 --energy-models "$T/bad" > /dev/null 2> "$T/err"; then echo "FAIL: model without sources accepted"; fail=1; fi
 grep -q "sources" "$T/err" || { echo "FAIL: error does not name the missing sources"; fail=1; }
