@@ -59,6 +59,14 @@ expect_error truncated_npy_input "truncated" "$T/o2/output_0.npy" -- "$BIN" run 
 expect_error wrong_input_name "no input named 'pixels'" "$T/o3/output_0.npy" -- "$BIN" run "$VIT" --input "pixels=$ROOT/models/vit/sample_input.npy" -o "$T/o3"
 expect_error wrong_input_shape "expects" "$T/o4/output_0.npy" -- "$BIN" run "$VIT" --input "$ROOT/models/hf_text/bert_cls/input_ids.npy" -o "$T/o4"
 expect_error unwritable_output "cannot" "" -- "$BIN" eval "$VIT" --limit 8 --json /nonexistent-dir/e.json
+# a NaN in a spiking network's input: named by sample and element, nothing written (float and int8)
+cp "$ROOT/models/mlp/sample_input.npy" "$T/nan_input.npy"
+hlen=$(od -An -tu2 -j8 -N2 "$T/nan_input.npy" | tr -d ' ')
+printf '\x00\x00\xc0\x7f' | dd of="$T/nan_input.npy" bs=1 seek=$((10 + hlen + 4 * (784 + 87))) conv=notrunc 2>/dev/null
+"$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/mlp.sfm" --neuron if --calib-samples 32 > /dev/null
+for q in float int8; do
+  expect_error nan_snn_input_$q "sample 1 (of this run's 4), element 87 is not finite" "$T/o5/output_0.npy" -- "$BIN" run "$T/mlp.sfm" --input "$T/nan_input.npy" -o "$T/o5" --quant $q
+done
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -42,7 +42,9 @@ typedef int (*sf_snn_step_fn)(int t, const sf_tensor *decoded, void *user);
 /* Bytes of state per sample a session of this graph works through at every step (increments,
  * running sums, membranes), from the graph's shapes; divide by the graph's batch size. */
 int64_t sf_snn_state_bytes(const sf_graph *spiking);
-/* Run T steps on one batch of inputs (the graph's batch size). */
+/* SF_ERR_VALUE naming the first NaN or infinite input (sample, element), else SF_OK. */
+sf_status sf_snn_input_check(const sf_tensor *input);
+/* Run T steps on one batch of inputs (the graph's batch size); the inputs must be finite. */
 sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user);
 /* Synaptic path for layers fed by spikes: 0 auto (events where the measured activity of the
  * step is below event_max_activity, default 0.2; dense otherwise), 1 dense, 2 event list,

@@ -134,6 +134,9 @@ static int record_step(int t, const sf_tensor *decoded, void *user) {
 static sf_status cpu_execute(void *deployed, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user) {
   cpu_deployed *d = deployed;
   if (d->rows == d->batch) return sf_snn_run(d->s[0], input, T, cb, user);
+  /* checked here for the whole batch (a shard's run would name its sample within the shard) */
+  sf_status bad = sf_snn_input_check(input);
+  if (bad) return bad;
   int64_t B = input->ndim ? input->shape[0] : 1, in_per = sf_tensor_numel(input) / (B ? B : 1);
   if (B != d->batch) return sf_error(SF_ERR_SHAPE, "SNN input has %lld samples; deployed for %lld", (long long)B, (long long)d->batch);
   const sf_graph *g0 = d->g[0];

@@ -193,8 +193,17 @@ int64_t sf_tensor_find_nonfinite(const sf_tensor *t) {
   int64_t n = sf_tensor_numel(t);
   if (!t->data) return -1;
   if (t->dtype == SF_F32) {
-    const float *p = t->data;
-    for (int64_t i = 0; i < n; i++) if (!isfinite(p[i])) return i;
+    /* blocks scanned without an early exit (vectorised: exponent bits all ones = NaN or infinity),
+     * the offending block searched again */
+    const uint32_t *u = t->data;
+    for (int64_t b0 = 0; b0 < n; b0 += 4096) {
+      const int64_t b1 = b0 + 4096 < n ? b0 + 4096 : n;
+      uint32_t any = 0;
+      for (int64_t i = b0; i < b1; i++) any |= (u[i] & 0x7f800000u) == 0x7f800000u;
+      if (any)
+        for (int64_t i = b0; i < b1; i++)
+          if ((u[i] & 0x7f800000u) == 0x7f800000u) return i;
+    }
   } else if (t->dtype == SF_F64) {
     const double *p = t->data;
     for (int64_t i = 0; i < n; i++) if (!isfinite(p[i])) return i;

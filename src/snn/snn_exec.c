@@ -631,7 +631,7 @@ static void input_linear_q8(node_state *n, const float *X, const float *bias, fl
 #pragma omp simd
     for (int64_t k = 0; k < Kd; k++) {
       float c = floorf(x[k] * inv + 0.5f);
-      c = c < lo ? lo : c > hi ? hi : c;
+      c = c < lo ? lo : c > hi ? hi : c == c ? c : 0.0f; /* (a NaN input codes as 0) */
       q[k] = (int8_t)(int)(c - shift);
     }
     n->xscale[r] = scale;
@@ -838,11 +838,22 @@ static int decode_step(sf_snn_session *s, int t, const float *y, sf_snn_step_fn 
   return 0;
 }
 
+sf_status sf_snn_input_check(const sf_tensor *input) {
+  /* a NaN or infinity would turn into arbitrary currents (and spikes) without a word */
+  const int64_t bad = sf_tensor_find_nonfinite(input);
+  if (bad < 0) return SF_OK;
+  const int64_t per = sf_tensor_numel(input) / (input->ndim && input->shape[0] ? input->shape[0] : 1);
+  return sf_error(SF_ERR_VALUE, "SNN input: sample %lld (of this run's %lld), element %lld is not finite; inputs must be finite",
+                  (long long)(bad / per), (long long)(input->ndim ? input->shape[0] : 1), (long long)(bad % per));
+}
+
 sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user) {
   const sf_graph *g = s->g;
   int in_v = g->inputs[0];
   if (!sf_tensor_same_shape(input, &g->values[in_v].t) && sf_tensor_numel(input) != numel(g, in_v))
     return sf_error(SF_ERR_SHAPE, "SNN input does not match the spiking graph's input shape");
+  sf_status bad = sf_snn_input_check(input);
+  if (bad) return bad;
   sf_rng_seed(&s->rng, s->cfg.seed);
   if (T > s->step_cap) {
     double *a = realloc(s->step_sops, sizeof(double) * (size_t)T), *b = realloc(s->step_macs, sizeof(double) * (size_t)T);
