@@ -5,7 +5,9 @@
  *   ec       O_t = t f(mean_t) - (t-1) f(mean_{t-1}), mean_t = running sum / t
  *   neuron   v += x (LIF: v = leak v + x); k = clamp(floor(v / theta), -K or 0, K); v -= k theta;
  *            emits k theta; v starts at theta / 2 (round-to-nearest), reset by subtraction
- * Shapes per value: whatever the spiking graph says ([batch, ...]). */
+ * Shapes per value: whatever the spiking graph says ([batch, ...]).
+ * This is the step-major schedule (every node over the batch at each step); a graph that is an int8
+ * feed-forward chain runs time-major instead (snn_chain.c), with the same results. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
