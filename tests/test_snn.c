@@ -340,6 +340,16 @@ static void q8_row_kernels(void **st) {
       sf_q8_dense_row(x, K, W, Wp, colsum, N, bias, a);
       assert_memory_equal(a, ref, sizeof(int32_t) * (size_t)N);
     }
+    {
+      /* 19 rows at once (8-row blocks and a tail) = row by row */
+      int32_t *A = malloc(sizeof(int32_t) * 19 * NMAX), *B = malloc(sizeof(int32_t) * 19 * NMAX);
+      int8_t *X = calloc(19 * K + 4, 1);
+      for (int i = 0; i < 19 * K; i++) X[i] = sf_rng_uniform(&rng) < 0.3f ? (int8_t)((int)(sf_rng_uniform(&rng) * 9) - 4) : 0;
+      sf_q8_dense_rows(X, 19, K, W, Wp, colsum, N, bias, A);
+      for (int r = 0; r < 19; r++) sf_q8_dense_row(X + r * K, K, W, Wp, colsum, N, bias, B + r * N);
+      assert_memory_equal(A, B, sizeof(int32_t) * 19 * (size_t)N);
+      free(A); free(B); free(X);
+    }
     if (N > 256) continue;
     /* a block of 32 steps: at most 200 unit spikes per step keeps the int16 sums exact */
     for (int i = 0; i < NB * K; i++) S[i] = sf_rng_uniform(&rng) < 0.15f ? (int8_t)(sf_rng_uniform(&rng) < 0.8f ? 1 : -1) : 0;

@@ -10,6 +10,10 @@
  * counters and outputs are the step-major executor's, bit for bit (tests/snn_paths.sh). */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 #include "graph/graph.h"
 #include "snn/snn_session.h"
@@ -18,9 +22,20 @@
 
 #define CHAIN_MAX_NODES 64
 #define CHAIN_BLOCK_FLOATS 65536 /* decoded currents held per block of steps */
-#define CHAIN_SAMPLE_EVERY 64    /* per-layer times: every 64th sample is timed layer by layer */
 
 static int64_t numel_of(const sf_graph *g, int v) { return sf_tensor_numel(&g->values[v].t); }
+
+/* A cheap clock for splitting the chain's measured time among its layers (only ratios of ticks
+ * are used): the time-stamp counter where there is one. */
+static inline uint64_t ticks(void) {
+#if defined(__x86_64__)
+  return __rdtsc();
+#else
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+#endif
+}
 
 int sf_chain_plan(sf_snn_session *s) {
   const sf_graph *g = s->g;
@@ -80,7 +95,7 @@ typedef struct {
  * (its input currents for every step are known: the constant input, or the previous layer's
  * block), then its synapses for all nb steps at once. Spikes land in S [nb, R], currents in
  * Acc [nb, N] (bias included). */
-static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, int timed, chain_tally *tally, double *step_sops, double *step_nupd) {
+static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, chain_tally *tally, double *step_sops, double *step_nupd) {
   const sf_graph *g = s->g;
   const int n = s->n_chain;
   const int64_t rows = numel_of(g, g->nodes[s->chain[0]].out[0]) / s->ns[s->chain[1]].qK;
@@ -93,7 +108,7 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, int timed
     node_state *nr = &s->ns[s->chain[j]], *ln = &s->ns[s->chain[j + 1]];
     const int64_t R = ln->qK, N = ln->qN, off = (r * R) % nr->qchunk;
     const int lo = nr->is_signed ? -nr->K : 0;
-    double c0 = timed ? sf_snn_now() : 0;
+    const uint64_t c0 = ticks();
     /* neurons, step by step; binary IF neurons also mark the steps each one fired at */
     const int binary = nr->K == 1 && nr->leak == 1.0f;
     uint32_t *bits = binary ? s->chain_bits : NULL;
@@ -117,7 +132,7 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, int timed
       max_sp = sp > max_sp ? sp : max_sp;
       nz_all += z;
     }
-    double c1 = timed ? sf_snn_now() : 0;
+    const uint64_t c1 = ticks();
     /* synapses: the step-major executor's choice of path (dense where activity is high or the
      * layer is a narrow output), events over the whole block where int16 sums cannot overflow */
     const int dense = s->path == SF_PATH_DENSE ||
@@ -145,7 +160,7 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, int timed
       }
     } else if (dense && N <= 16) {
       /* a class output: the block's steps are the rows of one product (each weight load serves 8 steps) */
-      sf_q8_linear_dense(S, nb, R, ln->Wq, ln->Wp, ln->colsum, N, ln->bq, Acc);
+      sf_q8_dense_rows(S, nb, R, ln->Wq, ln->Wp, ln->colsum, N, ln->bq, Acc);
     } else {
       for (int tt = 0; tt < nb; tt++) {
         const int8_t *x = S + (int64_t)tt * R;
@@ -161,11 +176,9 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, int timed
       const float *b = nd->n_in > 2 && nd->in[2] >= 0 ? g->values[nd->in[2]].t.data : NULL;
       for (int tt = 0; tt < nb; tt++) sf_q8_dequantise(Acc + (int64_t)tt * N, 1, N, ln->wscale, b, s->chain_y + ((int64_t)tt * rows + r) * N);
     }
-    if (timed) {
-      double c2 = sf_snn_now();
-      tally[j].timed += c1 - c0;
-      tally[j + 1].timed += c2 - c1;
-    }
+    const uint64_t c2 = ticks();
+    tally[j].timed += (double)(c1 - c0);
+    tally[j + 1].timed += (double)(c2 - c1);
   }
 }
 
@@ -181,12 +194,12 @@ sf_status sf_chain_run(sf_snn_session *s, int T, sf_snn_decode_fn decode_step, s
   int stop = 0;
   for (int t0 = 1; t0 <= T && !stop; t0 += (int)s->chain_block) {
     const int nb = t0 + (int)s->chain_block - 1 < T ? (int)s->chain_block : T - t0 + 1;
-    for (int64_t r = 0; r < rows; r++) chain_sample(s, r, t0, nb, r % CHAIN_SAMPLE_EVERY == 0, tally, s->step_sops, s->step_nupd);
+    for (int64_t r = 0; r < rows; r++) chain_sample(s, r, t0, nb, tally, s->step_sops, s->step_nupd);
     double d0 = sf_snn_now();
     for (int t = t0; t < t0 + nb && !stop; t++) stop = decode_step(s, t, s->chain_y + (int64_t)(t - t0) * rows * n_out, cb, user);
     decode_seconds += sf_snn_now() - d0;
   }
-  /* the chain's time goes to its layers in the proportions of the timed samples */
+  /* the chain's measured time goes to its layers in the proportions of their ticks */
   const double total = sf_snn_now() - start - decode_seconds;
   double timed = 0;
   for (int j = 0; j < n; j++) timed += tally[j].timed;

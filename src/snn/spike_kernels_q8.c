@@ -581,6 +581,17 @@ static void dense_avx2(const int8_t *X, int64_t rows, int64_t K, const int8_t *W
 }
 #endif
 
+void sf_q8_dense_rows(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum, int64_t N,
+                      const int32_t *bias, int32_t *ACC) {
+#if defined(__x86_64__)
+  if (isa() == ISA_VNNI512 && N <= 16) {
+    for (int64_t r0 = 0; r0 < rows; r0 += 8) dense_rows8_narrow_vnni(X, rows, r0, K, Wp, colsum, N, bias, ACC);
+    return;
+  }
+#endif
+  for (int64_t r = 0; r < rows; r++) sf_q8_dense_row(X + r * K, K, Wq, Wp, colsum, N, bias, ACC + r * N);
+}
+
 void sf_q8_dense_row(const int8_t *x, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum, int64_t N, const int32_t *bias,
                      int32_t *acc) {
 #if defined(__x86_64__)

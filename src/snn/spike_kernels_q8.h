@@ -38,6 +38,9 @@ void sf_q8_linear_dense(const int8_t *X, int64_t rows, int64_t K, const int8_t *
 /* The same for one row x[0:K] into acc[0:N] (no threads: for runners that step one sample at a time). */
 void sf_q8_dense_row(const int8_t *x, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum, int64_t N, const int32_t *bias,
                      int32_t *acc);
+/* The same for `rows` rows, on the calling thread (narrow layers share each weight load among 8 rows). */
+void sf_q8_dense_rows(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum, int64_t N,
+                      const int32_t *bias, int32_t *ACC);
 /* One step of int32-membrane neurons over len elements; per-position tables Th (threshold in
  * units), iTh = 1 / Th, iu = 1 / unit, th = theta (the value a spike carries):
  *   u = v + x (x = xa, the feeding int8 layer's accumulators, or round(xf / unit) for float currents)
