@@ -64,6 +64,13 @@ cp "$ROOT/models/mlp/sample_input.npy" "$T/nan_input.npy"
 hlen=$(od -An -tu2 -j8 -N2 "$T/nan_input.npy" | tr -d ' ')
 printf '\x00\x00\xc0\x7f' | dd of="$T/nan_input.npy" bs=1 seek=$((10 + hlen + 4 * (784 + 87))) conv=notrunc 2>/dev/null
 "$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/mlp.sfm" --neuron if --calib-samples 32 > /dev/null
+# 300 samples (the batch is split into shards): the sample is named within the whole batch
+hdr="{'descr': '<f4', 'fortran_order': False, 'shape': (300, 1, 28, 28), }"
+pad=$(( 64 - (10 + ${#hdr} + 1) % 64 ))
+{ printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $(( (${#hdr} + pad + 1) % 256 )))\\x$(printf %02x $(( (${#hdr} + pad + 1) / 256 )))";
+  printf '%s%*s\n' "$hdr" $pad ''; head -c $((300 * 784 * 4)) /dev/zero; } > "$T/nan_big.npy"
+printf '\x00\x00\x80\x7f' | dd of="$T/nan_big.npy" bs=1 seek=$(( $(stat -c %s "$T/nan_big.npy") - 300 * 784 * 4 + 4 * (200 * 784 + 5) )) conv=notrunc 2>/dev/null
+expect_error inf_snn_input_sharded "sample 200 (of this run's 300), element 5 is not finite" "$T/o6/output_0.npy" -- "$BIN" run "$T/mlp.sfm" --input "$T/nan_big.npy" -o "$T/o6" --quant int8
 for q in float int8; do
   expect_error nan_snn_input_$q "sample 1 (of this run's 4), element 87 is not finite" "$T/o5/output_0.npy" -- "$BIN" run "$T/mlp.sfm" --input "$T/nan_input.npy" -o "$T/o5" --quant $q
 done

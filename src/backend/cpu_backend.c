@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "backend/backend_impl.h"
+#include "snn/snn_session.h"
 #include "convert/convert_internal.h"
 #include "spikeformer/threads.h"
 
@@ -155,7 +156,7 @@ static sf_status cpu_execute(void *deployed, const sf_tensor *input, int T, sf_s
     x.shape[0] = nr;
     x.data = (float *)input->data + r0 * in_per;
     rec[k] = (shard_record){buf, B * out_per, r0 * out_per, {0}};
-    sts[k] = sf_snn_run(s, &x, T, cb ? record_step : NULL, &rec[k]);
+    sts[k] = sf_snn_run_checked(s, &x, T, cb ? record_step : NULL, &rec[k]);
   }
   sf_status st = SF_OK;
   for (int64_t k = 0; k < shards && !st; k++) st = sts[k];

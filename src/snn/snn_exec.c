@@ -850,12 +850,15 @@ sf_status sf_snn_input_check(const sf_tensor *input) {
 }
 
 sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user) {
+  sf_status bad = sf_snn_input_check(input);
+  return bad ? bad : sf_snn_run_checked(s, input, T, cb, user);
+}
+
+sf_status sf_snn_run_checked(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user) {
   const sf_graph *g = s->g;
   int in_v = g->inputs[0];
   if (!sf_tensor_same_shape(input, &g->values[in_v].t) && sf_tensor_numel(input) != numel(g, in_v))
     return sf_error(SF_ERR_SHAPE, "SNN input does not match the spiking graph's input shape");
-  sf_status bad = sf_snn_input_check(input);
-  if (bad) return bad;
   sf_rng_seed(&s->rng, s->cfg.seed);
   if (T > s->step_cap) {
     double *a = realloc(s->step_sops, sizeof(double) * (size_t)T), *b = realloc(s->step_macs, sizeof(double) * (size_t)T);

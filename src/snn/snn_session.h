@@ -112,6 +112,10 @@ static inline double sf_snn_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* sf_snn_run without the scan for non-finite inputs, for callers that checked the whole batch
+ * (the CPU backend's shards). */
+sf_status sf_snn_run_checked(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user);
+
 /* Time-major runner (snn_chain.c). sf_chain_plan: after int8 quantisation, recognise a chain
  * [neuron with a constant input current] -> (int8 linear -> int32 neuron)* -> int8 linear -> output
  * and record it in s->chain; 0 if the graph is not one, -1 out of memory. sf_chain_run: every step
