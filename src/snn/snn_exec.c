@@ -616,41 +616,11 @@ static int quantise_input_linear(sf_snn_session *s, int i) {
  * products, then back to float with the two scales. X [rows, K], Y [rows, N]. */
 static void input_linear_q8(node_state *n, const float *X, const float *bias, float *Y, int64_t rows) {
   const int64_t Kd = n->qK, N = n->qN;
-  for (int64_t r = 0; r < rows; r++) {
-    const float *x = X + r * Kd;
-    int8_t *q = n->xq8 + r * Kd;
-    float mn = 0, mx = 0;
-#pragma omp simd reduction(min : mn) reduction(max : mx)
-    for (int64_t k = 0; k < Kd; k++) {
-      mn = x[k] < mn ? x[k] : mn;
-      mx = x[k] > mx ? x[k] : mx;
-    }
-    const int u8 = mn >= 0;
-    const float amax = u8 ? mx : (mx > -mn ? mx : -mn), scale = amax > 0 ? amax / (u8 ? 255.0f : 127.0f) : 1.0f, inv = 1.0f / scale;
-    /* codes round half up and are clamped to the range; unsigned codes are stored as code - 128
-     * (the dense kernel's x + 128 gives the code back) */
-    const float lo = u8 ? 0.0f : -127.0f, hi = u8 ? 255.0f : 127.0f, shift = u8 ? 128.0f : 0.0f;
-#pragma omp simd
-    for (int64_t k = 0; k < Kd; k++) {
-      float c = floorf(x[k] * inv + 0.5f);
-      c = c < lo ? lo : c > hi ? hi : c == c ? c : 0.0f; /* (a NaN input codes as 0) */
-      q[k] = (int8_t)(int)(c - shift);
-    }
-    n->xscale[r] = scale;
-    n->xu8[r] = (uint8_t)u8;
-  }
+  sf_q8_code_rows(X, rows, Kd, n->xq8, n->xscale, n->xu8);
   sf_q8_linear_dense(n->xq8, rows, Kd, n->Wq, n->Wp, n->colsum, N, n->bq, n->acc);
-  for (int64_t r = 0; r < rows; r++) {
-    const int32_t *a = n->acc + r * N;
-    const int32_t off = n->xu8[r] ? 128 : 0;
-    const float xs = n->xscale[r];
-    const int32_t *cs = n->colsum;
-    const float *ws = n->wscale;
-    float *y = Y + r * N;
-#pragma omp simd
-    for (int64_t c = 0; c < N; c++) y[c] = xs * ws[c] * (float)(a[c] + off * cs[c]) + (bias ? bias[c] : 0.0f);
-  }
+  sf_q8_input_currents(n->acc, rows, N, n->xscale, n->xu8, n->wscale, n->colsum, bias, Y);
 }
+
 
 void sf_snn_set_schedule(sf_snn_session *s, int step_major) { s->step_major = step_major != 0; }
 
@@ -767,12 +737,7 @@ static void xin_set(node_state *n, const float *x, int64_t on) {
   const float *iu = n->iuE;
   const int64_t P = n->qchunk;
 #pragma omp parallel for schedule(static) if (on > 16384)
-  for (int64_t e0 = 0; e0 < on; e0 += P)
-    for (int64_t j = 0; j < P && e0 + j < on; j++) {
-      float f = x[e0 + j] * iu[j];
-      f = f > 1e9f ? 1e9f : f < -1e9f ? -1e9f : f;
-      n->xin[e0 + j] = (int32_t)floorf(f + 0.5f);
-    }
+  for (int64_t e0 = 0; e0 < on; e0 += P) sf_q8_units(x + e0, iu, on - e0 < P ? on - e0 : P, n->xin + e0);
 }
 
 static void neuron_step_q8(sf_snn_session *s, node_state *n, const sf_node *nd, int64_t on, int t, double *spikes_out, double *nz_out) {

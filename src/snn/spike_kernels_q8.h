@@ -59,6 +59,16 @@ int64_t sf_q8_neuron_if(const int32_t *xa, int32_t *v, int8_t *kq, const int32_t
 /* The same with the currents as int16 block sums x16 plus an int32 bias row (sf_q8_events_steps). */
 int64_t sf_q8_neuron_if16(const int16_t *x16, const int32_t *bias, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed,
                           uint32_t *bits, uint32_t bit, int64_t *nz);
+/* 8-bit codes of float rows X [rows, K] for the analog input layer, per row: unsigned (scale
+ * max / 255, stored as code - 128) where every input is >= 0, else signed (scale max |x| / 127);
+ * codes round half up, clamp to the range, NaN -> 0. xscale[r], xu8[r]: the row's scale and kind. */
+void sf_q8_code_rows(const float *X, int64_t rows, int64_t K, int8_t *xq, float *xscale, uint8_t *xu8);
+/* Back to float for the analog input layer: Y[r, c] = xscale[r] wscale[c] (ACC[r, c] + 128 colsum[c]
+ * where row r has unsigned codes) + bias[c] (bias may be NULL). */
+void sf_q8_input_currents(const int32_t *ACC, int64_t rows, int64_t N, const float *xscale, const uint8_t *xu8, const float *wscale,
+                          const int32_t *colsum, const float *bias, float *Y);
+/* Float currents in membrane units: out = floor(clamp(x * iu, -1e9, 1e9) + 1/2). */
+void sf_q8_units(const float *x, const float *iu, int64_t n, int32_t *out);
 /* Float currents from accumulators: Y[r, c] = scale[c] * ACC[r, c] + bias[c] (bias may be NULL). */
 void sf_q8_dequantise(const int32_t *ACC, int64_t rows, int64_t N, const float *scale, const float *bias, float *Y);
 /* Non-zero entries of an int8 array. */
