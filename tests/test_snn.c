@@ -19,6 +19,7 @@
 #include "ops/ops.h"
 #include "spikeformer/batcher.h"
 #include "snn/spike_kernels_q8.h"
+#include "snn/neuron_kernels_q8.h"
 #include "spikeformer/rng.h"
 #include "spikeformer/snn.h"
 #include "test_util.h"

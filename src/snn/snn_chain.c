@@ -19,6 +19,8 @@
 #include "snn/snn_session.h"
 #include "snn/spike_kernels.h"
 #include "snn/spike_kernels_q8.h"
+#include "snn/neuron_kernels_q8.h"
+#include "snn/q8_codes.h"
 
 #define CHAIN_MAX_NODES 64
 #define CHAIN_BLOCK_FLOATS 65536 /* decoded currents held per block of steps */

@@ -20,6 +20,8 @@
 #include "snn/ec_kernels.h"
 #include "snn/spike_kernels.h"
 #include "snn/spike_kernels_q8.h"
+#include "snn/neuron_kernels_q8.h"
+#include "snn/q8_codes.h"
 #include "snn/snn_session.h"
 #include "spikeformer/snn.h"
 #include "spikeformer/threads.h"

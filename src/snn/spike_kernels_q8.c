@@ -2,6 +2,7 @@
  * run time: AVX-512 VNNI (vpdpbusd: 64 int8 products per instruction), AVX2 (widen to int32) and
  * portable C. All compute the same exact integer sums. */
 #include "snn/spike_kernels_q8.h"
+#include "snn/q8_isa.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -10,10 +11,9 @@
 #include <immintrin.h>
 #endif
 
-enum { ISA_C, ISA_AVX2, ISA_VNNI512 };
 static int g_isa = -1;
 
-static int isa(void) {
+int sf_q8_isa_level(void) {
   if (g_isa >= 0) return g_isa;
   int k = ISA_C;
 #if defined(__x86_64__)
@@ -32,7 +32,7 @@ static int isa(void) {
 
 const char *sf_q8_isa(void) {
   static const char *names[] = {"c", "avx2", "vnni512"};
-  return names[isa()];
+  return names[sf_q8_isa_level()];
 }
 
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
@@ -92,8 +92,8 @@ typedef void (*row_add_fn)(int64_t, int, const int8_t *, int32_t *);
 
 static row_add_fn pick_row_add(void) {
 #if defined(__x86_64__)
-  if (isa() == ISA_VNNI512) return row_add_512;
-  if (isa() == ISA_AVX2) return row_add_avx2;
+  if (sf_q8_isa_level() == ISA_VNNI512) return row_add_512;
+  if (sf_q8_isa_level() == ISA_AVX2) return row_add_avx2;
 #endif
   return row_add_c;
 }
@@ -314,7 +314,7 @@ static int64_t events16_row_c(const int8_t *x, int64_t K, const int8_t *W, int64
 int64_t sf_q8_events16_row(const int8_t *x, int64_t K, const int8_t *W, int64_t N, int kmax, const int32_t *bias, int32_t *acc,
                            int32_t *idx) {
 #if defined(__x86_64__)
-  if (isa() == ISA_VNNI512) return events16_row_512(x, K, W, N, kmax, bias, acc, idx);
+  if (sf_q8_isa_level() == ISA_VNNI512) return events16_row_512(x, K, W, N, kmax, bias, acc, idx);
 #endif
   (void)kmax;
   (void)idx;
@@ -385,7 +385,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void events_steps_di
 
 void sf_q8_events_steps(const int8_t *S, int nb, int64_t K, const uint32_t *bits, const int8_t *W, int64_t N, int16_t *I, int64_t ldi) {
 #if defined(__x86_64__)
-  if (isa() == ISA_VNNI512 && N <= 256) { events_steps_dispatch_512(S, K, bits, W, N, I, ldi); return; }
+  if (sf_q8_isa_level() == ISA_VNNI512 && N <= 256) { events_steps_dispatch_512(S, K, bits, W, N, I, ldi); return; }
 #endif
   events_steps_c(S, nb, K, bits, W, N, I, ldi);
 }
@@ -415,7 +415,7 @@ int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const in
 
 int64_t sf_q8_linear_events(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int32_t *ACC) {
 #if defined(__x86_64__)
-  if (isa() == ISA_VNNI512) return events_512(X, rows, K, Wq, N, ACC);
+  if (sf_q8_isa_level() == ISA_VNNI512) return events_512(X, rows, K, Wq, N, ACC);
 #endif
   row_add_fn f = pick_row_add();
   int64_t events = 0;
@@ -584,7 +584,7 @@ static void dense_avx2(const int8_t *X, int64_t rows, int64_t K, const int8_t *W
 void sf_q8_dense_rows(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum, int64_t N,
                       const int32_t *bias, int32_t *ACC) {
 #if defined(__x86_64__)
-  if (isa() == ISA_VNNI512 && N <= 16) {
+  if (sf_q8_isa_level() == ISA_VNNI512 && N <= 16) {
     for (int64_t r0 = 0; r0 < rows; r0 += 8) dense_rows8_narrow_vnni(X, rows, r0, K, Wp, colsum, N, bias, ACC);
     return;
   }
@@ -595,7 +595,7 @@ void sf_q8_dense_rows(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq
 void sf_q8_dense_row(const int8_t *x, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum, int64_t N, const int32_t *bias,
                      int32_t *acc) {
 #if defined(__x86_64__)
-  if (isa() == ISA_VNNI512) { dense_row_vnni(x, K, Wp, colsum, N, bias, acc); return; }
+  if (sf_q8_isa_level() == ISA_VNNI512) { dense_row_vnni(x, K, Wp, colsum, N, bias, acc); return; }
 #endif
   (void)Wp;
   (void)colsum;
@@ -608,414 +608,14 @@ void sf_q8_dense_row(const int8_t *x, int64_t K, const int8_t *Wq, const int8_t 
 void sf_q8_linear_dense(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum,
                         int64_t N, const int32_t *bias, int32_t *ACC) {
 #if defined(__x86_64__)
-  if (isa() == ISA_VNNI512) { dense_vnni(X, rows, K, Wp, colsum, N, bias, ACC); return; }
+  if (sf_q8_isa_level() == ISA_VNNI512) { dense_vnni(X, rows, K, Wp, colsum, N, bias, ACC); return; }
 #endif
   if (bias)
     for (int64_t r = 0; r < rows; r++) memcpy(ACC + r * N, bias, sizeof(int32_t) * (size_t)N);
 #if defined(__x86_64__)
-  if (isa() == ISA_AVX2) { dense_avx2(X, rows, K, Wq, N, ACC); return; }
+  if (sf_q8_isa_level() == ISA_AVX2) { dense_avx2(X, rows, K, Wq, N, ACC); return; }
 #endif
   (void)Wp;
   (void)colsum;
   dense_c(X, rows, K, Wq, N, ACC);
-}
-
-/* ---- int32-membrane neurons ---- */
-
-static int64_t neuron_block_c(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh,
-                              const float *iu, const float *th, int64_t len, float leak, int lo, int K, int64_t *nz) {
-  int64_t spikes = 0, z = 0;
-  const float flo = (float)(lo - 1), fhi = (float)(K + 1);
-  for (int64_t j = 0; j < len; j++) {
-    int32_t in;
-    if (xa) in = xa[j];
-    else {
-      float f = xf[j] * iu[j];
-      f = f > 1e9f ? 1e9f : f < -1e9f ? -1e9f : f;
-      in = (int32_t)floorf(f + 0.5f);
-    }
-    int32_t vv = leak != 1.0f ? (int32_t)floorf(leak * (float)v[j] + 0.5f) : v[j];
-    int32_t u = vv + in, T1 = Th[j];
-    float kf = floorf((float)u * iTh[j]);
-    kf = kf < flo ? flo : kf > fhi ? fhi : kf;
-    int32_t k = (int32_t)kf;
-    int32_t r = u - k * T1;
-    k += (r >= T1) - (r < 0);
-    k = k < lo ? lo : k > K ? K : k;
-    int32_t nv = u - k * T1;
-    v[j] = nv > (1 << 30) ? (1 << 30) : nv < -(1 << 30) ? -(1 << 30) : nv;
-    kq[j] = (int8_t)k;
-    if (y) y[j] = (float)k * th[j];
-    spikes += k < 0 ? -k : k;
-    z += k != 0;
-  }
-  *nz = z;
-  return spikes;
-}
-
-#if defined(__x86_64__)
-enum { NB_K1, NB_SHIFT, NB_COMPARE, NB_DIVIDE }; /* how floor(u / Th) is found */
-
-/* The same arithmetic 16 lanes at a time (identical results to the C version). One group of 16:
- * FULL groups load and store without masks (a masked load cannot take its data from a masked
- * store still in flight); XA, LEAK, STRAT, SIGNED, KC (levels, 0: K at run time) and YOUT are
- * constants in the specialised loops below, so their branches fold away. */
-__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
-neuron16_512(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh, const float *iu,
-             const float *th, float leak, int K, int th_shift, __mmask16 m, __m512i *sp, int64_t *z, const int FULL, const int XA, const int LEAK,
-             const int STRAT, const int SIGNED, const int KC, const int YOUT) {
-  const int lo = SIGNED ? -(KC ? KC : K) : 0, KK = KC ? KC : K;
-  const __m512 half = _mm512_set1_ps(0.5f);
-  const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
-#define LD32(p) (FULL ? _mm512_loadu_si512((const void *)(p)) : _mm512_maskz_loadu_epi32(m, p))
-#define LDPS(p) (FULL ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p))
-  __m512i in;
-  if (XA) in = LD32(xa);
-  else {
-    __m512 f = _mm512_mul_ps(LDPS(xf), LDPS(iu));
-    f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(-1e9f)), _mm512_set1_ps(1e9f));
-    in = _mm512_cvttps_epi32(_mm512_roundscale_ps(_mm512_add_ps(f, half), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
-  }
-  __m512i vv = LD32(v);
-  if (LEAK)
-    vv = _mm512_cvttps_epi32(_mm512_roundscale_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(leak), _mm512_cvtepi32_ps(vv)), half),
-                                                  _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
-  const __m512i u = _mm512_add_epi32(vv, in), T1 = LD32(Th);
-  __m512i k, nv;
-  if (STRAT == NB_K1) {
-    /* one level: k = 1 if u >= Th, -1 if signed and u < 0, else 0 (floor(u / Th) clamped) */
-    __mmask16 pos = _mm512_cmpge_epi32_mask(u, T1), neg = SIGNED ? _mm512_cmplt_epi32_mask(u, zero) : (__mmask16)0;
-    k = _mm512_mask_mov_epi32(_mm512_mask_mov_epi32(zero, pos, one), neg, _mm512_set1_epi32(-1));
-    nv = _mm512_mask_add_epi32(_mm512_mask_sub_epi32(u, pos, u, T1), neg, u, T1);
-  } else if (STRAT == NB_SHIFT) {
-    /* every threshold 2^th_shift: floor(u / Th) is an arithmetic shift, k Th a left shift */
-    k = _mm512_min_epi32(_mm512_max_epi32(_mm512_srai_epi32(u, (unsigned)th_shift), _mm512_set1_epi32(lo)), _mm512_set1_epi32(KK));
-    nv = _mm512_sub_epi32(u, _mm512_slli_epi32(k, (unsigned)th_shift));
-  } else if (STRAT == NB_COMPARE) {
-    /* k = #{j = 1..K : u >= j Th} - #{j = 0..K-1 (signed) : u < -j Th} = clamp(floor(u / Th), lo, K) */
-    __m512i up = T1, dn = zero;
-    k = zero;
-    nv = u;
-    for (int q = 0; q < KK; q++) {
-      __mmask16 ge = _mm512_cmpge_epi32_mask(u, up);
-      k = _mm512_mask_add_epi32(k, ge, k, one);
-      nv = _mm512_mask_sub_epi32(nv, ge, nv, T1);
-      up = _mm512_add_epi32(up, T1);
-      if (SIGNED) {
-        __mmask16 lt = _mm512_cmplt_epi32_mask(u, dn);
-        k = _mm512_mask_sub_epi32(k, lt, k, one);
-        nv = _mm512_mask_add_epi32(nv, lt, nv, T1);
-        dn = _mm512_sub_epi32(dn, T1);
-      }
-    }
-  } else {
-    /* floor(u / Th) from the float quotient, corrected by one either way, clamped */
-    __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(u), LDPS(iTh)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    kf = _mm512_min_ps(_mm512_max_ps(kf, _mm512_set1_ps((float)(lo - 1))), _mm512_set1_ps((float)(KK + 1)));
-    k = _mm512_cvttps_epi32(kf);
-    __m512i r = _mm512_sub_epi32(u, _mm512_mullo_epi32(k, T1));
-    k = _mm512_mask_add_epi32(k, _mm512_cmpge_epi32_mask(r, T1), k, one);
-    k = _mm512_mask_sub_epi32(k, _mm512_cmplt_epi32_mask(r, zero), k, one);
-    k = _mm512_min_epi32(_mm512_max_epi32(k, _mm512_set1_epi32(lo)), _mm512_set1_epi32(KK));
-    nv = _mm512_sub_epi32(u, _mm512_mullo_epi32(k, T1));
-  }
-  nv = _mm512_min_epi32(_mm512_max_epi32(nv, _mm512_set1_epi32(-(1 << 30))), _mm512_set1_epi32(1 << 30));
-  const __m128i k8 = _mm512_cvtepi32_epi8(k);
-  if (FULL) {
-    _mm512_storeu_si512((void *)v, nv);
-    _mm_storeu_si128((__m128i *)kq, k8);
-    if (YOUT) _mm512_storeu_ps(y, _mm512_mul_ps(_mm512_cvtepi32_ps(k), _mm512_loadu_ps(th)));
-  } else {
-    _mm512_mask_storeu_epi32(v, m, nv);
-    _mm_mask_storeu_epi8(kq, m, k8);
-    if (YOUT) _mm512_mask_storeu_ps(y, m, _mm512_mul_ps(_mm512_cvtepi32_ps(k), _mm512_maskz_loadu_ps(m, th)));
-  }
-#undef LD32
-#undef LDPS
-  /* (in a tail the masked-off lanes may hold any k: count only the lanes in m) */
-  *sp = _mm512_add_epi32(*sp, FULL ? _mm512_abs_epi32(k) : _mm512_maskz_abs_epi32(m, k));
-  *z += __builtin_popcount((unsigned)(FULL ? _mm512_cmpneq_epi32_mask(k, zero) : _mm512_mask_cmpneq_epi32_mask(m, k, zero)));
-}
-
-/* A block of len neurons: whole groups of 16, then the tail. */
-__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline int64_t
-neuron_loop_512(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh, const float *iu,
-                const float *th, int64_t len, float leak, int K, int th_shift, int64_t *nz, const int XA, const int LEAK, const int STRAT,
-                const int SIGNED, const int KC, const int YOUT) {
-  __m512i sp = _mm512_setzero_si512();
-  int64_t z = 0, j = 0;
-#define GROUP(m, FULL)                                                                                                                           \
-  neuron16_512(XA ? xa + j : NULL, XA ? NULL : xf + j, v + j, kq + j, YOUT ? y + j : NULL, Th + j, iTh + j, XA ? NULL : iu + j, th + j, leak, K, \
-               th_shift, m, &sp, &z, FULL, XA, LEAK, STRAT, SIGNED, KC, YOUT)
-  for (; j + 16 <= len; j += 16) GROUP((__mmask16)0xFFFF, 1);
-  if (j < len) GROUP((__mmask16)((1u << (len - j)) - 1), 0);
-#undef GROUP
-  *nz = z;
-  return _mm512_reduce_add_epi32(sp);
-}
-
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block_512(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq,
-                                                                                   float *y, const int32_t *Th, const float *iTh, const float *iu,
-                                                                                   const float *th, int64_t len, float leak, int lo, int K,
-                                                                                   int32_t th_max, int th_shift, int64_t *nz) {
-  /* few levels and thresholds small enough that K * Th fits: count the multiples of Th that u
-   * reaches with compares (short dependency chains) instead of dividing and multiplying back */
-  const int strat = K == 1 ? NB_K1 : th_shift >= 0 ? NB_SHIFT : K <= 8 && (int64_t)th_max * (K + 1) < (1LL << 30) ? NB_COMPARE : NB_DIVIDE;
-  const int sgn = lo < 0, yo = y != NULL;
-#define LOOP(XA, STRAT, SIGNED, KC, YOUT) neuron_loop_512(xa, xf, v, kq, y, Th, iTh, iu, th, len, leak, K, th_shift, nz, XA, 0, STRAT, SIGNED, KC, YOUT)
-  /* specialised: the converted transformer's neurons (burst K = 4 fed by an int8 layer, or fed by
-   * float currents at power-of-two thresholds), signed or not, with or without a float output */
-  if (leak == 1.0f && xa && strat == NB_COMPARE && K == 4) {
-    if (sgn) return yo ? LOOP(1, NB_COMPARE, 1, 4, 1) : LOOP(1, NB_COMPARE, 1, 4, 0);
-    return yo ? LOOP(1, NB_COMPARE, 0, 4, 1) : LOOP(1, NB_COMPARE, 0, 4, 0);
-  }
-  if (leak == 1.0f && !xa && strat == NB_SHIFT) {
-    if (sgn) return yo ? LOOP(0, NB_SHIFT, 1, 0, 1) : LOOP(0, NB_SHIFT, 1, 0, 0);
-    return yo ? LOOP(0, NB_SHIFT, 0, 0, 1) : LOOP(0, NB_SHIFT, 0, 0, 0);
-  }
-  if (leak == 1.0f && xa && strat == NB_SHIFT && sgn) return yo ? LOOP(1, NB_SHIFT, 1, 0, 1) : LOOP(1, NB_SHIFT, 1, 0, 0);
-#undef LOOP
-  /* everything else: the same code with its choices made at run time */
-  return neuron_loop_512(xa, xf, v, kq, y, Th, iTh, iu, th, len, leak, K, th_shift, nz, xa != NULL, leak != 1.0f, strat, sgn, 0, yo);
-}
-#endif
-
-/* Binary integrate-and-fire neurons (K = 1, no leak) on int32 currents, the common case of a
- * converted ReLU network, without the general kernel's options: the same arithmetic as
- * sf_q8_neuron_block with K = 1 (k = 1 if u >= Th, -1 if signed and u < 0). */
-static int64_t neuron_if_c(const int32_t *xa, const int16_t *x16, const int32_t *bias, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len,
-                           int is_signed, uint32_t *bits, uint32_t bit, int64_t *nz) {
-  int64_t z = 0;
-  for (int64_t j = 0; j < len; j++) {
-    int32_t u = v[j] + (x16 ? bias[j] + x16[j] : xa[j]);
-    int k = u >= Th[j] ? 1 : is_signed && u < 0 ? -1 : 0;
-    int32_t nv = u - k * Th[j];
-    v[j] = nv > (1 << 30) ? (1 << 30) : nv < -(1 << 30) ? -(1 << 30) : nv;
-    kq[j] = (int8_t)k;
-    z += k != 0;
-    if (bits && k) bits[j] |= bit;
-  }
-  *nz = z;
-  return z;
-}
-
-#if defined(__x86_64__)
-/* 16 neurons; m selects the lanes (all but in a row's tail). Full groups load and store without
- * masks: the chain steps the same row again while its stores are still in flight, and a masked
- * load cannot take its data from a masked store (it waits for the store to reach the cache). */
-__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline unsigned neuron_if16_512(const int32_t *xa, const int16_t *x16,
-                                                                                                        const int32_t *bias, int32_t *v, int8_t *kq,
-                                                                                                        const int32_t *Th, int is_signed,
-                                                                                                        uint32_t *bits, uint32_t bit,
-                                                                                                        __mmask16 m, int full) {
-  const __m512i vmax = _mm512_set1_epi32(1 << 30), vmin = _mm512_set1_epi32(-(1 << 30)), zero = _mm512_setzero_si512();
-  const __m512i vv = full ? _mm512_loadu_si512((const void *)v) : _mm512_maskz_loadu_epi32(m, v);
-  __m512i in;
-  if (x16) /* int16 sums of a block plus the bias row */
-    in = _mm512_add_epi32(full ? _mm512_loadu_si512((const void *)bias) : _mm512_maskz_loadu_epi32(m, bias),
-                          _mm512_cvtepi16_epi32(full ? _mm256_loadu_si256((const __m256i *)x16) : _mm256_maskz_loadu_epi16(m, x16)));
-  else
-    in = full ? _mm512_loadu_si512((const void *)xa) : _mm512_maskz_loadu_epi32(m, xa);
-  const __m512i T1 = full ? _mm512_loadu_si512((const void *)Th) : _mm512_maskz_loadu_epi32(m, Th);
-  const __m512i u = _mm512_add_epi32(vv, in);
-  const __mmask16 pos = _mm512_mask_cmpge_epi32_mask(m, u, T1), neg = is_signed ? _mm512_mask_cmplt_epi32_mask(m, u, zero) : (__mmask16)0;
-  __m512i nv = _mm512_mask_add_epi32(_mm512_mask_sub_epi32(u, pos, u, T1), neg, u, T1);
-  nv = _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax);
-  const __m128i k8 = _mm_mask_mov_epi8(_mm_maskz_mov_epi8(pos, _mm_set1_epi8(1)), neg, _mm_set1_epi8(-1));
-  if (full) {
-    _mm512_storeu_si512((void *)v, nv);
-    _mm_storeu_si128((__m128i *)kq, k8);
-  } else {
-    _mm512_mask_storeu_epi32(v, m, nv);
-    _mm_mask_storeu_epi8(kq, m, k8);
-  }
-  const __mmask16 fired = pos | neg;
-  if (bits && full) {
-    const __m512i b = _mm512_loadu_si512((const void *)bits);
-    _mm512_storeu_si512((void *)bits, _mm512_mask_or_epi32(b, fired, b, _mm512_set1_epi32((int)bit)));
-  } else if (bits && fired) {
-    _mm512_mask_storeu_epi32(bits, fired, _mm512_or_si512(_mm512_maskz_loadu_epi32(fired, bits), _mm512_set1_epi32((int)bit)));
-  }
-  return (unsigned)__builtin_popcount((unsigned)fired);
-}
-
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_if_512(const int32_t *xa, const int16_t *x16, const int32_t *bias,
-                                                                                int32_t *v, int8_t *kq, const int32_t *Th, int64_t len,
-                                                                                int is_signed, uint32_t *bits, uint32_t bit, int64_t *nz) {
-  int64_t z = 0, j = 0;
-#define IF16_AT(j, m, full)                                                                                                                    \
-  neuron_if16_512(x16 ? NULL : xa + (j), x16 ? x16 + (j) : NULL, x16 ? bias + (j) : NULL, v + (j), kq + (j), Th + (j), is_signed, bits ? bits + (j) : NULL, \
-                  bit, m, full)
-  for (; j + 16 <= len; j += 16) z += IF16_AT(j, (__mmask16)0xFFFF, 1);
-  if (j < len) z += IF16_AT(j, (__mmask16)((1u << (len - j)) - 1), 0);
-#undef IF16_AT
-  *nz = z;
-  return z;
-}
-#endif
-
-int64_t sf_q8_neuron_if(const int32_t *xa, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed, uint32_t *bits, uint32_t bit,
-                        int64_t *nz) {
-#if defined(__x86_64__)
-  if (isa() == ISA_VNNI512) return neuron_if_512(xa, NULL, NULL, v, kq, Th, len, is_signed, bits, bit, nz);
-#endif
-  return neuron_if_c(xa, NULL, NULL, v, kq, Th, len, is_signed, bits, bit, nz);
-}
-
-int64_t sf_q8_neuron_if16(const int16_t *x16, const int32_t *bias, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed,
-                          uint32_t *bits, uint32_t bit, int64_t *nz) {
-#if defined(__x86_64__)
-  if (isa() == ISA_VNNI512) return neuron_if_512(NULL, x16, bias, v, kq, Th, len, is_signed, bits, bit, nz);
-#endif
-  return neuron_if_c(NULL, x16, bias, v, kq, Th, len, is_signed, bits, bit, nz);
-}
-
-int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh,
-                           const float *iu, const float *th, int64_t len, float leak, int lo, int K, int32_t th_max, int th_shift,
-                           int64_t *nz) {
-#if defined(__x86_64__)
-  if (isa() == ISA_VNNI512) return neuron_block_512(xa, xf, v, kq, y, Th, iTh, iu, th, len, leak, lo, K, th_max, th_shift, nz);
-#else
-  (void)th_max;
-  (void)th_shift;
-#endif
-  return neuron_block_c(xa, xf, v, kq, y, Th, iTh, iu, th, len, leak, lo, K, nz);
-}
-
-/* ---- the analog input layer on int8 ---- */
-
-/* One row's 8-bit codes: see sf_q8_code_rows. Returns 1 for unsigned codes. */
-static int code_row_c(const float *x, int64_t K, int8_t *q, float *scale) {
-  float mn = 0, mx = 0;
-  for (int64_t k = 0; k < K; k++) {
-    mn = x[k] < mn ? x[k] : mn;
-    mx = x[k] > mx ? x[k] : mx;
-  }
-  const int u8 = mn >= 0;
-  const float amax = u8 ? mx : (mx > -mn ? mx : -mn), sc = amax > 0 ? amax / (u8 ? 255.0f : 127.0f) : 1.0f, inv = 1.0f / sc;
-  const float lo = u8 ? 0.0f : -127.0f, hi = u8 ? 255.0f : 127.0f, shift = u8 ? 128.0f : 0.0f;
-  for (int64_t k = 0; k < K; k++) {
-    float c = floorf(x[k] * inv + 0.5f);
-    c = c < lo ? lo : c > hi ? hi : c == c ? c : 0.0f; /* (a NaN codes as 0) */
-    q[k] = (int8_t)(int)(c - shift);
-  }
-  *scale = sc;
-  return u8;
-}
-
-static void units_c(const float *x, const float *iu, int64_t n, int32_t *out) {
-  for (int64_t j = 0; j < n; j++) {
-    float f = x[j] * iu[j];
-    f = f > 1e9f ? 1e9f : f < -1e9f ? -1e9f : f;
-    out[j] = (int32_t)floorf(f + 0.5f);
-  }
-}
-
-#if defined(__x86_64__)
-/* The same arithmetic 16 lanes at a time (the same results). */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static int code_row_512(const float *x, int64_t K, int8_t *q, float *scale) {
-  __m512 vmn = _mm512_setzero_ps(), vmx = _mm512_setzero_ps();
-  for (int64_t k = 0; k < K; k += 16) {
-    const __mmask16 m = K - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (K - k)) - 1);
-    const __m512 v = _mm512_maskz_loadu_ps(m, x + k);
-    vmn = _mm512_min_ps(v, vmn); /* (a NaN in v gives the second operand) */
-    vmx = _mm512_max_ps(v, vmx);
-  }
-  const float mn = _mm512_reduce_min_ps(vmn), mx = _mm512_reduce_max_ps(vmx);
-  const int u8 = mn >= 0;
-  const float amax = u8 ? mx : (mx > -mn ? mx : -mn), sc = amax > 0 ? amax / (u8 ? 255.0f : 127.0f) : 1.0f, inv = 1.0f / sc;
-  const __m512 vinv = _mm512_set1_ps(inv), half = _mm512_set1_ps(0.5f), lo = _mm512_set1_ps(u8 ? 0.0f : -127.0f), hi = _mm512_set1_ps(u8 ? 255.0f : 127.0f);
-  const __m512 shift = _mm512_set1_ps(u8 ? 128.0f : 0.0f);
-  for (int64_t k = 0; k < K; k += 16) {
-    const __mmask16 m = K - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (K - k)) - 1);
-    __m512 c = _mm512_roundscale_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), vinv), half), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    c = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(c, c, _CMP_ORD_Q), c);
-    c = _mm512_min_ps(_mm512_max_ps(c, lo), hi);
-    _mm_mask_storeu_epi8(q + k, m, _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(_mm512_sub_ps(c, shift))));
-  }
-  *scale = sc;
-  return u8;
-}
-
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static void units_512(const float *x, const float *iu, int64_t n, int32_t *out) {
-  const __m512 half = _mm512_set1_ps(0.5f), big = _mm512_set1_ps(1e9f), nbig = _mm512_set1_ps(-1e9f);
-  for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
-    __m512 f = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + j), _mm512_maskz_loadu_ps(m, iu + j));
-    f = _mm512_min_ps(_mm512_max_ps(f, nbig), big);
-    _mm512_mask_storeu_epi32(out + j, m, _mm512_cvttps_epi32(_mm512_roundscale_ps(_mm512_add_ps(f, half), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)));
-  }
-}
-#endif
-
-static void input_currents_c(const int32_t *a, int64_t N, float xs, int32_t off, const float *ws, const int32_t *cs, const float *bias, float *y) {
-  for (int64_t c = 0; c < N; c++) y[c] = xs * ws[c] * (float)(a[c] + off * cs[c]) + (bias ? bias[c] : 0.0f);
-}
-
-#if defined(__x86_64__)
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static void input_currents_512(const int32_t *a, int64_t N, float xs, int32_t off, const float *ws,
-                                                                                  const int32_t *cs, const float *bias, float *y) {
-  const __m512 vxs = _mm512_set1_ps(xs);
-  const __m512i voff = _mm512_set1_epi32(off);
-  for (int64_t c = 0; c < N; c += 16) {
-    const __mmask16 m = N - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (N - c)) - 1);
-    const __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(m, a + c), _mm512_mullo_epi32(voff, _mm512_maskz_loadu_epi32(m, cs + c)));
-    const __m512 t = _mm512_mul_ps(_mm512_mul_ps(vxs, _mm512_maskz_loadu_ps(m, ws + c)), _mm512_cvtepi32_ps(v));
-    _mm512_mask_storeu_ps(y + c, m, _mm512_add_ps(t, bias ? _mm512_maskz_loadu_ps(m, bias + c) : _mm512_setzero_ps()));
-  }
-}
-#endif
-
-void sf_q8_input_currents(const int32_t *ACC, int64_t rows, int64_t N, const float *xscale, const uint8_t *xu8, const float *wscale,
-                          const int32_t *colsum, const float *bias, float *Y) {
-  for (int64_t r = 0; r < rows; r++) {
-    const int32_t off = xu8[r] ? 128 : 0;
-#if defined(__x86_64__)
-    if (isa() == ISA_VNNI512) { input_currents_512(ACC + r * N, N, xscale[r], off, wscale, colsum, bias, Y + r * N); continue; }
-#endif
-    input_currents_c(ACC + r * N, N, xscale[r], off, wscale, colsum, bias, Y + r * N);
-  }
-}
-
-void sf_q8_code_rows(const float *X, int64_t rows, int64_t K, int8_t *xq, float *xscale, uint8_t *xu8) {
-  for (int64_t r = 0; r < rows; r++) {
-#if defined(__x86_64__)
-    if (isa() == ISA_VNNI512) { xu8[r] = (uint8_t)code_row_512(X + r * K, K, xq + r * K, &xscale[r]); continue; }
-#endif
-    xu8[r] = (uint8_t)code_row_c(X + r * K, K, xq + r * K, &xscale[r]);
-  }
-}
-
-void sf_q8_units(const float *x, const float *iu, int64_t n, int32_t *out) {
-#if defined(__x86_64__)
-  if (isa() == ISA_VNNI512) { units_512(x, iu, n, out); return; }
-#endif
-  units_c(x, iu, n, out);
-}
-
-/* ---- accumulators to float currents ---- */
-
-static void dequantise_c(const int32_t *ACC, int64_t rows, int64_t N, const float *scale, const float *bias, float *Y) {
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t c = 0; c < N; c++) Y[r * N + c] = scale[c] * (float)ACC[r * N + c] + (bias ? bias[c] : 0.0f);
-}
-
-#if defined(__x86_64__)
-/* the same two roundings (multiply, then add) 16 lanes at a time */
-__attribute__((target("avx512f"))) static void dequantise_512(const int32_t *ACC, int64_t rows, int64_t N, const float *scale, const float *bias,
-                                                              float *Y) {
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t c = 0; c < N; c += 16) {
-      __mmask16 m = N - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (N - c)) - 1);
-      __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, scale + c), _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, ACC + r * N + c)));
-      _mm512_mask_storeu_ps(Y + r * N + c, m, _mm512_add_ps(v, bias ? _mm512_maskz_loadu_ps(m, bias + c) : _mm512_setzero_ps()));
-    }
-}
-#endif
-
-void sf_q8_dequantise(const int32_t *ACC, int64_t rows, int64_t N, const float *scale, const float *bias, float *Y) {
-#if defined(__x86_64__)
-  if (isa() == ISA_VNNI512) { dequantise_512(ACC, rows, N, scale, bias, Y); return; }
-#endif
-  dequantise_c(ACC, rows, N, scale, bias, Y);
 }

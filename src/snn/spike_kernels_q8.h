@@ -41,36 +41,6 @@ void sf_q8_dense_row(const int8_t *x, int64_t K, const int8_t *Wq, const int8_t 
 /* The same for `rows` rows, on the calling thread (narrow layers share each weight load among 8 rows). */
 void sf_q8_dense_rows(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum, int64_t N,
                       const int32_t *bias, int32_t *ACC);
-/* One step of int32-membrane neurons over len elements; per-position tables Th (threshold in
- * units), iTh = 1 / Th, iu = 1 / unit, th = theta (the value a spike carries):
- *   u = v + x (x = xa, the feeding int8 layer's accumulators, or round(xf / unit) for float currents)
- *   (with leak: v = round(leak v) first); k = clamp(floor(u / Th), lo, K); v = u - k Th;
- *   kq = k; y = k th (y may be NULL: counts only). th_max: the largest Th in the tables; th_shift:
- *   s when every Th is 2^s (floor division becomes a shift), else -1.
- *   Returns the unit spikes (sum |k|) and the non-zero count in *nz. */
-int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh,
-                           const float *iu, const float *th, int64_t len, float leak, int lo, int K, int32_t th_max, int th_shift,
-                           int64_t *nz);
-/* The same for binary IF neurons (K = 1, no leak, int32 currents xa, no float output), and where
- * bits is given, bits[j] |= bit for every neuron that fires (the step mask of sf_q8_events_steps).
- * Returns the spikes (= the non-zero count, also in *nz). */
-int64_t sf_q8_neuron_if(const int32_t *xa, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed, uint32_t *bits, uint32_t bit,
-                        int64_t *nz);
-/* The same with the currents as int16 block sums x16 plus an int32 bias row (sf_q8_events_steps). */
-int64_t sf_q8_neuron_if16(const int16_t *x16, const int32_t *bias, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed,
-                          uint32_t *bits, uint32_t bit, int64_t *nz);
-/* 8-bit codes of float rows X [rows, K] for the analog input layer, per row: unsigned (scale
- * max / 255, stored as code - 128) where every input is >= 0, else signed (scale max |x| / 127);
- * codes round half up, clamp to the range, NaN -> 0. xscale[r], xu8[r]: the row's scale and kind. */
-void sf_q8_code_rows(const float *X, int64_t rows, int64_t K, int8_t *xq, float *xscale, uint8_t *xu8);
-/* Back to float for the analog input layer: Y[r, c] = xscale[r] wscale[c] (ACC[r, c] + 128 colsum[c]
- * where row r has unsigned codes) + bias[c] (bias may be NULL). */
-void sf_q8_input_currents(const int32_t *ACC, int64_t rows, int64_t N, const float *xscale, const uint8_t *xu8, const float *wscale,
-                          const int32_t *colsum, const float *bias, float *Y);
-/* Float currents in membrane units: out = floor(clamp(x * iu, -1e9, 1e9) + 1/2). */
-void sf_q8_units(const float *x, const float *iu, int64_t n, int32_t *out);
-/* Float currents from accumulators: Y[r, c] = scale[c] * ACC[r, c] + bias[c] (bias may be NULL). */
-void sf_q8_dequantise(const int32_t *ACC, int64_t rows, int64_t N, const float *scale, const float *bias, float *Y);
 /* Non-zero entries of an int8 array. */
 int64_t sf_q8_count_nonzero(const int8_t *x, int64_t n);
 /* "vnni512", "avx2" or "c": the instruction set the kernels use on this CPU (SF_ISA=c forces C). */
