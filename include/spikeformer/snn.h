@@ -55,6 +55,10 @@ void sf_snn_set_path(sf_snn_session *s, int path, float event_max_activity);
  * accumulators, and every neuron with an int32 membrane (in the feeding layer's weight units, or
  * theta / 4096 where its input is a float current). 0 (default) runs float. Set once, before run. */
 sf_status sf_snn_set_quant(sf_snn_session *s, int bits);
+/* The same, sharing the int8 weight tables of `donor` (a session of the same model, another batch
+ * size, already quantised to `bits`) instead of quantising again: the tables are read-only, so any
+ * number of sessions on any threads can use one copy. The donor must outlive this session. */
+sf_status sf_snn_set_quant_shared(sf_snn_session *s, int bits, const sf_snn_session *donor);
 /* Schedule: 0 (default) runs a feed-forward int8 chain (constant input -> neurons -> int8 linears
  * -> ... -> output, as a converted MLP is) time-major: one sample through a block of up to 32 steps,
  * layer after layer, its state in L1; everything else step-major (every layer over the batch at

@@ -22,7 +22,10 @@
 typedef struct {
   const sf_snn_model *m;
   sf_backend_options o;
-  int64_t per_sample, out_per; /* state bytes and decoded outputs per sample (0: not measured yet) */
+  int64_t per_sample, out_per; /* state bytes and decoded outputs per sample */
+  /* lowered once: a one-sample session holding the int8 weight tables every deployed session shares */
+  sf_graph *g1;
+  sf_snn_session *weights;
 } cpu_compiled;
 
 typedef struct {
@@ -32,17 +35,33 @@ typedef struct {
   sf_snn_session **s;
 } cpu_deployed;
 
+static void cpu_free_compiled(void *p) {
+  cpu_compiled *c = p;
+  if (!c) return;
+  sf_snn_session_free(c->weights);
+  sf_graph_free(c->g1);
+  free(c);
+}
+
 static sf_status cpu_compile(const sf_backend *b, const sf_snn_model *m, const sf_backend_options *o, void **state) {
   (void)b;
-  /* validate: the model must build (every node converted) */
-  sf_graph *g;
-  sf_status st = sf_snn_model_build(m, 1, &g);
-  if (st) return st;
-  sf_graph_free(g);
   cpu_compiled *c = calloc(1, sizeof *c);
   if (!c) return sf_error(SF_ERR_NOMEM, "out of memory");
   c->m = m;
   c->o = *o;
+  /* validate (the model must build: every node converted), measure the state per sample, and
+   * lower the weights to int8 once for every session deployed later */
+  sf_status st = sf_snn_model_build(m, 1, &c->g1);
+  if (!st) {
+    c->per_sample = sf_snn_state_bytes(c->g1);
+    c->out_per = sf_tensor_numel(&c->g1->values[c->g1->outputs[0]].t);
+  }
+  if (!st && o->quant) {
+    sf_spiking_config cfg = sf_snn_model_options(m)->snn;
+    st = sf_snn_session_create(c->g1, &cfg, o->decoder, &c->weights);
+    if (!st) st = sf_snn_set_quant(c->weights, o->quant);
+  }
+  if (st) { cpu_free_compiled(c); return st; }
   *state = c;
   return SF_OK;
 }
@@ -64,7 +83,7 @@ static sf_status session_for(const cpu_compiled *c, int64_t rows, sf_graph **g, 
   cfg.spike_encoding = c->o.encoding;
   sf_status st = sf_snn_model_build(c->m, rows, g);
   if (!st) st = sf_snn_session_create(*g, &cfg, c->o.decoder, s);
-  if (!st) st = sf_snn_set_quant(*s, c->o.quant);
+  if (!st) st = sf_snn_set_quant_shared(*s, c->o.quant, c->weights);
   if (!st) sf_snn_set_path(*s, c->o.path, c->o.event_max_activity);
   if (!st) sf_snn_set_schedule(*s, c->o.step_major);
   return st;
@@ -76,14 +95,6 @@ static sf_status cpu_deploy(void *compiled, int64_t batch, void **state) {
   if (!d) return sf_error(SF_ERR_NOMEM, "out of memory");
   /* shard size: a power of two from the model's state per sample */
   sf_status st = SF_OK;
-  if (!c->per_sample) {
-    /* measured once, on a one-sample graph */
-    sf_graph *g1;
-    if ((st = sf_snn_model_build(c->m, 1, &g1))) { free(d); return st; }
-    c->per_sample = sf_snn_state_bytes(g1);
-    c->out_per = sf_tensor_numel(&g1->values[g1->outputs[0]].t);
-    sf_graph_free(g1);
-  }
   int64_t per_sample = c->per_sample, shard_rows = 16, out_per = c->out_per;
   while (shard_rows < 128 && 2 * shard_rows * per_sample <= SHARD_BYTES) shard_rows *= 2;
   /* rate coding draws one random stream per session, so its batch stays whole; so does a model
@@ -200,8 +211,6 @@ static void cpu_profile_step(const void *deployed, int t, double out[4]) {
     for (int j = 0; j < 4; j++) out[j] += a[j];
   }
 }
-
-static void cpu_free_compiled(void *p) { free(p); }
 
 const sf_backend sf_backend_cpu = {{"cpu", "time-stepped SNN runtime on the host CPU (batch shards on OpenMP threads, AVX2/AVX-512 kernels)",
                                     cpu_compile, cpu_deploy, cpu_execute, cpu_profile_count, cpu_profile, cpu_profile_step,

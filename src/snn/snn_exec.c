@@ -45,8 +45,9 @@ void sf_snn_session_free(sf_snn_session *s) {
       for (int k = 0; k < g->nodes[i].n_in; k++)
         if (n->cum) free(n->cum[k]);
       free(n->cum); free(n->prev); free(n->v); free(n->inv_theta);
-      free(n->kq); free(n->vi); free(n->Th); free(n->inv_unit); free(n->Wq); free(n->Wp); free(n->colsum); free(n->bq);
-      free(n->acc); free(n->wscale); free(n->ThE); free(n->iThE); free(n->iuE); free(n->thE); free(n->xin); free(n->xq); free(n->inv_thx);
+      free(n->kq); free(n->vi); free(n->Th); free(n->inv_unit); free(n->bq); free(n->acc);
+      if (!n->q_shared) { free(n->Wq); free(n->Wp); free(n->colsum); free(n->wscale); } /* (else the donor's) */
+      free(n->ThE); free(n->iThE); free(n->iuE); free(n->thE); free(n->xin); free(n->xq); free(n->inv_thx);
       free(n->xq8); free(n->xscale); free(n->xu8);
     }
   for (int k = 0; k < s->n_scratch; k++) free(s->scratch_mean[k]);
@@ -495,6 +496,21 @@ static float *theta_through_layout(const sf_snn_session *s, int src, int v) {
   return cur;
 }
 
+/* The int8 weight tables of node i from the donor session (sf_snn_set_quant_shared) when it has
+ * them for the same node and shape: shared, not copied (1), else 0. */
+static int borrow_weights(const sf_snn_session *s, int i, node_state *n) {
+  const sf_snn_session *d = s->donor;
+  if (!d || d->g->n_nodes != s->g->n_nodes || strcmp(d->g->nodes[i].name, s->g->nodes[i].name)) return 0;
+  const node_state *dn = &d->ns[i];
+  if (!dn->Wq || dn->qK != n->qK || dn->qN != n->qN) return 0;
+  n->Wq = dn->Wq;
+  n->Wp = dn->Wp;
+  n->colsum = dn->colsum;
+  n->wscale = dn->wscale;
+  n->q_shared = 1;
+  return 1;
+}
+
 static int quantise_linear(sf_snn_session *s, int i) {
   const sf_graph *g = s->g;
   const sf_node *nd = &g->nodes[i];
@@ -526,6 +542,16 @@ static int quantise_linear(sf_snn_session *s, int i) {
   }
   n->qK = Kd;
   n->qN = N;
+  if (borrow_weights(s, i, n)) {
+    free(thx);
+    n->bq = calloc((size_t)N, sizeof(int32_t));
+    n->acc = malloc(sizeof(int32_t) * (size_t)(xn / Kd * N));
+    if (!n->bq || !n->acc) return -1;
+    n->qkmax = src->K;
+    n->q = 1;
+    n->st.int8 = 1;
+    return 1;
+  }
   n->Wq = malloc((size_t)(Kd * N));
   n->Wp = malloc((size_t)sf_q8_packed_size(Kd, N));
   n->colsum = malloc(sizeof(int32_t) * (size_t)N);
@@ -559,9 +585,14 @@ static int quantise_linear(sf_snn_session *s, int i) {
 }
 
 /* int8 weights [K, N], one scale per output column (max |w| / 127), packed for the dense path. */
-static int quantise_weights(node_state *n, const float *W, int64_t Kd, int64_t N, int64_t rows) {
+static int quantise_weights(const sf_snn_session *s, int i, node_state *n, const float *W, int64_t Kd, int64_t N, int64_t rows) {
   n->qK = Kd;
   n->qN = N;
+  if (borrow_weights(s, i, n)) {
+    n->bq = calloc((size_t)N, sizeof(int32_t));
+    n->acc = malloc(sizeof(int32_t) * (size_t)(rows * N));
+    return n->bq && n->acc ? 1 : -1;
+  }
   n->Wq = malloc((size_t)(Kd * N));
   n->Wp = malloc((size_t)sf_q8_packed_size(Kd, N));
   n->colsum = malloc(sizeof(int32_t) * (size_t)N);
@@ -605,7 +636,7 @@ static int quantise_input_linear(sf_snn_session *s, int i) {
       }
   if (!ok || users != 1) return 0;
   int64_t rows = xn / Kd;
-  if (quantise_weights(n, w->data, Kd, N, rows) < 0 || !(n->xq8 = calloc((size_t)(rows * Kd + 4), 1)) ||
+  if (quantise_weights(s, i, n, w->data, Kd, N, rows) < 0 || !(n->xq8 = calloc((size_t)(rows * Kd + 4), 1)) ||
       !(n->xscale = malloc(sizeof(float) * (size_t)rows)) || !(n->xu8 = malloc((size_t)rows)))
     return -1;
   n->q_in = 1;
@@ -628,6 +659,14 @@ void sf_snn_set_schedule(sf_snn_session *s, int step_major) { s->step_major = st
 
 /* (a raster records step-major: it reads the neurons' float outputs) */
 int sf_snn_time_major(const sf_snn_session *s) { return s->n_chain > 0 && !s->raster && !s->step_major; }
+
+sf_status sf_snn_set_quant_shared(sf_snn_session *s, int bits, const sf_snn_session *donor) {
+  if (donor && donor->quant != bits) return sf_error(SF_ERR_ARG, "the donor session runs %d-bit, not %d-bit", donor->quant, bits);
+  s->donor = donor;
+  sf_status st = sf_snn_set_quant(s, bits);
+  s->donor = NULL;
+  return st;
+}
 
 sf_status sf_snn_set_quant(sf_snn_session *s, int bits) {
   const sf_graph *g = s->g;

@@ -47,6 +47,7 @@ typedef struct {
   int32_t *xin;       /* neuron with a constant input current: that current in units (set at t = 1) */
   int y_skip;         /* neuron whose every consumer is an int8 linear reading kq: no float output */
   int q_in;           /* linear on the constant (analog) input: int8 weights and int8 inputs quantised per sample */
+  int q_shared;       /* linear: Wq, Wp, colsum, wscale belong to a donor session (sf_snn_set_quant_shared) */
   int8_t *xq8;        /* ... its inputs [rows, qK + 4] */
   float *xscale;      /* ... their scale per sample */
   uint8_t *xu8;       /* ... 1 where a sample's inputs are all >= 0 (unsigned 8-bit codes) */
@@ -104,6 +105,7 @@ struct sf_snn_session {
   uint32_t *chain_bits; /* ... per input, the steps it fired at [width] */
   int64_t chain_block; /* steps per block */
   int step_major;     /* sf_snn_set_schedule: 1 never runs the chain */
+  const sf_snn_session *donor; /* during sf_snn_set_quant_shared: whose int8 weight tables to share */
 };
 
 static inline double sf_snn_now(void) {
