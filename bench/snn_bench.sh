@@ -5,7 +5,7 @@
 #   3. synaptic events per second per core on a cache-resident layer
 #   4. peak memory at T=64 vs T=4 (streaming over time)
 #   usage: bench/snn_bench.sh [BUILD_DIR] [THREADS]
-# Every time is the best of 3 runs on both sides (PyTorch: best of 3 for the ANN, of 2 for the loop).
+# Every time is the best of 3 runs on both sides (PyTorch too: its scripts take their best of 3).
 set -euo pipefail
 BUILD=${1:-build}
 THREADS=${2:-2}
