@@ -511,6 +511,39 @@ static int borrow_weights(const sf_snn_session *s, int i, node_state *n) {
   return 1;
 }
 
+/* int8 weights [K, N] of W[k, c] * in_scale[k] (in_scale NULL: 1), one scale per output column
+ * (max |.| / 127), packed for the dense path, or the donor's tables for the same node; a bias row
+ * and accumulators [rows, N] of the node's own. Returns 1, or -1 out of memory. */
+static int quantise_weights(const sf_snn_session *s, int i, node_state *n, const float *W, const float *in_scale, int64_t Kd, int64_t N,
+                            int64_t rows) {
+  n->qK = Kd;
+  n->qN = N;
+  n->bq = calloc((size_t)N, sizeof(int32_t));
+  n->acc = malloc(sizeof(int32_t) * (size_t)(rows * N));
+  if (!n->bq || !n->acc) return -1;
+  if (borrow_weights(s, i, n)) return 1;
+  n->Wq = malloc((size_t)(Kd * N));
+  n->Wp = malloc((size_t)sf_q8_packed_size(Kd, N));
+  n->colsum = malloc(sizeof(int32_t) * (size_t)N);
+  n->wscale = malloc(sizeof(float) * (size_t)N);
+  if (!n->Wq || !n->Wp || !n->colsum || !n->wscale) return -1;
+  for (int64_t c = 0; c < N; c++) {
+    float mx = 0;
+    for (int64_t k = 0; k < Kd; k++) {
+      float v = fabsf(in_scale ? W[k * N + c] * in_scale[k] : W[k * N + c]);
+      mx = v > mx ? v : mx;
+    }
+    n->wscale[c] = mx > 0 ? mx / 127.0f : 1.0f;
+  }
+  for (int64_t k = 0; k < Kd; k++)
+    for (int64_t c = 0; c < N; c++) {
+      long q = lrintf((in_scale ? W[k * N + c] * in_scale[k] : W[k * N + c]) / n->wscale[c]);
+      n->Wq[k * N + c] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+    }
+  sf_q8_pack(n->Wq, Kd, N, n->Wp, n->colsum);
+  return 1;
+}
+
 static int quantise_linear(sf_snn_session *s, int i) {
   const sf_graph *g = s->g;
   const sf_node *nd = &g->nodes[i];
@@ -530,7 +563,6 @@ static int quantise_linear(sf_snn_session *s, int i) {
     if (!(n->inv_thx = malloc(sizeof(float) * (size_t)Kd)) || !(n->xq = calloc((size_t)xn + 4, 1))) { free(thx); return -1; }
     for (int64_t k = 0; k < Kd; k++) n->inv_thx[k] = 1.0f / thx[k];
   }
-#define THETA_IN(k) (thx ? thx[k] : neuron_theta_at(src, k))
   /* the input's threshold must depend on the position within a row only; theta(e) has period
    * C * inner and e % Kd period Kd, so checking one common period covers every element */
   if (!thx && src->ntheta != 1 && !(src->inner == 1 && src->C == Kd)) {
@@ -540,77 +572,17 @@ static int quantise_linear(sf_snn_session *s, int i) {
     for (int64_t e = 0; e < xn && e < span; e++)
       if (neuron_theta_at(src, e) != neuron_theta_at(src, e % Kd)) return 0;
   }
-  n->qK = Kd;
-  n->qN = N;
-  if (borrow_weights(s, i, n)) {
-    free(thx);
-    n->bq = calloc((size_t)N, sizeof(int32_t));
-    n->acc = malloc(sizeof(int32_t) * (size_t)(xn / Kd * N));
-    if (!n->bq || !n->acc) return -1;
-    n->qkmax = src->K;
-    n->q = 1;
-    n->st.int8 = 1;
-    return 1;
+  /* the presynaptic threshold folded into the weights: a spike count times the weight is the current */
+  if (!thx) {
+    if (!(thx = malloc(sizeof(float) * (size_t)Kd))) return -1;
+    for (int64_t k = 0; k < Kd; k++) thx[k] = neuron_theta_at(src, k);
   }
-  n->Wq = malloc((size_t)(Kd * N));
-  n->Wp = malloc((size_t)sf_q8_packed_size(Kd, N));
-  n->colsum = malloc(sizeof(int32_t) * (size_t)N);
-  n->bq = calloc((size_t)N, sizeof(int32_t));
-  n->wscale = malloc(sizeof(float) * (size_t)N);
-  n->acc = malloc(sizeof(int32_t) * (size_t)(xn / Kd * N));
-  if (!n->Wq || !n->Wp || !n->colsum || !n->bq || !n->wscale || !n->acc) return -1;
-  const float *W = w->data;
-  for (int64_t c = 0; c < N; c++) {
-    float mx = 0;
-    for (int64_t k = 0; k < Kd; k++) {
-      float a = fabsf(W[k * N + c] * THETA_IN(k));
-      mx = a > mx ? a : mx;
-    }
-    n->wscale[c] = mx > 0 ? mx / 127.0f : 1.0f;
-  }
-  for (int64_t k = 0; k < Kd; k++) {
-    float th = THETA_IN(k);
-    for (int64_t c = 0; c < N; c++) {
-      long q = lrintf(W[k * N + c] * th / n->wscale[c]);
-      n->Wq[k * N + c] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
-    }
-  }
-#undef THETA_IN
+  int r = quantise_weights(s, i, n, w->data, thx, Kd, N, xn / Kd);
   free(thx);
-  sf_q8_pack(n->Wq, Kd, N, n->Wp, n->colsum);
+  if (r < 0) return -1;
   n->qkmax = src->K;
   n->q = 1;
   n->st.int8 = 1;
-  return 1;
-}
-
-/* int8 weights [K, N], one scale per output column (max |w| / 127), packed for the dense path. */
-static int quantise_weights(const sf_snn_session *s, int i, node_state *n, const float *W, int64_t Kd, int64_t N, int64_t rows) {
-  n->qK = Kd;
-  n->qN = N;
-  if (borrow_weights(s, i, n)) {
-    n->bq = calloc((size_t)N, sizeof(int32_t));
-    n->acc = malloc(sizeof(int32_t) * (size_t)(rows * N));
-    return n->bq && n->acc ? 1 : -1;
-  }
-  n->Wq = malloc((size_t)(Kd * N));
-  n->Wp = malloc((size_t)sf_q8_packed_size(Kd, N));
-  n->colsum = malloc(sizeof(int32_t) * (size_t)N);
-  n->bq = calloc((size_t)N, sizeof(int32_t));
-  n->wscale = malloc(sizeof(float) * (size_t)N);
-  n->acc = malloc(sizeof(int32_t) * (size_t)(rows * N));
-  if (!n->Wq || !n->Wp || !n->colsum || !n->bq || !n->wscale || !n->acc) return -1;
-  for (int64_t c = 0; c < N; c++) {
-    float mx = 0;
-    for (int64_t k = 0; k < Kd; k++) mx = fabsf(W[k * N + c]) > mx ? fabsf(W[k * N + c]) : mx;
-    n->wscale[c] = mx > 0 ? mx / 127.0f : 1.0f;
-  }
-  for (int64_t k = 0; k < Kd; k++)
-    for (int64_t c = 0; c < N; c++) {
-      long q = lrintf(W[k * N + c] / n->wscale[c]);
-      n->Wq[k * N + c] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
-    }
-  sf_q8_pack(n->Wq, Kd, N, n->Wp, n->colsum);
   return 1;
 }
 
@@ -636,7 +608,7 @@ static int quantise_input_linear(sf_snn_session *s, int i) {
       }
   if (!ok || users != 1) return 0;
   int64_t rows = xn / Kd;
-  if (quantise_weights(s, i, n, w->data, Kd, N, rows) < 0 || !(n->xq8 = calloc((size_t)(rows * Kd + 4), 1)) ||
+  if (quantise_weights(s, i, n, w->data, NULL, Kd, N, rows) < 0 || !(n->xq8 = calloc((size_t)(rows * Kd + 4), 1)) ||
       !(n->xscale = malloc(sizeof(float) * (size_t)rows)) || !(n->xu8 = malloc((size_t)rows)))
     return -1;
   n->q_in = 1;
@@ -653,7 +625,6 @@ static void input_linear_q8(node_state *n, const float *X, const float *bias, fl
   sf_q8_linear_dense(n->xq8, rows, Kd, n->Wq, n->Wp, n->colsum, N, n->bq, n->acc);
   sf_q8_input_currents(n->acc, rows, N, n->xscale, n->xu8, n->wscale, n->colsum, bias, Y);
 }
-
 
 void sf_snn_set_schedule(sf_snn_session *s, int step_major) { s->step_major = step_major != 0; }
 
