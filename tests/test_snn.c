@@ -19,6 +19,7 @@
 #include "ops/ops.h"
 #include "spikeformer/batcher.h"
 #include "snn/spike_kernels_q8.h"
+#include "snn/spike_lists_q8.h"
 #include "snn/neuron_kernels_q8.h"
 #include "spikeformer/rng.h"
 #include "spikeformer/snn.h"
@@ -351,6 +352,30 @@ static void q8_row_kernels(void **st) {
       assert_memory_equal(A, B, sizeof(int32_t) * 19 * (size_t)N);
       free(A); free(B); free(X);
     }
+    {
+      /* binary spikes of a block of steps as per-step lists on widened panels (every width: the
+       * last panel partial); rows ldi = N + 3 apart, whose gaps stay untouched */
+      int32_t *lists = malloc(sizeof(int32_t) * NB * (K + 16)), counts[NB];
+      int16_t *W16 = malloc(sizeof(int16_t) * (size_t)sf_q8_w16_size(K, N)), *I = malloc(sizeof(int16_t) * NB * (N + 3));
+      for (int i = 0; i < NB * K; i++) S[i] = sf_rng_uniform(&rng) < 0.15f;
+      for (int t = 0; t < NB; t++) {
+        counts[t] = 0;
+        for (int k = 0; k < K; k++)
+          if (S[t * K + k]) lists[t * (K + 16) + counts[t]++] = k;
+      }
+      for (int i = 0; i < NB * (N + 3); i++) I[i] = 0x5A5A;
+      sf_q8_pack_w16(W, K, N, W16);
+      sf_q8_events_lists(lists, counts, NB, K, W16, N, I, N + 3);
+      for (int t = 0; t < NB; t++) {
+        for (int n = 0; n < N; n++) {
+          int32_t r = 0;
+          for (int k = 0; k < K; k++) r += S[t * K + k] * W[k * N + n];
+          assert_int_equal(I[t * (N + 3) + n], r);
+        }
+        for (int n = N; n < N + 3; n++) assert_int_equal(I[t * (N + 3) + n], 0x5A5A);
+      }
+      free(lists); free(W16); free(I);
+    }
     if (N > 256) continue;
     /* a block of 32 steps: at most 200 unit spikes per step keeps the int16 sums exact */
     for (int i = 0; i < NB * K; i++) S[i] = sf_rng_uniform(&rng) < 0.15f ? (int8_t)(sf_rng_uniform(&rng) < 0.8f ? 1 : -1) : 0;
@@ -366,49 +391,62 @@ static void q8_row_kernels(void **st) {
       }
     free(I);
   }
-  /* binary IF neurons (K = 1) = the general kernel, and the step bits they mark */
-  for (int sgn = 0; sgn < 2; sgn++)
-    for (int len = 37; len <= 512; len += 475) {
-      int32_t xa[512], v1[512], v2[512], Th[512];
-      float iTh[512], iu[512], th[512];
-      int8_t k1[516], k2[516];
-      uint32_t bits[512] = {0};
-      for (int j = 0; j < len; j++) {
-        Th[j] = 1 + (int32_t)(sf_rng_uniform(&rng) * 5000);
-        iTh[j] = 1.0f / (float)Th[j];
-        iu[j] = 1.0f;
-        th[j] = 1.0f;
-        v1[j] = v2[j] = (int32_t)((sf_rng_uniform(&rng) - 0.5f) * 2.0f * (float)Th[j]);
-      }
-      for (int step = 0; step < 5; step++) {
-        for (int j = 0; j < len; j++) xa[j] = (int32_t)((sf_rng_uniform(&rng) - 0.4f) * 3.0f * (float)Th[j]);
-        int64_t z1 = 0, z2 = 0;
-        int64_t s1 = sf_q8_neuron_if(xa, v1, k1, Th, len, sgn, bits, 1u << step, &z1);
-        int64_t s2 = sf_q8_neuron_block(xa, NULL, v2, k2, NULL, Th, iTh, iu, th, len, 1.0f, sgn ? -1 : 0, 1, 5000, -1, &z2);
-        assert_int_equal(s1, s2);
-        assert_int_equal(z1, z2);
-        assert_memory_equal(v1, v2, sizeof(int32_t) * (size_t)len);
-        assert_memory_equal(k1, k2, (size_t)len);
-        for (int j = 0; j < len; j++) assert_int_equal((bits[j] >> step) & 1u, k1[j] != 0);
-        /* the same currents as int16 sums plus a bias row */
-        int16_t x16[512];
-        int32_t b32[512], v3[512];
-        int8_t k3[516];
-        memcpy(v3, v1, sizeof v3);
-        for (int j = 0; j < len; j++) {
-          x16[j] = (int16_t)((sf_rng_uniform(&rng) - 0.5f) * 60000.0f);
-          b32[j] = (int32_t)((sf_rng_uniform(&rng) - 0.4f) * 2.0f * (float)Th[j]);
-          xa[j] = b32[j] + x16[j];
-        }
-        s1 = sf_q8_neuron_if(xa, v1, k1, Th, len, sgn, NULL, 0, &z1);
-        s2 = sf_q8_neuron_if16(x16, b32, v3, k3, Th, len, sgn, NULL, 0, &z2);
-        assert_int_equal(s1, s2);
-        assert_memory_equal(v1, v3, sizeof(int32_t) * (size_t)len);
-        assert_memory_equal(k1, k3, (size_t)len);
-        memcpy(v2, v1, sizeof(int32_t) * (size_t)len);
-      }
-    }
-  printf("  one-sample int8 kernels (%s): event rows, dense rows, step blocks and IF neurons equal their references\n", sf_q8_isa());
+  /* binary IF neurons over a block of steps = the general kernel stepped (K = 1), with the step
+   * bits and lists they record; constant currents, one row per step, int16 sums plus a bias row;
+   * rows with a partial group of 16 and a partial group of 64 */
+  {
+    enum { LMAX = 520, TB = 32 };
+    int32_t *xa = malloc(sizeof(int32_t) * TB * LMAX), *b32 = malloc(sizeof(int32_t) * LMAX), *x32 = malloc(sizeof(int32_t) * LMAX);
+    int32_t *lists = malloc(sizeof(int32_t) * TB * (LMAX + 16)), v1[LMAX], v2[LMAX], Th[LMAX], counts[TB];
+    int16_t *x16 = malloc(sizeof(int16_t) * TB * LMAX);
+    int8_t *k1 = malloc(TB * LMAX), k2[LMAX + 4];
+    float iTh[LMAX], iu[LMAX], th[LMAX];
+    uint32_t bits[LMAX];
+    const int lens[] = {37, 512, 520}, nbs[] = {1, 7, 32};
+    for (int sgn = 0; sgn < 2; sgn++)
+      for (int li = 0; li < 3; li++)
+        for (int bi = 0; bi < 3; bi++)
+          for (int mode = 0; mode < 3; mode++) { /* constant, per step, int16 + bias */
+            const int len = lens[li], nb = nbs[bi];
+            for (int j = 0; j < len; j++) {
+              Th[j] = 1 + (int32_t)(sf_rng_uniform(&rng) * 5000);
+              iTh[j] = 1.0f / (float)Th[j];
+              iu[j] = th[j] = 1.0f;
+              v1[j] = v2[j] = (int32_t)((sf_rng_uniform(&rng) - 0.5f) * 2.0f * (float)Th[j]);
+              b32[j] = (int32_t)((sf_rng_uniform(&rng) - 0.4f) * 2.0f * (float)Th[j]);
+            }
+            for (int i = 0; i < nb * len; i++) {
+              xa[i] = (int32_t)((sf_rng_uniform(&rng) - 0.4f) * 3.0f * (float)Th[i % len]);
+              x16[i] = (int16_t)((sf_rng_uniform(&rng) - 0.5f) * 60000.0f);
+            }
+            int64_t total = sf_q8_neuron_if_block(xa, mode == 1 ? len : 0, mode == 2 ? x16 : NULL, b32, nb, v1, Th, len, sgn, k1, bits, lists, counts);
+            int64_t ref_total = 0;
+            for (int t = 0; t < nb; t++) {
+              for (int j = 0; j < len; j++) x32[j] = mode == 0 ? xa[j] : mode == 1 ? xa[t * len + j] : b32[j] + x16[t * len + j];
+              int64_t z = 0;
+              int64_t sp = sf_q8_neuron_block(x32, NULL, v2, k2, NULL, Th, iTh, iu, th, len, 1.0f, sgn ? -1 : 0, 1, 5000, -1, &z);
+              assert_int_equal(counts[t], sp);
+              assert_int_equal(z, sp);
+              assert_memory_equal(k1 + t * len, k2, (size_t)len);
+              for (int j = 0, e = 0; j < len; j++) {
+                assert_int_equal((bits[j] >> t) & 1u, k2[j] != 0);
+                if (k2[j]) assert_int_equal(lists[t * (len + 16) + e++], j); /* ascending */
+              }
+              ref_total += sp;
+            }
+            assert_int_equal(total, ref_total);
+            assert_memory_equal(v1, v2, sizeof(int32_t) * (size_t)len);
+            /* the outputs are optional */
+            memcpy(v2, v1, sizeof(int32_t) * (size_t)len);
+            int32_t c2[TB];
+            sf_q8_neuron_if_block(xa, mode == 1 ? len : 0, mode == 2 ? x16 : NULL, b32, nb, v1, Th, len, sgn, k1, bits, lists, counts);
+            sf_q8_neuron_if_block(xa, mode == 1 ? len : 0, mode == 2 ? x16 : NULL, b32, nb, v2, Th, len, sgn, NULL, NULL, NULL, c2);
+            assert_memory_equal(v1, v2, sizeof(int32_t) * (size_t)len);
+            assert_memory_equal(counts, c2, sizeof(int32_t) * (size_t)nb);
+          }
+    free(xa); free(b32); free(x32); free(lists); free(x16); free(k1);
+  }
+  printf("  one-sample int8 kernels (%s): event rows, dense rows, step blocks, step lists on panels and IF neurons equal their references\n", sf_q8_isa());
   free(W); free(Wp); free(S);
 }
 

@@ -170,94 +170,112 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_block
 }
 #endif
 
-/* Binary integrate-and-fire neurons (K = 1, no leak) on int32 currents, the common case of a
- * converted ReLU network, without the general kernel's options: the same arithmetic as
- * sf_q8_neuron_block with K = 1 (k = 1 if u >= Th, -1 if signed and u < 0). */
-static int64_t neuron_if_c(const int32_t *xa, const int16_t *x16, const int32_t *bias, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len,
-                           int is_signed, uint32_t *bits, uint32_t bit, int64_t *nz) {
-  int64_t z = 0;
-  for (int64_t j = 0; j < len; j++) {
-    int32_t u = v[j] + (x16 ? bias[j] + x16[j] : xa[j]);
-    int k = u >= Th[j] ? 1 : is_signed && u < 0 ? -1 : 0;
-    int32_t nv = u - k * Th[j];
-    v[j] = nv > (1 << 30) ? (1 << 30) : nv < -(1 << 30) ? -(1 << 30) : nv;
-    kq[j] = (int8_t)k;
-    z += k != 0;
-    if (bits && k) bits[j] |= bit;
+/* Binary integrate-and-fire neurons of a row over a block of steps (see the header): the same
+ * arithmetic as sf_q8_neuron_block with K = 1 at every step. */
+static int64_t neuron_if_block_c(const int32_t *xa, int64_t ldx, const int16_t *x16, const int32_t *bias, int nb, int32_t *v, const int32_t *Th, int64_t len,
+                                 int is_signed, int8_t *kq, uint32_t *bits, int32_t *lists, int32_t *counts) {
+  int64_t total = 0;
+  if (bits) memset(bits, 0, sizeof(uint32_t) * (size_t)len);
+  for (int t = 0; t < nb; t++) {
+    int32_t n = 0;
+    for (int64_t j = 0; j < len; j++) {
+      const int32_t u = v[j] + (x16 ? bias[j] + x16[(int64_t)t * len + j] : xa[(int64_t)t * ldx + j]);
+      const int k = u >= Th[j] ? 1 : is_signed && u < 0 ? -1 : 0;
+      const int32_t nv = u - k * Th[j];
+      v[j] = nv > (1 << 30) ? (1 << 30) : nv < -(1 << 30) ? -(1 << 30) : nv;
+      if (kq) kq[(int64_t)t * len + j] = (int8_t)k;
+      if (!k) continue;
+      if (bits) bits[j] |= 1u << t;
+      if (lists) lists[(int64_t)t * (len + 16) + n] = (int32_t)j;
+      n++;
+    }
+    counts[t] = n;
+    total += n;
   }
-  *nz = z;
-  return z;
+  return total;
 }
 
 #if defined(__x86_64__)
-/* 16 neurons; m selects the lanes (all but in a row's tail). Full groups load and store without
- * masks: the chain steps the same row again while its stores are still in flight, and a masked
- * load cannot take its data from a masked store (it waits for the store to reach the cache). */
-__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline unsigned neuron_if16_512(const int32_t *xa, const int16_t *x16,
-                                                                                                        const int32_t *bias, int32_t *v, int8_t *kq,
-                                                                                                        const int32_t *Th, int is_signed,
-                                                                                                        uint32_t *bits, uint32_t bit,
-                                                                                                        __mmask16 m, int full) {
+enum { X_CONST, X_STEPS, X_INT16 }; /* currents: the same every step, one row per step, int16 sums + bias */
+
+/* Four groups of 16 neurons at a time (independent dependency chains), their membranes, thresholds
+ * and constant currents in registers for all nb steps; per group and step: add, compare, subtract,
+ * clamp, and the outputs asked for (spikes as masked byte stores into kq cleared beforehand, step
+ * bits in a register, list entries by one compress). */
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline int64_t neuron_if_block_loop_512(
+    const int32_t *xa, int64_t ldx, const int16_t *x16, const int32_t *bias, int nb, int32_t *v, const int32_t *Th, int64_t len, int8_t *kq,
+    uint32_t *bits, int32_t *lists, int32_t *counts, const int X, const int SIGNED) {
   const __m512i vmax = _mm512_set1_epi32(1 << 30), vmin = _mm512_set1_epi32(-(1 << 30)), zero = _mm512_setzero_si512();
-  const __m512i vv = full ? _mm512_loadu_si512((const void *)v) : _mm512_maskz_loadu_epi32(m, v);
-  __m512i in;
-  if (x16) /* int16 sums of a block plus the bias row */
-    in = _mm512_add_epi32(full ? _mm512_loadu_si512((const void *)bias) : _mm512_maskz_loadu_epi32(m, bias),
-                          _mm512_cvtepi16_epi32(full ? _mm256_loadu_si256((const __m256i *)x16) : _mm256_maskz_loadu_epi16(m, x16)));
-  else
-    in = full ? _mm512_loadu_si512((const void *)xa) : _mm512_maskz_loadu_epi32(m, xa);
-  const __m512i T1 = full ? _mm512_loadu_si512((const void *)Th) : _mm512_maskz_loadu_epi32(m, Th);
-  const __m512i u = _mm512_add_epi32(vv, in);
-  const __mmask16 pos = _mm512_mask_cmpge_epi32_mask(m, u, T1), neg = is_signed ? _mm512_mask_cmplt_epi32_mask(m, u, zero) : (__mmask16)0;
-  __m512i nv = _mm512_mask_add_epi32(_mm512_mask_sub_epi32(u, pos, u, T1), neg, u, T1);
-  nv = _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax);
-  const __m128i k8 = _mm_mask_mov_epi8(_mm_maskz_mov_epi8(pos, _mm_set1_epi8(1)), neg, _mm_set1_epi8(-1));
-  if (full) {
-    _mm512_storeu_si512((void *)v, nv);
-    _mm_storeu_si128((__m128i *)kq, k8);
-  } else {
-    _mm512_mask_storeu_epi32(v, m, nv);
-    _mm_mask_storeu_epi8(kq, m, k8);
+  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m128i one8 = _mm_set1_epi8(1), neg8 = _mm_set1_epi8(-1);
+  if (kq) memset(kq, 0, (size_t)(nb * len));
+  for (int t = 0; t < nb; t++) counts[t] = 0;
+  for (int64_t j0 = 0; j0 < len; j0 += 64) {
+    __mmask16 m[4];
+    __m512i vv[4], th[4], cur[4], bv[4], idx[4];
+    for (int q = 0; q < 4; q++) {
+      const int64_t left = len - j0 - 16 * q, j = j0 + 16 * q;
+      m[q] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+      vv[q] = _mm512_maskz_loadu_epi32(m[q], v + j);
+      th[q] = _mm512_maskz_loadu_epi32(m[q], Th + j);
+      cur[q] = X == X_STEPS ? zero : _mm512_maskz_loadu_epi32(m[q], X == X_INT16 ? bias + j : xa + j);
+      bv[q] = zero;
+      idx[q] = _mm512_add_epi32(lane, _mm512_set1_epi32((int)j));
+    }
+    for (int t = 0; t < nb; t++) {
+      int32_t n = counts[t];
+      int32_t *l = lists ? lists + (int64_t)t * (len + 16) : NULL;
+      for (int q = 0; q < 4; q++) {
+        if (!m[q]) break;
+        const int64_t j = j0 + 16 * q;
+        const __m512i x = X == X_INT16   ? _mm512_add_epi32(cur[q], _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m[q], x16 + (int64_t)t * len + j)))
+                          : X == X_STEPS ? _mm512_maskz_loadu_epi32(m[q], xa + (int64_t)t * ldx + j)
+                                         : cur[q];
+        const __m512i u = _mm512_add_epi32(vv[q], x);
+        const __mmask16 pos = _mm512_mask_cmpge_epi32_mask(m[q], u, th[q]), neg = SIGNED ? _mm512_mask_cmplt_epi32_mask(m[q], u, zero) : 0;
+        __m512i nv = _mm512_mask_sub_epi32(u, pos, u, th[q]);
+        if (SIGNED) nv = _mm512_mask_add_epi32(nv, neg, u, th[q]);
+        vv[q] = _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax);
+        const __mmask16 fired = pos | neg;
+        if (kq) {
+          _mm_mask_storeu_epi8(kq + (int64_t)t * len + j, pos, one8);
+          if (SIGNED) _mm_mask_storeu_epi8(kq + (int64_t)t * len + j, neg, neg8);
+        }
+        if (bits) bv[q] = _mm512_mask_or_epi32(bv[q], fired, bv[q], _mm512_set1_epi32((int)(1u << t)));
+        if (l) _mm512_storeu_si512((void *)(l + n), _mm512_maskz_compress_epi32(fired, idx[q]));
+        n += __builtin_popcount((unsigned)fired);
+      }
+      counts[t] = n;
+    }
+    for (int q = 0; q < 4; q++) {
+      _mm512_mask_storeu_epi32(v + j0 + 16 * q, m[q], vv[q]);
+      if (bits) _mm512_mask_storeu_epi32(bits + j0 + 16 * q, m[q], bv[q]);
+    }
   }
-  const __mmask16 fired = pos | neg;
-  if (bits && full) {
-    const __m512i b = _mm512_loadu_si512((const void *)bits);
-    _mm512_storeu_si512((void *)bits, _mm512_mask_or_epi32(b, fired, b, _mm512_set1_epi32((int)bit)));
-  } else if (bits && fired) {
-    _mm512_mask_storeu_epi32(bits, fired, _mm512_or_si512(_mm512_maskz_loadu_epi32(fired, bits), _mm512_set1_epi32((int)bit)));
-  }
-  return (unsigned)__builtin_popcount((unsigned)fired);
+  int64_t total = 0;
+  for (int t = 0; t < nb; t++) total += counts[t];
+  return total;
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_if_512(const int32_t *xa, const int16_t *x16, const int32_t *bias,
-                                                                                int32_t *v, int8_t *kq, const int32_t *Th, int64_t len,
-                                                                                int is_signed, uint32_t *bits, uint32_t bit, int64_t *nz) {
-  int64_t z = 0, j = 0;
-#define IF16_AT(j, m, full)                                                                                                                    \
-  neuron_if16_512(x16 ? NULL : xa + (j), x16 ? x16 + (j) : NULL, x16 ? bias + (j) : NULL, v + (j), kq + (j), Th + (j), is_signed, bits ? bits + (j) : NULL, \
-                  bit, m, full)
-  for (; j + 16 <= len; j += 16) z += IF16_AT(j, (__mmask16)0xFFFF, 1);
-  if (j < len) z += IF16_AT(j, (__mmask16)((1u << (len - j)) - 1), 0);
-#undef IF16_AT
-  *nz = z;
-  return z;
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_if_block_512(const int32_t *xa, int64_t ldx, const int16_t *x16,
+                                                                                      const int32_t *bias,
+                                                                                      int nb, int32_t *v, const int32_t *Th, int64_t len,
+                                                                                      int is_signed, int8_t *kq, uint32_t *bits, int32_t *lists,
+                                                                                      int32_t *counts) {
+#define LOOP(X, SIGNED) neuron_if_block_loop_512(xa, ldx, x16, bias, nb, v, Th, len, kq, bits, lists, counts, X, SIGNED)
+  const int x = x16 ? X_INT16 : ldx ? X_STEPS : X_CONST;
+  if (is_signed) return x == X_INT16 ? LOOP(X_INT16, 1) : x == X_STEPS ? LOOP(X_STEPS, 1) : LOOP(X_CONST, 1);
+  return x == X_INT16 ? LOOP(X_INT16, 0) : x == X_STEPS ? LOOP(X_STEPS, 0) : LOOP(X_CONST, 0);
+#undef LOOP
 }
 #endif
 
-int64_t sf_q8_neuron_if(const int32_t *xa, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed, uint32_t *bits, uint32_t bit,
-                        int64_t *nz) {
+int64_t sf_q8_neuron_if_block(const int32_t *xa, int64_t ldx, const int16_t *x16, const int32_t *bias, int nb, int32_t *v, const int32_t *Th, int64_t len,
+                              int is_signed, int8_t *kq, uint32_t *bits, int32_t *lists, int32_t *counts) {
 #if defined(__x86_64__)
-  if (sf_q8_isa_level() == ISA_VNNI512) return neuron_if_512(xa, NULL, NULL, v, kq, Th, len, is_signed, bits, bit, nz);
+  if (sf_q8_isa_level() == ISA_VNNI512) return neuron_if_block_512(xa, ldx, x16, bias, nb, v, Th, len, is_signed, kq, bits, lists, counts);
 #endif
-  return neuron_if_c(xa, NULL, NULL, v, kq, Th, len, is_signed, bits, bit, nz);
-}
-
-int64_t sf_q8_neuron_if16(const int16_t *x16, const int32_t *bias, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed,
-                          uint32_t *bits, uint32_t bit, int64_t *nz) {
-#if defined(__x86_64__)
-  if (sf_q8_isa_level() == ISA_VNNI512) return neuron_if_512(NULL, x16, bias, v, kq, Th, len, is_signed, bits, bit, nz);
-#endif
-  return neuron_if_c(NULL, x16, bias, v, kq, Th, len, is_signed, bits, bit, nz);
+  return neuron_if_block_c(xa, ldx, x16, bias, nb, v, Th, len, is_signed, kq, bits, lists, counts);
 }
 
 int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh,

@@ -16,13 +16,17 @@
 int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *y, const int32_t *Th, const float *iTh,
                            const float *iu, const float *th, int64_t len, float leak, int lo, int K, int32_t th_max, int th_shift,
                            int64_t *nz);
-/* The same for binary IF neurons (K = 1, no leak, int32 currents xa, no float output), and where
- * bits is given, bits[j] |= bit for every neuron that fires (the step mask of sf_q8_events_steps).
- * Returns the spikes (= the non-zero count, also in *nz). */
-int64_t sf_q8_neuron_if(const int32_t *xa, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed, uint32_t *bits, uint32_t bit,
-                        int64_t *nz);
-/* The same with the currents as int16 block sums x16 plus an int32 bias row (sf_q8_events_steps). */
-int64_t sf_q8_neuron_if16(const int16_t *x16, const int32_t *bias, int32_t *v, int8_t *kq, const int32_t *Th, int64_t len, int is_signed,
-                          uint32_t *bits, uint32_t bit, int64_t *nz);
+/* Binary integrate-and-fire neurons (K = 1, no leak) of one row over a block of nb <= 32 steps,
+ * the arithmetic of sf_q8_neuron_block with K = 1 at every step (k = 1 if u >= Th, -1 if signed
+ * and u < 0), each membrane kept in a register across the steps. Currents: the int16 sums
+ * x16 [nb, len] (sf_q8_events_*) plus a bias row bias [len] where x16 is given, else
+ * xa[t * ldx + j] (ldx = 0: the same at every step, a constant input). Outputs, each optional (NULL):
+ *   kq    [nb, len] the spikes;
+ *   bits  [len] bit t set where the neuron fired at step t (the masks of sf_q8_events_steps);
+ *   lists [nb, len + 16] per step, the neurons that fired, ascending (spike_lists_q8.h; whole
+ *         vectors are stored, hence the 16 spare entries; for unsigned neurons, whose spikes are 1).
+ * counts[t] = the spikes at step t (required). Returns the spikes of the block. */
+int64_t sf_q8_neuron_if_block(const int32_t *xa, int64_t ldx, const int16_t *x16, const int32_t *bias, int nb, int32_t *v, const int32_t *Th, int64_t len,
+                              int is_signed, int8_t *kq, uint32_t *bits, int32_t *lists, int32_t *counts);
 
 #endif

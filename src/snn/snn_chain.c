@@ -19,6 +19,7 @@
 #include "snn/snn_session.h"
 #include "snn/spike_kernels.h"
 #include "snn/spike_kernels_q8.h"
+#include "snn/spike_lists_q8.h"
 #include "snn/neuron_kernels_q8.h"
 #include "snn/q8_codes.h"
 
@@ -37,6 +38,26 @@ static inline uint64_t ticks(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 #endif
+}
+
+/* Binary unsigned IF neurons (each spike 0 or 1) feeding a layer wider than a class output: its
+ * synapses run from per-step lists on widened weight panels. */
+static int lists_feed(const node_state *nr, const node_state *ln) { return nr->K == 1 && nr->leak == 1.0f && !nr->is_signed && ln->qN > 32; }
+
+/* The widened weight panels of chain linear i: the donor session's where it has them for the
+ * same weights, else built here. 0, or -1 out of memory. */
+static int chain_panels(sf_snn_session *s, int i) {
+  node_state *ln = &s->ns[i];
+  const sf_snn_session *d = s->donor;
+  if (ln->q_shared && d && d->ns[i].W16 && d->ns[i].Wq == ln->Wq) {
+    ln->W16 = d->ns[i].W16;
+    ln->w16_shared = 1;
+    return 0;
+  }
+  const size_t bytes = (sizeof(int16_t) * (size_t)sf_q8_w16_size(ln->qK, ln->qN) + 63) / 64 * 64;
+  if (!(ln->W16 = aligned_alloc(64, bytes))) return -1;
+  sf_q8_pack_w16(ln->Wq, ln->qK, ln->qN, ln->W16);
+  return 0;
 }
 
 int sf_chain_plan(sf_snn_session *s) {
@@ -79,8 +100,11 @@ int sf_chain_plan(sf_snn_session *s) {
   if (!(s->chain = malloc(sizeof(int) * (size_t)n)) || !(s->chain_y = malloc(sizeof(float) * (size_t)(block * rows * out->qN))) ||
       !(s->chain_idx = malloc(sizeof(int32_t) * (size_t)(width + 64))) || !(s->chain_S = calloc((size_t)(block * width + 4), 1)) ||
       !(s->chain_acc = malloc(sizeof(int32_t) * (size_t)(block * width))) || !(s->chain_i16 = aligned_alloc(64, (sizeof(int16_t) * (size_t)(block * width) + 63) / 64 * 64)) ||
-      !(s->chain_bits = malloc(sizeof(uint32_t) * (size_t)width)))
+      !(s->chain_bits = malloc(sizeof(uint32_t) * (size_t)width)) ||
+      !(s->chain_lists = malloc(sizeof(int32_t) * (size_t)(block * (width + 16)))) || !(s->chain_counts = malloc(sizeof(int32_t) * (size_t)block)))
     return -1;
+  for (int j = 0; j < n; j += 2)
+    if (lists_feed(&s->ns[nodes[j]], &s->ns[nodes[j + 1]]) && chain_panels(s, nodes[j + 1])) return -1;
   memcpy(s->chain, nodes, sizeof(int) * (size_t)n);
   s->n_chain = n;
   s->chain_block = block;
@@ -113,17 +137,22 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, chain_tal
     const uint64_t c0 = ticks();
     /* neurons, step by step; binary IF neurons also mark the steps each one fired at */
     const int binary = nr->K == 1 && nr->leak == 1.0f;
-    uint32_t *bits = binary ? s->chain_bits : NULL;
-    if (bits) memset(bits, 0, sizeof(uint32_t) * (size_t)R);
-    int64_t max_sp = 0, nz_all = 0;
+    int64_t sp_t[32], z_t[32], max_sp = 0, nz_all = 0;
+    if (binary) {
+      /* binary IF neurons over the whole block at once; they also record their events: per-step
+       * lists for the panel kernel (W16), else the steps each one fired at */
+      int32_t *counts = s->chain_counts;
+      sf_q8_neuron_if_block(j == 0 ? nr->xin + r * R : Acc, j == 0 ? 0 : R, cur16, cur_bias, nb, nr->vi + r * R, nr->ThE + off, R, nr->is_signed, S,
+                            ln->W16 ? NULL : s->chain_bits, ln->W16 ? s->chain_lists : NULL, counts);
+      for (int tt = 0; tt < nb; tt++) sp_t[tt] = z_t[tt] = counts[tt];
+    } else
+      for (int tt = 0; tt < nb; tt++) {
+        const int32_t *xa = j == 0 ? nr->xin + r * R : Acc + (int64_t)tt * R;
+        sp_t[tt] = sf_q8_neuron_block(xa, NULL, nr->vi + r * R, S + (int64_t)tt * R, NULL, nr->ThE + off, nr->iThE + off, nr->iuE + off,
+                                      nr->thE + off, R, nr->leak, lo, nr->K, nr->Th_max, nr->Th_shift, &z_t[tt]);
+      }
     for (int tt = 0; tt < nb; tt++) {
-      const int32_t *xa = j == 0 ? nr->xin + r * R : Acc + (int64_t)tt * R;
-      int64_t z = 0;
-      int64_t sp = cur16    ? sf_q8_neuron_if16(cur16 + (int64_t)tt * R, cur_bias, nr->vi + r * R, S + (int64_t)tt * R, nr->ThE + off, R, nr->is_signed,
-                                                bits, 1u << tt, &z)
-                   : binary ? sf_q8_neuron_if(xa, nr->vi + r * R, S + (int64_t)tt * R, nr->ThE + off, R, nr->is_signed, bits, 1u << tt, &z)
-                            : sf_q8_neuron_block(xa, NULL, nr->vi + r * R, S + (int64_t)tt * R, NULL, nr->ThE + off, nr->iThE + off, nr->iuE + off,
-                                               nr->thE + off, R, nr->leak, lo, nr->K, nr->Th_max, nr->Th_shift, &z);
+      const int64_t sp = sp_t[tt], z = z_t[tt];
       tally[j].spikes += (double)sp;
       tally[j].nz += (double)z;
       step_nupd[t0 - 1 + tt] += (double)R;
@@ -136,16 +165,22 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, chain_tal
     }
     const uint64_t c1 = ticks();
     /* synapses: the step-major executor's choice of path (dense where activity is high or the
-     * layer is a narrow output), events over the whole block where int16 sums cannot overflow */
+     * layer is a narrow output), events over the whole block where int16 sums cannot overflow:
+     * from per-step lists on the widened panels where the neurons are binary (W16), else input
+     * by input */
     const int dense = s->path == SF_PATH_DENSE ||
                       (s->path == SF_PATH_AUTO && ((double)nz_all >= s->event_max_activity * (double)R * nb || N <= 32));
     /* (rows of the int16 block start on cache lines when N is a multiple of 32: no split accesses) */
     cur16 = NULL;
-    if (!dense && N <= 256 && max_sp * ln->qkmax * 127 < 32768) {
+    if (!dense && (N <= 256 || ln->W16) && max_sp * ln->qkmax * 127 < 32768) {
       int16_t *I = s->chain_i16;
-      memset(I, 0, sizeof(int16_t) * (size_t)(nb * N));
-      if (!binary) sf_q8_step_bits(S, nb, R, s->chain_bits);
-      sf_q8_events_steps(S, nb, R, s->chain_bits, ln->Wq, N, I, N);
+      if (ln->W16) {
+        sf_q8_events_lists(s->chain_lists, s->chain_counts, nb, R, ln->W16, N, I, N);
+      } else {
+        memset(I, 0, sizeof(int16_t) * (size_t)(nb * N));
+        if (!binary) sf_q8_step_bits(S, nb, R, s->chain_bits);
+        sf_q8_events_steps(S, nb, R, s->chain_bits, ln->Wq, N, I, N);
+      }
       const node_state *next = j + 2 < n ? &s->ns[s->chain[j + 2]] : NULL;
       if (next && next->K == 1 && next->leak == 1.0f) {
         /* binary neurons next: they add the bias themselves */

@@ -47,6 +47,7 @@ void sf_snn_session_free(sf_snn_session *s) {
       free(n->cum); free(n->prev); free(n->v); free(n->inv_theta);
       free(n->kq); free(n->vi); free(n->Th); free(n->inv_unit); free(n->bq); free(n->acc);
       if (!n->q_shared) { free(n->Wq); free(n->Wp); free(n->colsum); free(n->wscale); } /* (else the donor's) */
+      if (!n->w16_shared) free(n->W16);
       free(n->ThE); free(n->iThE); free(n->iuE); free(n->thE); free(n->xin); free(n->xq); free(n->inv_thx);
       free(n->xq8); free(n->xscale); free(n->xu8);
     }
@@ -59,6 +60,7 @@ void sf_snn_session_free(sf_snn_session *s) {
   free(s->spk_count); free(s->spk_v); free(s->spk_theta);
   free(s->step_sops); free(s->step_macs); free(s->step_fops); free(s->step_nupd); free(s->raster);
   free(s->chain); free(s->chain_y); free(s->chain_idx); free(s->chain_S); free(s->chain_acc); free(s->chain_i16); free(s->chain_bits);
+  free(s->chain_lists); free(s->chain_counts);
   free(s);
 }
 

@@ -52,6 +52,8 @@ typedef struct {
   float *xscale;      /* ... their scale per sample */
   uint8_t *xu8;       /* ... 1 where a sample's inputs are all >= 0 (unsigned 8-bit codes) */
   int8_t *Wq, *Wp;    /* linear: int8 weights [K, N] and packed for the dense path */
+  int16_t *W16;       /* linear in a time-major chain fed by binary neurons: Wq widened in panels (spike_lists_q8.h) */
+  int w16_shared;     /* ... W16 belongs to the donor session */
   int qkmax;          /* linear: largest |spike count| its source emits */
   int8_t *xq;         /* linear whose source reaches it through reordering layout ops: its input's counts, rebuilt each step */
   float *inv_thx;     /* ... and 1 / theta per input position within a row [qK] */
@@ -103,6 +105,7 @@ struct sf_snn_session {
   int32_t *chain_acc; /* ... its currents [steps, width] */
   int16_t *chain_i16; /* ... their int16 sums on the event path [steps, width] */
   uint32_t *chain_bits; /* ... per input, the steps it fired at [width] */
+  int32_t *chain_lists, *chain_counts; /* ... per step, the inputs that fired [steps, width + 16] and their number [steps] */
   int64_t chain_block; /* steps per block */
   int step_major;     /* sf_snn_set_schedule: 1 never runs the chain */
   const sf_snn_session *donor; /* during sf_snn_set_quant_shared: whose int8 weight tables to share */
