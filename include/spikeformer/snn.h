@@ -44,6 +44,8 @@ typedef int (*sf_snn_step_fn)(int t, const sf_tensor *decoded, void *user);
 int64_t sf_snn_state_bytes(const sf_graph *spiking);
 /* SF_ERR_VALUE naming the first NaN or infinite input (sample, element), else SF_OK. */
 sf_status sf_snn_input_check(const sf_tensor *input);
+/* The error sf_snn_input_check raises for element `element` of sample `sample` (of `samples`). */
+sf_status sf_snn_input_nonfinite(int64_t sample, int64_t samples, int64_t element);
 /* Run T steps on one batch of inputs (the graph's batch size); the inputs must be finite. */
 sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user);
 /* Synaptic path for layers fed by spikes: 0 auto (events where the measured activity of the

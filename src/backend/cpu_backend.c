@@ -146,9 +146,6 @@ static int record_step(int t, const sf_tensor *decoded, void *user) {
 static sf_status cpu_execute(void *deployed, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user) {
   cpu_deployed *d = deployed;
   if (d->rows == d->batch) return sf_snn_run(d->s[0], input, T, cb, user);
-  /* checked here for the whole batch (a shard's run would name its sample within the shard) */
-  sf_status bad = sf_snn_input_check(input);
-  if (bad) return bad;
   int64_t B = input->ndim ? input->shape[0] : 1, in_per = sf_tensor_numel(input) / (B ? B : 1);
   if (B != d->batch) return sf_error(SF_ERR_SHAPE, "SNN input has %lld samples; deployed for %lld", (long long)B, (long long)d->batch);
   const sf_graph *g0 = d->g[0];
@@ -157,7 +154,8 @@ static sf_status cpu_execute(void *deployed, const sf_tensor *input, int T, sf_s
   float *buf = cb ? malloc(sizeof(float) * (size_t)(T * B * out_per)) : NULL;
   shard_record *rec = calloc((size_t)shards, sizeof *rec);
   sf_status *sts = calloc((size_t)shards, sizeof *sts);
-  if ((cb && !buf) || !rec || !sts) { free(buf); free(rec); free(sts); return sf_error(SF_ERR_NOMEM, "out of memory"); }
+  int64_t *bad = malloc(sizeof(int64_t) * (size_t)shards); /* per shard: its first non-finite input, or -1 */
+  if ((cb && !buf) || !rec || !sts || !bad) { free(buf); free(rec); free(sts); free(bad); return sf_error(SF_ERR_NOMEM, "out of memory"); }
 #pragma omp parallel for schedule(dynamic, 1) num_threads(d->W)
   for (int64_t k = 0; k < shards; k++) {
     int64_t r0 = k * d->rows, nr = B - r0 < d->rows ? B - r0 : d->rows;
@@ -167,10 +165,14 @@ static sf_status cpu_execute(void *deployed, const sf_tensor *input, int T, sf_s
     x.shape[0] = nr;
     x.data = (float *)input->data + r0 * in_per;
     rec[k] = (shard_record){buf, B * out_per, r0 * out_per, {0}};
-    sts[k] = sf_snn_run_checked(s, &x, T, cb ? record_step : NULL, &rec[k]);
+    /* each shard scans its own inputs for NaN and infinity (in parallel, and into its core's
+     * cache for the run); the error, naming the sample within the batch, is raised below */
+    bad[k] = sf_tensor_find_nonfinite(&x);
+    sts[k] = bad[k] >= 0 ? SF_ERR_VALUE : sf_snn_run_checked(s, &x, T, cb ? record_step : NULL, &rec[k]);
   }
   sf_status st = SF_OK;
-  for (int64_t k = 0; k < shards && !st; k++) st = sts[k];
+  for (int64_t k = 0; k < shards && !st; k++)
+    st = bad[k] >= 0 ? sf_snn_input_nonfinite(k * d->rows + bad[k] / in_per, B, bad[k] % in_per) : sts[k];
   if (!st && cb) {
     /* hand the steps on in order, as one session over the whole batch would */
     sf_tensor out = rec[0].shape;
@@ -184,6 +186,7 @@ static sf_status cpu_execute(void *deployed, const sf_tensor *input, int T, sf_s
   free(buf);
   free(rec);
   free(sts);
+  free(bad);
   return st;
 }
 

@@ -40,9 +40,9 @@ static inline uint64_t ticks(void) {
 #endif
 }
 
-/* Binary unsigned IF neurons (each spike 0 or 1) feeding a layer wider than a class output: its
- * synapses run from per-step lists on widened weight panels. */
-static int lists_feed(const node_state *nr, const node_state *ln) { return nr->K == 1 && nr->leak == 1.0f && !nr->is_signed && ln->qN > 32; }
+/* Binary unsigned IF neurons (each spike 0 or 1) feed their layer from per-step lists, on its
+ * widened weight panels. */
+static int lists_feed(const node_state *nr) { return nr->K == 1 && nr->leak == 1.0f && !nr->is_signed; }
 
 /* The widened weight panels of chain linear i: the donor session's where it has them for the
  * same weights, else built here. 0, or -1 out of memory. */
@@ -104,7 +104,7 @@ int sf_chain_plan(sf_snn_session *s) {
       !(s->chain_lists = malloc(sizeof(int32_t) * (size_t)(block * (width + 16)))) || !(s->chain_counts = malloc(sizeof(int32_t) * (size_t)block)))
     return -1;
   for (int j = 0; j < n; j += 2)
-    if (lists_feed(&s->ns[nodes[j]], &s->ns[nodes[j + 1]]) && chain_panels(s, nodes[j + 1])) return -1;
+    if (lists_feed(&s->ns[nodes[j]]) && chain_panels(s, nodes[j + 1])) return -1;
   memcpy(s->chain, nodes, sizeof(int) * (size_t)n);
   s->n_chain = n;
   s->chain_block = block;
@@ -164,12 +164,12 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, chain_tal
       nz_all += z;
     }
     const uint64_t c1 = ticks();
-    /* synapses: the step-major executor's choice of path (dense where activity is high or the
-     * layer is a narrow output), events over the whole block where int16 sums cannot overflow:
-     * from per-step lists on the widened panels where the neurons are binary (W16), else input
-     * by input */
+    /* synapses: dense where activity is high (the step-major executor's rule) or the layer is a
+     * narrow output without panels; else events over the whole block where int16 sums cannot
+     * overflow: from per-step lists on the widened panels where the neurons are binary (W16),
+     * else input by input */
     const int dense = s->path == SF_PATH_DENSE ||
-                      (s->path == SF_PATH_AUTO && ((double)nz_all >= s->event_max_activity * (double)R * nb || N <= 32));
+                      (s->path == SF_PATH_AUTO && ((double)nz_all >= s->event_max_activity * (double)R * nb || (N <= 32 && !ln->W16)));
     /* (rows of the int16 block start on cache lines when N is a multiple of 32: no split accesses) */
     cur16 = NULL;
     if (!dense && (N <= 256 || ln->W16) && max_sp * ln->qkmax * 127 < 32768) {

@@ -824,8 +824,12 @@ sf_status sf_snn_input_check(const sf_tensor *input) {
   const int64_t bad = sf_tensor_find_nonfinite(input);
   if (bad < 0) return SF_OK;
   const int64_t per = sf_tensor_numel(input) / (input->ndim && input->shape[0] ? input->shape[0] : 1);
+  return sf_snn_input_nonfinite(bad / per, input->ndim ? input->shape[0] : 1, bad % per);
+}
+
+sf_status sf_snn_input_nonfinite(int64_t sample, int64_t samples, int64_t element) {
   return sf_error(SF_ERR_VALUE, "SNN input: sample %lld (of this run's %lld), element %lld is not finite; inputs must be finite",
-                  (long long)(bad / per), (long long)(input->ndim ? input->shape[0] : 1), (long long)(bad % per));
+                  (long long)sample, (long long)samples, (long long)element);
 }
 
 sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user) {

@@ -13,16 +13,21 @@
 #include <immintrin.h>
 #endif
 
+/* columns per panel: 64, or 32 for a narrow layer (a class output) */
 #define PANEL 64
+static int64_t panel_width(int64_t N) { return N <= 32 ? 32 : PANEL; }
 
-int64_t sf_q8_w16_size(int64_t K, int64_t N) { return (N + PANEL - 1) / PANEL * K * PANEL; }
+int64_t sf_q8_w16_size(int64_t K, int64_t N) {
+  const int64_t pw = panel_width(N);
+  return (N + pw - 1) / pw * K * pw;
+}
 
 void sf_q8_pack_w16(const int8_t *Wq, int64_t K, int64_t N, int16_t *W16) {
-  const int64_t P = (N + PANEL - 1) / PANEL;
-  for (int64_t p = 0; p < P; p++)
+  const int64_t pw = panel_width(N);
+  for (int64_t p = 0; p * pw < N; p++)
     for (int64_t k = 0; k < K; k++) {
-      int16_t *dst = W16 + (p * K + k) * PANEL;
-      for (int64_t c = 0; c < PANEL; c++) dst[c] = p * PANEL + c < N ? Wq[k * N + p * PANEL + c] : 0;
+      int16_t *dst = W16 + (p * K + k) * pw;
+      for (int64_t c = 0; c < pw; c++) dst[c] = p * pw + c < N ? Wq[k * N + p * pw + c] : 0;
     }
 }
 
@@ -30,17 +35,18 @@ void sf_q8_pack_w16(const int8_t *Wq, int64_t K, int64_t N, int16_t *W16) {
 
 static void events_lists_c(const int32_t *lists, const int32_t *counts, int nb, int64_t K, const int16_t *W16, int64_t N, int16_t *I,
                            int64_t ldi) {
-  for (int64_t p = 0; p * PANEL < N; p++) {
-    const int16_t *wp = W16 + p * K * PANEL;
-    const int64_t w = N - p * PANEL < PANEL ? N - p * PANEL : PANEL;
+  const int64_t pw = panel_width(N);
+  for (int64_t p = 0; p * pw < N; p++) {
+    const int16_t *wp = W16 + p * K * pw;
+    const int64_t w = N - p * pw < pw ? N - p * pw : pw;
     for (int t = 0; t < nb; t++) {
       const int32_t *l = lists + (int64_t)t * (K + 16);
-      int16_t acc[PANEL] = {0};
+      int16_t acc[64] = {0};
       for (int32_t e = 0; e < counts[t]; e++) {
-        const int16_t *row = wp + (int64_t)l[e] * PANEL;
-        for (int c = 0; c < PANEL; c++) acc[c] = (int16_t)(acc[c] + row[c]);
+        const int16_t *row = wp + (int64_t)l[e] * pw;
+        for (int c = 0; c < pw; c++) acc[c] = (int16_t)(acc[c] + row[c]);
       }
-      memcpy(I + (int64_t)t * ldi + p * PANEL, acc, sizeof(int16_t) * (size_t)w);
+      memcpy(I + (int64_t)t * ldi + p * pw, acc, sizeof(int16_t) * (size_t)w);
     }
   }
 }
@@ -49,6 +55,24 @@ static void events_lists_c(const int32_t *lists, const int32_t *counts, int nb, 
 /* Per panel and step: 4 events at a time into 4 pairs of registers (independent chains). */
 __attribute__((target("avx512f,avx512bw"))) static void events_lists_512(const int32_t *lists, const int32_t *counts, int nb, int64_t K,
                                                                          const int16_t *W16, int64_t N, int16_t *I, int64_t ldi) {
+  if (N <= 32) { /* one register per panel row */
+    const __mmask32 m0 = N >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << N) - 1);
+    for (int t = 0; t < nb; t++) {
+      const int32_t *l = lists + (int64_t)t * (K + 16);
+      const int32_t n = counts[t];
+      __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+      int32_t e = 0;
+      for (; e + 4 <= n; e += 4) {
+        a = _mm512_add_epi16(a, _mm512_loadu_si512((const void *)(W16 + (int64_t)l[e] * 32)));
+        b = _mm512_add_epi16(b, _mm512_loadu_si512((const void *)(W16 + (int64_t)l[e + 1] * 32)));
+        c = _mm512_add_epi16(c, _mm512_loadu_si512((const void *)(W16 + (int64_t)l[e + 2] * 32)));
+        d = _mm512_add_epi16(d, _mm512_loadu_si512((const void *)(W16 + (int64_t)l[e + 3] * 32)));
+      }
+      for (; e < n; e++) a = _mm512_add_epi16(a, _mm512_loadu_si512((const void *)(W16 + (int64_t)l[e] * 32)));
+      _mm512_mask_storeu_epi16(I + (int64_t)t * ldi, m0, _mm512_add_epi16(_mm512_add_epi16(a, b), _mm512_add_epi16(c, d)));
+    }
+    return;
+  }
   for (int64_t p = 0; p * PANEL < N; p++) {
     const int16_t *wp = W16 + p * K * PANEL;
     const int64_t w = N - p * PANEL < PANEL ? N - p * PANEL : PANEL;
@@ -88,24 +112,21 @@ __attribute__((target("avx512f,avx512bw"))) static void events_lists_512(const i
 /* The same on AVX2: a panel is four registers of 16. */
 __attribute__((target("avx2"))) static void events_lists_avx2(const int32_t *lists, const int32_t *counts, int nb, int64_t K,
                                                               const int16_t *W16, int64_t N, int16_t *I, int64_t ldi) {
-  for (int64_t p = 0; p * PANEL < N; p++) {
-    const int16_t *wp = W16 + p * K * PANEL;
-    const int64_t w = N - p * PANEL < PANEL ? N - p * PANEL : PANEL;
+  const int64_t pw = panel_width(N);
+  const int nr = (int)(pw / 16);
+  for (int64_t p = 0; p * pw < N; p++) {
+    const int16_t *wp = W16 + p * K * pw;
+    const int64_t w = N - p * pw < pw ? N - p * pw : pw;
     for (int t = 0; t < nb; t++) {
       const int32_t *l = lists + (int64_t)t * (K + 16);
       __m256i a[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
       for (int32_t e = 0; e < counts[t]; e++) {
-        const int16_t *r = wp + (int64_t)l[e] * PANEL;
-        for (int c = 0; c < 4; c++) a[c] = _mm256_add_epi16(a[c], _mm256_loadu_si256((const __m256i *)(r + 16 * c)));
+        const int16_t *r = wp + (int64_t)l[e] * pw;
+        for (int c = 0; c < nr; c++) a[c] = _mm256_add_epi16(a[c], _mm256_loadu_si256((const __m256i *)(r + 16 * c)));
       }
-      int16_t *out = I + (int64_t)t * ldi + p * PANEL;
-      if (w == PANEL)
-        for (int c = 0; c < 4; c++) _mm256_storeu_si256((__m256i *)(out + 16 * c), a[c]);
-      else {
-        int16_t tmp[PANEL];
-        for (int c = 0; c < 4; c++) _mm256_storeu_si256((__m256i *)(tmp + 16 * c), a[c]);
-        memcpy(out, tmp, sizeof(int16_t) * (size_t)w);
-      }
+      int16_t tmp[64];
+      for (int c = 0; c < nr; c++) _mm256_storeu_si256((__m256i *)(tmp + 16 * c), a[c]);
+      memcpy(I + (int64_t)t * ldi + p * pw, tmp, sizeof(int16_t) * (size_t)w);
     }
   }
 }

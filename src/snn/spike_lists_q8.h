@@ -2,8 +2,8 @@
  * lists (the binary neuron kernels write them: sf_q8_fired), summed in registers (the time-major
  * runner's hidden layers, snn_chain.c).
  *   lists  [nb, K + 16] int32: lists[t, 0:counts[t]] = the inputs k that fired at step t, ascending
- *   W16    [ceil(N/64), K, 64] int16: the int8 weights Wq [K, N] widened, in panels of 64 columns
- *          (zero padded): row k of a panel is 128 contiguous bytes
+ *   W16    [ceil(N/P), K, P] int16: the int8 weights Wq [K, N] widened, in panels of P = 64
+ *          columns (32 where N <= 32), zero padded: row k of a panel is 2P contiguous bytes
  *   I      [nb, N] int16, rows ldi apart: I[t, :] = sum over k in lists[t] of Wq[k, :]
  * Integer sums are exact, so I equals sf_q8_events_steps's for the same spikes. The caller keeps
  * every step's spike count times 127 below 2^15 (no overflow). */
