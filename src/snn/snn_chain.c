@@ -111,6 +111,13 @@ int sf_chain_plan(sf_snn_session *s) {
   return 1;
 }
 
+/* S [nb, R] = 1 at the neurons of each step's list, else 0 (for a path that reads spikes). */
+static void spikes_from_lists(const int32_t *lists, const int32_t *counts, int nb, int64_t R, int8_t *S) {
+  memset(S, 0, (size_t)(nb * R));
+  for (int t = 0; t < nb; t++)
+    for (int32_t e = 0; e < counts[t]; e++) S[(int64_t)t * R + lists[(int64_t)t * (R + 16) + e]] = 1;
+}
+
 /* Per layer of the chain, over one run. */
 typedef struct {
   double spikes, nz, events, sops, timed;
@@ -139,11 +146,12 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, chain_tal
     const int binary = nr->K == 1 && nr->leak == 1.0f;
     int64_t sp_t[32], z_t[32], max_sp = 0, nz_all = 0;
     if (binary) {
-      /* binary IF neurons over the whole block at once; they also record their events: per-step
-       * lists for the panel kernel (W16), else the steps each one fired at */
+      /* binary IF neurons over the whole block at once, recording their events: per-step lists
+       * for the panel kernel (W16; the spikes S only if another path needs them, below), else the
+       * spikes and the steps each neuron fired at */
       int32_t *counts = s->chain_counts;
-      sf_q8_neuron_if_block(j == 0 ? nr->xin + r * R : Acc, j == 0 ? 0 : R, cur16, cur_bias, nb, nr->vi + r * R, nr->ThE + off, R, nr->is_signed, S,
-                            ln->W16 ? NULL : s->chain_bits, ln->W16 ? s->chain_lists : NULL, counts);
+      sf_q8_neuron_if_block(j == 0 ? nr->xin + r * R : Acc, j == 0 ? 0 : R, cur16, cur_bias, nb, nr->vi + r * R, nr->ThE + off, R, nr->is_signed,
+                            ln->W16 ? NULL : S, ln->W16 ? NULL : s->chain_bits, ln->W16 ? s->chain_lists : NULL, counts);
       for (int tt = 0; tt < nb; tt++) sp_t[tt] = z_t[tt] = counts[tt];
     } else
       for (int tt = 0; tt < nb; tt++) {
@@ -172,7 +180,9 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, chain_tal
                       (s->path == SF_PATH_AUTO && ((double)nz_all >= s->event_max_activity * (double)R * nb || (N <= 32 && !ln->W16)));
     /* (rows of the int16 block start on cache lines when N is a multiple of 32: no split accesses) */
     cur16 = NULL;
-    if (!dense && (N <= 256 || ln->W16) && max_sp * ln->qkmax * 127 < 32768) {
+    const int events16 = !dense && (N <= 256 || ln->W16) && max_sp * ln->qkmax * 127 < 32768;
+    if (ln->W16 && !events16) spikes_from_lists(s->chain_lists, s->chain_counts, nb, R, S);
+    if (events16) {
       int16_t *I = s->chain_i16;
       if (ln->W16) {
         sf_q8_events_lists(s->chain_lists, s->chain_counts, nb, R, ln->W16, N, I, N);
