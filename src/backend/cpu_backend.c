@@ -18,6 +18,7 @@
  * least two shards in a batch of 256, so that two threads need no barrier) */
 #define SHARD_BYTES (32LL << 20)
 #define MAX_SHARDED_OUTPUTS 1024 /* decoded outputs per sample (classes) */
+#define CHAIN_SHARD_ROWS 32
 
 typedef struct {
   const sf_snn_model *m;
@@ -97,6 +98,9 @@ static sf_status cpu_deploy(void *compiled, int64_t batch, void **state) {
   sf_status st = SF_OK;
   int64_t per_sample = c->per_sample, shard_rows = 16, out_per = c->out_per;
   while (shard_rows < 128 && 2 * shard_rows * per_sample <= SHARD_BYTES) shard_rows *= 2;
+  /* a time-major chain holds one sample's state in L1 whatever the shard: small shards let a core
+   * that runs faster (a quieter neighbour) take more of them */
+  if (!c->o.step_major && c->weights && sf_snn_time_major(c->weights) && shard_rows > CHAIN_SHARD_ROWS) shard_rows = CHAIN_SHARD_ROWS;
   /* rate coding draws one random stream per session, so its batch stays whole; so does a model
    * with wide outputs (the shards' decoded outputs are held for all T steps: T x batch x outputs) */
   int whole = c->o.encoding == SF_ENCODE_RATE || batch <= shard_rows || out_per > MAX_SHARDED_OUTPUTS;
