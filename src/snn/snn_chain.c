@@ -25,6 +25,10 @@
 
 #define CHAIN_MAX_NODES 64
 #define CHAIN_BLOCK_FLOATS 65536 /* decoded currents held per block of steps */
+/* the list path's crossover to the dense path: one sample's block of 32 steps, K = 512 inputs, one
+ * core, lists vs dense VNNI (us): into 10 outputs 0.7 vs 3.1 at 10% activity, equal at 50%; into
+ * 256 outputs 5.2 vs 124 at 10%, 31 vs 126 at 60% */
+#define LISTS_MAX_ACTIVITY 0.5
 
 static int64_t numel_of(const sf_graph *g, int v) { return sf_tensor_numel(&g->values[v].t); }
 
@@ -172,12 +176,13 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, chain_tal
       nz_all += z;
     }
     const uint64_t c1 = ticks();
-    /* synapses: dense where activity is high (the step-major executor's rule) or the layer is a
-     * narrow output without panels; else events over the whole block where int16 sums cannot
-     * overflow: from per-step lists on the widened panels where the neurons are binary (W16),
-     * else input by input */
+    /* synapses: dense where activity is high (above the step-major executor's crossover, or the
+     * list path's) or the layer is a narrow output without panels; else events over the whole
+     * block where int16 sums cannot overflow: from per-step lists on the widened panels where the
+     * neurons are binary (W16), else input by input */
+    const double crossover = ln->W16 ? LISTS_MAX_ACTIVITY : s->event_max_activity;
     const int dense = s->path == SF_PATH_DENSE ||
-                      (s->path == SF_PATH_AUTO && ((double)nz_all >= s->event_max_activity * (double)R * nb || (N <= 32 && !ln->W16)));
+                      (s->path == SF_PATH_AUTO && ((double)nz_all >= crossover * (double)R * nb || (N <= 32 && !ln->W16)));
     /* (rows of the int16 block start on cache lines when N is a multiple of 32: no split accesses) */
     cur16 = NULL;
     const int events16 = !dense && (N <= 256 || ln->W16) && max_sp * ln->qkmax * 127 < 32768;
