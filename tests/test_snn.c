@@ -403,13 +403,14 @@ static void q8_row_kernels(void **st) {
     float iTh[LMAX], iu[LMAX], th[LMAX];
     uint32_t bits[LMAX];
     const int lens[] = {37, 512, 520}, nbs[] = {1, 7, 32};
+    for (int big = 0; big < 2; big++) /* thresholds and currents near the membrane's clamp at 2^30 */
     for (int sgn = 0; sgn < 2; sgn++)
       for (int li = 0; li < 3; li++)
         for (int bi = 0; bi < 3; bi++)
           for (int mode = 0; mode < 3; mode++) { /* constant, per step, int16 + bias */
             const int len = lens[li], nb = nbs[bi];
             for (int j = 0; j < len; j++) {
-              Th[j] = 1 + (int32_t)(sf_rng_uniform(&rng) * 5000);
+              Th[j] = 1 + (int32_t)(sf_rng_uniform(&rng) * (big ? 2.0e8f : 5000.0f));
               iTh[j] = 1.0f / (float)Th[j];
               iu[j] = th[j] = 1.0f;
               v1[j] = v2[j] = (int32_t)((sf_rng_uniform(&rng) - 0.5f) * 2.0f * (float)Th[j]);

@@ -198,6 +198,40 @@ static int64_t neuron_if_block_c(const int32_t *xa, int64_t ldx, const int16_t *
 #if defined(__x86_64__)
 enum { X_CONST, X_STEPS, X_INT16 }; /* currents: the same every step, one row per step, int16 sums + bias */
 
+/* The steps of four groups of 16 neurons (vv: their membranes, updated); CLAMP keeps |v| <= 2^30. */
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void if_steps_512(
+    const int16_t *x16, const int32_t *xa, int64_t ldx, int nb, int64_t len, int64_t j0, const __mmask16 *m, __m512i *vv, const __m512i *th,
+    const __m512i *cur, __m512i *bv, const __m512i *idx, int8_t *kq, uint32_t *bits, int32_t *lists, int32_t *counts, const int X,
+    const int SIGNED, const int CLAMP) {
+  const __m512i vmax = _mm512_set1_epi32(1 << 30), vmin = _mm512_set1_epi32(-(1 << 30)), zero = _mm512_setzero_si512();
+  const __m128i one8 = _mm_set1_epi8(1), neg8 = _mm_set1_epi8(-1);
+    for (int t = 0; t < nb; t++) {
+      int32_t n = counts[t];
+      int32_t *l = lists ? lists + (int64_t)t * (len + 16) : NULL;
+      for (int q = 0; q < 4; q++) {
+        if (!m[q]) break;
+        const int64_t j = j0 + 16 * q;
+        const __m512i x = X == X_INT16   ? _mm512_add_epi32(cur[q], _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m[q], x16 + (int64_t)t * len + j)))
+                          : X == X_STEPS ? _mm512_maskz_loadu_epi32(m[q], xa + (int64_t)t * ldx + j)
+                                         : cur[q];
+        const __m512i u = _mm512_add_epi32(vv[q], x);
+        const __mmask16 pos = _mm512_mask_cmpge_epi32_mask(m[q], u, th[q]), neg = SIGNED ? _mm512_mask_cmplt_epi32_mask(m[q], u, zero) : 0;
+        __m512i nv = _mm512_mask_sub_epi32(u, pos, u, th[q]);
+        if (SIGNED) nv = _mm512_mask_add_epi32(nv, neg, u, th[q]);
+        vv[q] = CLAMP ? _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax) : nv;
+        const __mmask16 fired = pos | neg;
+        if (kq) {
+          _mm_mask_storeu_epi8(kq + (int64_t)t * len + j, pos, one8);
+          if (SIGNED) _mm_mask_storeu_epi8(kq + (int64_t)t * len + j, neg, neg8);
+        }
+        if (bits) bv[q] = _mm512_mask_or_epi32(bv[q], fired, bv[q], _mm512_set1_epi32((int)(1u << t)));
+        if (l) _mm512_storeu_si512((void *)(l + n), _mm512_maskz_compress_epi32(fired, idx[q]));
+        n += __builtin_popcount((unsigned)fired);
+      }
+      counts[t] = n;
+    }
+}
+
 /* Four groups of 16 neurons at a time (independent dependency chains), their membranes, thresholds
  * and constant currents in registers for all nb steps; per group and step: add, compare, subtract,
  * clamp, and the outputs asked for (spikes as masked byte stores into kq cleared beforehand, step
@@ -205,9 +239,8 @@ enum { X_CONST, X_STEPS, X_INT16 }; /* currents: the same every step, one row pe
 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline int64_t neuron_if_block_loop_512(
     const int32_t *xa, int64_t ldx, const int16_t *x16, const int32_t *bias, int nb, int32_t *v, const int32_t *Th, int64_t len, int8_t *kq,
     uint32_t *bits, int32_t *lists, int32_t *counts, const int X, const int SIGNED) {
-  const __m512i vmax = _mm512_set1_epi32(1 << 30), vmin = _mm512_set1_epi32(-(1 << 30)), zero = _mm512_setzero_si512();
+  const __m512i zero = _mm512_setzero_si512();
   const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-  const __m128i one8 = _mm_set1_epi8(1), neg8 = _mm_set1_epi8(-1);
   if (kq) memset(kq, 0, (size_t)(nb * len));
   for (int t = 0; t < nb; t++) counts[t] = 0;
   for (int64_t j0 = 0; j0 < len; j0 += 64) {
@@ -222,31 +255,15 @@ __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inlin
       bv[q] = zero;
       idx[q] = _mm512_add_epi32(lane, _mm512_set1_epi32((int)j));
     }
-    for (int t = 0; t < nb; t++) {
-      int32_t n = counts[t];
-      int32_t *l = lists ? lists + (int64_t)t * (len + 16) : NULL;
-      for (int q = 0; q < 4; q++) {
-        if (!m[q]) break;
-        const int64_t j = j0 + 16 * q;
-        const __m512i x = X == X_INT16   ? _mm512_add_epi32(cur[q], _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m[q], x16 + (int64_t)t * len + j)))
-                          : X == X_STEPS ? _mm512_maskz_loadu_epi32(m[q], xa + (int64_t)t * ldx + j)
-                                         : cur[q];
-        const __m512i u = _mm512_add_epi32(vv[q], x);
-        const __mmask16 pos = _mm512_mask_cmpge_epi32_mask(m[q], u, th[q]), neg = SIGNED ? _mm512_mask_cmplt_epi32_mask(m[q], u, zero) : 0;
-        __m512i nv = _mm512_mask_sub_epi32(u, pos, u, th[q]);
-        if (SIGNED) nv = _mm512_mask_add_epi32(nv, neg, u, th[q]);
-        vv[q] = _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax);
-        const __mmask16 fired = pos | neg;
-        if (kq) {
-          _mm_mask_storeu_epi8(kq + (int64_t)t * len + j, pos, one8);
-          if (SIGNED) _mm_mask_storeu_epi8(kq + (int64_t)t * len + j, neg, neg8);
-        }
-        if (bits) bv[q] = _mm512_mask_or_epi32(bv[q], fired, bv[q], _mm512_set1_epi32((int)(1u << t)));
-        if (l) _mm512_storeu_si512((void *)(l + n), _mm512_maskz_compress_epi32(fired, idx[q]));
-        n += __builtin_popcount((unsigned)fired);
-      }
-      counts[t] = n;
+    /* no clamping needed where |v| <= 2^29 and |x| + Th <= 2^24 (then |v| < 2^30 for 32 steps) */
+    int clamp = X == X_STEPS;
+    for (int q = 0; q < 4 && !clamp; q++) {
+      const __m512i xmax = X == X_INT16 ? _mm512_add_epi32(_mm512_abs_epi32(cur[q]), _mm512_set1_epi32(32768)) : _mm512_abs_epi32(cur[q]);
+      clamp = _mm512_mask_cmpgt_epi32_mask(m[q], _mm512_abs_epi32(vv[q]), _mm512_set1_epi32(1 << 29)) ||
+              _mm512_mask_cmpgt_epi32_mask(m[q], _mm512_add_epi32(xmax, th[q]), _mm512_set1_epi32(1 << 24));
     }
+    if (clamp) if_steps_512(x16, xa, ldx, nb, len, j0, m, vv, th, cur, bv, idx, kq, bits, lists, counts, X, SIGNED, 1);
+    else if_steps_512(x16, xa, ldx, nb, len, j0, m, vv, th, cur, bv, idx, kq, bits, lists, counts, X, SIGNED, 0);
     for (int q = 0; q < 4; q++) {
       _mm512_mask_storeu_epi32(v + j0 + 16 * q, m[q], vv[q]);
       if (bits) _mm512_mask_storeu_epi32(bits + j0 + 16 * q, m[q], bv[q]);
