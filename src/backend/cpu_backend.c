@@ -34,6 +34,8 @@ typedef struct {
   int W;                      /* sessions of `rows` samples: one per thread */
   sf_graph **g;               /* [W + 1]: the last entry serves the tail shard */
   sf_snn_session **s;
+  float *steps;               /* the shards' decoded outputs of every step, kept between runs */
+  size_t steps_cap;           /* ... its floats */
 } cpu_deployed;
 
 static void cpu_free_compiled(void *p) {
@@ -76,6 +78,7 @@ static void cpu_free_deployed(void *p) {
   }
   free(d->g);
   free(d->s);
+  free(d->steps);
   free(d);
 }
 
@@ -154,12 +157,20 @@ static sf_status cpu_execute(void *deployed, const sf_tensor *input, int T, sf_s
   if (B != d->batch) return sf_error(SF_ERR_SHAPE, "SNN input has %lld samples; deployed for %lld", (long long)B, (long long)d->batch);
   const sf_graph *g0 = d->g[0];
   int64_t out_per = sf_tensor_numel(&g0->values[g0->outputs[0]].t) / d->rows, shards = (B + d->rows - 1) / d->rows;
-  /* decoded outputs of every step (T x batch x classes floats: outputs only, no activations) */
-  float *buf = cb ? malloc(sizeof(float) * (size_t)(T * B * out_per)) : NULL;
+  /* decoded outputs of every step (T x batch x classes floats: outputs only, no activations), in a
+   * buffer the deployment keeps (no fresh pages to fault in at every batch) */
+  const size_t need = cb ? (size_t)(T * B * out_per) : 0;
+  if (need > d->steps_cap) {
+    float *nb = realloc(d->steps, sizeof(float) * need);
+    if (!nb) return sf_error(SF_ERR_NOMEM, "out of memory");
+    d->steps = nb;
+    d->steps_cap = need;
+  }
+  float *buf = cb ? d->steps : NULL;
   shard_record *rec = calloc((size_t)shards, sizeof *rec);
   sf_status *sts = calloc((size_t)shards, sizeof *sts);
   int64_t *bad = malloc(sizeof(int64_t) * (size_t)shards); /* per shard: its first non-finite input, or -1 */
-  if ((cb && !buf) || !rec || !sts || !bad) { free(buf); free(rec); free(sts); free(bad); return sf_error(SF_ERR_NOMEM, "out of memory"); }
+  if (!rec || !sts || !bad) { free(rec); free(sts); free(bad); return sf_error(SF_ERR_NOMEM, "out of memory"); }
 #pragma omp parallel for schedule(dynamic, 1) num_threads(d->W)
   for (int64_t k = 0; k < shards; k++) {
     int64_t r0 = k * d->rows, nr = B - r0 < d->rows ? B - r0 : d->rows;
@@ -187,7 +198,6 @@ static sf_status cpu_execute(void *deployed, const sf_tensor *input, int T, sf_s
       if (cb(t, &out, user)) break;
     }
   }
-  free(buf);
   free(rec);
   free(sts);
   free(bad);
