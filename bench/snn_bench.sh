@@ -53,7 +53,7 @@ for q in float int8; do
   best3 "$T/mlp_snn_$q.json" "$BIN" eval "$T/mlp.sfm" --timesteps 32 --no-ann --quant $q --threads "$THREADS"
   s=$(num seconds "$T/mlp_snn_$q.json")
   acc=$(sed -n 's/.*"snn_accuracy_by_t":[ \t]*\[\(.*\)\].*/\1/p' "$T/mlp_snn_$q.json" | awk -F, '{print $NF}')
-  printf "MLP SNN T=32 %-5s: SpikeFormer %.2fs (accuracy %s)\n" "$q" "$s" "$acc"
+  printf "MLP SNN T=32 %-5s: SpikeFormer %.3fs (accuracy %s)\n" "$q" "$s" "$acc"
   awk -v s="$s" -v p="$p" 'BEGIN { printf "  speed-up vs PyTorch loop: %.1fx   (goal: >= 20x)\n", p / s }'
 done
 
