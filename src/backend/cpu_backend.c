@@ -32,8 +32,9 @@ typedef struct {
 typedef struct {
   int64_t batch, rows, tail;  /* shard size, and the last shard's if smaller (0: none smaller) */
   int W;                      /* sessions of `rows` samples: one per thread */
-  sf_graph **g;               /* [W + 1]: the last entry serves the tail shard */
-  sf_snn_session **s;
+  sf_graph *g[2];             /* the spiking graph of a full shard and of the tail shard (read only:
+                                 the sessions of a size share one) */
+  sf_snn_session **s;         /* [W + 1]: one per thread; the last serves the tail shard */
   float *steps;               /* the shards' decoded outputs of every step, kept between runs */
   size_t steps_cap;           /* ... its floats */
 } cpu_deployed;
@@ -72,21 +73,18 @@ static sf_status cpu_compile(const sf_backend *b, const sf_snn_model *m, const s
 static void cpu_free_deployed(void *p) {
   cpu_deployed *d = p;
   if (!d) return;
-  for (int k = 0; d->s && k <= d->W; k++) {
-    sf_snn_session_free(d->s[k]);
-    sf_graph_free(d->g[k]);
-  }
-  free(d->g);
+  for (int k = 0; d->s && k <= d->W; k++) sf_snn_session_free(d->s[k]);
+  sf_graph_free(d->g[0]);
+  sf_graph_free(d->g[1]);
   free(d->s);
   free(d->steps);
   free(d);
 }
 
-static sf_status session_for(const cpu_compiled *c, int64_t rows, sf_graph **g, sf_snn_session **s) {
+static sf_status session_for(const cpu_compiled *c, const sf_graph *g, sf_snn_session **s) {
   sf_spiking_config cfg = sf_snn_model_options(c->m)->snn;
   cfg.spike_encoding = c->o.encoding;
-  sf_status st = sf_snn_model_build(c->m, rows, g);
-  if (!st) st = sf_snn_session_create(*g, &cfg, c->o.decoder, s);
+  sf_status st = sf_snn_session_create(g, &cfg, c->o.decoder, s);
   if (!st) st = sf_snn_set_quant_shared(*s, c->o.quant, c->weights);
   if (!st) sf_snn_set_path(*s, c->o.path, c->o.event_max_activity);
   if (!st) sf_snn_set_schedule(*s, c->o.step_major);
@@ -114,18 +112,29 @@ static sf_status cpu_deploy(void *compiled, int64_t batch, void **state) {
   int64_t full = d->tail ? shards - 1 : shards;
   d->W = sf_threads_get() < full ? sf_threads_get() : (int)full;
   if (d->W < 1) d->W = 1;
-  if (!(d->g = calloc((size_t)d->W + 1, sizeof(sf_graph *))) || !(d->s = calloc((size_t)d->W + 1, sizeof(sf_snn_session *)))) {
+  if (!(d->s = calloc((size_t)d->W + 1, sizeof(sf_snn_session *)))) {
     cpu_free_deployed(d);
     return sf_error(SF_ERR_NOMEM, "out of memory");
   }
-  /* the sessions (graph, state, int8 weights) are independent: built side by side */
-  const int n_sess = d->W + (d->tail ? 1 : 0);
+  /* one graph per shard size, then the sessions on them (state, int8 weights) side by side */
+  const int n_graphs = d->tail ? 2 : 1, n_sess = d->W + (d->tail ? 1 : 0);
   sf_status *sts = calloc((size_t)n_sess, sizeof *sts);
   char *msgs = calloc((size_t)n_sess, 512); /* a failing thread's message (messages are per thread) */
   if (!sts || !msgs) { free(sts); free(msgs); cpu_free_deployed(d); return sf_error(SF_ERR_NOMEM, "out of memory"); }
+#pragma omp parallel for num_threads(n_graphs)
+  for (int k = 0; k < n_graphs; k++)
+    if ((sts[k] = sf_snn_model_build(c->m, k ? d->tail : d->rows, &d->g[k]))) snprintf(msgs + 512 * k, 512, "%s", sf_last_error());
+  for (int k = 0; k < n_graphs; k++)
+    if (sts[k]) {
+      st = sf_error(sts[k], "%s", msgs + 512 * k);
+      free(sts);
+      free(msgs);
+      cpu_free_deployed(d);
+      return st;
+    }
 #pragma omp parallel for schedule(dynamic, 1) num_threads(d->W)
   for (int k = 0; k < n_sess; k++)
-    if ((sts[k] = session_for(c, k < d->W ? d->rows : d->tail, &d->g[k], &d->s[k]))) snprintf(msgs + 512 * k, 512, "%s", sf_last_error());
+    if ((sts[k] = session_for(c, d->g[k < d->W ? 0 : 1], &d->s[k]))) snprintf(msgs + 512 * k, 512, "%s", sf_last_error());
   int bad = -1;
   for (int k = 0; k < n_sess && bad < 0; k++) if (sts[k]) bad = k;
   if (bad >= 0) st = sf_error(sts[bad], "%s", msgs + 512 * bad);
