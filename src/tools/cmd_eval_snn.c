@@ -46,8 +46,9 @@ static void help(void) {
          "--schedule step runs every layer over the batch at each step even where the model is a\n"
          "feed-forward int8 chain (a converted MLP), which auto runs one sample through a block of steps\n"
          "at a time, layer after layer (same spikes and outputs, its state in the first-level cache).\n"
-         "--batch N runs N samples together (default 256, or 128 per thread where that is more): the\n"
-         "runtime splits a batch into shards and every thread runs whole shards.\n");
+         "--batch N runs N samples together (default: about 256, or 128 per thread where that is more,\n"
+         "the data split into equal batches); the runtime splits a batch into shards and every thread\n"
+         "runs whole shards.\n");
 }
 
 int cmd_eval_snn(const char *model, int argc, char **argv) { return cmd_eval_snn_mode(model, argc, argv, 0); }
@@ -138,6 +139,12 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   const sf_convert_options *opt = sf_snn_model_options(m);
   if (!T) T = opt->snn.timesteps;
   if ((st = sf_dataset_load(data, SF_SPLIT_TEST, limit, &ds))) goto done;
+  /* the default batch splits the data evenly (10,000 images: 40 batches of 250, not 39 of 256 and
+   * one of 16), so that one deployment serves every batch */
+  if (!batch_given && ds.n > batch) {
+    const int64_t nb = (ds.n + batch - 1) / batch;
+    batch = (ds.n + nb - 1) / nb;
+  }
   correct = calloc((size_t)T, sizeof(int64_t));
   if (!correct) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
   bo.encoding = enc;
