@@ -205,31 +205,31 @@ __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inlin
     const int SIGNED, const int CLAMP) {
   const __m512i vmax = _mm512_set1_epi32(1 << 30), vmin = _mm512_set1_epi32(-(1 << 30)), zero = _mm512_setzero_si512();
   const __m128i one8 = _mm_set1_epi8(1), neg8 = _mm_set1_epi8(-1);
-    for (int t = 0; t < nb; t++) {
-      int32_t n = counts[t];
-      int32_t *l = lists ? lists + (int64_t)t * (len + 16) : NULL;
-      for (int q = 0; q < 4; q++) {
-        if (!m[q]) break;
-        const int64_t j = j0 + 16 * q;
-        const __m512i x = X == X_INT16   ? _mm512_add_epi32(cur[q], _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m[q], x16 + (int64_t)t * len + j)))
-                          : X == X_STEPS ? _mm512_maskz_loadu_epi32(m[q], xa + (int64_t)t * ldx + j)
-                                         : cur[q];
-        const __m512i u = _mm512_add_epi32(vv[q], x);
-        const __mmask16 pos = _mm512_mask_cmpge_epi32_mask(m[q], u, th[q]), neg = SIGNED ? _mm512_mask_cmplt_epi32_mask(m[q], u, zero) : 0;
-        __m512i nv = _mm512_mask_sub_epi32(u, pos, u, th[q]);
-        if (SIGNED) nv = _mm512_mask_add_epi32(nv, neg, u, th[q]);
-        vv[q] = CLAMP ? _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax) : nv;
-        const __mmask16 fired = pos | neg;
-        if (kq) {
-          _mm_mask_storeu_epi8(kq + (int64_t)t * len + j, pos, one8);
-          if (SIGNED) _mm_mask_storeu_epi8(kq + (int64_t)t * len + j, neg, neg8);
-        }
-        if (bits) bv[q] = _mm512_mask_or_epi32(bv[q], fired, bv[q], _mm512_set1_epi32((int)(1u << t)));
-        if (l) _mm512_storeu_si512((void *)(l + n), _mm512_maskz_compress_epi32(fired, idx[q]));
-        n += __builtin_popcount((unsigned)fired);
+  for (int t = 0; t < nb; t++) {
+    int32_t n = counts[t];
+    int32_t *l = lists ? lists + (int64_t)t * (len + 16) : NULL;
+    for (int q = 0; q < 4; q++) {
+      if (!m[q]) break;
+      const int64_t j = j0 + 16 * q;
+      const __m512i x = X == X_INT16   ? _mm512_add_epi32(cur[q], _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m[q], x16 + (int64_t)t * len + j)))
+                        : X == X_STEPS ? _mm512_maskz_loadu_epi32(m[q], xa + (int64_t)t * ldx + j)
+                                       : cur[q];
+      const __m512i u = _mm512_add_epi32(vv[q], x);
+      const __mmask16 pos = _mm512_mask_cmpge_epi32_mask(m[q], u, th[q]), neg = SIGNED ? _mm512_mask_cmplt_epi32_mask(m[q], u, zero) : 0;
+      __m512i nv = _mm512_mask_sub_epi32(u, pos, u, th[q]);
+      if (SIGNED) nv = _mm512_mask_add_epi32(nv, neg, u, th[q]);
+      vv[q] = CLAMP ? _mm512_min_epi32(_mm512_max_epi32(nv, vmin), vmax) : nv;
+      const __mmask16 fired = pos | neg;
+      if (kq) {
+        _mm_mask_storeu_epi8(kq + (int64_t)t * len + j, pos, one8);
+        if (SIGNED) _mm_mask_storeu_epi8(kq + (int64_t)t * len + j, neg, neg8);
       }
-      counts[t] = n;
+      if (bits) bv[q] = _mm512_mask_or_epi32(bv[q], fired, bv[q], _mm512_set1_epi32((int)(1u << t)));
+      if (l) _mm512_storeu_si512((void *)(l + n), _mm512_maskz_compress_epi32(fired, idx[q]));
+      n += __builtin_popcount((unsigned)fired);
     }
+    counts[t] = n;
+  }
 }
 
 /* Four groups of 16 neurons at a time (independent dependency chains), their membranes, thresholds

@@ -146,7 +146,7 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, chain_tal
     const int64_t R = ln->qK, N = ln->qN, off = (r * R) % nr->qchunk;
     const int lo = nr->is_signed ? -nr->K : 0;
     const uint64_t c0 = ticks();
-    /* neurons, step by step; binary IF neurons also mark the steps each one fired at */
+    /* neurons: binary IF neurons over the whole block at once, others step by step */
     const int binary = nr->K == 1 && nr->leak == 1.0f;
     int64_t sp_t[32], z_t[32], max_sp = 0, nz_all = 0;
     if (binary) {
