@@ -115,11 +115,10 @@ int sf_chain_plan(sf_snn_session *s) {
   return 1;
 }
 
-/* S [nb, R] = 1 at the neurons of each step's list, else 0 (for a path that reads spikes). */
-static void spikes_from_lists(const int32_t *lists, const int32_t *counts, int nb, int64_t R, int8_t *S) {
-  memset(S, 0, (size_t)(nb * R));
-  for (int t = 0; t < nb; t++)
-    for (int32_t e = 0; e < counts[t]; e++) S[(int64_t)t * R + lists[(int64_t)t * (R + 16) + e]] = 1;
+/* x [R] = 1 at the neurons of one step's list, else 0 (for a path that reads spikes). */
+static void spikes_from_list(const int32_t *list, int32_t count, int64_t R, int8_t *x) {
+  memset(x, 0, (size_t)R);
+  for (int32_t e = 0; e < count; e++) x[list[e]] = 1;
 }
 
 /* Per layer of the chain, over one run. */
@@ -176,21 +175,38 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, chain_tal
       nz_all += z;
     }
     const uint64_t c1 = ticks();
-    /* synapses: dense where activity is high (above the step-major executor's crossover, or the
-     * list path's) or the layer is a narrow output without panels; else events over the whole
-     * block where int16 sums cannot overflow: from per-step lists on the widened panels where the
-     * neurons are binary (W16), else input by input */
-    const double crossover = ln->W16 ? LISTS_MAX_ACTIVITY : s->event_max_activity;
-    const int dense = s->path == SF_PATH_DENSE ||
-                      (s->path == SF_PATH_AUTO && ((double)nz_all >= crossover * (double)R * nb || (N <= 32 && !ln->W16)));
+    /* synapses. Fed by binary neurons (panels, W16): step by step, events from the step's list, or
+     * dense where the step's activity is above the list path's crossover. Else for the whole block:
+     * dense where activity is high (the step-major executor's crossover) or the layer is a narrow
+     * output, else events input by input. Events sum in int16 where that cannot overflow. */
+    const int dense = !ln->W16 && (s->path == SF_PATH_DENSE ||
+                                   (s->path == SF_PATH_AUTO && ((double)nz_all >= s->event_max_activity * (double)R * nb || N <= 32)));
     /* (rows of the int16 block start on cache lines when N is a multiple of 32: no split accesses) */
     cur16 = NULL;
     const int events16 = !dense && (N <= 256 || ln->W16) && max_sp * ln->qkmax * 127 < 32768;
-    if (ln->W16 && !events16) spikes_from_lists(s->chain_lists, s->chain_counts, nb, R, S);
+    if (ln->W16 && !events16)
+      for (int tt = 0; tt < nb; tt++) spikes_from_list(s->chain_lists + (int64_t)tt * (R + 16), s->chain_counts[tt], R, S + (int64_t)tt * R);
+    int dense_steps = dense ? nb : 0;
     if (events16) {
       int16_t *I = s->chain_i16;
       if (ln->W16) {
-        sf_q8_events_lists(s->chain_lists, s->chain_counts, nb, R, ln->W16, N, I, N);
+        int32_t listed[32]; /* the steps' event counts, 0 where the step runs dense */
+        for (int tt = 0; tt < nb; tt++) {
+          const int d = s->path == SF_PATH_DENSE || (s->path == SF_PATH_AUTO && s->chain_counts[tt] >= LISTS_MAX_ACTIVITY * (double)R);
+          listed[tt] = d ? 0 : s->chain_counts[tt];
+          dense_steps += d;
+        }
+        sf_q8_events_lists(s->chain_lists, listed, nb, R, ln->W16, N, I, N);
+        for (int tt = 0; tt < nb && dense_steps; tt++) {
+          if (listed[tt] || !s->chain_counts[tt]) continue;
+          /* a dense step: its int32 sums (no bias) fit int16 like the events' */
+          int8_t *x = S + (int64_t)tt * R;
+          int32_t *a = Acc + (int64_t)tt * N;
+          spikes_from_list(s->chain_lists + (int64_t)tt * (R + 16), s->chain_counts[tt], R, x);
+          memset(a, 0, sizeof(int32_t) * (size_t)N);
+          sf_q8_dense_row(x, R, ln->Wq, ln->Wp, ln->colsum, N, NULL, a);
+          for (int64_t c = 0; c < N; c++) I[(int64_t)tt * N + c] = (int16_t)a[c];
+        }
       } else {
         memset(I, 0, sizeof(int16_t) * (size_t)(nb * N));
         if (!binary) sf_q8_step_bits(S, nb, R, s->chain_bits);
@@ -221,7 +237,7 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, chain_tal
         else sf_q8_events16_row(x, R, ln->Wq, N, ln->qkmax, ln->bq, a, s->chain_idx);
       }
     }
-    tally[j + 1].dense_rows += dense ? nb : 0;
+    tally[j + 1].dense_rows += dense_steps;
     tally[j + 1].row_steps += nb;
     if (j + 2 == n) {
       const sf_node *nd = &g->nodes[s->chain[j + 1]];
