@@ -451,6 +451,94 @@ static void q8_row_kernels(void **st) {
   free(W); free(Wp); free(S);
 }
 
+/* A feed-forward int8 chain of odd widths (37 -> 70 -> 300 -> 23 -> 10: partial groups of 16 and
+ * panels of 64, a panel layer wider than 256, a narrow one), binary IF neurons, 5 samples, 40 steps
+ * (a block of 32 and one of 8): the time-major runner gives the step-major executor's decoded
+ * outputs at every step and its spike counts, on the auto, dense and event paths. */
+typedef struct { float *buf; int64_t n; } grab_steps;
+static int grab_steps_cb(int t, const sf_tensor *d, void *u) {
+  grab_steps *g = u;
+  memcpy(g->buf + (int64_t)(t - 1) * g->n, d->data, sizeof(float) * (size_t)g->n);
+  return 0;
+}
+
+static void chain_odd_widths(void **st) {
+  (void)st;
+  enum { B = 5, T = 40, L = 4 };
+  const int64_t width[L + 1] = {37, 70, 300, 23, 10};
+  sf_rng rng;
+  sf_rng_seed(&rng, 31);
+  G = sf_graph_new();
+  G->opset = 17;
+  int64_t xs[2] = {B, width[0]};
+  int v = sf_graph_value(G, "x");
+  sf_tensor_describe(&G->values[v].t, SF_F32, 2, xs);
+  sf_graph_add_input(G, v);
+  for (int l = 0; l < L; l++) {
+    const int64_t K = width[l], N = width[l + 1], ws[2] = {K, N};
+    float *w = malloc(sizeof(float) * (size_t)(K * N)), *bias = malloc(sizeof(float) * (size_t)N);
+    for (int64_t i = 0; i < K * N; i++) w[i] = (2.0f * sf_rng_uniform(&rng) - 0.8f) / sqrtf((float)K);
+    for (int64_t i = 0; i < N; i++) bias[i] = 0.1f * sf_rng_uniform(&rng) - 0.03f;
+    char wn[32], bn[32], on[32];
+    snprintf(wn, sizeof wn, "w%d", l);
+    snprintf(bn, sizeof bn, "b%d", l);
+    snprintf(on, sizeof on, "fc%d", l);
+    int in[3] = {v, cval(wn, SF_F32, 2, ws, w), cval(bn, SF_F32, 1, &N, bias)};
+    v = node("Linear", "spikeformer", "linear", 3, in, on);
+    if (l + 1 < L) {
+      snprintf(on, sizeof on, "relu%d", l);
+      v = neuron(v, 0.25f, 1, 0, on);
+    }
+    free(w);
+    free(bias);
+  }
+  sf_graph_add_output(G, v);
+  for (int i = 0; i < G->n_nodes; i++) assert_int_equal(sf_node_infer(G, i), SF_OK);
+  float x[B * 37];
+  for (int i = 0; i < B * 37; i++) x[i] = sf_rng_uniform(&rng);
+  sf_tensor in = {0};
+  sf_tensor_describe(&in, SF_F32, 2, xs);
+  in.data = x;
+  const int64_t n_out = B * width[L];
+  float *ref = NULL;
+  double ref_spikes[16] = {0};
+  for (int path = 0; path <= 2; path++)
+    for (int step_major = 0; step_major <= 1; step_major++) {
+      sf_spiking_config cfg;
+      sf_config_default(&cfg);
+      cfg.spike_encoding = SF_ENCODE_DIRECT;
+      sf_snn_session *s;
+      assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_OK);
+      assert_int_equal(sf_snn_set_quant(s, 8), SF_OK);
+      sf_snn_set_path(s, path, 0);
+      sf_snn_set_schedule(s, step_major);
+      assert_int_equal(sf_snn_time_major(s), !step_major); /* the chain is recognised */
+      grab_steps gb = {malloc(sizeof(float) * (size_t)(T * n_out)), n_out};
+      assert_int_equal(sf_snn_run(s, &in, T, grab_steps_cb, &gb), SF_OK);
+      double spikes[16] = {0};
+      int total = 0;
+      for (int i = 0; i < sf_snn_num_nodes(s) && i < 16; i++) {
+        sf_snn_node_stats ns;
+        sf_snn_node_stats_get(s, i, &ns);
+        spikes[i] = ns.spikes;
+        total += ns.spikes > 0;
+      }
+      assert_int_equal(total, L - 1); /* every hidden layer fires */
+      if (!ref) {
+        ref = gb.buf;
+        memcpy(ref_spikes, spikes, sizeof spikes);
+      } else {
+        assert_memory_equal(gb.buf, ref, sizeof(float) * (size_t)(T * n_out));
+        assert_memory_equal(spikes, ref_spikes, sizeof spikes);
+        free(gb.buf);
+      }
+      sf_snn_session_free(s);
+    }
+  printf("  int8 chain 37-70-300-23-10, 40 steps: time-major = step-major on the auto, dense and event paths\n");
+  free(ref);
+  sf_graph_free(G);
+}
+
 /* int32-membrane neurons against exact integer arithmetic: floor division, clamping, reset by
  * subtraction; few and many levels, small and huge thresholds (both kernel strategies) */
 static void q8_neuron_block(void **st) {
@@ -672,6 +760,7 @@ int main(void) {
     cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),
     cmocka_unit_test(vit_snn),         cmocka_unit_test(dynamic_batching), cmocka_unit_test(q8_kernels), cmocka_unit_test(q8_neuron_block),
     cmocka_unit_test(q8_row_kernels),
+    cmocka_unit_test(chain_odd_widths),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

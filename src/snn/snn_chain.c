@@ -90,7 +90,9 @@ int sf_chain_plan(sf_snn_session *s) {
     int last = j + 2 == n;
     if (last ? ln->feeds >= 0 || lnd->out[0] != g->outputs[0] : ln->feeds != nodes[j + 2]) return 0;
     int64_t on = numel_of(g, g->nodes[nodes[j]].out[0]), R = ln->qK;
-    if (R <= 0 || on % R || nr->qchunk % R) return 0;
+    /* the neuron's per-position tables: one value everywhere (qC = 1, any R of them will do), or
+     * whole rows of R within a block */
+    if (R <= 0 || on % R || (nr->qC == 1 ? R > nr->qchunk : nr->qchunk % R)) return 0;
     if (rows < 0) rows = on / R;
     if (on / R != rows) return 0;
     width = R > width ? R : width;
@@ -142,7 +144,7 @@ static void chain_sample(sf_snn_session *s, int64_t r, int t0, int nb, chain_tal
   const int32_t *cur_bias = NULL;
   for (int j = 0; j < n; j += 2) {
     node_state *nr = &s->ns[s->chain[j]], *ln = &s->ns[s->chain[j + 1]];
-    const int64_t R = ln->qK, N = ln->qN, off = (r * R) % nr->qchunk;
+    const int64_t R = ln->qK, N = ln->qN, off = nr->qC == 1 ? 0 : (r * R) % nr->qchunk;
     const int lo = nr->is_signed ? -nr->K : 0;
     const uint64_t c0 = ticks();
     /* neurons: binary IF neurons over the whole block at once, others step by step */
