@@ -1,6 +1,6 @@
 /* CPU backend: the time-stepped spiking runtime (src/snn/) with event-driven, bit-packed and
- * dense synaptic paths. A batch is split into shards; each thread owns one spiking session of a
- * shard's size and runs the shards it takes through all T steps (no synchronisation inside a
+ * dense synaptic paths. A batch is split into shards; a thread takes a shard and a free spiking
+ * session of the shard's size and runs it through all T steps (no synchronisation inside a
  * timestep, and a shard's state stays in its core's caches). The shard size follows from the
  * model's state per sample, never from the thread count, so the spikes do not depend on the
  * thread count. A batch of one shard runs on one session whose loops use the threads instead. */
@@ -31,7 +31,9 @@ typedef struct {
 
 typedef struct {
   int64_t batch, rows, tail;  /* shard size, and the last shard's if smaller (0: none smaller) */
-  int W;                      /* sessions of `rows` samples: one per thread */
+  int W;                      /* sessions of `rows` samples: as many as shards of that size can run at once */
+  int threads;                /* threads a batch runs on: at most one per shard */
+  unsigned char *busy;        /* [W]: 1 while a thread runs a shard on that session */
   sf_graph *g[2];             /* the spiking graph of a full shard and of the tail shard (read only:
                                  the sessions of a size share one) */
   sf_snn_session **s;         /* [W + 1]: one per thread; the last serves the tail shard */
@@ -74,6 +76,7 @@ static void cpu_free_deployed(void *p) {
   cpu_deployed *d = p;
   if (!d) return;
   for (int k = 0; d->s && k <= d->W; k++) sf_snn_session_free(d->s[k]);
+  free(d->busy);
   sf_graph_free(d->g[0]);
   sf_graph_free(d->g[1]);
   free(d->s);
@@ -112,7 +115,9 @@ static sf_status cpu_deploy(void *compiled, int64_t batch, void **state) {
   int64_t full = d->tail ? shards - 1 : shards;
   d->W = sf_threads_get() < full ? sf_threads_get() : (int)full;
   if (d->W < 1) d->W = 1;
-  if (!(d->s = calloc((size_t)d->W + 1, sizeof(sf_snn_session *)))) {
+  d->threads = sf_threads_get() < shards ? sf_threads_get() : (int)shards;
+  if (d->threads < 1) d->threads = 1;
+  if (!(d->s = calloc((size_t)d->W + 1, sizeof(sf_snn_session *))) || !(d->busy = calloc((size_t)d->W, 1))) {
     cpu_free_deployed(d);
     return sf_error(SF_ERR_NOMEM, "out of memory");
   }
@@ -180,10 +185,20 @@ static sf_status cpu_execute(void *deployed, const sf_tensor *input, int T, sf_s
   sf_status *sts = calloc((size_t)shards, sizeof *sts);
   int64_t *bad = malloc(sizeof(int64_t) * (size_t)shards); /* per shard: its first non-finite input, or -1 */
   if (!rec || !sts || !bad) { free(rec); free(sts); free(bad); return sf_error(SF_ERR_NOMEM, "out of memory"); }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(d->W)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(d->threads)
   for (int64_t k = 0; k < shards; k++) {
     int64_t r0 = k * d->rows, nr = B - r0 < d->rows ? B - r0 : d->rows;
-    sf_snn_session *s = nr == d->rows ? d->s[omp_get_thread_num()] : d->s[d->W];
+    /* a full shard takes a free session of its size (no more of them run at once than there
+     * are such sessions), the tail shard the tail's */
+    int si = d->W;
+    if (nr == d->rows) {
+#pragma omp critical(sf_cpu_sessions)
+      {
+        for (si = 0; d->busy[si]; si++) continue;
+        d->busy[si] = 1;
+      }
+    }
+    sf_snn_session *s = d->s[si];
     sf_tensor x = *input;
     x.owns_data = 0;
     x.shape[0] = nr;
@@ -193,6 +208,10 @@ static sf_status cpu_execute(void *deployed, const sf_tensor *input, int T, sf_s
      * cache for the run); the error, naming the sample within the batch, is raised below */
     bad[k] = sf_tensor_find_nonfinite(&x);
     sts[k] = bad[k] >= 0 ? SF_ERR_VALUE : sf_snn_run_checked(s, &x, T, cb ? record_step : NULL, &rec[k]);
+    if (si < d->W) {
+#pragma omp critical(sf_cpu_sessions)
+      d->busy[si] = 0;
+    }
   }
   sf_status st = SF_OK;
   for (int64_t k = 0; k < shards && !st; k++)
