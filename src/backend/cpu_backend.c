@@ -36,7 +36,7 @@ typedef struct {
   unsigned char *busy;        /* [W]: 1 while a thread runs a shard on that session */
   sf_graph *g[2];             /* the spiking graph of a full shard and of the tail shard (read only:
                                  the sessions of a size share one) */
-  sf_snn_session **s;         /* [W + 1]: one per thread; the last serves the tail shard */
+  sf_snn_session **s;         /* [W + 1]: full-shard sessions, taken while free; the last serves the tail shard */
   float *steps;               /* the shards' decoded outputs of every step, kept between runs */
   size_t steps_cap;           /* ... its floats */
 } cpu_deployed;
@@ -129,19 +129,14 @@ static sf_status cpu_deploy(void *compiled, int64_t batch, void **state) {
 #pragma omp parallel for num_threads(n_graphs)
   for (int k = 0; k < n_graphs; k++)
     if ((sts[k] = sf_snn_model_build(c->m, k ? d->tail : d->rows, &d->g[k]))) snprintf(msgs + 512 * k, 512, "%s", sf_last_error());
-  for (int k = 0; k < n_graphs; k++)
-    if (sts[k]) {
-      st = sf_error(sts[k], "%s", msgs + 512 * k);
-      free(sts);
-      free(msgs);
-      cpu_free_deployed(d);
-      return st;
-    }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(d->W)
-  for (int k = 0; k < n_sess; k++)
-    if ((sts[k] = session_for(c, d->g[k < d->W ? 0 : 1], &d->s[k]))) snprintf(msgs + 512 * k, 512, "%s", sf_last_error());
   int bad = -1;
-  for (int k = 0; k < n_sess && bad < 0; k++) if (sts[k]) bad = k;
+  for (int k = 0; k < n_graphs && bad < 0; k++) if (sts[k]) bad = k;
+  if (bad < 0) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(d->W)
+    for (int k = 0; k < n_sess; k++)
+      if ((sts[k] = session_for(c, d->g[k < d->W ? 0 : 1], &d->s[k]))) snprintf(msgs + 512 * k, 512, "%s", sf_last_error());
+    for (int k = 0; k < n_sess && bad < 0; k++) if (sts[k]) bad = k;
+  }
   if (bad >= 0) st = sf_error(sts[bad], "%s", msgs + 512 * bad);
   free(sts);
   free(msgs);

@@ -1,4 +1,4 @@
-/* Per-step event lists and the panel kernel (see spike_lists_q8.h for shapes).
+/* The panel kernel on per-step event lists (see spike_lists_q8.h for shapes).
  *
  * sf_q8_events_steps adds each input's widened weight row into the int16 row of every step it fired
  * at: per event, one load and one store per 32 outputs, through L1. Here the loop order is turned:

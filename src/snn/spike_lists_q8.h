@@ -1,5 +1,5 @@
 /* The int8 synapses driven by one sample's binary spikes over a block of steps, as per-step event
- * lists (the binary neuron kernels write them: sf_q8_fired), summed in registers (the time-major
+ * lists (the binary neuron kernel writes them: sf_q8_neuron_if_block), summed in registers (the time-major
  * runner's hidden layers, snn_chain.c).
  *   lists  [nb, K + 16] int32: lists[t, 0:counts[t]] = the inputs k that fired at step t, ascending
  *   W16    [ceil(N/P), K, P] int16: the int8 weights Wq [K, N] widened, in panels of P = 64
