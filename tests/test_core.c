@@ -95,12 +95,17 @@ static void config_json(void **st) {
   assert_int_equal(sf_config_set(&c, "neuron_model", "hodgkin"), SF_ERR_ARG);
   assert_int_equal(sf_config_set(&c, "timesteps", "0"), SF_ERR_ARG);
   assert_int_equal(sf_config_parse_json(&c, "{\"timesteps\": ", "t.json"), SF_ERR_FORMAT);
+  assert_int_equal(c.burst_code, SF_BURST_UNARY);
+  assert_int_equal(sf_config_set(&c, "burst_code", "ternary"), SF_ERR_ARG);
+  assert_non_null(strstr(sf_last_error(), "unary, binary"));
+  assert_int_equal(sf_config_set(&c, "burst_code", "binary"), SF_OK);
   char *j = sf_config_to_json(&c);
   sf_spiking_config d;
   sf_config_default(&d);
   assert_int_equal(sf_config_parse_json(&d, j, "roundtrip"), SF_OK);
   assert_int_equal(d.timesteps, c.timesteps);
   assert_int_equal(d.neuron_model, c.neuron_model);
+  assert_int_equal(d.burst_code, SF_BURST_BINARY);
   free(j);
 }
 

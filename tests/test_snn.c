@@ -63,6 +63,14 @@ static int grab_cb(int t, const sf_tensor *d, void *u) {
   return 0;
 }
 
+/* every step's decoded output: buf [T, n] */
+typedef struct { float *buf; int64_t n; } grab_steps;
+static int grab_steps_cb(int t, const sf_tensor *d, void *u) {
+  grab_steps *g = u;
+  memcpy(g->buf + (int64_t)(t - 1) * g->n, d->data, sizeof(float) * (size_t)g->n);
+  return 0;
+}
+
 /* run the graph G (input [1, n]) for T steps on x; returns max |snn - ann| of output 0 */
 static double run_err(const float *x, int64_t n_in, int T) {
   for (int i = 0; i < G->n_nodes; i++) assert_int_equal(sf_node_infer(G, i), SF_OK);
@@ -188,6 +196,85 @@ static void burst_levels(void **st) {
   }
   printf("  burst: max error at T=8 with K=1 (theta 4): %.4f, K=4 (theta 1): %.4f\n", e[0], e[1]);
   assert_true(e[0] <= 4.0 / 16 + 1e-5 && e[1] <= 1.0 / 16 + 1e-5 && e[1] < e[0]);
+}
+
+/* binary-coded bursts: the same sums as unary bursts, and synaptic operations counted as
+ * popcount(|k|) per input element per target, plus (bits of K) - 1 combining adds per output,
+ * where k are the counts the neuron emits (read back from a graph whose output is the neuron) */
+/* x [1,16] -> signed burst neuron (theta 0.25, K 12, unary or binary code) [-> Linear 16x8]: runs T
+ * steps, the decoded output after each step in out_steps [T, n_out]; the graph in *g */
+static sf_snn_session *burst_session(int code, int with_linear, int quant, const float *x, int T, float *out_steps, sf_graph **g) {
+  G = sf_graph_new();
+  int64_t shape[2] = {1, 16};
+  int xin = sf_graph_value(G, "x");
+  sf_tensor_describe(&G->values[xin].t, SF_F32, 2, shape);
+  sf_graph_add_input(G, xin);
+  int sp = neuron(xin, 0.25f, 12, 1, "spikes");
+  if (code) sf_node_set_attr_int(&G->nodes[G->n_nodes - 1], "code", 1);
+  sf_graph_add_output(G, with_linear ? b_linear(sp) : sp);
+  for (int i = 0; i < G->n_nodes; i++) assert_int_equal(sf_node_infer(G, i), SF_OK);
+  sf_spiking_config cfg;
+  sf_config_default(&cfg);
+  cfg.spike_encoding = SF_ENCODE_DIRECT;
+  sf_snn_session *s;
+  assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_OK);
+  if (quant) assert_int_equal(sf_snn_set_quant(s, 8), SF_OK);
+  sf_tensor in = {0};
+  sf_tensor_describe(&in, SF_F32, 2, shape);
+  in.data = (void *)x;
+  grab_steps gs = {out_steps, with_linear ? 8 : 16};
+  assert_int_equal(sf_snn_run(s, &in, T, grab_steps_cb, &gs), SF_OK);
+  *g = G;
+  return s;
+}
+
+static void binary_burst_counts(void **st) {
+  (void)st;
+  enum { T = 3 };
+  float x[16];
+  for (int i = 0; i < 16; i++) x[i] = -3.3f + 0.43f * (float)i; /* counts up to 12 per step: every bit of K = 12 */
+  float spikes_mean[T * 16], y_un[T * 8], y_bin[T * 8], y_q[T * 8];
+  sf_graph *g0, *gu, *gb, *gq;
+  sf_snn_session *s0 = burst_session(0, 0, 0, x, T, spikes_mean, &g0);
+  sf_snn_session_free(s0);
+  sf_graph_free(g0);
+  /* k_t = (t mean_t - (t - 1) mean_{t-1}) / theta */
+  double pop[T] = {0}, unit[T] = {0};
+  for (int t = 1; t <= T; t++)
+    for (int e = 0; e < 16; e++) {
+      double cum = (double)spikes_mean[(t - 1) * 16 + e] * t, prev = t > 1 ? (double)spikes_mean[(t - 2) * 16 + e] * (t - 1) : 0;
+      int k = (int)lrint((cum - prev) / 0.25);
+      assert_true(abs(k) <= 12);
+      pop[t - 1] += __builtin_popcount((unsigned)abs(k));
+      unit[t - 1] += abs(k);
+    }
+  assert_true(unit[0] > pop[0]); /* the input drives counts above 1 */
+  const double planes = 4; /* 12 = 0b1100 */
+  sf_snn_session *su = burst_session(0, 1, 0, x, T, y_un, &gu);
+  sf_snn_session *sb = burst_session(1, 1, 0, x, T, y_bin, &gb);
+  sf_snn_session *sq = burst_session(1, 1, 1, x, T, y_q, &gq);
+  for (int i = 0; i < T * 8; i++) assert_float_equal(y_un[i], y_bin[i], 1e-6);
+  for (int i = 0; i < T * 8; i++) assert_float_equal(y_bin[i], y_q[i], 0.02); /* int8 weights */
+  for (int t = 1; t <= T; t++) {
+    double su_s, sb_s, sq_s, m, f, u;
+    sf_snn_step_counts(su, t, &su_s, &m, &f, &u);
+    sf_snn_step_counts(sb, t, &sb_s, &m, &f, &u);
+    sf_snn_step_counts(sq, t, &sq_s, &m, &f, &u);
+    printf("  step %d: unary %.0f SOPs (%.0f spikes x 8), binary %.0f (%.0f spikes x 8 + 3 x 8 combining adds), int8 %.0f\n", t, su_s, unit[t - 1], sb_s,
+           pop[t - 1], sq_s);
+    assert_float_equal(su_s, unit[t - 1] * 8, 1e-9);
+    assert_float_equal(sb_s, pop[t - 1] * 8 + (planes - 1) * 8, 1e-9);
+    assert_float_equal(sq_s, sb_s, 1e-9);
+  }
+  sf_snn_node_stats ns;
+  sf_snn_node_stats_get(sq, 1, &ns);
+  assert_int_equal(ns.int8, 1); /* the int8 path ran (its popcounts come from the int8 counts) */
+  sf_snn_session_free(su);
+  sf_snn_session_free(sb);
+  sf_snn_session_free(sq);
+  sf_graph_free(gu);
+  sf_graph_free(gb);
+  sf_graph_free(gq);
 }
 
 /* whole network: converted ViT and MLP against the ANN on test images */
@@ -455,12 +542,6 @@ static void q8_row_kernels(void **st) {
  * panels of 64, a panel layer wider than 256, a narrow one), binary IF neurons, 5 samples, 40 steps
  * (a block of 32 and one of 8): the time-major runner gives the step-major executor's decoded
  * outputs at every step and its spike counts, on the auto, dense and event paths. */
-typedef struct { float *buf; int64_t n; } grab_steps;
-static int grab_steps_cb(int t, const sf_tensor *d, void *u) {
-  grab_steps *g = u;
-  memcpy(g->buf + (int64_t)(t - 1) * g->n, d->data, sizeof(float) * (size_t)g->n);
-  return 0;
-}
 
 static void chain_odd_widths(void **st) {
   (void)st;
@@ -756,7 +837,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(neuron_rounding), cmocka_unit_test(softmax_ec),     cmocka_unit_test(gelu_ec),
     cmocka_unit_test(layernorm_ec),    cmocka_unit_test(linear_ac),      cmocka_unit_test(product_streams),
-    cmocka_unit_test(residual_add),    cmocka_unit_test(burst_levels),   cmocka_unit_test(sfm_integrity),
+    cmocka_unit_test(residual_add),    cmocka_unit_test(burst_levels),   cmocka_unit_test(binary_burst_counts),   cmocka_unit_test(sfm_integrity),
     cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),
     cmocka_unit_test(vit_snn),         cmocka_unit_test(dynamic_batching), cmocka_unit_test(q8_kernels), cmocka_unit_test(q8_neuron_block),
     cmocka_unit_test(q8_row_kernels),

@@ -13,6 +13,11 @@ extern "C" {
 
 typedef enum { SF_NEURON_IF = 0, SF_NEURON_LIF, SF_NEURON_BURST } sf_neuron_model;
 typedef enum { SF_ENCODE_RATE = 0, SF_ENCODE_DIRECT, SF_ENCODE_LATENCY } sf_spike_encoding;
+/* How a burst neuron's k spikes of one step travel to its targets. UNARY: k unit spikes, each one
+ * synaptic event (an add) at every target. BINARY: one spike per set bit of k, spike b weighted
+ * 2^b (weighted spikes, Kim et al., Neurocomputing 311, 2018): the target adds the weight row into
+ * one accumulator per bit and combines them with shifts, so a count k costs popcount(k) events. */
+typedef enum { SF_BURST_UNARY = 0, SF_BURST_BINARY } sf_burst_code;
 typedef enum { SF_SURROGATE_FAST_SIGMOID = 0, SF_SURROGATE_ATAN, SF_SURROGATE_RECTANGULAR, SF_SURROGATE_TRIANGLE } sf_surrogate;
 
 typedef struct {
@@ -29,6 +34,7 @@ typedef struct {
   sf_neuron_model neuron_model;
   float leak;              /* LIF: v <- leak * v + input (1.0 = no leak) */
   int burst_levels;        /* BURST: max spikes per step */
+  sf_burst_code burst_code;/* BURST: unary or binary (weighted) spikes */
   sf_spike_encoding spike_encoding;
   sf_surrogate surrogate_gradient;
   float surrogate_slope;
@@ -48,6 +54,7 @@ char *sf_config_to_json(const sf_spiking_config *c);
 const char *sf_neuron_model_name(sf_neuron_model m);
 const char *sf_encoding_name(sf_spike_encoding e);
 const char *sf_surrogate_name(sf_surrogate s);
+const char *sf_burst_code_name(sf_burst_code c);
 
 #ifdef __cplusplus
 }

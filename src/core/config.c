@@ -12,10 +12,12 @@
 static const char *neuron_names[] = {"if", "lif", "burst"};
 static const char *encoding_names[] = {"rate", "direct", "latency"};
 static const char *surrogate_names[] = {"fast_sigmoid", "atan", "rectangular", "triangle"};
+static const char *burst_code_names[] = {"unary", "binary"};
 
 const char *sf_neuron_model_name(sf_neuron_model m) { return neuron_names[m]; }
 const char *sf_encoding_name(sf_spike_encoding e) { return encoding_names[e]; }
 const char *sf_surrogate_name(sf_surrogate s) { return surrogate_names[s]; }
+const char *sf_burst_code_name(sf_burst_code c) { return burst_code_names[c]; }
 
 void sf_config_default(sf_spiking_config *c) {
   memset(c, 0, sizeof *c);
@@ -87,6 +89,11 @@ sf_status sf_config_set(sf_spiking_config *c, const char *key, const char *v) {
   if (!strcmp(key, "neuron_model")) {
     if ((st = parse_enum(key, v, neuron_names, 3, &e))) return st;
     c->neuron_model = (sf_neuron_model)e;
+    return SF_OK;
+  }
+  if (!strcmp(key, "burst_code")) {
+    if ((st = parse_enum(key, v, burst_code_names, 2, &e))) return st;
+    c->burst_code = (sf_burst_code)e;
     return SF_OK;
   }
   if (!strcmp(key, "spike_encoding")) {
@@ -168,6 +175,7 @@ char *sf_config_to_json(const sf_spiking_config *c) {
   cJSON_AddStringToObject(r, "neuron_model", neuron_names[c->neuron_model]);
   cJSON_AddNumberToObject(r, "leak", c->leak);
   cJSON_AddNumberToObject(r, "burst_levels", c->burst_levels);
+  cJSON_AddStringToObject(r, "burst_code", burst_code_names[c->burst_code]);
   cJSON_AddStringToObject(r, "spike_encoding", encoding_names[c->spike_encoding]);
   cJSON_AddStringToObject(r, "surrogate_gradient", surrogate_names[c->surrogate_gradient]);
   cJSON_AddNumberToObject(r, "surrogate_slope", c->surrogate_slope);

@@ -83,6 +83,7 @@ int sf_chain_plan(sf_snn_session *s) {
     const node_state *nr = &s->ns[nodes[j]], *ln = &s->ns[nodes[j + 1]];
     const sf_node *lnd = &g->nodes[nodes[j + 1]];
     if (nr->m != M_NEURON || !nr->q || !nr->y_skip) return 0;
+    if (nr->code_binary) return 0; /* its tallies count unit spikes: binary-coded bursts run step-major */
     if (j == 0 ? !nr->xin : nr->fed_by != nodes[j - 1]) return 0;
     if (ln->m != M_LINEAR || !ln->q || !ln->spike_in || ln->src[0] != nodes[j] || !ln->src_exact[0] || ln->xq || ln->macs_per_input <= 0)
       return 0;

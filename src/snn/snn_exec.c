@@ -223,6 +223,8 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
       if (!(n->v = alloc_f(on))) goto oom;
       const sf_tensor *x = &g->values[nd->in[0]].t, *th = &g->values[nd->in[1]].t;
       n->K = (int)sf_node_attr_int(nd, "levels", 1);
+      n->code_binary = n->K > 1 && sf_node_attr_int(nd, "code", 0) == 1;
+      for (n->planes = 0; (n->K >> n->planes) > 0; n->planes++) {}
       n->is_signed = (int)sf_node_attr_int(nd, "signed", 1);
       n->leak = sf_node_attr_float(nd, "leak", 1.0f);
       n->axis = (int)sf_node_attr_int(nd, "axis", x->ndim - 1);
@@ -396,6 +398,30 @@ static int64_t nonzero_events(const sf_snn_session *s, int src, int v) {
   const sf_graph *g = s->g;
   if (src >= 0 && numel(g, g->nodes[src].out[0]) == numel(g, v)) return (int64_t)s->ns[src].step_nz;
   return count_nonzero(s->inc[v], numel(g, v));
+}
+
+/* The spikes a binary-coded burst neuron sends this step: popcount(|k|) over its counts k (the
+ * int8 counts where it runs on int32 membranes, else output / theta). */
+static double binary_code_spikes(const node_state *n, const float *y, int64_t on) {
+  double sp = 0;
+  if (n->q) {
+#pragma omp parallel for reduction(+ : sp) schedule(static) if (on > 16384)
+    for (int64_t e = 0; e < on; e++) sp += __builtin_popcount((unsigned)abs((int)n->kq[e]));
+  } else {
+    const int per_ch = n->ntheta != 1;
+#pragma omp parallel for reduction(+ : sp) schedule(static) if (on > 16384)
+    for (int64_t e = 0; e < on; e++) {
+      float it = n->inv_theta[per_ch ? (e / n->inner) % n->C : 0];
+      sp += __builtin_popcount((unsigned)lrintf(fabsf(y[e]) * it));
+    }
+  }
+  return sp;
+}
+
+/* Adds per output element that combine a binary-coded source's per-bit accumulators (shifts are
+ * free): planes - 1 per step. */
+static double combine_adds(const sf_snn_session *s, int src) {
+  return src >= 0 && s->ns[src].code_binary ? (double)(s->ns[src].planes - 1) : 0.0;
 }
 
 static double burst_factor(const sf_snn_session *s, int src) {
@@ -941,6 +967,7 @@ sf_status sf_snn_run_checked(sf_snn_session *s, const sf_tensor *input, int T, s
           }
         }
       neuron_done:
+        if (n->code_binary) spikes = binary_code_spikes(n, y, on);
         n->st.spikes += spikes;
         n->step_spikes = spikes;
         n->step_nz = nz;
@@ -993,7 +1020,7 @@ sf_status sf_snn_run_checked(sf_snn_session *s, const sf_tensor *input, int T, s
           int64_t xn = numel(g, x), ev = nonzero_events(s, n->src[0], x);
           n->st.events += (double)ev;
           /* a burst of k spikes is k synaptic events at each target */
-          n->st.sops += (double)ev * n->macs_per_input * burst_factor(s, n->src[0]);
+          n->st.sops += (double)ev * n->macs_per_input * burst_factor(s, n->src[0]) + (double)on * combine_adds(s, n->src[0]);
           /* auto: events where activity is low, except into a narrow int8 layer (a 10-class output),
            * where the per-row cost of the event path outweighs a dense row of VNNI products */
           int use_events = s->path == SF_PATH_EVENT || s->path == SF_PATH_BITPACKED ||
@@ -1081,7 +1108,8 @@ sf_status sf_snn_run_checked(sf_snn_session *s, const sf_tensor *input, int T, s
           double fan_a = !strcmp(nd->op_type, "MatMul") ? (double)B->shape[B->ndim - 1] : 1.0;
           double fan_b = !strcmp(nd->op_type, "MatMul") ? (double)(A->ndim >= 2 ? A->shape[A->ndim - 2] : 1) : 1.0;
           n->st.events += (double)(ea + eb);
-          n->st.sops += (double)ea * fan_a * burst_factor(s, n->src[0]) + (double)eb * fan_b * burst_factor(s, n->src[1]);
+          n->st.sops += (double)ea * fan_a * burst_factor(s, n->src[0]) + (double)eb * fan_b * burst_factor(s, n->src[1]) +
+                        (double)on * (combine_adds(s, n->src[0]) + combine_adds(s, n->src[1]));
         }
       }
     }

@@ -16,6 +16,8 @@ typedef struct {
   float *prev;        /* ec: t * f at the previous step */
   float *v;           /* neuron membrane */
   int K, is_signed, axis;
+  int code_binary;    /* neuron: a burst of k spikes travels as popcount(k) weighted spikes (K > 1) */
+  int planes;         /* ... bits of K: the accumulators per target that the shifts combine */
   float leak;
   int64_t inner, C;   /* channel mapping: c = (i / inner) % C */
   const float *theta;
@@ -30,7 +32,7 @@ typedef struct {
   /* where input 0 (and 1, products) comes from: the neuron node reached through layout ops, or -1;
    * src_exact: only element-order-preserving layout ops in between */
   int src[2], src_exact[2];
-  double step_spikes, step_nz;  /* neuron: unit spikes and non-zero outputs of the current step */
+  double step_spikes, step_nz;  /* neuron: spikes sent (unit spikes, or popcount(|k|) when binary-coded) and non-zero outputs of the current step */
   /* int8 weights / int32 membranes (sf_snn_set_quant) */
   int q;              /* linear: runs on int8 weights; neuron: int32 membrane */
   int fed_by;         /* neuron: the int8 linear whose accumulators are its input current, or -1 */

@@ -19,7 +19,7 @@ int cli_config_flag(int argc, char **argv, int *i, sf_spiking_config *cfg, sf_st
   static const struct { const char *flag, *key; } map[] = {
     {"--timesteps", "timesteps"}, {"--threshold", "threshold"}, {"--neuron", "neuron_model"},
     {"--encoding", "spike_encoding"}, {"--surrogate", "surrogate_gradient"}, {"--seed", "seed"}, {"--leak", "leak"},
-    {"--burst-levels", "burst_levels"}};
+    {"--burst-levels", "burst_levels"}, {"--burst-code", "burst_code"}};
   const char *v;
   *st = SF_OK;
   if (cli_opt(argc, argv, i, "--config", &v)) {

@@ -20,6 +20,9 @@ static void help(void) {
          "  --timesteps T          timesteps the thresholds are tuned for (default 16)\n"
          "  --neuron M             if | lif | burst (default burst)\n"
          "  --burst-levels K       spikes per step of a burst neuron (default 4)\n"
+         "  --burst-code C         unary | binary (default unary): how a burst of k spikes travels;\n"
+         "                         binary sends one spike per set bit of k, weighted 2^bit (weighted\n"
+         "                         spikes): popcount(k) synaptic events instead of k, same sums\n"
          "  --leak B               LIF leak factor (default 0.99)\n"
          "  --policy P             max | percentile | mse (default mse: per-channel range minimising\n"
          "                         the quantisation error of the neuron at T steps)\n"
@@ -107,7 +110,9 @@ int cmd_convert(int argc, char **argv) {
   printf("neuron: %s, thresholds: %s%s, tuned for T=%d, encoding: direct (analog current into the first layer)\n",
          sf_neuron_model_name(opt.snn.neuron_model), sf_policy_name(opt.policy), opt.per_channel ? " per channel" : " per layer",
          opt.snn.timesteps);
-  if (opt.snn.neuron_model == SF_NEURON_BURST) printf("burst neurons: up to %d spikes per step\n", opt.snn.burst_levels);
+  if (opt.snn.neuron_model == SF_NEURON_BURST)
+    printf("burst neurons: up to %d spikes per step, %s code%s\n", opt.snn.burst_levels, sf_burst_code_name(opt.snn.burst_code),
+           opt.snn.burst_code == SF_BURST_BINARY ? " (one weighted spike per set bit of the count)" : "");
   printf("\n%-48s %-10s %-9s %8s %10s %10s %10s\n", "neuron site", "kind", "channels", "", "theta min", "mean", "max");
   for (int i = 0; i < sf_snn_model_num_sites(m); i++) {
     const char *name;

@@ -203,7 +203,10 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   double j1 = sf_power_monitor_rapl_joules(&pm), g1 = sf_power_monitor_gpu_joules(&pm);
   cli_progress_end(&pb);
   double ann_acc = (double)ann_correct / (double)ds.n;
-  printf("model: %s (%s neurons, %s thresholds, converted for T=%d)\n", model, sf_neuron_model_name(opt->snn.neuron_model),
+  char code[64] = "";
+  if (opt->snn.neuron_model == SF_NEURON_BURST && opt->snn.burst_code == SF_BURST_BINARY)
+    snprintf(code, sizeof code, ", binary-coded bursts of up to %d", opt->snn.burst_levels);
+  printf("model: %s (%s neurons%s, %s thresholds, converted for T=%d)\n", model, sf_neuron_model_name(opt->snn.neuron_model), code,
          sf_policy_name(opt->policy), opt->snn.timesteps);
   printf("data: %s (%lld samples), encoding: %s\n", ds.source, (long long)ds.n, sf_encoding_name(enc));
   if (no_ann) printf("ANN accuracy: not evaluated (--no-ann)\n\n  T   SNN accuracy\n");
@@ -258,6 +261,10 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
     snn_pj = calloc((size_t)n_em, sizeof(double));
     ann_pj = calloc((size_t)n_em, sizeof(double));
     if (!snn_pj || !ann_pj) { free(snn_pj); free(ann_pj); st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
+    if (opt->snn.neuron_model == SF_NEURON_BURST)
+      printf("\nSOPs: %s\n", opt->snn.burst_code == SF_BURST_BINARY
+                                 ? "a burst of k spikes is sent as popcount(k) weighted spikes, each one synaptic event at every target, plus (bits of K) - 1 adds per target and step that combine the per-bit accumulators"
+                                 : "a burst of k spikes is k synaptic events at every target (unary code)");
     printf("\nenergy per sample (pJ) by layer, T=%lld:\n%-44s %-7s %12s %10s %12s %10s", (long long)T, "layer", "mode", "SOPs", "MACs", "neuron upd", "spikes");
     for (int k = 0; k < n_em; k++) printf(" %14s", em[k].name);
     printf("\n");
@@ -371,6 +378,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
         if (!strcmp(em[k].name, "45nm")) cJSON_AddNumberToObject(r, "energy_ratio_45nm", ann_pj[k] > 0 ? snn_pj[k] / ann_pj[k] : 0);
       }
       cJSON_AddItemToObject(r, "energy", en);
+      cJSON_AddStringToObject(r, "burst_code", opt->snn.neuron_model == SF_NEURON_BURST ? sf_burst_code_name(opt->snn.burst_code) : "none");
       cJSON *a = cJSON_CreateObject();
       cJSON_AddNumberToObject(a, "macs_per_sample", annc.macs);
       cJSON_AddNumberToObject(a, "float_ops_per_sample", annc.float_ops);

@@ -6,8 +6,9 @@
  *      against the ANN on the same images is at most P points;
  *   2. per-layer thresholds: raise each neuron site's thresholds (x2, else x1.5) where that lowers
  *      the energy and keeps the drop within P on the validation images;
- *   3. report the result on the held-out rest of the test set beside the hand-picked default
- *      (burst4-mse tuned for T=16, at the smallest T within P on the validation images). */
+ *   3. report the result on the held-out rest of the test set beside the hand-picked conversions
+ *      (burst4-mse tuned for T=16 and binary-coded burst12b-mse tuned for T=1, each at the smallest
+ *      T within P on the validation images). */
 #include <cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -19,7 +20,11 @@
 #include "spikeformer/mlflow.h"
 #include "tools/cli.h"
 
-typedef struct { const char *name; sf_neuron_model neuron; int K; sf_threshold_policy policy; } cand;
+/* a candidate conversion: neuron, burst size and code, threshold policy, and the T its thresholds
+ * are tuned for (three values each) */
+typedef struct { const char *name; sf_neuron_model neuron; int K; sf_burst_code code; sf_threshold_policy policy; int tunes[3]; } cand;
+#define N_TUNE 3
+#define N_HAND 2
 
 typedef struct { int cfg, tune_t, t; double acc, drop, drop_ucb, energy_pj, ratio; int pareto; } point;
 
@@ -108,6 +113,7 @@ static void convert_opts(const cand *c, int tune_t, sf_convert_options *o) {
   o->policy = c->policy;
   o->snn.neuron_model = c->neuron;
   o->snn.burst_levels = c->K;
+  o->snn.burst_code = c->code;
   o->snn.timesteps = tune_t;
 }
 
@@ -115,13 +121,15 @@ static void help(void) {
   printf("usage: spikeformer optimize MODEL --calib DIR --data DIR --max-drop P -o OUT.sfm\n"
          "                            [--limit N] [--test-limit N] [--tmax T] [--confidence Z] [--energy-model NAME] [--json FILE] [--mlflow DIR]\n"
          "\n"
-         "Searches neuron type (burst K=4, burst K=2, IF), threshold policy (mse, percentile 99.9, max)\n"
-         "and the T the thresholds are tuned for (4, 8, 16), evaluates each candidate at every T up to\n"
+         "Searches neuron type (burst K=4, burst K=2, IF, and binary-coded bursts of K=8, 12, 16),\n"
+         "threshold policy (mse, percentile 99.9, max) and the T the thresholds are tuned for (4, 8, 16;\n"
+         "1, 2, 4 for binary-coded bursts), evaluates each candidate at every T up to\n"
          "--tmax (default 16) on the first --limit test images (validation, default 5000), prints the\n"
          "Pareto front of energy vs accuracy drop, keeps the configurations whose drop plus Z standard\n"
          "errors of the paired difference (default Z=2) is at most P, then raises per-layer thresholds where that saves\n"
          "energy within the drop. The result is measured on the held-out rest of the test set (at most\n"
-         "--test-limit images) beside the hand-picked default conversion, and written to OUT.sfm.\n");
+         "--test-limit images) beside the hand-picked conversions (burst4-mse tuned for T=16, the\n"
+         "default; burst12b-mse tuned for T=1) and written to OUT.sfm.\n");
 }
 
 int cmd_optimize(int argc, char **argv) {
@@ -160,13 +168,22 @@ int cmd_optimize(int argc, char **argv) {
   if (!model) return cli_usage_error("optimize", "missing MODEL");
   if (max_drop < 0) return cli_usage_error("optimize", "missing --max-drop P");
   if (!out) return cli_usage_error("optimize", "missing -o OUT.sfm");
-  static const cand cands[] = {{"burst4-mse", SF_NEURON_BURST, 4, SF_POLICY_MSE},         {"burst4-p99.9", SF_NEURON_BURST, 4, SF_POLICY_PERCENTILE},
-                               {"burst4-max", SF_NEURON_BURST, 4, SF_POLICY_MAX},         {"burst2-mse", SF_NEURON_BURST, 2, SF_POLICY_MSE},
-                               {"if-mse", SF_NEURON_IF, 1, SF_POLICY_MSE},                {"if-p99.9", SF_NEURON_IF, 1, SF_POLICY_PERCENTILE},
-                               {"if-max", SF_NEURON_IF, 1, SF_POLICY_MAX}};
+  /* the first is the hand-picked default of the conversion work (tuned for T=16); burst12b-mse
+   * tuned for T=1 is the hand-picked binary-coded conversion (docs/energy_vit.md) */
+  enum { HAND_DEFAULT = 0, HAND_BINARY = 7 };
+  static const cand cands[] = {
+      {"burst4-mse", SF_NEURON_BURST, 4, SF_BURST_UNARY, SF_POLICY_MSE, {4, 8, 16}},
+      {"burst4-p99.9", SF_NEURON_BURST, 4, SF_BURST_UNARY, SF_POLICY_PERCENTILE, {4, 8, 16}},
+      {"burst4-max", SF_NEURON_BURST, 4, SF_BURST_UNARY, SF_POLICY_MAX, {4, 8, 16}},
+      {"burst2-mse", SF_NEURON_BURST, 2, SF_BURST_UNARY, SF_POLICY_MSE, {4, 8, 16}},
+      {"if-mse", SF_NEURON_IF, 1, SF_BURST_UNARY, SF_POLICY_MSE, {4, 8, 16}},
+      {"if-p99.9", SF_NEURON_IF, 1, SF_BURST_UNARY, SF_POLICY_PERCENTILE, {4, 8, 16}},
+      {"if-max", SF_NEURON_IF, 1, SF_BURST_UNARY, SF_POLICY_MAX, {4, 8, 16}},
+      {"burst12b-mse", SF_NEURON_BURST, 12, SF_BURST_BINARY, SF_POLICY_MSE, {1, 2, 4}},
+      {"burst8b-mse", SF_NEURON_BURST, 8, SF_BURST_BINARY, SF_POLICY_MSE, {1, 2, 4}},
+      {"burst16b-mse", SF_NEURON_BURST, 16, SF_BURST_BINARY, SF_POLICY_MSE, {1, 2, 4}}};
   const int n_cand = (int)(sizeof cands / sizeof cands[0]);
-  const int tunes[] = {4, 8, 16};
-  const int n_tune = 3;
+  const int n_tune = N_TUNE;
   sf_graph *g = NULL;
   sf_dataset train = {0}, all_test = {0}, calib, val, test;
   sf_energy_model *em = NULL;
@@ -175,9 +192,9 @@ int cmd_optimize(int argc, char **argv) {
   int n_pts = 0;
   int64_t *correct = NULL;
   sf_snn_model *fm = NULL;
-  int n_raised = 0, hand_t = 0;
+  int n_raised = 0, hand_t[N_HAND] = {0};
   uint8_t *ann_ok = NULL, *snn_ok = NULL, *trial_ok = NULL;
-  double test_ann = 0, test_acc = 0, test_pj = 0, hand_acc = 0, hand_pj = 0, glob_acc = 0, glob_pj = 0;
+  double test_ann = 0, test_acc = 0, test_pj = 0, hand_acc[N_HAND] = {0}, hand_pj[N_HAND] = {0}, glob_acc = 0, glob_pj = 0;
   cli_progress pb;
   sf_status st = sf_graph_load(model, &g);
   if (st) return cli_fail(st);
@@ -211,7 +228,7 @@ int cmd_optimize(int argc, char **argv) {
   for (int c = 0; c < n_cand; c++)
     for (int u = 0; u < n_tune; u++) {
       sf_convert_options o;
-      convert_opts(&cands[c], tunes[u], &o);
+      convert_opts(&cands[c], cands[c].tunes[u], &o);
       sf_snn_model *m;
       if ((st = sf_convert(g, &calib, &o, &m))) goto done;
       sf_graph *sg;
@@ -230,7 +247,7 @@ int cmd_optimize(int argc, char **argv) {
         cc.sops /= (double)val.n; cc.macs /= (double)val.n; cc.float_ops /= (double)val.n; cc.neuron_updates /= (double)val.n;
         cum_pj += sf_energy_pj(&em[ei], &cc);
         point *p = &pts[n_pts++];
-        p->cfg = c; p->tune_t = tunes[u]; p->t = t;
+        p->cfg = c; p->tune_t = cands[c].tunes[u]; p->t = t;
         p->acc = (double)correct[t - 1] / (double)val.n;
         p->drop = 100.0 * (ann_acc - p->acc);
         p->drop_ucb = drop_ucb(ann_ok, snn_ok + (int64_t)(t - 1) * val.n, val.n, z);
@@ -304,11 +321,9 @@ int cmd_optimize(int argc, char **argv) {
            100.0 * (ann_acc - cur_acc), cur_pj / ann_pj, p->ratio);
   }
   sf_snn_model_set_timesteps(fm, p->t);
-  /* stage 3: the test set, beside the hand-picked default (burst4-mse tuned for T=16, smallest T within the drop) */
+  /* stage 3: the test set, beside the hand-picked conversions (each at its smallest T within the drop) */
+  static const struct { int cfg, tune_t; } hands[N_HAND] = {{HAND_DEFAULT, 16}, {HAND_BINARY, 1}};
   {
-    int hand = -1;
-    for (int i = 0; i < n_pts; i++)
-      if (pts[i].cfg == 0 && pts[i].tune_t == 16 && pts[i].drop_ucb <= max_drop && (hand < 0 || pts[i].t < pts[hand].t)) hand = i;
     if ((st = ann_accuracy(g, &test, &test_ann, NULL))) goto done;
     if ((st = eval_at(fm, &test, p->t, &em[ei], &test_acc, &test_pj, NULL))) goto done;
     printf("\nheld-out test images (%lld, after the validation ones; ANN %.4f):\n", (long long)test.n, test_ann);
@@ -316,19 +331,25 @@ int cmd_optimize(int argc, char **argv) {
            p->tune_t, p->t, glob_acc, 100.0 * (test_ann - glob_acc), glob_pj / ann_pj);
     printf("  optimized   %-12s tuned T=%-3d T=%-3d per-layer thresholds: accuracy %.4f (drop %+.2f points), %.3f of the ANN\n", cands[p->cfg].name,
            p->tune_t, p->t, test_acc, 100.0 * (test_ann - test_acc), test_pj / ann_pj);
-    if (hand >= 0) {
+    for (int h = 0; h < N_HAND; h++) {
+      const cand *hc = &cands[hands[h].cfg];
+      int hand = -1;
+      for (int i = 0; i < n_pts; i++)
+        if (pts[i].cfg == hands[h].cfg && pts[i].tune_t == hands[h].tune_t && pts[i].drop_ucb <= max_drop && (hand < 0 || pts[i].t < pts[hand].t)) hand = i;
+      if (hand < 0) {
+        printf("  hand-picked %-12s tuned T=%-3d: no T up to %lld within the drop on the validation images\n", hc->name, hands[h].tune_t, (long long)tmax);
+        continue;
+      }
       sf_convert_options ho;
-      convert_opts(&cands[0], 16, &ho);
+      convert_opts(hc, hands[h].tune_t, &ho);
       sf_snn_model *hm;
       if ((st = sf_convert(g, &calib, &ho, &hm))) goto done;
-      st = eval_at(hm, &test, pts[hand].t, &em[ei], &hand_acc, &hand_pj, NULL);
+      st = eval_at(hm, &test, pts[hand].t, &em[ei], &hand_acc[h], &hand_pj[h], NULL);
       sf_snn_model_free(hm);
       if (st) goto done;
-      hand_t = pts[hand].t;
-      printf("  hand-picked %-12s tuned T=16  T=%-3d                      : accuracy %.4f (drop %+.2f points), %.3f of the ANN\n", cands[0].name, hand_t,
-             hand_acc, 100.0 * (test_ann - hand_acc), hand_pj / ann_pj);
-    } else {
-      printf("  hand-picked burst4-mse tuned T=16: no T up to %lld within the drop on the validation images\n", (long long)tmax);
+      hand_t[h] = pts[hand].t;
+      printf("  hand-picked %-12s tuned T=%-3d T=%-3d                      : accuracy %.4f (drop %+.2f points), %.3f of the ANN\n", hc->name,
+             hands[h].tune_t, hand_t[h], hand_acc[h], 100.0 * (test_ann - hand_acc[h]), hand_pj[h] / ann_pj);
     }
   }
   if ((st = sf_snn_model_save(fm, out))) goto done;
@@ -390,11 +411,23 @@ int cmd_optimize(int argc, char **argv) {
     cJSON_AddNumberToObject(te, "optimized_accuracy", test_acc);
     cJSON_AddNumberToObject(te, "optimized_t", p->t);
     cJSON_AddNumberToObject(te, "optimized_energy_ratio", test_pj / ann_pj);
-    if (hand_t) {
-      cJSON_AddNumberToObject(te, "hand_picked_t", hand_t);
-      cJSON_AddNumberToObject(te, "hand_picked_accuracy", hand_acc);
-      cJSON_AddNumberToObject(te, "hand_picked_energy_ratio", hand_pj / ann_pj);
+    if (hand_t[0]) {
+      cJSON_AddNumberToObject(te, "hand_picked_t", hand_t[0]);
+      cJSON_AddNumberToObject(te, "hand_picked_accuracy", hand_acc[0]);
+      cJSON_AddNumberToObject(te, "hand_picked_energy_ratio", hand_pj[0] / ann_pj);
     }
+    cJSON *ha = cJSON_CreateArray();
+    for (int h = 0; h < N_HAND; h++) {
+      if (!hand_t[h]) continue;
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "config", cands[hands[h].cfg].name);
+      cJSON_AddNumberToObject(o, "tuned_t", hands[h].tune_t);
+      cJSON_AddNumberToObject(o, "t", hand_t[h]);
+      cJSON_AddNumberToObject(o, "accuracy", hand_acc[h]);
+      cJSON_AddNumberToObject(o, "energy_ratio", hand_pj[h] / ann_pj);
+      cJSON_AddItemToArray(ha, o);
+    }
+    cJSON_AddItemToObject(te, "hand_picked", ha);
     cJSON_AddItemToObject(r, "test", te);
     st = cli_write_json(json, r);
   }
