@@ -27,6 +27,16 @@ for sch in auto step; do
 done
 grep -q '"time-major"' "$T/q-auto.json" && [ "$(grep -E '"(synaptic_ops_per_sample|spikes_per_sample|snn_accuracy_by_t)"' "$T/q-auto.json")" = "$(grep -E '"(synaptic_ops_per_sample|spikes_per_sample|snn_accuracy_by_t)"' "$T/q-step.json")" ] ||
   { echo "FAIL: int8 time-major and step-major profiles differ"; fail=1; }
+# binary-coded bursts: same accuracy at every T as the unary code (same sums), fewer synaptic
+# operations, and the profile says which code it counted
+"$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/mlp-u.sfm" --neuron burst --burst-levels 8 --timesteps 2 --calib-samples 64 > /dev/null || exit 1
+"$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/mlp-b.sfm" --neuron burst --burst-levels 8 --timesteps 2 --burst-code binary --calib-samples 64 > "$T/conv-b.txt" || exit 1
+grep -q "binary code" "$T/conv-b.txt" || { echo "FAIL: convert does not report the binary code"; fail=1; }
+for c in u b; do "$BIN" profile "$T/mlp-$c.sfm" --timesteps 2 --limit 64 --json "$T/p-$c.json" > "$T/out-$c.txt" || { echo "FAIL: profile mlp-$c"; fail=1; }; done
+grep -q '"burst_code":[[:space:]]*"binary"' "$T/p-b.json" && grep -q "popcount(k) weighted spikes" "$T/out-b.txt" || { echo "FAIL: binary code not reported"; fail=1; }
+[ "$(grep -A3 '"snn_accuracy_by_t"' "$T/p-u.json")" = "$(grep -A3 '"snn_accuracy_by_t"' "$T/p-b.json")" ] || { echo "FAIL: binary and unary codes give different accuracy"; fail=1; }
+ru=$(grep -o '"energy_ratio_45nm":[[:space:]]*[0-9.e+-]*' "$T/p-u.json" | grep -o '[0-9.e+-]*$'); rb=$(grep -o '"energy_ratio_45nm":[[:space:]]*[0-9.e+-]*' "$T/p-b.json" | grep -o '[0-9.e+-]*$')
+awk -v u="$ru" -v b="$rb" 'BEGIN { exit !(b > 0 && b < u) }' || { echo "FAIL: binary code ($rb) should cost less than unary ($ru)"; fail=1; }
 mkdir -p "$T/bad"; echo '{"name": "x", "pj": {"mac": 1}}' > "$T/bad/x.json"
 if "$BIN" profile "$T/mlp.sfm" --limit 8 --energy-models "$T/bad" > /dev/null 2> "$T/err"; then echo "FAIL: model without sources accepted"; fail=1; fi
 grep -q "sources" "$T/err" || { echo "FAIL: error does not name the missing sources"; fail=1; }

@@ -7,6 +7,7 @@
 
 static void help(void) {
   printf("usage: spikeformer config [--config FILE] [--timesteps T] [--threshold X] [--neuron if|lif|burst]\n"
+         "                          [--burst-levels K] [--burst-code unary|binary] [--leak B]\n"
          "                          [--encoding rate|direct|latency] [--surrogate NAME] [--seed N] [--set KEY=VALUE]...\n"
          "\n"
          "Prints the effective SpikingConfig as JSON: the defaults (timesteps 32, threshold 1.0, LIF, rate\n"
