@@ -71,14 +71,20 @@ static int grab_steps_cb(int t, const sf_tensor *d, void *u) {
   return 0;
 }
 
-/* run the graph G (input [1, n]) for T steps on x; returns max |snn - ann| of output 0 */
-static double run_err(const float *x, int64_t n_in, int T) {
+/* a spiking session over G (shapes inferred), direct coding, membrane decoder */
+static sf_snn_session *direct_session(void) {
   for (int i = 0; i < G->n_nodes; i++) assert_int_equal(sf_node_infer(G, i), SF_OK);
   sf_spiking_config cfg;
   sf_config_default(&cfg);
   cfg.spike_encoding = SF_ENCODE_DIRECT;
   sf_snn_session *s;
   assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_OK);
+  return s;
+}
+
+/* run the graph G (input [1, n]) for T steps on x; returns max |snn - ann| of output 0 */
+static double run_err(const float *x, int64_t n_in, int T) {
+  sf_snn_session *s = direct_session();
   int64_t shape[2] = {1, n_in};
   sf_tensor in = {0};
   sf_tensor_describe(&in, SF_F32, 2, shape);
@@ -212,12 +218,7 @@ static sf_snn_session *burst_session(int code, int with_linear, int quant, const
   int sp = neuron(xin, 0.25f, 12, 1, "spikes");
   if (code) sf_node_set_attr_int(&G->nodes[G->n_nodes - 1], "code", 1);
   sf_graph_add_output(G, with_linear ? b_linear(sp) : sp);
-  for (int i = 0; i < G->n_nodes; i++) assert_int_equal(sf_node_infer(G, i), SF_OK);
-  sf_spiking_config cfg;
-  sf_config_default(&cfg);
-  cfg.spike_encoding = SF_ENCODE_DIRECT;
-  sf_snn_session *s;
-  assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_OK);
+  sf_snn_session *s = direct_session();
   if (quant) assert_int_equal(sf_snn_set_quant(s, 8), SF_OK);
   sf_tensor in = {0};
   sf_tensor_describe(&in, SF_F32, 2, shape);
