@@ -59,6 +59,7 @@ expect_error truncated_npy_input "truncated" "$T/o2/output_0.npy" -- "$BIN" run 
 expect_error wrong_input_name "no input named 'pixels'" "$T/o3/output_0.npy" -- "$BIN" run "$VIT" --input "pixels=$ROOT/models/vit/sample_input.npy" -o "$T/o3"
 expect_error wrong_input_shape "expects" "$T/o4/output_0.npy" -- "$BIN" run "$VIT" --input "$ROOT/models/hf_text/bert_cls/input_ids.npy" -o "$T/o4"
 expect_error unwritable_output "cannot" "" -- "$BIN" eval "$VIT" --limit 8 --json /nonexistent-dir/e.json
+expect_error bad_burst_code "config key 'burst_code': unknown value 'ternary' (one of: unary, binary)" "$T/bc.sfm" -- "$BIN" convert "$VIT" -o "$T/bc.sfm" --burst-code ternary
 # a NaN in a spiking network's input: named by sample and element, nothing written (float and int8)
 cp "$ROOT/models/mlp/sample_input.npy" "$T/nan_input.npy"
 hlen=$(od -An -tu2 -j8 -N2 "$T/nan_input.npy" | tr -d ' ')
