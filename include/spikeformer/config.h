@@ -55,6 +55,8 @@ const char *sf_neuron_model_name(sf_neuron_model m);
 const char *sf_encoding_name(sf_spike_encoding e);
 const char *sf_surrogate_name(sf_surrogate s);
 const char *sf_burst_code_name(sf_burst_code c);
+/* 1 if the config makes burst neurons whose counts travel in binary code */
+int sf_config_binary_bursts(const sf_spiking_config *c);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,7 @@ const char *sf_neuron_model_name(sf_neuron_model m) { return neuron_names[m]; }
 const char *sf_encoding_name(sf_spike_encoding e) { return encoding_names[e]; }
 const char *sf_surrogate_name(sf_surrogate s) { return surrogate_names[s]; }
 const char *sf_burst_code_name(sf_burst_code c) { return burst_code_names[c]; }
+int sf_config_binary_bursts(const sf_spiking_config *c) { return c->neuron_model == SF_NEURON_BURST && c->burst_code == SF_BURST_BINARY; }
 
 void sf_config_default(sf_spiking_config *c) {
   memset(c, 0, sizeof *c);

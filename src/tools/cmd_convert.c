@@ -112,7 +112,7 @@ int cmd_convert(int argc, char **argv) {
          opt.snn.timesteps);
   if (opt.snn.neuron_model == SF_NEURON_BURST)
     printf("burst neurons: up to %d spikes per step, %s code%s\n", opt.snn.burst_levels, sf_burst_code_name(opt.snn.burst_code),
-           opt.snn.burst_code == SF_BURST_BINARY ? " (one weighted spike per set bit of the count)" : "");
+           sf_config_binary_bursts(&opt.snn) ? " (one weighted spike per set bit of the count)" : "");
   printf("\n%-48s %-10s %-9s %8s %10s %10s %10s\n", "neuron site", "kind", "channels", "", "theta min", "mean", "max");
   for (int i = 0; i < sf_snn_model_num_sites(m); i++) {
     const char *name;

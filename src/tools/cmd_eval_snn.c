@@ -204,7 +204,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   cli_progress_end(&pb);
   double ann_acc = (double)ann_correct / (double)ds.n;
   char code[64] = "";
-  if (opt->snn.neuron_model == SF_NEURON_BURST && opt->snn.burst_code == SF_BURST_BINARY)
+  if (sf_config_binary_bursts(&opt->snn))
     snprintf(code, sizeof code, ", binary-coded bursts of up to %d", opt->snn.burst_levels);
   printf("model: %s (%s neurons%s, %s thresholds, converted for T=%d)\n", model, sf_neuron_model_name(opt->snn.neuron_model), code,
          sf_policy_name(opt->policy), opt->snn.timesteps);
@@ -262,7 +262,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
     ann_pj = calloc((size_t)n_em, sizeof(double));
     if (!snn_pj || !ann_pj) { free(snn_pj); free(ann_pj); st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
     if (opt->snn.neuron_model == SF_NEURON_BURST)
-      printf("\nSOPs: %s\n", opt->snn.burst_code == SF_BURST_BINARY
+      printf("\nSOPs: %s\n", sf_config_binary_bursts(&opt->snn)
                                  ? "a burst of k spikes is sent as popcount(k) weighted spikes, each one synaptic event at every target, plus (bits of K) - 1 adds per target and step that combine the per-bit accumulators"
                                  : "a burst of k spikes is k synaptic events at every target (unary code)");
     printf("\nenergy per sample (pJ) by layer, T=%lld:\n%-44s %-7s %12s %10s %12s %10s", (long long)T, "layer", "mode", "SOPs", "MACs", "neuron upd", "spikes");

@@ -168,9 +168,6 @@ int cmd_optimize(int argc, char **argv) {
   if (!model) return cli_usage_error("optimize", "missing MODEL");
   if (max_drop < 0) return cli_usage_error("optimize", "missing --max-drop P");
   if (!out) return cli_usage_error("optimize", "missing -o OUT.sfm");
-  /* the first is the hand-picked default of the conversion work (tuned for T=16); burst12b-mse
-   * tuned for T=1 is the hand-picked binary-coded conversion (docs/energy_vit.md) */
-  enum { HAND_DEFAULT = 0, HAND_BINARY = 7 };
   static const cand cands[] = {
       {"burst4-mse", SF_NEURON_BURST, 4, SF_BURST_UNARY, SF_POLICY_MSE, {4, 8, 16}},
       {"burst4-p99.9", SF_NEURON_BURST, 4, SF_BURST_UNARY, SF_POLICY_PERCENTILE, {4, 8, 16}},
@@ -322,7 +319,16 @@ int cmd_optimize(int argc, char **argv) {
   }
   sf_snn_model_set_timesteps(fm, p->t);
   /* stage 3: the test set, beside the hand-picked conversions (each at its smallest T within the drop) */
-  static const struct { int cfg, tune_t; } hands[N_HAND] = {{HAND_DEFAULT, 16}, {HAND_BINARY, 1}};
+  /* the hand-picked default of the conversion work, and the hand-picked binary-coded conversion
+   * (docs/energy_vit.md), by candidate name */
+  static const struct { const char *name; int tune_t; } hand_picked[N_HAND] = {{"burst4-mse", 16}, {"burst12b-mse", 1}};
+  struct { int cfg, tune_t; } hands[N_HAND];
+  for (int h = 0; h < N_HAND; h++) {
+    hands[h].tune_t = hand_picked[h].tune_t;
+    hands[h].cfg = 0;
+    for (int c = 0; c < n_cand; c++)
+      if (!strcmp(cands[c].name, hand_picked[h].name)) hands[h].cfg = c;
+  }
   {
     if ((st = ann_accuracy(g, &test, &test_ann, NULL))) goto done;
     if ((st = eval_at(fm, &test, p->t, &em[ei], &test_acc, &test_pj, NULL))) goto done;
