@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Spiking runtime benchmarks, every ratio measured in this one run on this machine:
 #   1. ViT as an SNN at T=8 (full test set) vs the float ANN executor and vs PyTorch's ANN
+#      (and at T=1: what each further timestep costs against one ANN pass, and by kind of work)
 #   2. the ReLU MLP as an SNN at T=32 vs the same converted network stepped in PyTorch
 #   3. synaptic events per second per core on a cache-resident layer
 #   4. peak memory at T=64 vs T=4 (streaming over time)
@@ -45,6 +46,21 @@ for q in float int8; do
   printf "ViT SNN T=8 %-5s: %.2fs (accuracy %s)\n" "$q" "$snn" "$acc"
   awk -v s="$snn" -v a="$ann" -v p="$pt" 'BEGIN { printf "  ratio SNN/ANN executor: %.2f   ratio SNN/PyTorch ANN: %.2f   (goal: <= 1.5)\n", s / a, s / p }'
 done
+
+# Where the ViT's time goes: the cost of one more timestep (T=8 vs T=1, int8) against the ANN's
+# whole pass, and the spike-fed layers' share of the T=8 run (eval's thread-seconds by kind of work)
+best3 "$T/vit_snn_t1.json" "$BIN" eval "$T/vit.sfm" --timesteps 1 --no-ann --quant int8 --threads "$THREADS"
+/usr/bin/python3 - "$T/vit_snn_int8.json" "$T/vit_snn_t1.json" "$ann" <<'EOF'
+import json, sys
+t8, t1, ann = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), float(sys.argv[3])
+step = (t8["seconds"] - t1["seconds"]) / 7
+kinds = t8["seconds_by_kind"]
+syn = t8["seconds"] * kinds["synapses"] / sum(kinds.values())
+print("ViT SNN int8: T=1 %.2fs; each further step %.2fs = %.2f x the ANN executor's whole pass "
+      "(1.5x at T=8 needs <= %.2f)" % (t1["seconds"], step, step / ann, (1.5 * ann - t1["seconds"]) / 7 / ann))
+print("  at T=8: spike-fed layers %.2fs of wall time (%.2f x the ANN pass); by kind: %s" %
+      (syn, syn / ann, ", ".join("%s %.0f%%" % (k, 100 * v / sum(kinds.values())) for k, v in kinds.items())))
+EOF
 
 LD_LIBRARY_PATH=$OB OMP_NUM_THREADS=$THREADS /usr/bin/python3 "$ROOT/bench/torch_snn_mlp.py" "$T/mlp.sfm" --timesteps 32 --threads "$THREADS" > "$T/mlp_torch.json"
 p=$(num seconds "$T/mlp_torch.json"); acc_p=$(num accuracy "$T/mlp_torch.json")
