@@ -22,35 +22,42 @@ static void small_gemm_c(int64_t M, int64_t N, int64_t K, float alpha, const flo
 }
 
 #if defined(__x86_64__)
-/* each output row in two masked registers, the K loop a chain of fused multiply-adds */
+/* R rows of Y [R, N] from R rows of A [R, K] and all of B [K, N]: each output row in one masked
+ * register (N <= 16) or two (TWO), the K loop a chain of fused multiply-adds per register. Up to 8
+ * chains run side by side, enough to hide the FMA latency; every output element still sums its K
+ * products in order, so the result does not depend on R. */
+__attribute__((target("avx512f"), always_inline)) static inline void rows_512(const int R, const int TWO, int64_t N, int64_t K, __m512 va,
+                                                                             __mmask16 m0, __mmask16 m1, const float *A, const float *B,
+                                                                             float *Y) {
+  __m512 acc0[8], acc1[8];
+  for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; k++) {
+    const __m512 b0 = _mm512_maskz_loadu_ps(m0, B + k * N), b1 = TWO ? _mm512_maskz_loadu_ps(m1, B + k * N + 16) : b0;
+    for (int r = 0; r < R; r++) {
+      const __m512 x = _mm512_set1_ps(A[r * K + k]);
+      acc0[r] = _mm512_fmadd_ps(x, b0, acc0[r]);
+      if (TWO) acc1[r] = _mm512_fmadd_ps(x, b1, acc1[r]);
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    _mm512_mask_storeu_ps(Y + r * N, m0, _mm512_mul_ps(va, acc0[r]));
+    if (TWO) _mm512_mask_storeu_ps(Y + r * N + 16, m1, _mm512_mul_ps(va, acc1[r]));
+  }
+}
+
 __attribute__((target("avx512f"))) static void small_gemm_512(int64_t M, int64_t N, int64_t K, float alpha, const float *A, const float *B,
                                                               float *Y) {
   const __mmask16 m0 = N >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << N) - 1);
   const __mmask16 m1 = N >= 32 ? (__mmask16)0xFFFF : N <= 16 ? (__mmask16)0 : (__mmask16)((1u << (N - 16)) - 1);
   const __m512 va = _mm512_set1_ps(alpha);
   int64_t m = 0;
-  for (; m + 2 <= M; m += 2) {
-    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
-    for (int64_t k = 0; k < K; k++) {
-      __m512 b0 = _mm512_maskz_loadu_ps(m0, B + k * N), b1 = _mm512_maskz_loadu_ps(m1, B + k * N + 16);
-      __m512 x0 = _mm512_set1_ps(A[m * K + k]), x1 = _mm512_set1_ps(A[(m + 1) * K + k]);
-      a00 = _mm512_fmadd_ps(x0, b0, a00); a01 = _mm512_fmadd_ps(x0, b1, a01);
-      a10 = _mm512_fmadd_ps(x1, b0, a10); a11 = _mm512_fmadd_ps(x1, b1, a11);
-    }
-    _mm512_mask_storeu_ps(Y + m * N, m0, _mm512_mul_ps(va, a00));
-    _mm512_mask_storeu_ps(Y + m * N + 16, m1, _mm512_mul_ps(va, a01));
-    _mm512_mask_storeu_ps(Y + (m + 1) * N, m0, _mm512_mul_ps(va, a10));
-    _mm512_mask_storeu_ps(Y + (m + 1) * N + 16, m1, _mm512_mul_ps(va, a11));
-  }
-  for (; m < M; m++) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-    for (int64_t k = 0; k < K; k++) {
-      __m512 x = _mm512_set1_ps(A[m * K + k]);
-      a0 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m0, B + k * N), a0);
-      a1 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m1, B + k * N + 16), a1);
-    }
-    _mm512_mask_storeu_ps(Y + m * N, m0, _mm512_mul_ps(va, a0));
-    _mm512_mask_storeu_ps(Y + m * N + 16, m1, _mm512_mul_ps(va, a1));
+  if (N > 16) {
+    for (; m + 4 <= M; m += 4) rows_512(4, 1, N, K, va, m0, m1, A + m * K, B, Y + m * N);
+    for (; m < M; m++) rows_512(1, 1, N, K, va, m0, m1, A + m * K, B, Y + m * N);
+  } else {
+    for (; m + 8 <= M; m += 8) rows_512(8, 0, N, K, va, m0, m1, A + m * K, B, Y + m * N);
+    for (; m + 2 <= M; m += 2) rows_512(2, 0, N, K, va, m0, m1, A + m * K, B, Y + m * N);
+    for (; m < M; m++) rows_512(1, 0, N, K, va, m0, m1, A + m * K, B, Y + m * N);
   }
 }
 #endif
