@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "graph/graph.h"
 #include "spikeformer/rng.h"
 #include "spikeformer/snn.h"
 
@@ -112,6 +113,14 @@ struct sf_snn_session {
   int step_major;     /* sf_snn_set_schedule: 1 never runs the chain */
   const sf_snn_session *donor; /* during sf_snn_set_quant_shared: whose int8 weight tables to share */
 };
+
+static inline int is_const(const sf_graph *g, int v) { return v >= 0 && g->values[v].t.data != NULL; }
+static inline int64_t numel(const sf_graph *g, int v) { return sf_tensor_numel(&g->values[v].t); }
+
+/* zeroed floats (at least one), or NULL */
+float *sf_snn_alloc_f(int64_t n);
+/* 1 for ops that only move elements (Reshape, Transpose, ...): spikes pass through them */
+int sf_snn_layout_op(const char *op_type);
 
 static inline double sf_snn_now(void) {
   struct timespec ts;

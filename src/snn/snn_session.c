@@ -1,0 +1,353 @@
+/* Spiking session: per-node state, the buffer plan, counters and options (everything but running
+ * and quantising; see snn_exec.c and snn_quant.c). */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "convert/convert_internal.h"
+#include "ops/ops.h"
+#include "spikeformer/rng.h"
+#include "snn/ec_kernels.h"
+#include "snn/spike_kernels.h"
+#include "snn/spike_kernels_q8.h"
+#include "snn/neuron_kernels_q8.h"
+#include "snn/q8_codes.h"
+#include "snn/snn_session.h"
+#include "spikeformer/snn.h"
+#include "spikeformer/threads.h"
+
+void sf_snn_session_free(sf_snn_session *s) {
+  if (!s) return;
+  const sf_graph *g = s->g;
+  if (s->inc)
+    for (int v = 0; v < g->n_values; v++)
+      if ((!s->aliased || !s->aliased[v]) && (!s->pooled || !s->pooled[v])) free(s->inc[v]);
+  for (int k = 0; k < s->n_pool; k++) free(s->pool[k]);
+  free(s->pool);
+  free(s->pooled);
+  if (s->ns)
+    for (int i = 0; i < g->n_nodes; i++) {
+      node_state *n = &s->ns[i];
+      for (int k = 0; k < g->nodes[i].n_in; k++)
+        if (n->cum) free(n->cum[k]);
+      free(n->cum); free(n->prev); free(n->v); free(n->inv_theta);
+      free(n->kq); free(n->vi); free(n->Th); free(n->inv_unit); free(n->bq); free(n->acc);
+      if (!n->q_shared) { free(n->Wq); free(n->Wp); free(n->colsum); free(n->wscale); } /* (else the donor's) */
+      if (!n->w16_shared) free(n->W16);
+      free(n->ThE); free(n->iThE); free(n->iuE); free(n->thE); free(n->xin); free(n->xq); free(n->inv_thx);
+      free(n->xq8); free(n->xscale); free(n->xu8);
+    }
+  for (int k = 0; k < s->n_scratch; k++) free(s->scratch_mean[k]);
+  free(s->scratch_mean);
+  free(s->scratch_f);
+  free(s->producer);
+  free(s->aliased);
+  free(s->inc); free(s->ns); free(s->spike_valued); free(s->static_v); free(s->cum_out); free(s->counts);
+  free(s->spk_count); free(s->spk_v); free(s->spk_theta);
+  free(s->step_sops); free(s->step_macs); free(s->step_fops); free(s->step_nupd); free(s->raster);
+  free(s->chain); free(s->chain_y); free(s->chain_idx); free(s->chain_S); free(s->chain_acc); free(s->chain_i16); free(s->chain_bits);
+  free(s->chain_lists); free(s->chain_counts);
+  free(s);
+}
+
+float *sf_snn_alloc_f(int64_t n) { return calloc((size_t)(n > 0 ? n : 1), sizeof(float)); }
+
+int sf_snn_layout_op(const char *op) {
+  static const char *l[] = {"Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "MaxPool", "GlobalMaxPool", NULL};
+  for (int i = 0; l[i]; i++) if (!strcmp(op, l[i])) return 1;
+  return 0;
+}
+
+/* layout ops that keep every element in place (flat index unchanged) */
+static int keeps_order(const char *op) {
+  static const char *l[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", NULL};
+  for (int i = 0; l[i]; i++) if (!strcmp(op, l[i])) return 1;
+  return 0;
+}
+
+/* The neuron node whose spikes reach value v through layout ops only, or -1. *exact: every layout op
+ * on the way keeps element order (so the neuron's flat outputs are v's flat elements). */
+static int trace_source(const sf_snn_session *s, int v, int *exact) {
+  *exact = 1;
+  for (int hops = 0; v >= 0 && hops < 64; hops++) {
+    int p = s->producer[v];
+    if (p < 0) return -1;
+    const sf_node *nd = &s->g->nodes[p];
+    if (s->ns[p].m == M_NEURON) return p;
+    if (!sf_snn_layout_op(nd->op_type) || nd->n_in < 1) return -1;
+    if (!keeps_order(nd->op_type)) *exact = 0;
+    v = nd->in[0];
+  }
+  return -1;
+}
+
+int64_t sf_snn_state_bytes(const sf_graph *g) {
+  int64_t floats = 0;
+  for (int v = 0; v < g->n_values; v++)
+    if (!is_const(g, v) && g->values[v].producer >= 0) floats += numel(g, v);
+  for (int i = 0; i < g->n_nodes; i++) {
+    const sf_node *nd = &g->nodes[i];
+    const char *m = sf_snn_mode(nd);
+    if (!strcmp(m, "neuron")) floats += numel(g, nd->out[0]);
+    if (strcmp(m, "ec") && strcmp(m, "product")) continue;
+    floats += numel(g, nd->out[0]);
+    for (int k = 0; k < nd->n_in; k++)
+      if (nd->in[k] >= 0 && !is_const(g, nd->in[k])) floats += numel(g, nd->in[k]);
+  }
+  return floats * (int64_t)sizeof(float);
+}
+
+/* Buffer plan. Within a step a value's increment lives from its producer to its last reader (an
+ * order-keeping layout op's output is its input's buffer, so the readers of both count); values
+ * whose lifetimes do not overlap share one buffer, so a session works through a fraction of the
+ * memory and more of it stays in cache. Values that live across steps keep their own: the input,
+ * what is constant over time (computed at t = 1 only), and the graph's outputs (decoded after the
+ * step). Returns 0, or -1 when out of memory. */
+static int plan_buffers(sf_snn_session *s) {
+  const sf_graph *g = s->g;
+  const int nv = g->n_values;
+  int *root = malloc(sizeof(int) * (size_t)nv), *last = malloc(sizeof(int) * (size_t)nv), *order = malloc(sizeof(int) * (size_t)nv);
+  uint8_t *pin = calloc((size_t)nv, 1);
+  int *busy_until = NULL, n_order = 0, ok = 0;
+  int64_t *size = NULL;
+  if (!root || !last || !order || !pin || !(s->pooled = calloc((size_t)nv, 1))) goto done;
+  for (int v = 0; v < nv; v++) { root[v] = v; last[v] = -1; }
+  for (int i = 0; i < g->n_nodes; i++)
+    if (s->ns[i].alias) root[g->nodes[i].out[0]] = root[g->nodes[i].in[0]];
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i].n_in; k++) {
+      int v = g->nodes[i].in[k];
+      if (v >= 0 && s->inc[v] && last[root[v]] < i) last[root[v]] = i;
+    }
+  for (int v = 0; v < nv; v++)
+    if (s->inc[v] && (s->static_v[v] || s->producer[v] < 0 || g->values[v].is_input)) pin[root[v]] = 1;
+  for (int k = 0; k < g->n_outputs; k++) pin[root[g->outputs[k]]] = 1;
+  for (int v = 0; v < nv; v++)
+    if (s->inc[v] && !s->aliased[v] && !pin[v]) order[n_order++] = v;
+  /* by producer position (node order), so every buffer is taken when its value is written */
+  for (int a = 1; a < n_order; a++) {
+    int v = order[a], b = a - 1;
+    while (b >= 0 && s->producer[order[b]] > s->producer[v]) { order[b + 1] = order[b]; b--; }
+    order[b + 1] = v;
+  }
+  if (!(s->pool = calloc((size_t)(n_order ? n_order : 1), sizeof(float *))) || !(size = calloc((size_t)(n_order ? n_order : 1), sizeof(int64_t))) ||
+      !(busy_until = calloc((size_t)(n_order ? n_order : 1), sizeof(int))))
+    goto done;
+  for (int a = 0; a < n_order; a++) {
+    int v = order[a], start = s->producer[v], end = last[v] > start ? last[v] : start, best = -1;
+    int64_t need = numel(g, v) > 0 ? numel(g, v) : 1;
+    for (int b = 0; b < s->n_pool; b++)
+      if (busy_until[b] < start && size[b] >= need && (best < 0 || size[b] < size[best])) best = b;
+    if (best < 0) {
+      if (!(s->pool[s->n_pool] = sf_snn_alloc_f(need))) goto done;
+      size[s->n_pool] = need;
+      best = s->n_pool++;
+    }
+    busy_until[best] = end;
+    free(s->inc[v]);
+    s->inc[v] = s->pool[best];
+    s->pooled[v] = 1;
+  }
+  for (int v = 0; v < nv; v++)
+    if (s->aliased[v]) s->inc[v] = s->inc[root[v]];
+  ok = 1;
+done:
+  free(root); free(last); free(order); free(pin); free(size); free(busy_until);
+  return ok ? 0 : -1;
+}
+
+sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg, sf_decoder decoder, sf_snn_session **out) {
+  sf_snn_session *s = calloc(1, sizeof *s);
+  if (!s) return sf_error(SF_ERR_NOMEM, "out of memory");
+  int scratch_in = 0;
+  int64_t scratch_len = 0, scratch_out = 0;
+  s->g = g;
+  s->cfg = *cfg;
+  s->decoder = decoder;
+  s->path = SF_PATH_AUTO;
+  s->event_max_activity = 0.2f;
+  s->inc = calloc((size_t)g->n_values, sizeof(float *));
+  s->ns = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof(node_state));
+  s->spike_valued = calloc((size_t)g->n_values, sizeof(int));
+  s->static_v = calloc((size_t)g->n_values, sizeof(int));
+  if (!s->inc || !s->ns || !s->spike_valued || !s->static_v) goto oom;
+  if (cfg->spike_encoding == SF_ENCODE_DIRECT) s->static_v[g->inputs[0]] = 1;
+  for (int v = 0; v < g->n_values; v++)
+    if (!is_const(g, v) && g->values[v].t.ndim >= 0 && !(s->inc[v] = sf_snn_alloc_f(numel(g, v)))) goto oom;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const sf_node *nd = &g->nodes[i];
+    node_state *n = &s->ns[i];
+    const char *m = sf_snn_mode(nd);
+    n->m = !strcmp(m, "linear") ? M_LINEAR : !strcmp(m, "product") ? M_PRODUCT : !strcmp(m, "neuron") ? M_NEURON : M_EC;
+    if (!strcmp(m, "?")) {
+      sf_snn_session_free(s);
+      return sf_error(SF_ERR_ARG, "node '%s' has no spiking mode: not a converted graph", nd->name);
+    }
+    n->st.name = nd->name;
+    n->st.op_type = nd->op_type;
+    n->st.mode = m;
+    int64_t on = numel(g, nd->out[0]);
+    if (n->m == M_EC || n->m == M_PRODUCT) {
+      n->cum = calloc((size_t)nd->n_in, sizeof(float *));
+      if (!n->cum) goto oom;
+      for (int k = 0; k < nd->n_in; k++)
+        if (nd->in[k] >= 0 && !is_const(g, nd->in[k]) && sf_dtype_is_float(g->values[nd->in[k]].t.dtype)) {
+          if (!(n->cum[k] = sf_snn_alloc_f(numel(g, nd->in[k])))) goto oom;
+          scratch_in = nd->n_in > scratch_in ? nd->n_in : scratch_in;
+          scratch_len = numel(g, nd->in[k]) > scratch_len ? numel(g, nd->in[k]) : scratch_len;
+        }
+      if (nd->n_out != 1) { sf_snn_session_free(s); return sf_error(SF_ERR_UNSUPPORTED, "node '%s': multi-output op in ec mode", nd->name); }
+      if (!(n->prev = sf_snn_alloc_f(on))) goto oom;
+      scratch_out = on > scratch_out ? on : scratch_out;
+      if (n->m == M_PRODUCT && (!strcmp(nd->op_type, "MatMul") || !strcmp(nd->op_type, "Mul"))) {
+        int dyn = 0;
+        for (int k = 0; k < nd->n_in; k++) dyn += nd->in[k] >= 0 && !is_const(g, nd->in[k]);
+        n->bilinear = dyn == 2 && nd->n_in == 2;
+      }
+    }
+    if (n->m == M_NEURON) {
+      if (!(n->v = sf_snn_alloc_f(on))) goto oom;
+      const sf_tensor *x = &g->values[nd->in[0]].t, *th = &g->values[nd->in[1]].t;
+      n->K = (int)sf_node_attr_int(nd, "levels", 1);
+      n->code_binary = n->K > 1 && sf_node_attr_int(nd, "code", 0) == 1;
+      for (n->planes = 0; (n->K >> n->planes) > 0; n->planes++) {}
+      n->is_signed = (int)sf_node_attr_int(nd, "signed", 1);
+      n->leak = sf_node_attr_float(nd, "leak", 1.0f);
+      n->axis = (int)sf_node_attr_int(nd, "axis", x->ndim - 1);
+      n->theta = th->data;
+      n->ntheta = sf_tensor_numel(th);
+      if (!(n->inv_theta = sf_snn_alloc_f(n->ntheta))) goto oom;
+      for (int64_t c = 0; c < n->ntheta; c++) n->inv_theta[c] = 1.0f / n->theta[c];
+      n->C = x->shape[n->axis];
+      n->inner = 1;
+      for (int d = n->axis + 1; d < x->ndim; d++) n->inner *= x->shape[d];
+      n->st.neurons = on / (x->shape[0] ? x->shape[0] : 1);
+      s->spike_valued[nd->out[0]] = 1;
+    }
+    if (sf_snn_layout_op(nd->op_type) && nd->n_in > 0 && nd->in[0] >= 0 && s->spike_valued[nd->in[0]]) s->spike_valued[nd->out[0]] = 1;
+    /* fan-out per input element, for synaptic-operation counts */
+    if (n->m == M_LINEAR && (!strcmp(nd->op_type, "Linear") || !strcmp(nd->op_type, "Conv") || !strcmp(nd->op_type, "Gemm") || !strcmp(nd->op_type, "MatMul"))) {
+      int x = nd->in[0];
+      if (is_const(g, x) && nd->n_in > 1) x = nd->in[1];
+      const sf_tensor *w = &g->values[nd->in[1]].t;
+      int64_t K = 1;
+      if (!strcmp(nd->op_type, "Conv")) { K = w->shape[1]; for (int d = 2; d < w->ndim; d++) K *= w->shape[d]; }
+      else if (!strcmp(nd->op_type, "Gemm")) K = sf_node_attr_int(nd, "transB", 0) ? w->shape[1] : w->shape[0];
+      else K = w->shape[0];
+      n->macs_per_input = (double)on * (double)K / (double)numel(g, x);
+      n->spike_in = s->spike_valued[x];
+    }
+    if (n->m == M_PRODUCT) n->spike_in = 1;
+    if (n->m != M_NEURON) {
+      int all_static = 1, any_dyn = 0;
+      for (int k = 0; k < nd->n_in; k++) {
+        int v = nd->in[k];
+        if (v < 0 || is_const(g, v)) continue;
+        any_dyn = 1;
+        if (!s->static_v[v]) all_static = 0;
+      }
+      n->is_static = any_dyn && all_static;
+      if (n->is_static) for (int k = 0; k < nd->n_out; k++) s->static_v[nd->out[k]] = 1;
+    }
+  }
+  if (!(s->producer = malloc(sizeof(int) * (size_t)g->n_values))) goto oom;
+  for (int v = 0; v < g->n_values; v++) s->producer[v] = -1;
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i].n_out; k++)
+      if (g->nodes[i].out[k] >= 0) s->producer[g->nodes[i].out[k]] = i;
+  /* order-keeping layout ops on float values copy nothing: their output aliases the input buffer */
+  if (!(s->aliased = calloc((size_t)g->n_values, 1))) goto oom;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const sf_node *nd = &g->nodes[i];
+    if (!keeps_order(nd->op_type) || nd->n_out != 1 || nd->n_in < 1 || nd->in[0] < 0 || nd->out[0] < 0) continue;
+    int x = nd->in[0], y = nd->out[0];
+    if (is_const(g, x) || is_const(g, y) || !s->inc[x] || !s->inc[y] || numel(g, x) != numel(g, y) ||
+        g->values[x].t.dtype != SF_F32 || g->values[y].t.dtype != SF_F32)
+      continue;
+    free(s->inc[y]);
+    s->inc[y] = s->inc[x];
+    s->aliased[y] = 1;
+    s->ns[i].alias = 1;
+  }
+  for (int i = 0; i < g->n_nodes; i++) {
+    const sf_node *nd = &g->nodes[i];
+    node_state *n = &s->ns[i];
+    n->src[0] = n->src[1] = -1;
+    n->fed_by = n->feeds = -1;
+    if (n->m == M_NEURON) continue;
+    if (n->m == M_LINEAR && n->macs_per_input > 0 && n->spike_in) {
+      int x = nd->in[0];
+      if (is_const(g, x) && nd->n_in > 1) x = nd->in[1];
+      n->src[0] = trace_source(s, x, &n->src_exact[0]);
+    }
+    if (n->m == M_PRODUCT)
+      for (int k = 0; k < 2 && k < nd->n_in; k++) n->src[k] = trace_source(s, nd->in[k], &n->src_exact[k]);
+  }
+  if (plan_buffers(s)) goto oom;
+  s->n_scratch = scratch_in;
+  if (!(s->scratch_mean = calloc((size_t)(scratch_in ? scratch_in : 1), sizeof(float *))) || !(s->scratch_f = sf_snn_alloc_f(scratch_out))) goto oom;
+  for (int k = 0; k < scratch_in; k++)
+    if (!(s->scratch_mean[k] = sf_snn_alloc_f(scratch_len))) goto oom;
+  s->cum_out = sf_snn_alloc_f(numel(g, g->outputs[0]));
+  s->counts = sf_snn_alloc_f(numel(g, g->outputs[0]));
+  s->spk_count = sf_snn_alloc_f(numel(g, g->outputs[0]));
+  s->spk_v = sf_snn_alloc_f(numel(g, g->outputs[0]));
+  s->spk_theta = sf_snn_alloc_f(g->values[g->outputs[0]].t.shape[0]);
+  if (!s->cum_out || !s->counts || !s->spk_count || !s->spk_v || !s->spk_theta) goto oom;
+  s->dec = g->values[g->outputs[0]].t;
+  s->dec.owns_data = 0;
+  *out = s;
+  return SF_OK;
+oom:
+  sf_snn_session_free(s);
+  return sf_error(SF_ERR_NOMEM, "out of memory for the spiking runtime state");
+}
+
+int sf_snn_num_nodes(const sf_snn_session *s) { return s->g->n_nodes; }
+
+sf_status sf_snn_record_raster(sf_snn_session *s, int neurons, int T) {
+  free(s->raster);
+  s->raster = calloc((size_t)s->g->n_nodes * (size_t)T * (size_t)neurons, 1);
+  if (!s->raster) return sf_error(SF_ERR_NOMEM, "out of memory");
+  s->raster_n = neurons;
+  s->raster_T = T;
+  s->raster_done = 0;
+  return SF_OK;
+}
+
+const int8_t *sf_snn_raster(const sf_snn_session *s, int node) {
+  if (!s->raster || strcmp(s->ns[node].st.mode, "neuron")) return NULL;
+  return s->raster + (int64_t)node * s->raster_T * s->raster_n;
+}
+
+void sf_snn_step_counts(const sf_snn_session *s, int t, double *sops, double *macs, double *float_ops, double *neuron_updates) {
+  int ok = t >= 1 && t <= s->step_cap;
+  *sops = ok ? s->step_sops[t - 1] : 0;
+  *macs = ok ? s->step_macs[t - 1] : 0;
+  *float_ops = ok ? s->step_fops[t - 1] : 0;
+  *neuron_updates = ok ? s->step_nupd[t - 1] : 0;
+}
+
+void sf_snn_set_path(sf_snn_session *s, int path, float event_max_activity) {
+  s->path = path;
+  if (event_max_activity > 0) s->event_max_activity = event_max_activity;
+}
+
+void sf_snn_path_counts(const sf_snn_session *s, int i, int64_t *event_steps, int64_t *dense_steps) {
+  *event_steps = s->ns[i].steps_event;
+  *dense_steps = s->ns[i].steps_dense;
+}
+void sf_snn_node_stats_get(const sf_snn_session *s, int i, sf_snn_node_stats *out) { *out = s->ns[i].st; }
+void sf_snn_reset_stats(sf_snn_session *s) {
+  for (int i = 0; i < s->g->n_nodes; i++) {
+    sf_snn_node_stats *st = &s->ns[i].st;
+    st->spikes = st->events = st->sops = st->macs = st->float_ops = st->neuron_updates = st->seconds = 0;
+  }
+}
+
+void sf_snn_set_schedule(sf_snn_session *s, int step_major) { s->step_major = step_major != 0; }
+
+/* (a raster records step-major: it reads the neurons' float outputs) */
+int sf_snn_time_major(const sf_snn_session *s) { return s->n_chain > 0 && !s->raster && !s->step_major; }
