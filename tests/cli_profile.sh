@@ -37,6 +37,11 @@ grep -q '"burst_code":[[:space:]]*"binary"' "$T/p-b.json" && grep -q "popcount(k
 [ "$(grep -A3 '"snn_accuracy_by_t"' "$T/p-u.json")" = "$(grep -A3 '"snn_accuracy_by_t"' "$T/p-b.json")" ] || { echo "FAIL: binary and unary codes give different accuracy"; fail=1; }
 ru=$(grep -o '"energy_ratio_45nm":[[:space:]]*[0-9.e+-]*' "$T/p-u.json" | grep -o '[0-9.e+-]*$'); rb=$(grep -o '"energy_ratio_45nm":[[:space:]]*[0-9.e+-]*' "$T/p-b.json" | grep -o '[0-9.e+-]*$')
 awk -v u="$ru" -v b="$rb" 'BEGIN { exit !(b > 0 && b < u) }' || { echo "FAIL: binary code ($rb) should cost less than unary ($ru)"; fail=1; }
+# eval times the ANN beside the spiking runs and says what one timestep costs against an ANN pass
+"$BIN" eval "$T/mlp.sfm" --timesteps 4 --limit 64 --json "$T/e.json" > "$T/e.txt" || { echo "FAIL: eval"; fail=1; }
+grep -q "of an ANN pass per timestep" "$T/e.txt" && grep -Eq '"ann_execute_seconds":[[:space:]]*[0-9]' "$T/e.json" || { echo "FAIL: eval does not time the ANN beside the SNN"; fail=1; }
+"$BIN" eval "$T/mlp.sfm" --timesteps 4 --limit 64 --no-ann --json "$T/e0.json" > "$T/e0.txt" || { echo "FAIL: eval --no-ann"; fail=1; }
+grep -q '"ann_execute_seconds":[[:space:]]*null' "$T/e0.json" && ! grep -q "ANN pass per timestep" "$T/e0.txt" || { echo "FAIL: eval --no-ann reports an ANN time"; fail=1; }
 mkdir -p "$T/bad"; echo '{"name": "x", "pj": {"mac": 1}}' > "$T/bad/x.json"
 if "$BIN" profile "$T/mlp.sfm" --limit 8 --energy-models "$T/bad" > /dev/null 2> "$T/err"; then echo "FAIL: model without sources accepted"; fail=1; fi
 grep -q "sources" "$T/err" || { echo "FAIL: error does not name the missing sources"; fail=1; }

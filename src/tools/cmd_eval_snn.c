@@ -236,6 +236,9 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
          total_ops ? 100 * sops / total_ops : 0, total_ops ? 100 * macs / total_ops : 0, total_ops ? 100 * fops / total_ops : 0);
   printf("mean firing rate: %.4f spikes per neuron per step; time %.2fs (%d thread%s, backend %s)\n", neurons ? spikes / (neurons * (double)T * (double)ds.n) : 0.0,
          secs, sf_threads_get(), sf_threads_get() == 1 ? "" : "s", backend_name);
+  if (!no_ann && ann_secs > 0 && snn_secs > 0)
+    printf("spiking runs %.2fs, the ANN beside them %.2fs on the same threads: %.1fx the ANN's time, %.2f of an ANN pass per timestep\n",
+           snn_secs, ann_secs, snn_secs / ann_secs, snn_secs / ann_secs / (double)T);
   /* where the runtime's time went, by what a node does (thread-seconds over all layers) */
   double by_kind[N_TIME_KINDS] = {0}, all_secs = 0;
   for (int i = 0; i < n_nodes; i++) { by_kind[time_kind(&tot[i])] += tot[i].seconds; all_secs += tot[i].seconds; }
@@ -340,6 +343,8 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
     cJSON_AddNumberToObject(r, "spike_fed_layers", n_spike_linear);
     cJSON_AddNumberToObject(r, "seconds", secs);
     cJSON_AddNumberToObject(r, "snn_execute_seconds", snn_secs); /* the spiking runs alone: no deployment, no ANN */
+    if (no_ann) cJSON_AddNullToObject(r, "ann_execute_seconds");
+    else cJSON_AddNumberToObject(r, "ann_execute_seconds", ann_secs); /* the float ANN on the same batches and threads */
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     cJSON_AddNumberToObject(r, "peak_rss_kib", (double)ru.ru_maxrss);
