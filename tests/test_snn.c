@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <cJSON.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -699,6 +701,130 @@ static void vit_snn(void **st) { (void)st; network_vs_ann("models/vit/model.onnx
 static void mlp_snn(void **st) { (void)st; network_vs_ann("models/mlp/hf", 16, 1.0, 1); }
 static void cnn_snn(void **st) { (void)st; network_vs_ann("models/variants/cnn_bn_maxpool/model.onnx", 16, 1.0, 0); }
 
+/* A .sfm file [n] with section `tag` (4 chars) replaced by `text`, its checksum recomputed as the
+ * writer does (SHA-256 of everything before HASH, then the source's SHA-256): what someone who
+ * edits a model file and re-signs it hands us. Returns a malloc'ed buffer, its size in *out_n. */
+static unsigned char *resigned_sfm(const unsigned char *f, size_t n, const char *tag, const char *text, size_t *out_n) {
+  unsigned char *o = malloc(n + strlen(text) + 64), src_hash[32] = {0};
+  size_t w = 8, off = 8;
+  memcpy(o, f, 8);
+  while (off + 12 <= n) {
+    uint64_t len = 0;
+    for (int b = 0; b < 8; b++) len |= (uint64_t)f[off + 4 + b] << (8 * b);
+    const unsigned char *d = f + off + 12;
+    if (!memcmp(f + off, "HASH", 4)) memcpy(src_hash, d + 32, 32);
+    else {
+      int swap = !memcmp(f + off, tag, 4);
+      uint64_t nl = swap ? strlen(text) : len;
+      memcpy(o + w, f + off, 4);
+      for (int b = 0; b < 8; b++) o[w + 4 + b] = (unsigned char)(nl >> (8 * b));
+      memcpy(o + w + 12, swap ? (const unsigned char *)text : d, nl);
+      w += 12 + nl;
+    }
+    off += 12 + len;
+  }
+  unsigned char h[32];
+  crypto_hash_sha256(h, o, w);
+  memcpy(o + w, "HASH", 4);
+  for (int b = 0; b < 8; b++) o[w + 4 + b] = (unsigned char)(64 >> (8 * b));
+  memcpy(o + w + 12, h, 32);
+  memcpy(o + w + 44, src_hash, 32);
+  *out_n = w + 76;
+  return o;
+}
+
+/* The text of section `tag` of a .sfm file (malloc'ed, NUL-terminated). */
+static char *sfm_section(const unsigned char *f, size_t n, const char *tag) {
+  for (size_t off = 8; off + 12 <= n;) {
+    uint64_t len = 0;
+    for (int b = 0; b < 8; b++) len |= (uint64_t)f[off + 4 + b] << (8 * b);
+    if (!memcmp(f + off, tag, 4)) return strndup((const char *)f + off + 12, len);
+    off += 12 + len;
+  }
+  return NULL;
+}
+
+/* A re-signed model file with crafted thresholds or options (the checksum holds) is refused with
+ * a message naming the entry, never undefined behaviour (this test also runs under UBSan): an axis
+ * of 1e12 once overflowed an int. */
+static void sfm_crafted(void **st) {
+  (void)st;
+  char path[1024];
+  TU_PATH(path, "models/mlp/model.onnx");
+  sf_graph *g;
+  assert_int_equal(sf_graph_load(path, &g), SF_OK);
+  sf_dataset calib;
+  assert_int_equal(sf_dataset_load(SF_DEFAULT_DATA_DIR, SF_SPLIT_TRAIN, 32, &calib), SF_OK);
+  sf_convert_options o;
+  sf_convert_options_default(&o);
+  o.calib_samples = 32;
+  sf_snn_model *m, *m2;
+  assert_int_equal(sf_convert(g, &calib, &o, &m), SF_OK);
+  char sfm[256];
+  snprintf(sfm, sizeof sfm, "/tmp/sf_test_crafted_%d.sfm", (int)getpid());
+  assert_int_equal(sf_snn_model_save(m, sfm), SF_OK);
+  char *buf;
+  size_t n;
+  assert_int_equal(sf_read_file(sfm, &buf, &n), SF_OK);
+  char *thrs = sfm_section((unsigned char *)buf, n, "THRS"), *conf = sfm_section((unsigned char *)buf, n, "CONF");
+  assert_non_null(thrs);
+  assert_non_null(conf);
+  /* site 0 edited: {field, JSON value, expected message}; "options" entries edit CONF instead */
+  static const struct { const char *field, *value, *want; } cases[] = {
+      {"axis", "1e12", "channel axis 1e+12 is not a whole number in [0, 7]"},
+      {"axis", "-7", "channel axis -7 is not a whole number"},
+      {"axis", "1.5", "channel axis 1.5 is not a whole number"},
+      {"axis", "0", "thresholds along axis 0, but its channels are on axis 1"},
+      {"theta", "[1, \"x\"]", "threshold 1 is not a number"},
+      {"theta", "[1, -2]", "threshold 1 is -2 (must be finite and positive)"},
+      {"site", "\"no/such/site\"", "no thresholds for neuron site"},
+      {"repeat", "", "repeats site"},
+      {"options.percentile", "1e300", "percentile must be a number in (0, 100]"},
+      {"options.calib_samples", "1e300", "calib_samples must be a whole number"},
+      {"options", "null", "CONF has no \"options\" object"},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    int in_conf = !strncmp(cases[k].field, "options", 7);
+    cJSON *root = cJSON_Parse(in_conf ? conf : thrs), *site0 = cJSON_GetArrayItem(root, 0);
+    if (!strcmp(cases[k].field, "repeat")) cJSON_AddItemToArray(root, cJSON_Duplicate(site0, 1));
+    else if (!strcmp(cases[k].field, "options")) cJSON_ReplaceItemInObjectCaseSensitive(root, "options", cJSON_CreateNull());
+    else if (in_conf)
+      cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "options"), cases[k].field + 8, cJSON_Parse(cases[k].value));
+    else cJSON_ReplaceItemInObjectCaseSensitive(site0, cases[k].field, cJSON_Parse(cases[k].value));
+    char *text = cJSON_PrintUnformatted(root);
+    size_t cn;
+    unsigned char *crafted = resigned_sfm((unsigned char *)buf, n, in_conf ? "CONF" : "THRS", text, &cn);
+    assert_int_equal(sf_write_file_atomic(sfm, crafted, cn), SF_OK);
+    sf_status s2 = sf_snn_model_load(sfm, &m2);
+    sf_graph *built = NULL;
+    if (!s2) {
+      s2 = sf_snn_model_build(m2, 1, &built);
+      sf_graph_free(built);
+      sf_snn_model_free(m2);
+    }
+    printf("  %s = %s: %s\n", cases[k].field, cases[k].value, sf_last_error());
+    assert_int_not_equal(s2, SF_OK);
+    assert_non_null(strstr(sf_last_error(), cases[k].want));
+    free(crafted);
+    free(text);
+    cJSON_Delete(root);
+  }
+  /* the same re-signing with the sections unchanged gives a file that loads */
+  size_t cn;
+  unsigned char *same = resigned_sfm((unsigned char *)buf, n, "THRS", thrs, &cn);
+  assert_int_equal(sf_write_file_atomic(sfm, same, cn), SF_OK);
+  assert_int_equal(sf_snn_model_load(sfm, &m2), SF_OK);
+  sf_snn_model_free(m2);
+  free(same);
+  unlink(sfm);
+  free(thrs);
+  free(conf);
+  free(buf);
+  sf_snn_model_free(m);
+  sf_dataset_free(&calib);
+  sf_graph_free(g);
+}
+
 /* .sfm integrity: a flipped byte or a truncated file is refused with a clear message */
 static void sfm_integrity(void **st) {
   (void)st;
@@ -838,7 +964,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(neuron_rounding), cmocka_unit_test(softmax_ec),     cmocka_unit_test(gelu_ec),
     cmocka_unit_test(layernorm_ec),    cmocka_unit_test(linear_ac),      cmocka_unit_test(product_streams),
-    cmocka_unit_test(residual_add),    cmocka_unit_test(burst_levels),   cmocka_unit_test(binary_burst_counts),   cmocka_unit_test(sfm_integrity),
+    cmocka_unit_test(residual_add),    cmocka_unit_test(burst_levels),   cmocka_unit_test(binary_burst_counts),   cmocka_unit_test(sfm_integrity), cmocka_unit_test(sfm_crafted),
     cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),
     cmocka_unit_test(vit_snn),         cmocka_unit_test(dynamic_batching), cmocka_unit_test(q8_kernels), cmocka_unit_test(q8_neuron_block),
     cmocka_unit_test(q8_row_kernels),

@@ -228,6 +228,10 @@ static sf_status insert_neurons(sf_graph *g, const sf_convert_options *opt, cons
         if (sites && !given) { st = sf_error(SF_ERR_FORMAT, "no thresholds for neuron site '%s' (model file does not match the conversion)", key); goto done; }
         int64_t nth = given ? given->channels : (opt->per_channel ? C : 1);
         if (nth != 1 && nth != C) { st = sf_error(SF_ERR_SHAPE, "site '%s': %lld thresholds for %lld channels", key, (long long)nth, (long long)C); goto done; }
+        if (given && nth > 1 && given->axis != axis) {
+          st = sf_error(SF_ERR_SHAPE, "site '%s': thresholds along axis %d, but its channels are on axis %d", key, given->axis, axis);
+          goto done;
+        }
         char base[600];
         snprintf(base, sizeof base, "%s/theta", key);
         int64_t tshape[1] = {nth};

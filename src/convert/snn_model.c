@@ -9,6 +9,7 @@
  *   "HASH" u64 64: SHA-256 of every byte before this section, SHA-256 of the source model bytes */
 #include <cJSON.h>
 #include <sodium.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,17 +188,31 @@ static cJSON *options_json(const sf_convert_options *o) {
   return r;
 }
 
+/* A whole number in [lo, hi] (a crafted file may hold 1e300 or 2.5 where an int belongs). */
+static int json_int_in(const cJSON *x, int lo, int hi, int *out) {
+  if (!cJSON_IsNumber(x) || !(x->valuedouble >= lo && x->valuedouble <= hi) || x->valuedouble != floor(x->valuedouble)) return -1;
+  *out = (int)x->valuedouble;
+  return 0;
+}
+
 static sf_status options_from_json(const cJSON *r, sf_convert_options *o, const char *path) {
   sf_convert_options_default(o);
+  if (!cJSON_IsObject(r)) return sf_error(SF_ERR_FORMAT, "%s: CONF has no \"options\" object", path);
   const cJSON *p = cJSON_GetObjectItemCaseSensitive(r, "policy");
   if (!cJSON_IsString(p) || sf_policy_parse(p->valuestring, &o->policy)) return sf_error(SF_ERR_FORMAT, "%s: bad policy in CONF", path);
   const cJSON *x;
-  if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(r, "percentile"))) o->percentile = x->valuedouble;
+  if ((x = cJSON_GetObjectItemCaseSensitive(r, "percentile"))) {
+    if (!cJSON_IsNumber(x) || !(x->valuedouble > 0 && x->valuedouble <= 100))
+      return sf_error(SF_ERR_FORMAT, "%s: CONF option percentile must be a number in (0, 100]", path);
+    o->percentile = x->valuedouble;
+  }
   o->per_channel = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "per_channel"));
   o->relu_ec = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "relu_ec"));
   o->native_gelu = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "native_gelu"));
-  if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(r, "calib_samples"))) o->calib_samples = (int)x->valuedouble;
-  if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(r, "calib_batch"))) o->calib_batch = (int)x->valuedouble;
+  if ((x = cJSON_GetObjectItemCaseSensitive(r, "calib_samples")) && json_int_in(x, 1, 1 << 30, &o->calib_samples))
+    return sf_error(SF_ERR_FORMAT, "%s: CONF option calib_samples must be a whole number in [1, 2^30]", path);
+  if ((x = cJSON_GetObjectItemCaseSensitive(r, "calib_batch")) && json_int_in(x, 1, 1 << 30, &o->calib_batch))
+    return sf_error(SF_ERR_FORMAT, "%s: CONF option calib_batch must be a whole number in [1, 2^30]", path);
   x = cJSON_GetObjectItemCaseSensitive(r, "spiking_config");
   if (!cJSON_IsObject(x)) return sf_error(SF_ERR_FORMAT, "%s: CONF lacks spiking_config", path);
   char *txt = cJSON_PrintUnformatted(x);
@@ -410,14 +425,21 @@ sf_status sf_snn_model_load(const char *path, sf_snn_model **out) {
     cJSON *ax = cJSON_GetObjectItemCaseSensitive(o, "axis");
     if (!cJSON_IsString(k) || !cJSON_IsArray(v) || !cJSON_IsNumber(ax)) { st = sf_error(SF_ERR_FORMAT, "%s: bad threshold entry %d", path, i); goto fail; }
     sf_site *s = &m->sites[i];
+    for (int j = 0; j < i; j++)
+      if (!strcmp(m->sites[j].key, k->valuestring)) { st = sf_error(SF_ERR_FORMAT, "%s: threshold entry %d repeats site '%s'", path, i, k->valuestring); goto fail; }
+    if (json_int_in(ax, 0, SF_MAX_DIMS - 1, &s->axis)) {
+      st = sf_error(SF_ERR_FORMAT, "%s: site '%s': channel axis %g is not a whole number in [0, %d]", path, k->valuestring, ax->valuedouble, SF_MAX_DIMS - 1);
+      goto fail;
+    }
     s->key = sf_strdup(k->valuestring);
     s->is_signed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "signed"));
-    s->axis = (int)ax->valuedouble;
     s->channels = cJSON_GetArraySize(v);
     s->theta = calloc((size_t)(s->channels ? s->channels : 1), sizeof(float));
     if (!s->key || !s->theta) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto fail; }
     for (int64_t c = 0; c < s->channels; c++) {
-      double x = cJSON_GetArrayItem(v, (int)c)->valuedouble;
+      const cJSON *tc = cJSON_GetArrayItem(v, (int)c);
+      if (!cJSON_IsNumber(tc)) { st = sf_error(SF_ERR_FORMAT, "%s: site '%s' threshold %lld is not a number", path, s->key, (long long)c); goto fail; }
+      double x = tc->valuedouble;
       if (!(x > 0) || x > 1e30) { st = sf_error(SF_ERR_VALUE, "%s: site '%s' threshold %lld is %g (must be finite and positive)", path, s->key, (long long)c, x); goto fail; }
       s->theta[c] = (float)x;
     }
