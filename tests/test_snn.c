@@ -726,7 +726,7 @@ static unsigned char *resigned_sfm(const unsigned char *f, size_t n, const char 
   unsigned char h[32];
   crypto_hash_sha256(h, o, w);
   memcpy(o + w, "HASH", 4);
-  for (int b = 0; b < 8; b++) o[w + 4 + b] = (unsigned char)(64 >> (8 * b));
+  for (int b = 0; b < 8; b++) o[w + 4 + b] = (unsigned char)((uint64_t)64 >> (8 * b));
   memcpy(o + w + 12, h, 32);
   memcpy(o + w + 44, src_hash, 32);
   *out_n = w + 76;
