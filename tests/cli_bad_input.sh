@@ -65,16 +65,28 @@ cp "$ROOT/models/mlp/sample_input.npy" "$T/nan_input.npy"
 hlen=$(od -An -tu2 -j8 -N2 "$T/nan_input.npy" | tr -d ' ')
 printf '\x00\x00\xc0\x7f' | dd of="$T/nan_input.npy" bs=1 seek=$((10 + hlen + 4 * (784 + 87))) conv=notrunc 2>/dev/null
 "$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/mlp.sfm" --neuron if --calib-samples 32 > /dev/null
+# npy_f32 SHAPE DATA_BYTES: a float32 .npy file of that shape (as a Python tuple) and that many zero bytes of data
+npy_f32() {
+  local hdr="{'descr': '<f4', 'fortran_order': False, 'shape': ($1), }"
+  local pad=$(( 64 - (10 + ${#hdr} + 1) % 64 ))
+  printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $(( (${#hdr} + pad + 1) % 256 )))\\x$(printf %02x $(( (${#hdr} + pad + 1) / 256 )))"
+  printf '%s%*s\n' "$hdr" $pad ''; head -c "$2" /dev/zero
+}
 # 300 samples (the batch is split into shards): the sample is named within the whole batch
-hdr="{'descr': '<f4', 'fortran_order': False, 'shape': (300, 1, 28, 28), }"
-pad=$(( 64 - (10 + ${#hdr} + 1) % 64 ))
-{ printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $(( (${#hdr} + pad + 1) % 256 )))\\x$(printf %02x $(( (${#hdr} + pad + 1) / 256 )))";
-  printf '%s%*s\n' "$hdr" $pad ''; head -c $((300 * 784 * 4)) /dev/zero; } > "$T/nan_big.npy"
+npy_f32 "300, 1, 28, 28" $((300 * 784 * 4)) > "$T/nan_big.npy"
 printf '\x00\x00\x80\x7f' | dd of="$T/nan_big.npy" bs=1 seek=$(( $(stat -c %s "$T/nan_big.npy") - 300 * 784 * 4 + 4 * (200 * 784 + 5) )) conv=notrunc 2>/dev/null
 expect_error inf_snn_input_sharded "sample 200 (of this run's 300), element 5 is not finite" "$T/o6/output_0.npy" -- "$BIN" run "$T/mlp.sfm" --input "$T/nan_big.npy" -o "$T/o6" --quant int8
 for q in float int8; do
   expect_error nan_snn_input_$q "sample 1 (of this run's 4), element 87 is not finite" "$T/o5/output_0.npy" -- "$BIN" run "$T/mlp.sfm" --input "$T/nan_input.npy" -o "$T/o5" --quant $q
 done
+
+# an input of no samples, and a header whose shape no file could hold (refused before allocating)
+npy_f32 "0, 784" 0 > "$T/empty.npy"
+expect_error empty_snn_input "input holds no samples (batch dimension 0)" "$T/o7/output_0.npy" -- "$BIN" run "$T/mlp.sfm" --input "$T/empty.npy" -o "$T/o7"
+npy_f32 "4611686018427387904, 784" 16 > "$T/vast.npy"
+expect_error vast_npy_shape "vast.npy: the shape in the header describes more bytes than any file holds" "$T/o8/output_0.npy" -- "$BIN" run "$T/mlp.sfm" --input "$T/vast.npy" -o "$T/o8"
+npy_f32 "1000, 784" 64 > "$T/short.npy"
+expect_error short_npy_data "short.npy: truncated: data needs 3136000 bytes" "$T/o9/output_0.npy" -- "$BIN" run "$VIT" --input "$T/short.npy" -o "$T/o9"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

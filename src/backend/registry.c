@@ -39,6 +39,8 @@ sf_status sf_backend_compile(const sf_backend *b, const sf_snn_model *m, const s
 }
 
 sf_status sf_backend_deploy(sf_compiled *c, int64_t batch, sf_deployed **out) {
+  *out = NULL;
+  if (batch < 1) return sf_error(SF_ERR_ARG, "cannot deploy for a batch of %lld samples: at least 1", (long long)batch);
   sf_deployed *d = calloc(1, sizeof *d);
   if (!d) return sf_error(SF_ERR_NOMEM, "out of memory");
   d->backend = c->backend;

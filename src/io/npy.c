@@ -80,13 +80,18 @@ sf_status sf_npy_parse(const void *data, size_t size, const char *name, sf_tenso
     shape[nd++] = v;
     q = end;
   }
-  if ((st = sf_tensor_alloc(out, dt, nd, shape))) goto done;
-  size_t need = sf_tensor_nbytes(out), have = size - hoff - hlen;
+  /* the data the header declares must be in the file before anything is allocated for it */
+  size_t need = sf_dtype_size(dt), have = size - hoff - hlen;
+  for (int i = 0; i < nd; i++) {
+    if (shape[i] && need > SIZE_MAX / (size_t)shape[i]) { need = SIZE_MAX; break; }
+    need *= (size_t)shape[i];
+  }
   if (have < need) {
-    sf_tensor_free(out);
-    st = sf_error(SF_ERR_FORMAT, "%s: truncated: data needs %zu bytes after byte %zu, file has %zu", name, need, hoff + hlen, have);
+    if (need == SIZE_MAX) st = sf_error(SF_ERR_FORMAT, "%s: the shape in the header describes more bytes than any file holds", name);
+    else st = sf_error(SF_ERR_FORMAT, "%s: truncated: data needs %zu bytes after byte %zu, file has %zu", name, need, hoff + hlen, have);
     goto done;
   }
+  if ((st = sf_tensor_alloc(out, dt, nd, shape))) goto done;
   memcpy(out->data, p + hoff + hlen, need);
 done:
   free(h);

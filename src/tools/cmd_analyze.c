@@ -40,8 +40,8 @@ int cmd_analyze(int argc, char **argv) {
     if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) { help(); return 0; }
     if (cli_common(argc, argv, &i)) continue;
     if (cli_opt(argc, argv, &i, "--json", &v)) { if (!v) return cli_usage_error("analyze", "--json needs a file"); json = v; continue; }
-    if (cli_opt(argc, argv, &i, "--batch", &v)) { if (cli_parse_i64(v, 1, 1 << 20, &batch)) return cli_usage_error("analyze", "--batch needs a positive number"); continue; }
-    if (cli_opt(argc, argv, &i, "--seq-len", &v)) { if (cli_parse_i64(v, 1, 1 << 20, &seq)) return cli_usage_error("analyze", "--seq-len needs a positive number"); continue; }
+    if (cli_opt(argc, argv, &i, "--batch", &v)) { if (cli_parse_i64(v, 1, 1 << 20, &batch)) return cli_usage_error("analyze", "--batch needs a whole number from 1 to 1048576"); continue; }
+    if (cli_opt(argc, argv, &i, "--seq-len", &v)) { if (cli_parse_i64(v, 1, 1 << 20, &seq)) return cli_usage_error("analyze", "--seq-len needs a whole number from 1 to 1048576"); continue; }
     if (cli_flag(argv, i, "--no-fuse")) { fuse = 0; continue; }
     if (argv[i][0] == '-') return cli_usage_error("analyze", "unknown option '%s'", argv[i]);
     if (model) return cli_usage_error("analyze", "more than one MODEL given");

@@ -65,7 +65,7 @@ int cmd_convert(int argc, char **argv) {
     }
     if (cli_opt(argc, argv, &i, "--calib-samples", &v)) {
       int64_t n;
-      if (cli_parse_i64(v, 1, 1 << 20, &n)) return cli_usage_error("convert", "--calib-samples needs a positive number");
+      if (cli_parse_i64(v, 1, 1 << 20, &n)) return cli_usage_error("convert", "--calib-samples needs a whole number from 1 to 1048576");
       opt.calib_samples = (int)n;
       continue;
     }

@@ -39,7 +39,7 @@ int cmd_eval(int argc, char **argv) {
     if (cli_opt(argc, argv, &i, "--json", &v)) { if (!v) return cli_usage_error("eval", "--json needs a file"); json = v; continue; }
     if (cli_opt(argc, argv, &i, "--predictions", &v)) { if (!v) return cli_usage_error("eval", "--predictions needs a file"); preds_path = v; continue; }
     if (cli_opt(argc, argv, &i, "--limit", &v)) { if (cli_parse_i64(v, 1, INT64_MAX, &limit)) return cli_usage_error("eval", "--limit needs a positive number"); continue; }
-    if (cli_opt(argc, argv, &i, "--batch", &v)) { if (cli_parse_i64(v, 1, 1 << 16, &batch)) return cli_usage_error("eval", "--batch needs a positive number"); continue; }
+    if (cli_opt(argc, argv, &i, "--batch", &v)) { if (cli_parse_i64(v, 1, 1 << 16, &batch)) return cli_usage_error("eval", "--batch needs a whole number from 1 to 65536"); continue; }
     if (cli_opt(argc, argv, &i, "--timesteps", &v) || cli_opt(argc, argv, &i, "--encoding", &v) || cli_opt(argc, argv, &i, "--path", &v) || cli_opt(argc, argv, &i, "--quant", &v) || cli_opt(argc, argv, &i, "--schedule", &v) ||
         cli_opt(argc, argv, &i, "--backend", &v) || cli_flag(argv, i, "--no-ann") ||
         cli_opt(argc, argv, &i, "--decoder", &v) || cli_opt(argc, argv, &i, "--mlflow", &v))

@@ -99,11 +99,11 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
     if (cli_opt(argc, argv, &i, "--json", &v)) { if (!v) return cli_usage_error("eval", "--json needs a file"); json = v; continue; }
     if (cli_opt(argc, argv, &i, "--limit", &v)) { if (cli_parse_i64(v, 1, INT64_MAX, &limit)) return cli_usage_error("eval", "--limit needs a positive number"); continue; }
     if (cli_opt(argc, argv, &i, "--batch", &v)) {
-      if (cli_parse_i64(v, 1, 1 << 16, &batch)) return cli_usage_error("eval", "--batch needs a positive number");
+      if (cli_parse_i64(v, 1, 1 << 16, &batch)) return cli_usage_error("eval", "--batch needs a whole number from 1 to 65536");
       batch_given = 1;
       continue;
     }
-    if (cli_opt(argc, argv, &i, "--timesteps", &v)) { if (cli_parse_i64(v, 1, 100000, &T)) return cli_usage_error("eval", "--timesteps needs a positive number"); continue; }
+    if (cli_opt(argc, argv, &i, "--timesteps", &v)) { if (cli_parse_i64(v, 1, 100000, &T)) return cli_usage_error("eval", "--timesteps needs a whole number from 1 to 100000"); continue; }
     if (cli_opt(argc, argv, &i, "--encoding", &v)) {
       if (v && !strcmp(v, "direct")) enc = SF_ENCODE_DIRECT;
       else if (v && !strcmp(v, "rate")) enc = SF_ENCODE_RATE;

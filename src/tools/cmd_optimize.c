@@ -153,15 +153,15 @@ int cmd_optimize(int argc, char **argv) {
       if (!v || *end || max_drop < 0) return cli_usage_error("optimize", "--max-drop takes a number of points >= 0");
       continue;
     }
-    if (cli_opt(argc, argv, &i, "--limit", &v)) { if (cli_parse_i64(v, 1, 1 << 30, &limit)) return cli_usage_error("optimize", "--limit needs a positive number"); continue; }
+    if (cli_opt(argc, argv, &i, "--limit", &v)) { if (cli_parse_i64(v, 1, 1 << 30, &limit)) return cli_usage_error("optimize", "--limit needs a whole number from 1 to 1073741824"); continue; }
     if (cli_opt(argc, argv, &i, "--confidence", &v)) {
       char *end;
       z = v ? strtod(v, &end) : -1;
       if (!v || *end || z < 0) return cli_usage_error("optimize", "--confidence takes a number of standard errors >= 0");
       continue;
     }
-    if (cli_opt(argc, argv, &i, "--test-limit", &v)) { if (cli_parse_i64(v, 1, 1 << 30, &test_limit)) return cli_usage_error("optimize", "--test-limit needs a positive number"); continue; }
-    if (cli_opt(argc, argv, &i, "--tmax", &v)) { if (cli_parse_i64(v, 1, 1024, &tmax)) return cli_usage_error("optimize", "--tmax needs a positive number"); continue; }
+    if (cli_opt(argc, argv, &i, "--test-limit", &v)) { if (cli_parse_i64(v, 1, 1 << 30, &test_limit)) return cli_usage_error("optimize", "--test-limit needs a whole number from 1 to 1073741824"); continue; }
+    if (cli_opt(argc, argv, &i, "--tmax", &v)) { if (cli_parse_i64(v, 1, 1024, &tmax)) return cli_usage_error("optimize", "--tmax needs a whole number from 1 to 1024"); continue; }
     if (argv[i][0] == '-') return cli_usage_error("optimize", "unknown option '%s'", argv[i]);
     model = argv[i];
   }

@@ -32,7 +32,7 @@ int cmd_report(int argc, char **argv) {
     if (cli_opt(argc, argv, &i, "-o", &v) || cli_opt(argc, argv, &i, "--output", &v)) { out = v; continue; }
     if (cli_opt(argc, argv, &i, "--optimize", &v)) { optjson = v; continue; }
     if (cli_opt(argc, argv, &i, "--limit", &v)) { if (cli_parse_i64(v, 1, INT64_MAX, &limit)) return cli_usage_error("report", "--limit needs a positive number"); continue; }
-    if (cli_opt(argc, argv, &i, "--timesteps", &v)) { if (cli_parse_i64(v, 1, 4096, &T)) return cli_usage_error("report", "--timesteps needs a positive number"); continue; }
+    if (cli_opt(argc, argv, &i, "--timesteps", &v)) { if (cli_parse_i64(v, 1, 4096, &T)) return cli_usage_error("report", "--timesteps needs a whole number from 1 to 4096"); continue; }
     if (argv[i][0] == '-') return cli_usage_error("report", "unknown option '%s'", argv[i]);
     model = argv[i];
   }

@@ -81,7 +81,7 @@ int cmd_run_snn(const char *model, int argc, char **argv) {
     }
     if (cli_opt(argc, argv, &i, "--input", &v)) { input = v; continue; }
     if (cli_opt(argc, argv, &i, "-o", &v) || cli_opt(argc, argv, &i, "--output", &v)) { outdir = v; continue; }
-    if (cli_opt(argc, argv, &i, "--timesteps", &v)) { if (cli_parse_i64(v, 1, 100000, &T)) return cli_usage_error("run", "--timesteps needs a positive number"); continue; }
+    if (cli_opt(argc, argv, &i, "--timesteps", &v)) { if (cli_parse_i64(v, 1, 100000, &T)) return cli_usage_error("run", "--timesteps needs a whole number from 1 to 100000"); continue; }
     if (argv[i][0] == '-') return cli_usage_error("run", "unknown option '%s'", argv[i]);
   }
   if (!input) return cli_usage_error("run", "no --input given");
@@ -99,6 +99,7 @@ int cmd_run_snn(const char *model, int argc, char **argv) {
   if ((st = sf_tensor_read_file(file, &x, NULL))) goto done;
   if (x.dtype != SF_F32) { sf_tensor c2; if ((st = sf_tensor_cast(&c2, &x, SF_F32))) goto done; sf_tensor_free(&x); x = c2; }
   if (x.ndim < 1) { st = sf_error(SF_ERR_SHAPE, "%s: input needs a batch dimension", file); goto done; }
+  if (x.shape[0] == 0) { st = sf_error(SF_ERR_SHAPE, "%s: input holds no samples (batch dimension 0)", file); goto done; }
   if ((st = sf_backend_find("cpu", &be)) || (st = sf_backend_compile(be, m, &bo, &c)) || (st = sf_backend_deploy(c, x.shape[0], &d))) goto done;
   {
     sf_graph *g;
