@@ -48,6 +48,18 @@ mkdir -p "$T/hf_trunc"; cp "$ROOT/models/vit/hf/config.json" "$T/hf_trunc/"
 size=$(stat -c %s "$ROOT/models/vit/hf/model.safetensors")
 head -c $((size - 1000)) "$ROOT/models/vit/hf/model.safetensors" > "$T/hf_trunc/model.safetensors"
 expect_error safetensors_truncated "outside the data section" "$T/e.json" -- "$BIN" eval "$T/hf_trunc" --limit 8 --json "$T/e.json"
+# config.json sizes that are not whole numbers in range (1e12 layers once overflowed an int)
+# hf_config NAME KEY VALUE EXPECTED: the shipped ViT with one config.json value replaced
+hf_config() {
+  local d="$T/hf_$1"; mkdir -p "$d"
+  sed -E "s/\"$2\": [^,}]*/\"$2\": $3/" "$ROOT/models/vit/hf/config.json" > "$d/config.json"
+  ln -sf "$ROOT/models/vit/hf/model.safetensors" "$d/model.safetensors"
+  expect_error "hf_config_$1" "$4" "$T/e.json" -- "$BIN" eval "$d" --limit 8 --json "$T/e.json"
+}
+hf_config layers_1e12 num_hidden_layers 1e12 "'num_hidden_layers' must be a whole number from 0 to 4096 (got 1e+12)"
+hf_config layers_negative num_hidden_layers -2 "'num_hidden_layers' must be a whole number from 0 to 4096 (got -2)"
+hf_config heads_0 num_attention_heads 0 "'num_attention_heads' must be a whole number from 1 to 16777216 (got 0)"
+hf_config eps_5 layer_norm_eps 5 "'layer_norm_eps' must be a number in (0, 1) (got 5)"
 mkdir -p "$T/idx"
 cp "$DATA/t10k-labels-idx1-ubyte.gz" "$T/idx/"
 gzip -dc "$DATA/t10k-images-idx3-ubyte.gz" | head -c 500000 > "$T/idx/t10k-images-idx3-ubyte"

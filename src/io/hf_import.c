@@ -28,6 +28,27 @@ static double cfg_num(cfg *c, const char *key, double dflt, int required) {
   return dflt;
 }
 
+/* A whole number in [lo, hi] (sizes from a config.json: 1e12 or 2.5 would not fit an int). */
+static int cfg_int(cfg *c, const char *key, int dflt, int required, int lo, int hi) {
+  cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, key);
+  double x = cfg_num(c, key, dflt, required);
+  if (v && cJSON_IsNumber(v) && !(x >= lo && x <= hi && x == floor(x))) {
+    if (!c->st) c->st = sf_error(SF_ERR_FORMAT, "%s: config key '%s' must be a whole number from %d to %d (got %g)", c->path, key, lo, hi, x);
+    return dflt;
+  }
+  return (int)x;
+}
+
+/* A layer-norm epsilon: finite, positive, below 1. */
+static float cfg_eps(cfg *c, const char *key, double dflt) {
+  double x = cfg_num(c, key, dflt, 0);
+  if (!(x > 0 && x < 1)) {
+    if (!c->st) c->st = sf_error(SF_ERR_FORMAT, "%s: config key '%s' must be a number in (0, 1) (got %g)", c->path, key, x);
+    return (float)dflt;
+  }
+  return (float)x;
+}
+
 static const char *cfg_str(cfg *c, const char *key, const char *dflt) {
   cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, key);
   return cJSON_IsString(v) ? v->valuestring : dflt;
@@ -41,7 +62,7 @@ static int cfg_bool(cfg *c, const char *key, int dflt) {
 static int cfg_labels(cfg *c, int dflt) {
   cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, "id2label");
   if (cJSON_IsObject(v)) return cJSON_GetArraySize(v);
-  return (int)cfg_num(c, "num_labels", dflt, 0);
+  return cfg_int(c, "num_labels", dflt, 0, 1, 1 << 24);
 }
 
 /* Resolve a weight name with or without the model prefix ("vit.", "bert.", "transformer."). */
@@ -65,10 +86,10 @@ static void name_output(sf_builder *b, int v, const char *name) {
 
 /* ---------------- ViT ---------------- */
 static sf_status build_vit(sf_builder *b, cfg *c, int classifier) {
-  int D = (int)cfg_num(c, "hidden_size", 768, 1), L = (int)cfg_num(c, "num_hidden_layers", 12, 1);
-  int H = (int)cfg_num(c, "num_attention_heads", 12, 1), img = (int)cfg_num(c, "image_size", 224, 0);
-  int patch = (int)cfg_num(c, "patch_size", 16, 0), ch = (int)cfg_num(c, "num_channels", 3, 0);
-  float eps = (float)cfg_num(c, "layer_norm_eps", 1e-12, 0);
+  int D = cfg_int(c, "hidden_size", 768, 1, 1, 1 << 24), L = cfg_int(c, "num_hidden_layers", 12, 1, 0, 4096);
+  int H = cfg_int(c, "num_attention_heads", 12, 1, 1, 1 << 24), img = cfg_int(c, "image_size", 224, 0, 1, 1 << 24);
+  int patch = cfg_int(c, "patch_size", 16, 0, 1, 1 << 24), ch = cfg_int(c, "num_channels", 3, 0, 1, 1 << 24);
+  float eps = cfg_eps(c, "layer_norm_eps", 1e-12);
   const char *act = cfg_str(c, "hidden_act", "gelu");
   if (c->st) return c->st;
   if (H <= 0 || D % H) return sf_error(SF_ERR_FORMAT, "%s: hidden_size %d is not divisible by num_attention_heads %d", c->path, D, H);
@@ -172,9 +193,9 @@ static int padding_mask(sf_builder *b, int mask) {
 
 /* ---------------- BERT ---------------- */
 static sf_status build_bert(sf_builder *b, cfg *c, int classifier) {
-  int D = (int)cfg_num(c, "hidden_size", 768, 1), L = (int)cfg_num(c, "num_hidden_layers", 12, 1);
-  int H = (int)cfg_num(c, "num_attention_heads", 12, 1);
-  float eps = (float)cfg_num(c, "layer_norm_eps", 1e-12, 0);
+  int D = cfg_int(c, "hidden_size", 768, 1, 1, 1 << 24), L = cfg_int(c, "num_hidden_layers", 12, 1, 0, 4096);
+  int H = cfg_int(c, "num_attention_heads", 12, 1, 1, 1 << 24);
+  float eps = cfg_eps(c, "layer_norm_eps", 1e-12);
   const char *act = cfg_str(c, "hidden_act", "gelu");
   const char *pos_type = cfg_str(c, "position_embedding_type", "absolute");
   if (c->st) return c->st;
@@ -250,10 +271,10 @@ static sf_status build_bert(sf_builder *b, cfg *c, int classifier) {
 
 /* ---------------- GPT-2 ---------------- */
 static sf_status build_gpt2(sf_builder *b, cfg *c, int lm_head) {
-  int D = (int)cfg_num(c, "n_embd", 768, 1), L = (int)cfg_num(c, "n_layer", 12, 1), H = (int)cfg_num(c, "n_head", 12, 1);
-  int npos = (int)cfg_num(c, "n_positions", 1024, 1);
-  int inner = (int)cfg_num(c, "n_inner", 4 * D, 0);
-  float eps = (float)cfg_num(c, "layer_norm_epsilon", 1e-5, 0);
+  int D = cfg_int(c, "n_embd", 768, 1, 1, 1 << 24), L = cfg_int(c, "n_layer", 12, 1, 0, 4096), H = cfg_int(c, "n_head", 12, 1, 1, 1 << 24);
+  int npos = cfg_int(c, "n_positions", 1024, 1, 1, 1 << 24);
+  int inner = cfg_int(c, "n_inner", 4 * D, 0, 1, 1 << 24);
+  float eps = cfg_eps(c, "layer_norm_epsilon", 1e-5);
   const char *act = cfg_str(c, "activation_function", "gelu_new");
   int scale_attn = cfg_bool(c, "scale_attn_weights", 1);
   if (c->st) return c->st;
@@ -348,8 +369,9 @@ static sf_status build_gpt2(sf_builder *b, cfg *c, int lm_head) {
 /* ---------------- MLP (SpikeformerMLP) ---------------- */
 static sf_status build_mlp(sf_builder *b, cfg *c) {
   cJSON *hs = cJSON_GetObjectItemCaseSensitive(c->root, "hidden_sizes");
-  int in_size = (int)cfg_num(c, "input_size", 784, 0);
+  int in_size = cfg_int(c, "input_size", 784, 0, 1, 1 << 24);
   const char *act = cfg_str(c, "hidden_act", "relu");
+  if (c->st) return c->st;
   if (!cJSON_IsArray(hs)) return sf_error(SF_ERR_FORMAT, "%s: 'hidden_sizes' must be a list", c->path);
   int side = (int)lround(sqrt((double)in_size));
   int64_t in_shape[4] = {-1, 1, side, side};
