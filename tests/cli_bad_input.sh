@@ -64,6 +64,14 @@ mkdir -p "$T/idx"
 cp "$DATA/t10k-labels-idx1-ubyte.gz" "$T/idx/"
 gzip -dc "$DATA/t10k-images-idx3-ubyte.gz" | head -c 500000 > "$T/idx/t10k-images-idx3-ubyte"
 expect_error truncated_idx "truncated" "$T/e.json" -- "$BIN" eval "$VIT" --data "$T/idx" --json "$T/e.json"
+# a test split of no images, and labels past the model's classes (they would count as wrong silently)
+mkdir -p "$T/idx0" "$T/idx_lab"
+printf '\x00\x00\x08\x03\x00\x00\x00\x00\x00\x00\x00\x1c\x00\x00\x00\x1c' > "$T/idx0/t10k-images-idx3-ubyte"
+printf '\x00\x00\x08\x01\x00\x00\x00\x00' > "$T/idx0/t10k-labels-idx1-ubyte"
+expect_error empty_test_split "the test split holds no samples" "$T/e.json" -- "$BIN" eval "$VIT" --data "$T/idx0" --json "$T/e.json"
+{ printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x1c\x00\x00\x00\x1c'; head -c 1568 /dev/zero; } > "$T/idx_lab/t10k-images-idx3-ubyte"
+printf '\x00\x00\x08\x01\x00\x00\x00\x02\x03\xc8' > "$T/idx_lab/t10k-labels-idx1-ubyte"
+expect_error labels_past_classes "labels go up to 200, but" "$T/e.json" -- "$BIN" eval "$VIT" --data "$T/idx_lab" --json "$T/e.json"
 expect_error missing_data_folder "data folder not found" "$T/e.json" -- "$BIN" eval "$VIT" --data "$T/no-such-dir" --json "$T/e.json"
 python_free_input() { head -c 128 "$ROOT/models/vit/sample_input.npy" > "$T/bad_input.npy"; }
 python_free_input

@@ -27,6 +27,9 @@ int sf_graph_num_outputs(const sf_graph *g);
 const char *sf_graph_input_name(const sf_graph *g, int i);
 const char *sf_graph_output_name(const sf_graph *g, int i);
 sf_tensor sf_graph_input_desc(const sf_graph *g, int i);
+/* Shape and dtype of output i as the graph holds them: known in a built spiking graph or a
+ * session's specialised one; ndim 0 where a loaded model leaves them to inference */
+sf_tensor sf_graph_output_desc(const sf_graph *g, int i);
 int sf_graph_num_nodes(const sf_graph *g);
 
 #ifdef __cplusplus

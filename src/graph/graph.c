@@ -421,4 +421,10 @@ sf_tensor sf_graph_input_desc(const sf_graph *g, int i) {
   t.owns_data = 0;
   return t;
 }
+sf_tensor sf_graph_output_desc(const sf_graph *g, int i) {
+  sf_tensor t = g->values[g->outputs[i]].t;
+  t.data = NULL;
+  t.owns_data = 0;
+  return t;
+}
 int sf_graph_num_nodes(const sf_graph *g) { return g->n_nodes; }

@@ -171,6 +171,7 @@ sf_status sf_dataset_load(const char *dir, sf_split split, int64_t limit, sf_dat
     free(yp);
     if (st) goto out;
   }
+  if (d->n == 0) { st = sf_error(SF_ERR_FORMAT, "%s: the %s split holds no samples", dir, split == SF_SPLIT_TEST ? "test" : "train"); goto out; }
   d->n_classes = 0;
   for (int64_t i = 0; i < d->n; i++) {
     if (d->labels[i] < 0) { st = sf_error(SF_ERR_VALUE, "%s: negative label %d at sample %lld", dir, d->labels[i], (long long)i); goto out; }

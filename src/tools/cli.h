@@ -46,6 +46,11 @@ void cli_progress_end(cli_progress *p);
 double cli_now(void);
 
 /* Accuracy of class predictions: argmax of each row of [n, classes] logits against labels. */
+/* SF_OK when the dataset's labels are classes the model's first output scores, else an error
+ * naming both (a label past the last class would count as wrong without a word) */
+sf_status cli_labels_fit(const sf_dataset *ds, int64_t ncls, const char *model_name);
+/* Classes the first output of a converted model scores (its last dimension), or 0 if unknown */
+int64_t cli_snn_classes(const sf_snn_model *m);
 int64_t cli_count_correct(const sf_tensor *logits, const int32_t *labels, int64_t n);
 /* sf_snn_step_fn that adds the number of correct predictions after step t to correct[t - 1]. */
 /* correct[t-1] += images right after step t; with ok set, also ok[(t-1) * ok_stride + ok_offset + i]

@@ -108,6 +108,21 @@ int cli_is_sfm(const char *path) {
   return n == 4 && !memcmp(magic, "SFM1", 4);
 }
 
+sf_status cli_labels_fit(const sf_dataset *ds, int64_t ncls, const char *model_name) {
+  if (ncls > 0 && ds->n_classes > ncls)
+    return sf_error(SF_ERR_SHAPE, "%s: labels go up to %d, but %s's first output scores %lld classes", ds->source, ds->n_classes - 1, model_name, (long long)ncls);
+  return SF_OK;
+}
+
+int64_t cli_snn_classes(const sf_snn_model *m) {
+  sf_graph *g;
+  if (sf_snn_model_build(m, 1, &g)) return 0;
+  sf_tensor o = sf_graph_num_outputs(g) > 0 ? sf_graph_output_desc(g, 0) : (sf_tensor){0};
+  int64_t ncls = o.ndim >= 1 ? o.shape[o.ndim - 1] : 0;
+  sf_graph_free(g);
+  return ncls;
+}
+
 int64_t cli_count_correct(const sf_tensor *logits, const int32_t *labels, int64_t n) {
   int64_t ncls = logits->shape[logits->ndim - 1], correct = 0;
   const float *p = logits->data;

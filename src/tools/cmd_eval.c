@@ -90,6 +90,10 @@ int cmd_eval(int argc, char **argv) {
       for (int k = 0; k < sf_graph_num_outputs(g); k++) sf_tensor_free(&outs[k]);
       goto out;
     }
+    if (start == 0 && (st = cli_labels_fit(&ds, ncls, model))) {
+      for (int k = 0; k < sf_graph_num_outputs(g); k++) sf_tensor_free(&outs[k]);
+      goto out;
+    }
     for (int64_t b = 0; b < cnt; b++) {
       const float *row = (const float *)lg->data + b * ncls;
       int64_t best = 0;

@@ -138,7 +138,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   if (st) return cli_fail(st);
   const sf_convert_options *opt = sf_snn_model_options(m);
   if (!T) T = opt->snn.timesteps;
-  if ((st = sf_dataset_load(data, SF_SPLIT_TEST, limit, &ds))) goto done;
+  if ((st = sf_dataset_load(data, SF_SPLIT_TEST, limit, &ds)) || (st = cli_labels_fit(&ds, cli_snn_classes(m), model))) goto done;
   /* the default batch splits the data evenly (10,000 images: 40 batches of 250, not 39 of 256 and
    * one of 16), so that one deployment serves every batch */
   if (!batch_given && ds.n > batch) {

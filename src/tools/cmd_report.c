@@ -53,7 +53,9 @@ int cmd_report(int argc, char **argv) {
   sf_status st = sf_snn_model_load(model, &m);
   if (st) return cli_fail(st);
   if (!T) T = sf_snn_model_options(m)->snn.timesteps;
-  if ((st = sf_dataset_load(data, SF_SPLIT_TEST, limit, &ds)) || (st = sf_energy_models_load(NULL, &em, &n_em))) goto done;
+  if ((st = sf_dataset_load(data, SF_SPLIT_TEST, limit, &ds)) || (st = cli_labels_fit(&ds, cli_snn_classes(m), model)) ||
+      (st = sf_energy_models_load(NULL, &em, &n_em)))
+    goto done;
   if (optjson) {
     char *text;
     size_t n;
