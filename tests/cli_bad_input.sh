@@ -105,6 +105,14 @@ npy_f32 "0, 784" 0 > "$T/empty.npy"
 expect_error empty_snn_input "input holds no samples (batch dimension 0)" "$T/o7/output_0.npy" -- "$BIN" run "$T/mlp.sfm" --input "$T/empty.npy" -o "$T/o7"
 npy_f32 "4611686018427387904, 784" 16 > "$T/vast.npy"
 expect_error vast_npy_shape "vast.npy: the shape in the header describes more bytes than any file holds" "$T/o8/output_0.npy" -- "$BIN" run "$T/mlp.sfm" --input "$T/vast.npy" -o "$T/o8"
+# an NPY dataset: a label that is not a class index, an image that is not finite
+mkdir -p "$T/npyds"
+npy_f32 "2, 28, 28" $((2 * 784 * 4)) > "$T/npyds/x_test.npy"
+{ npy_f32 "2," 0; printf '\x00\x00\x00\x00\x00\x00\x20\x40'; } > "$T/npyds/y_test.npy"
+expect_error npy_label_not_index "y_test.npy: label 1 is 2.5, not a class index" "$T/e.json" -- "$BIN" eval "$VIT" --data "$T/npyds" --json "$T/e.json"
+{ npy_f32 "2," 0; printf '\x00\x00\x00\x00\x00\x00\x00\x40'; } > "$T/npyds/y_test.npy"
+printf '\x00\x00\xc0\x7f' | dd of="$T/npyds/x_test.npy" bs=1 seek=$(( $(stat -c %s "$T/npyds/x_test.npy") - 784 * 4 + 4 * 10 )) conv=notrunc 2>/dev/null
+expect_error npy_image_nan "x_test.npy: sample 1, element 10 is nan: images must be finite" "$T/e.json" -- "$BIN" eval "$VIT" --data "$T/npyds" --json "$T/e.json"
 npy_f32 "1000, 784" 64 > "$T/short.npy"
 expect_error short_npy_data "short.npy: truncated: data needs 3136000 bytes" "$T/o9/output_0.npy" -- "$BIN" run "$VIT" --input "$T/short.npy" -o "$T/o9"
 

@@ -1,5 +1,6 @@
 #include "spikeformer/dataset.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -122,9 +123,21 @@ static sf_status load_npy_split(const char *dir, sf_split split, int64_t limit, 
   if (!d->x || !d->labels) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
   for (int64_t i = 0; i < n * per; i++) {
     double v = sf_tensor_get_f(&x, i);
+    if (!isfinite(v) || fabs(v) > 3e38) {
+      st = sf_error(SF_ERR_VALUE, "%s: sample %lld, element %lld is %g: images must be finite", xp, (long long)(i / per), (long long)(i % per), v);
+      goto done;
+    }
     d->x[i] = x.dtype == SF_U8 ? (float)(v / 255.0) : (float)v;
   }
-  for (int64_t i = 0; i < n; i++) d->labels[i] = (int32_t)sf_tensor_get_i(&y, i);
+  for (int64_t i = 0; i < n; i++) {
+    /* labels are class indices: whole numbers that fit an int32, whatever the file's dtype */
+    double v = sf_tensor_get_f(&y, i);
+    if (!(v >= -2147483648.0 && v <= 2147483647.0) || v != floor(v)) {
+      st = sf_error(SF_ERR_VALUE, "%s: label %lld is %g, not a class index", yp, (long long)i, v);
+      goto done;
+    }
+    d->labels[i] = (int32_t)v;
+  }
   d->n = n;
 done:
   sf_tensor_free(&x);
