@@ -105,6 +105,10 @@ npy_f32 "0, 784" 0 > "$T/empty.npy"
 expect_error empty_snn_input "input holds no samples (batch dimension 0)" "$T/o7/output_0.npy" -- "$BIN" run "$T/mlp.sfm" --input "$T/empty.npy" -o "$T/o7"
 npy_f32 "4611686018427387904, 784" 16 > "$T/vast.npy"
 expect_error vast_npy_shape "vast.npy: the shape in the header describes more bytes than any file holds" "$T/o8/output_0.npy" -- "$BIN" run "$T/mlp.sfm" --input "$T/vast.npy" -o "$T/o8"
+# token ids from a float file must be whole numbers (a NaN was cast to an id without a word)
+npy_f32 "2, 16" 128 > "$T/ids.npy"
+printf '\x00\x00\x20\x40' | dd of="$T/ids.npy" bs=1 seek=$(( $(stat -c %s "$T/ids.npy") - 128 + 4 * 3 )) conv=notrunc 2>/dev/null
+expect_error float_token_ids "ids.npy: element 3 is 2.5, but input 'input_ids' is i64: whole numbers only" "$T/o10/output_0.npy" -- "$BIN" run "$ROOT/models/hf_text/gpt2_lm" --input "input_ids=$T/ids.npy" -o "$T/o10"
 # an NPY dataset: a label that is not a class index, an image that is not finite
 mkdir -p "$T/npyds"
 npy_f32 "2, 28, 28" $((2 * 784 * 4)) > "$T/npyds/x_test.npy"

@@ -1,5 +1,6 @@
 #include "spikeformer/tensor.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,8 +123,12 @@ double sf_tensor_get_f(const sf_tensor *t, int64_t i) {
 
 int64_t sf_tensor_get_i(const sf_tensor *t, int64_t i) {
   switch (t->dtype) {
-    case SF_F32: return (int64_t)((const float *)t->data)[i];
-    case SF_F64: return (int64_t)((const double *)t->data)[i];
+    case SF_F32:
+    case SF_F64: {
+      /* NaN reads as 0 and out-of-range values saturate: converting them is undefined in C */
+      double v = t->dtype == SF_F32 ? ((const float *)t->data)[i] : ((const double *)t->data)[i];
+      return v != v ? 0 : v >= 9223372036854775807.0 ? INT64_MAX : v <= -9223372036854775808.0 ? INT64_MIN : (int64_t)v;
+    }
     case SF_I8: return ((const int8_t *)t->data)[i];
     case SF_I16: return ((const int16_t *)t->data)[i];
     case SF_I32: return ((const int32_t *)t->data)[i];
@@ -134,15 +139,19 @@ int64_t sf_tensor_get_i(const sf_tensor *t, int64_t i) {
   }
 }
 
+/* v clamped to [lo, hi]: a float converted to an integer type it does not fit is undefined in C,
+ * so casts saturate instead */
+static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+
 static void set_from_double(void *data, sf_dtype t, int64_t i, double v) {
   switch (t) {
-    case SF_F32: ((float *)data)[i] = (float)v; break;
+    case SF_F32: ((float *)data)[i] = (float)clampd(v, -FLT_MAX, FLT_MAX); break;
     case SF_F64: ((double *)data)[i] = v; break;
-    case SF_I8: ((int8_t *)data)[i] = (int8_t)v; break;
-    case SF_I16: ((int16_t *)data)[i] = (int16_t)v; break;
-    case SF_I32: ((int32_t *)data)[i] = (int32_t)v; break;
-    case SF_I64: ((int64_t *)data)[i] = (int64_t)v; break;
-    case SF_U8: ((uint8_t *)data)[i] = (uint8_t)v; break;
+    case SF_I8: ((int8_t *)data)[i] = (int8_t)clampd(v, INT8_MIN, INT8_MAX); break;
+    case SF_I16: ((int16_t *)data)[i] = (int16_t)clampd(v, INT16_MIN, INT16_MAX); break;
+    case SF_I32: ((int32_t *)data)[i] = (int32_t)clampd(v, INT32_MIN, INT32_MAX); break;
+    case SF_I64: ((int64_t *)data)[i] = v >= 9223372036854775807.0 ? INT64_MAX : v <= -9223372036854775808.0 ? INT64_MIN : (int64_t)v; break;
+    case SF_U8: ((uint8_t *)data)[i] = (uint8_t)clampd(v, 0, UINT8_MAX); break;
     case SF_BOOL: ((uint8_t *)data)[i] = v != 0; break;
     default: break;
   }

@@ -1,4 +1,5 @@
 /* spikeformer run MODEL --input [NAME=]FILE [--input ...] -o DIR */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,18 @@ int cmd_run(int argc, char **argv) {
     if ((st = sf_tensor_read_file(file, &t, NULL))) goto out;
     sf_tensor want = sf_graph_input_desc(g, slot);
     if (want.ndim >= 0 && t.dtype != want.dtype) {
+      if (sf_dtype_is_float(t.dtype) && !sf_dtype_is_float(want.dtype)) {
+        /* token ids and the like: a float file must hold whole numbers */
+        for (int64_t e = 0; e < sf_tensor_numel(&t); e++) {
+          double x = sf_tensor_get_f(&t, e);
+          if (x != floor(x) || fabs(x) > 9.0e15) {
+            st = sf_error(SF_ERR_VALUE, "%s: element %lld is %g, but input '%s' is %s: whole numbers only", file, (long long)e, x, sf_graph_input_name(g, slot),
+                          sf_dtype_name(want.dtype));
+            sf_tensor_free(&t);
+            goto out;
+          }
+        }
+      }
       sf_tensor c;
       st = sf_tensor_cast(&c, &t, want.dtype);
       sf_tensor_free(&t);
