@@ -120,5 +120,9 @@ expect_error npy_image_nan "x_test.npy: sample 1, element 10 is nan: images must
 npy_f32 "1000, 784" 64 > "$T/short.npy"
 expect_error short_npy_data "short.npy: truncated: data needs 3136000 bytes" "$T/o9/output_0.npy" -- "$BIN" run "$VIT" --input "$T/short.npy" -o "$T/o9"
 
+# report --optimize with a point that lacks its numbers (it was dereferenced without a check)
+echo '{"points": [{"energy_ratio": 0.5, "drop_points": 0.1}, {"energy_ratio": 0.4}]}' > "$T/opt.json"
+expect_error report_bad_optimize_json "opt.json: point 1 lacks a finite energy_ratio and drop_points" "$T/r.html" -- "$BIN" report "$T/mlp.sfm" --optimize "$T/opt.json" --limit 32 -o "$T/r.html"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -63,6 +63,14 @@ int cmd_report(int argc, char **argv) {
     opt = cJSON_Parse(text);
     free(text);
     if (!opt || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(opt, "points"))) { st = sf_error(SF_ERR_FORMAT, "%s: not an optimize --json file", optjson); goto done; }
+    int k = 0;
+    for (const cJSON *p = cJSON_GetObjectItemCaseSensitive(opt, "points")->child; p; p = p->next, k++) {
+      const cJSON *e = cJSON_GetObjectItemCaseSensitive(p, "energy_ratio"), *d = cJSON_GetObjectItemCaseSensitive(p, "drop_points");
+      if (!cJSON_IsNumber(e) || !cJSON_IsNumber(d) || !isfinite(e->valuedouble) || !isfinite(d->valuedouble)) {
+        st = sf_error(SF_ERR_FORMAT, "%s: point %d lacks a finite energy_ratio and drop_points", optjson, k);
+        goto done;
+      }
+    }
   }
   correct = calloc((size_t)T, sizeof(int64_t));
   if (!correct) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
@@ -197,8 +205,9 @@ int cmd_report(int argc, char **argv) {
     cJSON *pts = cJSON_GetObjectItemCaseSensitive(opt, "points");
     np = cJSON_GetArraySize(pts);
     px = calloc((size_t)np + 1, sizeof(double)); py = calloc((size_t)np + 1, sizeof(double)); ph = calloc((size_t)np + 1, sizeof(int));
+    if (!px || !py || !ph) np = 0; /* an empty chart rather than a crash */
     int k = 0;
-    for (cJSON *p = pts->child; p; p = p->next, k++) {
+    for (cJSON *p = np ? pts->child : NULL; p; p = p->next, k++) {
       px[k] = cJSON_GetObjectItemCaseSensitive(p, "energy_ratio")->valuedouble;
       py[k] = cJSON_GetObjectItemCaseSensitive(p, "drop_points")->valuedouble;
       ph[k] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "pareto"));
@@ -210,6 +219,7 @@ int cmd_report(int argc, char **argv) {
     /* this model over T: cumulative energy per step vs drop */
     np = (int)T;
     px = calloc((size_t)np, sizeof(double)); py = calloc((size_t)np, sizeof(double)); ph = calloc((size_t)np, sizeof(int));
+    if (!px || !py || !ph) { free(px); free(py); free(ph); st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
     double cum = 0;
     for (int t = 1; t <= T; t++) {
       sf_op_counts c = {0}, c2b = {0};
