@@ -48,6 +48,11 @@ mkdir -p "$T/hf_trunc"; cp "$ROOT/models/vit/hf/config.json" "$T/hf_trunc/"
 size=$(stat -c %s "$ROOT/models/vit/hf/model.safetensors")
 head -c $((size - 1000)) "$ROOT/models/vit/hf/model.safetensors" > "$T/hf_trunc/model.safetensors"
 expect_error safetensors_truncated "outside the data section" "$T/e.json" -- "$BIN" eval "$T/hf_trunc" --limit 8 --json "$T/e.json"
+# a safetensors shape whose element count does not fit an int64 (its product once overflowed)
+mkdir -p "$T/hf_vast"; cp "$ROOT/models/vit/hf/config.json" "$T/hf_vast/"
+hj='{"w":{"dtype":"F32","shape":[4000000000000000,4000000000000000],"data_offsets":[0,16]}}'
+{ printf "\\x$(printf %02x ${#hj})\\x00\\x00\\x00\\x00\\x00\\x00\\x00"; printf '%s' "$hj"; head -c 16 /dev/zero; } > "$T/hf_vast/model.safetensors"
+expect_error safetensors_vast_shape "tensor 'w': shape needs" "$T/e.json" -- "$BIN" eval "$T/hf_vast" --limit 8 --json "$T/e.json"
 # config.json sizes that are not whole numbers in range (1e12 layers once overflowed an int)
 # hf_config NAME KEY VALUE EXPECTED: the shipped ViT with one config.json value replaced
 hf_config() {

@@ -73,8 +73,15 @@ sf_status sf_safetensors_parse(const void *data, size_t size, const char *name, 
     int64_t shape[SF_MAX_DIMS];
     for (int i = 0; i < nd; i++) {
       cJSON *d = cJSON_GetArrayItem(sh, i);
-      if (!cJSON_IsNumber(d) || d->valuedouble < 0) { st = sf_error(SF_ERR_FORMAT, "%s: tensor '%s': bad shape", name, it->string); goto done; }
+      if (!cJSON_IsNumber(d) || !(d->valuedouble >= 0 && d->valuedouble <= 9.0e15) || d->valuedouble != floor(d->valuedouble)) {
+        st = sf_error(SF_ERR_FORMAT, "%s: tensor '%s': bad shape", name, it->string);
+        goto done;
+      }
       shape[i] = (int64_t)d->valuedouble;
+    }
+    if (!cJSON_IsNumber(cJSON_GetArrayItem(off, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(off, 1))) {
+      st = sf_error(SF_ERR_FORMAT, "%s: tensor '%s': data_offsets must be two numbers", name, it->string);
+      goto done;
     }
     double b0 = cJSON_GetArrayItem(off, 0)->valuedouble, b1 = cJSON_GetArrayItem(off, 1)->valuedouble;
     if (b0 < 0 || b1 < b0 || b1 > (double)data_len) {
@@ -92,12 +99,14 @@ sf_status sf_safetensors_parse(const void *data, size_t size, const char *name, 
     else if (!strcmp(ds, "I32")) { esz = 4; to = SF_I32; }
     else if (!strcmp(ds, "BOOL") || !strcmp(ds, "U8")) { esz = 1; to = SF_U8; }
     else { st = sf_error(SF_ERR_UNSUPPORTED, "%s: tensor '%s': dtype %s not supported", name, it->string, ds); goto done; }
-    int64_t n = sf_shape_numel(nd, shape);
-    if ((double)n * (double)esz != b1 - b0) {
-      st = sf_error(SF_ERR_FORMAT, "%s: tensor '%s': shape needs %lld bytes but data_offsets span %.0f", name, it->string,
-                    (long long)(n * (int64_t)esz), b1 - b0);
+    /* counted in double first: the shape's product may not fit an int64 (the span always does) */
+    double need = (double)esz;
+    for (int i = 0; i < nd; i++) need *= (double)shape[i];
+    if (need != b1 - b0) {
+      st = sf_error(SF_ERR_FORMAT, "%s: tensor '%s': shape needs %.0f bytes but data_offsets span %.0f", name, it->string, need, b1 - b0);
       goto done;
     }
+    int64_t n = sf_shape_numel(nd, shape);
     sf_tensor t;
     if ((st = sf_tensor_alloc(&t, to, nd, shape))) goto done;
     const unsigned char *src = p + data_start + (size_t)b0;
