@@ -45,6 +45,10 @@ grep -q '"ann_execute_seconds":[[:space:]]*null' "$T/e0.json" && ! grep -q "ANN 
 mkdir -p "$T/bad"; echo '{"name": "x", "pj": {"mac": 1}}' > "$T/bad/x.json"
 if "$BIN" profile "$T/mlp.sfm" --limit 8 --energy-models "$T/bad" > /dev/null 2> "$T/err"; then echo "FAIL: model without sources accepted"; fail=1; fi
 grep -q "sources" "$T/err" || { echo "FAIL: error does not name the missing sources"; fail=1; }
+# an infinite cost (1e400 parses as inf) would make every total NaN
+echo '{"name": "x", "sources": ["s"], "pj": {"mac": 1e400, "ac": 0.9}}' > "$T/bad/x.json"
+if "$BIN" profile "$T/mlp.sfm" --limit 8 --energy-models "$T/bad" > /dev/null 2> "$T/err"; then echo "FAIL: infinite energy cost accepted"; fail=1; fi
+grep -q "pj.mac must be a number from 0 to 1e6 picojoules" "$T/err" || { echo "FAIL: error does not name the bad cost: $(cat "$T/err")"; fail=1; }
 # experiment tracking: an MLflow file store run with params and per-step metrics
 "$BIN" profile "$T/mlp.sfm" --timesteps 4 --limit 32 --mlflow "$T/mlruns" > /dev/null || { echo "FAIL: profile --mlflow"; fail=1; }
 run=$(ls -d "$T"/mlruns/0/*/ 2>/dev/null | head -1)

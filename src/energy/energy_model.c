@@ -62,7 +62,12 @@ sf_status sf_energy_models_load(const char *dir, sf_energy_model **out, int *n) 
     double *vals[6] = {&m->mac, &m->ac, &m->float_op, &m->neuron_update, &m->weight_read, &m->activation_write};
     for (int k = 0; k < 6; k++) {
       cJSON *v = cJSON_GetObjectItemCaseSensitive(pj, keys[k]);
-      if (v && (!cJSON_IsNumber(v) || v->valuedouble < 0)) { st = sf_error(SF_ERR_FORMAT, "%s: pj.%s must be a non-negative number", path, keys[k]); break; }
+      /* picojoules per operation: 1e6 (a microjoule) is far above any real operation, and an
+       * infinite or NaN cost would turn every total into NaN */
+      if (v && (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 1e6))) {
+        st = sf_error(SF_ERR_FORMAT, "%s: pj.%s must be a number from 0 to 1e6 picojoules", path, keys[k]);
+        break;
+      }
       *vals[k] = v ? v->valuedouble : 0;
     }
     cJSON_Delete(r);
