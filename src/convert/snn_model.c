@@ -9,7 +9,6 @@
  *   "HASH" u64 64: SHA-256 of every byte before this section, SHA-256 of the source model bytes */
 #include <cJSON.h>
 #include <sodium.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,7 +189,7 @@ static cJSON *options_json(const sf_convert_options *o) {
 
 /* A whole number in [lo, hi] (a crafted file may hold 1e300 or 2.5 where an int belongs). */
 static int json_int_in(const cJSON *x, int lo, int hi, int *out) {
-  if (!cJSON_IsNumber(x) || !(x->valuedouble >= lo && x->valuedouble <= hi) || x->valuedouble != floor(x->valuedouble)) return -1;
+  if (!cJSON_IsNumber(x) || !sf_whole_in(x->valuedouble, lo, hi)) return -1;
   *out = (int)x->valuedouble;
   return 0;
 }

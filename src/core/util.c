@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -151,3 +152,5 @@ sf_status sf_mkdir_p(const char *path) {
   if (!sf_is_dir(path)) return sf_error(SF_ERR_IO, "%s: exists and is not a directory", path);
   return SF_OK;
 }
+
+int sf_whole_in(double x, double lo, double hi) { return x >= lo && x <= hi && x == floor(x); }

@@ -15,6 +15,9 @@ char *sf_strdup(const char *s);
 char *sf_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int strcasecmp_ascii(const char *a, const char *b);
 int sf_str_ends_with(const char *s, const char *suffix);
+/* 1 if x is a whole number in [lo, hi] (NaN is not): a value read from a file before it becomes an
+ * integer, where converting a float that does not fit is undefined */
+int sf_whole_in(double x, double lo, double hi);
 
 /* Atomic output: write to "<path>.tmp.<pid>", then rename over <path> on commit. On abort (or on any
  * failure) the temporary is removed and <path> is untouched. */

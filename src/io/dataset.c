@@ -132,7 +132,7 @@ static sf_status load_npy_split(const char *dir, sf_split split, int64_t limit, 
   for (int64_t i = 0; i < n; i++) {
     /* labels are class indices: whole numbers that fit an int32, whatever the file's dtype */
     double v = sf_tensor_get_f(&y, i);
-    if (!(v >= -2147483648.0 && v <= 2147483647.0) || v != floor(v)) {
+    if (!sf_whole_in(v, -2147483648.0, 2147483647.0)) {
       st = sf_error(SF_ERR_VALUE, "%s: label %lld is %g, not a class index", yp, (long long)i, v);
       goto done;
     }

@@ -32,7 +32,7 @@ static double cfg_num(cfg *c, const char *key, double dflt, int required) {
 static int cfg_int(cfg *c, const char *key, int dflt, int required, int lo, int hi) {
   cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, key);
   double x = cfg_num(c, key, dflt, required);
-  if (v && cJSON_IsNumber(v) && !(x >= lo && x <= hi && x == floor(x))) {
+  if (v && cJSON_IsNumber(v) && !sf_whole_in(x, lo, hi)) {
     if (!c->st) c->st = sf_error(SF_ERR_FORMAT, "%s: config key '%s' must be a whole number from %d to %d (got %g)", c->path, key, lo, hi, x);
     return dflt;
   }

@@ -73,7 +73,7 @@ sf_status sf_safetensors_parse(const void *data, size_t size, const char *name, 
     int64_t shape[SF_MAX_DIMS];
     for (int i = 0; i < nd; i++) {
       cJSON *d = cJSON_GetArrayItem(sh, i);
-      if (!cJSON_IsNumber(d) || !(d->valuedouble >= 0 && d->valuedouble <= 9.0e15) || d->valuedouble != floor(d->valuedouble)) {
+      if (!cJSON_IsNumber(d) || !sf_whole_in(d->valuedouble, 0, 9.0e15)) {
         st = sf_error(SF_ERR_FORMAT, "%s: tensor '%s': bad shape", name, it->string);
         goto done;
       }

@@ -1,5 +1,4 @@
 /* spikeformer run MODEL --input [NAME=]FILE [--input ...] -o DIR */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,7 +84,7 @@ int cmd_run(int argc, char **argv) {
         /* token ids and the like: a float file must hold whole numbers */
         for (int64_t e = 0; e < sf_tensor_numel(&t); e++) {
           double x = sf_tensor_get_f(&t, e);
-          if (x != floor(x) || fabs(x) > 9.0e15) {
+          if (!sf_whole_in(x, -9.0e15, 9.0e15)) {
             st = sf_error(SF_ERR_VALUE, "%s: element %lld is %g, but input '%s' is %s: whole numbers only", file, (long long)e, x, sf_graph_input_name(g, slot),
                           sf_dtype_name(want.dtype));
             sf_tensor_free(&t);
