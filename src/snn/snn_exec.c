@@ -12,18 +12,14 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "convert/convert_internal.h"
 #include "ops/ops.h"
-#include "spikeformer/rng.h"
 #include "snn/ec_kernels.h"
 #include "snn/spike_kernels.h"
 #include "snn/spike_kernels_q8.h"
 #include "snn/neuron_kernels_q8.h"
 #include "snn/q8_codes.h"
 #include "snn/snn_session.h"
-#include "spikeformer/snn.h"
 #include "spikeformer/threads.h"
 
 static void encode(sf_snn_session *s, const sf_tensor *x, float *dst, int t, int T) {

@@ -2,22 +2,12 @@
  * their weights folded with the presynaptic thresholds and quantised per output column, and the
  * neurons' thresholds in membrane units. */
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "convert/convert_internal.h"
 #include "ops/ops.h"
-#include "spikeformer/rng.h"
-#include "snn/ec_kernels.h"
-#include "snn/spike_kernels.h"
 #include "snn/spike_kernels_q8.h"
-#include "snn/neuron_kernels_q8.h"
-#include "snn/q8_codes.h"
 #include "snn/snn_session.h"
-#include "spikeformer/snn.h"
-#include "spikeformer/threads.h"
 
 /* ---- int8 weights, int32 membranes ---- */
 

@@ -1,22 +1,11 @@
 /* Spiking session: per-node state, the buffer plan, counters and options (everything but running
  * and quantising; see snn_exec.c and snn_quant.c). */
-#include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "convert/convert_internal.h"
-#include "ops/ops.h"
-#include "spikeformer/rng.h"
-#include "snn/ec_kernels.h"
 #include "snn/spike_kernels.h"
-#include "snn/spike_kernels_q8.h"
-#include "snn/neuron_kernels_q8.h"
-#include "snn/q8_codes.h"
 #include "snn/snn_session.h"
-#include "spikeformer/snn.h"
-#include "spikeformer/threads.h"
 
 void sf_snn_session_free(sf_snn_session *s) {
   if (!s) return;
