@@ -701,6 +701,26 @@ static void vit_snn(void **st) { (void)st; network_vs_ann("models/vit/model.onnx
 static void mlp_snn(void **st) { (void)st; network_vs_ann("models/mlp/hf", 16, 1.0, 1); }
 static void cnn_snn(void **st) { (void)st; network_vs_ann("models/variants/cnn_bn_maxpool/model.onnx", 16, 1.0, 0); }
 
+/* The MLP converted (calibrated on `calib_samples` training images), saved to /tmp/sf_test_TAG_PID.sfm
+ * (its path in sfm) and read back into *buf [*n]. The model borrows *g: free the model first. */
+static sf_snn_model *mlp_sfm_file(int calib_samples, const char *tag, char *sfm, size_t sfm_n, sf_graph **g, char **buf, size_t *n) {
+  char path[1024];
+  TU_PATH(path, "models/mlp/model.onnx");
+  assert_int_equal(sf_graph_load(path, g), SF_OK);
+  sf_dataset calib;
+  assert_int_equal(sf_dataset_load(SF_DEFAULT_DATA_DIR, SF_SPLIT_TRAIN, calib_samples, &calib), SF_OK);
+  sf_convert_options o;
+  sf_convert_options_default(&o);
+  o.calib_samples = calib_samples;
+  sf_snn_model *m;
+  assert_int_equal(sf_convert(*g, &calib, &o, &m), SF_OK);
+  sf_dataset_free(&calib);
+  snprintf(sfm, sfm_n, "/tmp/sf_test_%s_%d.sfm", tag, (int)getpid());
+  assert_int_equal(sf_snn_model_save(m, sfm), SF_OK);
+  assert_int_equal(sf_read_file(sfm, buf, n), SF_OK);
+  return m;
+}
+
 /* A .sfm file [n] with section `tag` (4 chars) replaced by `text`, its checksum recomputed as the
  * writer does (SHA-256 of everything before HASH, then the source's SHA-256): what someone who
  * edits a model file and re-signs it hands us. Returns a malloc'ed buffer, its size in *out_n. */
@@ -749,23 +769,10 @@ static char *sfm_section(const unsigned char *f, size_t n, const char *tag) {
  * of 1e12 once overflowed an int. */
 static void sfm_crafted(void **st) {
   (void)st;
-  char path[1024];
-  TU_PATH(path, "models/mlp/model.onnx");
-  sf_graph *g;
-  assert_int_equal(sf_graph_load(path, &g), SF_OK);
-  sf_dataset calib;
-  assert_int_equal(sf_dataset_load(SF_DEFAULT_DATA_DIR, SF_SPLIT_TRAIN, 32, &calib), SF_OK);
-  sf_convert_options o;
-  sf_convert_options_default(&o);
-  o.calib_samples = 32;
-  sf_snn_model *m, *m2;
-  assert_int_equal(sf_convert(g, &calib, &o, &m), SF_OK);
-  char sfm[256];
-  snprintf(sfm, sizeof sfm, "/tmp/sf_test_crafted_%d.sfm", (int)getpid());
-  assert_int_equal(sf_snn_model_save(m, sfm), SF_OK);
-  char *buf;
+  char sfm[256], *buf;
   size_t n;
-  assert_int_equal(sf_read_file(sfm, &buf, &n), SF_OK);
+  sf_graph *g;
+  sf_snn_model *m2, *m = mlp_sfm_file(32, "crafted", sfm, sizeof sfm, &g, &buf, &n);
   char *thrs = sfm_section((unsigned char *)buf, n, "THRS"), *conf = sfm_section((unsigned char *)buf, n, "CONF");
   assert_non_null(thrs);
   assert_non_null(conf);
@@ -821,30 +828,16 @@ static void sfm_crafted(void **st) {
   free(conf);
   free(buf);
   sf_snn_model_free(m);
-  sf_dataset_free(&calib);
   sf_graph_free(g);
 }
 
 /* .sfm integrity: a flipped byte or a truncated file is refused with a clear message */
 static void sfm_integrity(void **st) {
   (void)st;
-  char path[1024];
-  TU_PATH(path, "models/mlp/model.onnx");
-  sf_graph *g;
-  assert_int_equal(sf_graph_load(path, &g), SF_OK);
-  sf_dataset calib;
-  assert_int_equal(sf_dataset_load(SF_DEFAULT_DATA_DIR, SF_SPLIT_TRAIN, 64, &calib), SF_OK);
-  sf_convert_options o;
-  sf_convert_options_default(&o);
-  o.calib_samples = 64;
-  sf_snn_model *m, *m2;
-  assert_int_equal(sf_convert(g, &calib, &o, &m), SF_OK);
-  char sfm[256];
-  snprintf(sfm, sizeof sfm, "/tmp/sf_test_integrity_%d.sfm", (int)getpid());
-  assert_int_equal(sf_snn_model_save(m, sfm), SF_OK);
-  char *buf;
+  char sfm[256], *buf;
   size_t n;
-  assert_int_equal(sf_read_file(sfm, &buf, &n), SF_OK);
+  sf_graph *g;
+  sf_snn_model *m2, *m = mlp_sfm_file(64, "integrity", sfm, sizeof sfm, &g, &buf, &n);
   size_t where[3] = {100, n / 2, n - 80};
   for (int k = 0; k < 3; k++) {
     buf[where[k]] ^= 0x10;
@@ -866,7 +859,6 @@ static void sfm_integrity(void **st) {
   unlink(sfm);
   free(buf);
   sf_snn_model_free(m);
-  sf_dataset_free(&calib);
   sf_graph_free(g);
 }
 
