@@ -165,6 +165,11 @@ static void error_context(void **st) {
   sf_error(SF_ERR_FORMAT, "byte %d: bad", 17);
   sf_error_context(SF_ERR_FORMAT, "model.onnx");
   assert_string_equal(sf_last_error(), "model.onnx: byte 17: bad");
+  /* a message that already names the place keeps one prefix; a longer name is still added */
+  sf_error_context(SF_ERR_FORMAT, "model.onnx");
+  assert_string_equal(sf_last_error(), "model.onnx: byte 17: bad");
+  sf_error_context(SF_ERR_FORMAT, "model");
+  assert_string_equal(sf_last_error(), "model: model.onnx: byte 17: bad");
 }
 
 int main(void) {

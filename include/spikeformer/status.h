@@ -21,7 +21,8 @@ typedef enum {
 
 /* Record an error message (printf-style) and return `code`. */
 sf_status sf_error(sf_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prefix the current message with context ("while loading X: ") and return `code`. */
+/* Prefix the current message with context ("X: ") and return `code`; a message that already
+ * starts with "X:" is left as it is. */
 sf_status sf_error_context(sf_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The last message recorded on this thread ("" if none). */
 const char *sf_last_error(void);

@@ -23,6 +23,8 @@ sf_status sf_error_context(sf_status code, const char *fmt, ...) {
   va_end(ap);
   memcpy(old, g_err, sizeof old);
   size_t n = strlen(prefix);
+  /* the message already says where ("PATH: ..."): once is enough */
+  if (n > 0 && !strncmp(old, prefix, n) && old[n] == ':') return code;
   if (n > SF_ERRBUF - 3) n = SF_ERRBUF - 3;
   memcpy(g_err, prefix, n);
   memcpy(g_err + n, ": ", 2);
