@@ -11,12 +11,15 @@ trap 'rm -rf "$T"' EXIT
 pass=0; fail=0
 
 # expect_error NAME EXPECTED_SUBSTRING OUTPUT_PATH_THAT_MUST_NOT_EXIST -- command...
-expect_error() {
-  local name=$1 want=$2 out=$3; shift 4
+# (exit status 1; expect_usage: 2, a usage error)
+expect_error() { expect_status 1 "$@"; }
+expect_usage() { expect_status 2 "$@"; }
+expect_status() {
+  local code=$1 name=$2 want=$3 out=$4; shift 5
   "$@" >"$T/stdout" 2>"$T/stderr"
   local rc=$?
   local msg; msg=$(cat "$T/stderr")
-  if [ $rc -ne 1 ]; then echo "FAIL $name: exit status $rc, expected 1 ($msg)"; fail=$((fail+1)); return; fi
+  if [ $rc -ne "$code" ]; then echo "FAIL $name: exit status $rc, expected $code ($msg)"; fail=$((fail+1)); return; fi
   if ! grep -qF -- "$want" "$T/stderr"; then echo "FAIL $name: message lacks '$want': $msg"; fail=$((fail+1)); return; fi
   if [ -n "$out" ] && { [ -e "$out" ] || ls "$out".tmp.* >/dev/null 2>&1; }; then echo "FAIL $name: left $out behind"; fail=$((fail+1)); return; fi
   if grep -q "AddressSanitizer\|runtime error" "$T/stderr"; then echo "FAIL $name: sanitizer report"; fail=$((fail+1)); return; fi
@@ -128,6 +131,10 @@ expect_error short_npy_data "short.npy: truncated: data needs 3136000 bytes" "$T
 # report --optimize with a point that lacks its numbers (it was dereferenced without a check)
 echo '{"points": [{"energy_ratio": 0.5, "drop_points": 0.1}, {"energy_ratio": 0.4}]}' > "$T/opt.json"
 expect_error report_bad_optimize_json "opt.json: point 1 lacks a finite energy_ratio and drop_points" "$T/r.html" -- "$BIN" report "$T/mlp.sfm" --optimize "$T/opt.json" --limit 32 -o "$T/r.html"
+
+# a NaN option passes every "< lo" and "> hi" test: the parsers ask for a number inside the range
+expect_usage percentile_nan "--percentile takes a number in (0, 100]" "$T/pn.sfm" -- "$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/pn.sfm" --percentile nan
+expect_usage max_drop_nan "--max-drop takes a number of points from 0 to 100" "$T/pn.sfm" -- "$BIN" optimize "$ROOT/models/mlp/model.onnx" -o "$T/pn.sfm" --max-drop nan
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -95,6 +95,10 @@ static sf_status load_source_bytes(sf_snn_model *m) {
 sf_status sf_convert(const sf_graph *ann, const sf_dataset *calib, const sf_convert_options *opt, sf_snn_model **out) {
   *out = NULL;
   if (sodium_init() < 0) return sf_error(SF_ERR_INTERNAL, "libsodium failed to initialise");
+  if (!(opt->percentile > 0 && opt->percentile <= 100)) return sf_error(SF_ERR_ARG, "conversion: percentile %g is not in (0, 100]", opt->percentile);
+  if (opt->calib_samples < 1 || opt->calib_batch < 1)
+    return sf_error(SF_ERR_ARG, "conversion: calib_samples (%d) and calib_batch (%d) must be at least 1", opt->calib_samples, opt->calib_batch);
+  if (calib->n < 1) return sf_error(SF_ERR_ARG, "conversion: the calibration set holds no samples");
   sf_snn_model *m = calloc(1, sizeof *m);
   if (!m) return sf_error(SF_ERR_NOMEM, "out of memory");
   m->src = ann;

@@ -32,6 +32,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
 int cli_flag(char **argv, int i, const char *name);
 int cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
+/* A finite number in [lo, hi] (not NaN): 0, or -1 */
+int cli_parse_f64(const char *s, double lo, double hi, double *out);
 
 /* Progress bar on stderr (only when stderr is a terminal, or SF_PROGRESS=1). */
 typedef struct {

@@ -47,6 +47,16 @@ int cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
   return 0;
 }
 
+int cli_parse_f64(const char *s, double lo, double hi, double *out) {
+  if (!s) return -1;
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !(v >= lo && v <= hi)) return -1; /* NaN fails the range test */
+  *out = v;
+  return 0;
+}
+
 double cli_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -57,9 +57,7 @@ int cmd_convert(int argc, char **argv) {
     if (cli_opt(argc, argv, &i, "--json", &v)) { if (!v) return cli_usage_error("convert", "--json needs a file"); json = v; continue; }
     if (cli_opt(argc, argv, &i, "--policy", &v)) { if (!v || sf_policy_parse(v, &opt.policy)) return cli_usage_error("convert", "--policy takes max, percentile or mse"); continue; }
     if (cli_opt(argc, argv, &i, "--percentile", &v)) {
-      char *end;
-      opt.percentile = v ? strtod(v, &end) : -1;
-      if (!v || *end || opt.percentile <= 0 || opt.percentile > 100) return cli_usage_error("convert", "--percentile takes a number in (0, 100]");
+      if (cli_parse_f64(v, 1e-9, 100, &opt.percentile)) return cli_usage_error("convert", "--percentile takes a number in (0, 100]");
       opt.policy = SF_POLICY_PERCENTILE;
       continue;
     }

@@ -148,16 +148,12 @@ int cmd_optimize(int argc, char **argv) {
     if (cli_opt(argc, argv, &i, "--energy-model", &v)) { emodel = v; continue; }
     if (cli_opt(argc, argv, &i, "--mlflow", &v)) { mlflow_dir = v; continue; }
     if (cli_opt(argc, argv, &i, "--max-drop", &v)) {
-      char *end;
-      max_drop = v ? strtod(v, &end) : -1;
-      if (!v || *end || max_drop < 0) return cli_usage_error("optimize", "--max-drop takes a number of points >= 0");
+      if (cli_parse_f64(v, 0, 100, &max_drop)) return cli_usage_error("optimize", "--max-drop takes a number of points from 0 to 100");
       continue;
     }
     if (cli_opt(argc, argv, &i, "--limit", &v)) { if (cli_parse_i64(v, 1, 1 << 30, &limit)) return cli_usage_error("optimize", "--limit needs a whole number from 1 to 1073741824"); continue; }
     if (cli_opt(argc, argv, &i, "--confidence", &v)) {
-      char *end;
-      z = v ? strtod(v, &end) : -1;
-      if (!v || *end || z < 0) return cli_usage_error("optimize", "--confidence takes a number of standard errors >= 0");
+      if (cli_parse_f64(v, 0, 10, &z)) return cli_usage_error("optimize", "--confidence takes a number of standard errors from 0 to 10");
       continue;
     }
     if (cli_opt(argc, argv, &i, "--test-limit", &v)) { if (cli_parse_i64(v, 1, 1 << 30, &test_limit)) return cli_usage_error("optimize", "--test-limit needs a whole number from 1 to 1073741824"); continue; }
