@@ -96,7 +96,7 @@ int cli_common(int argc, char **argv, int *i) {
   const char *v;
   if (cli_opt(argc, argv, i, "--threads", &v)) {
     int64_t n;
-    if (cli_parse_i64(v, 0, 1024, &n)) { fprintf(stderr, "spikeformer: --threads needs a number (0 = all cores)\n"); exit(2); }
+    if (cli_parse_i64(v, 0, 1024, &n)) { fprintf(stderr, "spikeformer: --threads needs a whole number from 0 to 1024 (0 = all cores)\n"); exit(2); }
     sf_threads_set((int)n);
     return 1;
   }

@@ -23,8 +23,8 @@ int cmd_validate(int argc, char **argv) {
       return 0;
     }
     int64_t n;
-    if (cli_opt(argc, argv, &i, "--max-fan-in", &v)) { if (cli_parse_i64(v, 1, 1 << 30, &n)) return cli_usage_error("validate", "--max-fan-in needs a number"); hw.max_fan_in = (int)n; continue; }
-    if (cli_opt(argc, argv, &i, "--max-neurons-per-core", &v)) { if (cli_parse_i64(v, 1, 1 << 30, &n)) return cli_usage_error("validate", "--max-neurons-per-core needs a number"); hw.max_neurons_per_core = (int)n; continue; }
+    if (cli_opt(argc, argv, &i, "--max-fan-in", &v)) { if (cli_parse_i64(v, 1, 1 << 30, &n)) return cli_usage_error("validate", "--max-fan-in needs a whole number from 1 to 1073741824"); hw.max_fan_in = (int)n; continue; }
+    if (cli_opt(argc, argv, &i, "--max-neurons-per-core", &v)) { if (cli_parse_i64(v, 1, 1 << 30, &n)) return cli_usage_error("validate", "--max-neurons-per-core needs a whole number from 1 to 1073741824"); hw.max_neurons_per_core = (int)n; continue; }
     if (argv[i][0] == '-') return cli_usage_error("validate", "unknown option '%s'", argv[i]);
     model = argv[i];
   }
