@@ -831,6 +831,45 @@ static void sfm_crafted(void **st) {
   sf_graph_free(g);
 }
 
+/* Weights near the float range: activations of 1e30 still give thresholds a saved model can be
+ * loaded with; activations that overflow to infinity are refused at calibration, by site. */
+static void extreme_weights(void **st) {
+  (void)st;
+  char path[1024], sfm[256];
+  TU_PATH(path, "models/mlp/model.onnx");
+  snprintf(sfm, sizeof sfm, "/tmp/sf_test_extreme_%d.sfm", (int)getpid());
+  sf_dataset calib;
+  assert_int_equal(sf_dataset_load(SF_DEFAULT_DATA_DIR, SF_SPLIT_TRAIN, 16, &calib), SF_OK);
+  sf_convert_options o;
+  sf_convert_options_default(&o);
+  o.calib_samples = 16;
+  const float scales[2] = {1e30f, 1e38f};
+  for (int k = 0; k < 2; k++) {
+    sf_graph *g;
+    assert_int_equal(sf_graph_load(path, &g), SF_OK);
+    int w = sf_graph_find_value(g, "fc1.weight");
+    assert_true(w >= 0);
+    float *p = g->values[w].t.data;
+    for (int64_t e = 0; e < sf_tensor_numel(&g->values[w].t); e++) p[e] *= scales[k];
+    sf_snn_model *m = NULL, *m2 = NULL;
+    sf_status s2 = sf_convert(g, &calib, &o, &m);
+    printf("  fc1 x %g: %s\n", (double)scales[k], s2 ? sf_last_error() : "converted");
+    if (k == 0) {
+      assert_int_equal(s2, SF_OK);
+      assert_int_equal(sf_snn_model_save(m, sfm), SF_OK);
+      if (sf_snn_model_load(sfm, &m2)) fail_msg("a model convert wrote does not load: %s", sf_last_error());
+      sf_snn_model_free(m2);
+      unlink(sfm);
+    } else {
+      assert_int_not_equal(s2, SF_OK);
+      assert_non_null(strstr(sf_last_error(), "no finite threshold fits"));
+    }
+    sf_snn_model_free(m);
+    sf_graph_free(g);
+  }
+  sf_dataset_free(&calib);
+}
+
 /* .sfm integrity: a flipped byte or a truncated file is refused with a clear message */
 static void sfm_integrity(void **st) {
   (void)st;
@@ -956,7 +995,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(neuron_rounding), cmocka_unit_test(softmax_ec),     cmocka_unit_test(gelu_ec),
     cmocka_unit_test(layernorm_ec),    cmocka_unit_test(linear_ac),      cmocka_unit_test(product_streams),
-    cmocka_unit_test(residual_add),    cmocka_unit_test(burst_levels),   cmocka_unit_test(binary_burst_counts),   cmocka_unit_test(sfm_integrity), cmocka_unit_test(sfm_crafted),
+    cmocka_unit_test(residual_add),    cmocka_unit_test(burst_levels),   cmocka_unit_test(binary_burst_counts),   cmocka_unit_test(sfm_integrity), cmocka_unit_test(sfm_crafted), cmocka_unit_test(extreme_weights),
     cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),
     cmocka_unit_test(vit_snn),         cmocka_unit_test(dynamic_batching), cmocka_unit_test(q8_kernels), cmocka_unit_test(q8_neuron_block),
     cmocka_unit_test(q8_row_kernels),

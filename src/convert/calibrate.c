@@ -9,6 +9,7 @@
  *               q(x) = (theta / T) * clip(round(x T / theta), -K T, K T)  (0..K T if unsigned) */
 #include <math.h>
 #include <stdio.h>
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,6 +146,14 @@ sf_status sf_calibrate(const sf_graph *src, const sf_dataset *calib, const sf_co
       float R = choose_range(opt, ss[i].hist + c * NBINS, ss[i].count[c], ss[i].maxabs[c]);
       sites[i].theta[c] = R / (float)K;
     }
+  /* activations that overflow (a model with weights near the float range) give no usable threshold */
+  for (int i = 0; i < n_sites && !st; i++)
+    for (int64_t c = 0; c < sites[i].channels; c++)
+      if (!(sites[i].theta[c] > 0 && sites[i].theta[c] <= FLT_MAX)) {
+        st = sf_error(SF_ERR_VALUE, "calibration: site '%s', channel %lld: activations reach %g, so no finite threshold fits", sites[i].key,
+                      (long long)c, (double)ss[i].maxabs[c]);
+        break;
+      }
 done:
   if (ss)
     for (int i = 0; i < n_sites; i++) { free(ss[i].hist); free(ss[i].maxabs); free(ss[i].count); }

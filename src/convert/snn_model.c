@@ -10,6 +10,7 @@
 #include <cJSON.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -443,7 +444,7 @@ sf_status sf_snn_model_load(const char *path, sf_snn_model **out) {
       const cJSON *tc = cJSON_GetArrayItem(v, (int)c);
       if (!cJSON_IsNumber(tc)) { st = sf_error(SF_ERR_FORMAT, "%s: site '%s' threshold %lld is not a number", path, s->key, (long long)c); goto fail; }
       double x = tc->valuedouble;
-      if (!(x > 0) || x > 1e30) { st = sf_error(SF_ERR_VALUE, "%s: site '%s' threshold %lld is %g (must be finite and positive)", path, s->key, (long long)c, x); goto fail; }
+      if (!(x > 0) || x > FLT_MAX) { st = sf_error(SF_ERR_VALUE, "%s: site '%s' threshold %lld is %g (must be finite and positive)", path, s->key, (long long)c, x); goto fail; }
       s->theta[c] = (float)x;
     }
   }
