@@ -83,7 +83,7 @@ sf_status sf_config_set(sf_spiking_config *c, const char *key, const char *v) {
     char *end;
     errno = 0;
     unsigned long long s = strtoull(v, &end, 10);
-    if (errno || end == v || *end) return sf_error(SF_ERR_ARG, "config key 'seed': expected an unsigned integer, got '%s'", v);
+    if (errno || end == v || *end || strchr(v, '-')) return sf_error(SF_ERR_ARG, "config key 'seed': expected an unsigned integer, got '%s'", v);
     c->seed = s;
     return SF_OK;
   }
