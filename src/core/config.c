@@ -83,7 +83,9 @@ sf_status sf_config_set(sf_spiking_config *c, const char *key, const char *v) {
     char *end;
     errno = 0;
     unsigned long long s = strtoull(v, &end, 10);
-    if (errno || end == v || *end || strchr(v, '-')) return sf_error(SF_ERR_ARG, "config key 'seed': expected an unsigned integer, got '%s'", v);
+    /* up to 2^53: JSON numbers are doubles, and a larger seed would not survive a saved config */
+    if (errno || end == v || *end || strchr(v, '-') || s > (1ULL << 53))
+      return sf_error(SF_ERR_ARG, "config key 'seed': expected a whole number from 0 to 2^53, got '%s'", v);
     c->seed = s;
     return SF_OK;
   }
