@@ -136,5 +136,10 @@ expect_error report_bad_optimize_json "opt.json: point 1 lacks a finite energy_r
 expect_usage percentile_nan "--percentile takes a number in (0, 100]" "$T/pn.sfm" -- "$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/pn.sfm" --percentile nan
 expect_usage max_drop_nan "--max-drop takes a number of points from 0 to 100" "$T/pn.sfm" -- "$BIN" optimize "$ROOT/models/mlp/model.onnx" -o "$T/pn.sfm" --max-drop nan
 
+# outputs that cannot be written are named before the work starts, not after it
+mkdir -p "$T/adir"
+expect_error output_is_directory "$T/adir: is a directory; give a file name" "" -- "$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/adir"
+expect_error output_folder_missing "$T/no/x.sfm: cannot write there (folder $T/no does not exist)" "" -- "$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/no/x.sfm"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -34,6 +34,9 @@ int cli_flag(char **argv, int i, const char *name);
 int cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
 /* A finite number in [lo, hi] (not NaN): 0, or -1 */
 int cli_parse_f64(const char *s, double lo, double hi, double *out);
+/* SF_OK when each of the n output paths (NULL: not asked for) can be written: not a directory, in
+ * a writable folder. Checked before long work, so that it does not end in "cannot write". */
+sf_status cli_outputs_writable(const char *const *paths, int n);
 
 /* Progress bar on stderr (only when stderr is a terminal, or SF_PROGRESS=1). */
 typedef struct {

@@ -57,6 +57,21 @@ int cli_parse_f64(const char *s, double lo, double hi, double *out) {
   return 0;
 }
 
+sf_status cli_outputs_writable(const char *const *paths, int n) {
+  for (int k = 0; k < n; k++) {
+    const char *p = paths[k];
+    if (!p) continue;
+    if (sf_is_dir(p)) return sf_error(SF_ERR_IO, "%s: is a directory; give a file name", p);
+    const char *slash = strrchr(p, '/');
+    char *dir = slash ? strndup(p, slash == p ? 1 : (size_t)(slash - p)) : strdup(".");
+    int ok = dir && sf_is_dir(dir) && access(dir, W_OK) == 0;
+    sf_status st = ok ? SF_OK : sf_error(SF_ERR_IO, "%s: cannot write there (folder %s %s)", p, dir ? dir : "?", dir && sf_is_dir(dir) ? "is not writable" : "does not exist");
+    free(dir);
+    if (st) return st;
+  }
+  return SF_OK;
+}
+
 double cli_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -80,6 +80,8 @@ int cmd_convert(int argc, char **argv) {
   }
   if (!model) return cli_usage_error("convert", "missing MODEL");
   if (!out) return cli_usage_error("convert", "missing -o OUT.sfm");
+  sf_status wst = cli_outputs_writable((const char *[]){out, json}, 2);
+  if (wst) return cli_fail(wst);
   double t0 = cli_now();
   sf_graph *g = NULL;
   sf_dataset calib = {0};

@@ -56,6 +56,8 @@ int cmd_eval(int argc, char **argv) {
   }
   if (!model) return cli_usage_error("eval", "missing MODEL");
   if (cli_is_sfm(model)) return cmd_eval_snn(model, argc, argv);
+  sf_status wst = cli_outputs_writable((const char *[]){json, preds_path}, 2);
+  if (wst) return cli_fail(wst);
   sf_graph *g = NULL;
   sf_session *s = NULL;
   sf_dataset ds = {0};

@@ -114,6 +114,8 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
     if (argv[i][0] == '-') return cli_usage_error("eval", "unknown option '%s'", argv[i]);
     if (strcmp(argv[i], model)) return cli_usage_error("eval", "more than one MODEL given");
   }
+  sf_status wst = cli_outputs_writable((const char *[]){json}, 1);
+  if (wst) return cli_fail(wst);
   sf_snn_model *m = NULL;
   sf_dataset ds = {0};
   sf_graph *g = NULL;

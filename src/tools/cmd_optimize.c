@@ -164,6 +164,8 @@ int cmd_optimize(int argc, char **argv) {
   if (!model) return cli_usage_error("optimize", "missing MODEL");
   if (max_drop < 0) return cli_usage_error("optimize", "missing --max-drop P");
   if (!out) return cli_usage_error("optimize", "missing -o OUT.sfm");
+  sf_status wst = cli_outputs_writable((const char *[]){out, json}, 2);
+  if (wst) return cli_fail(wst);
   static const cand cands[] = {
       {"burst4-mse", SF_NEURON_BURST, 4, SF_BURST_UNARY, SF_POLICY_MSE, {4, 8, 16}},
       {"burst4-p99.9", SF_NEURON_BURST, 4, SF_BURST_UNARY, SF_POLICY_PERCENTILE, {4, 8, 16}},

@@ -38,6 +38,8 @@ int cmd_report(int argc, char **argv) {
   }
   if (!model) return cli_usage_error("report", "missing OUT.sfm");
   if (!out) return cli_usage_error("report", "missing -o FILE.html");
+  sf_status wst = cli_outputs_writable((const char *[]){out}, 1);
+  if (wst) return cli_fail(wst);
   if (!cli_is_sfm(model)) return cli_fail(sf_error(SF_ERR_ARG, "%s: report needs a converted model (.sfm)", model));
   sf_snn_model *m = NULL;
   sf_dataset ds = {0};
