@@ -60,8 +60,14 @@ same_hf=$(cmp -s <(tail -c 80000 "$OUT/preds_hf.npy") <(tail -c 80000 "$VIT/expe
   echo
   echo '```'
   cat "$OUT/snn_table.txt"
-  grep -E "^spike purity|^per sample|^mean firing" "$OUT/eval_snn.txt"
+  grep -E "^spike purity|^per sample|^mean firing|^spiking runs" "$OUT/eval_snn.txt"
   echo '```'
+  echo
+  echo "Speed, honestly: the line above compares the spiking runs with the float ANN run beside them on the same"
+  echo "batches and threads (on a busy machine the multi-threaded ANN suffers more). Each timestep costs a large"
+  echo "part of an ANN pass (0.6-0.9 in bench/snn_bench.sh on a quiet machine: the neurons fire about once per step,"
+  echo "and softmax, LayerNorm and GELU are evaluated at every step), so T=16 takes several times the ANN's time;"
+  echo "see docs/RESULTS.md (spiking runtime speed)."
   echo
   echo "## Energy-lean conversion (binary-coded bursts of up to 12 spikes, thresholds tuned for T=1)"
   echo
