@@ -65,7 +65,7 @@ same_hf=$(cmp -s <(tail -c 80000 "$OUT/preds_hf.npy") <(tail -c 80000 "$VIT/expe
   echo
   echo "Speed, honestly: the line above compares the spiking runs with the float ANN run beside them on the same"
   echo "batches and threads (on a busy machine the multi-threaded ANN suffers more). Each timestep costs a large"
-  echo "part of an ANN pass (0.6-0.9 in bench/snn_bench.sh on a quiet machine: the neurons fire about once per step,"
+  echo "part of an ANN pass (on a quiet machine about 1 in float, 0.6-0.9 with int8 weights: the neurons fire about once per step,"
   echo "and softmax, LayerNorm and GELU are evaluated at every step), so T=16 takes several times the ANN's time;"
   echo "see docs/RESULTS.md (spiking runtime speed)."
   echo
