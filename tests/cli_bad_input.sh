@@ -141,5 +141,9 @@ mkdir -p "$T/adir"
 expect_error output_is_directory "$T/adir: is a directory; give a file name" "" -- "$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/adir"
 expect_error output_folder_missing "$T/no/x.sfm: cannot write there (folder $T/no does not exist)" "" -- "$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/no/x.sfm"
 
+# a token sequence longer than the model's position table (it failed as a broadcast deep inside)
+npy_f32 "1, 100" 400 > "$T/ids_long.npy"
+expect_error tokens_past_positions "ids_long.npy: 100 tokens per sequence, but $ROOT/models/hf_text/gpt2_lm's position table covers 64" "$T/o11/output_0.npy" -- "$BIN" run "$ROOT/models/hf_text/gpt2_lm" --input "input_ids=$T/ids_long.npy" -o "$T/o11"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

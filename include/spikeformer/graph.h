@@ -30,6 +30,9 @@ sf_tensor sf_graph_input_desc(const sf_graph *g, int i);
 /* Shape and dtype of output i as the graph holds them: known in a built spiking graph or a
  * session's specialised one; ndim 0 where a loaded model leaves them to inference */
 sf_tensor sf_graph_output_desc(const sf_graph *g, int i);
+/* Text models imported from config.json + safetensors: the longest token sequence their position
+ * table covers; 0 where unknown (an ONNX file, or a model without one). */
+int64_t sf_graph_max_positions(const sf_graph *g);
 int sf_graph_num_nodes(const sf_graph *g);
 
 #ifdef __cplusplus

@@ -427,4 +427,5 @@ sf_tensor sf_graph_output_desc(const sf_graph *g, int i) {
   t.owns_data = 0;
   return t;
 }
+int64_t sf_graph_max_positions(const sf_graph *g) { return g->max_positions; }
 int sf_graph_num_nodes(const sf_graph *g) { return g->n_nodes; }

@@ -48,6 +48,7 @@ struct sf_graph {
   char *format;     /* "onnx", "safetensors" */
   char *producer;
   char *architecture; /* e.g. "ViTForImageClassification", "" for plain ONNX */
+  int64_t max_positions; /* text models from config.json: rows of the position table, the longest sequence (0: unknown) */
   int64_t opset;
   sf_value *values;
   int n_values, cap_values;

@@ -191,6 +191,13 @@ static int padding_mask(sf_builder *b, int mask) {
   return b_op(b, "Unsqueeze", "", 2, un_in);
 }
 
+/* The position embedding table [P, D] of a text model, recording P as the longest sequence it covers */
+static int position_table(sf_builder *b, const char *name) {
+  int w = b_weight(b, name, 0);
+  if (w >= 0 && b->g->values[w].t.ndim == 2) b->g->max_positions = b->g->values[w].t.shape[0];
+  return w;
+}
+
 /* ---------------- BERT ---------------- */
 static sf_status build_bert(sf_builder *b, cfg *c, int classifier) {
   int D = cfg_int(c, "hidden_size", 768, 1, 1, 1 << 24), L = cfg_int(c, "num_hidden_layers", 12, 1, 0, 4096);
@@ -210,7 +217,7 @@ static sf_status build_bert(sf_builder *b, cfg *c, int classifier) {
   int g_in[2] = {b_weight(b, n1, 0), ids};
   int h = b_op(b, "Gather", "", 2, g_in);
   wname(b, n1, sizeof n1, P, "embeddings.position_embeddings.weight");
-  h = b_add(b, h, b_rows_like(b, b_weight(b, n1, 0), ids, 1));
+  h = b_add(b, h, b_rows_like(b, position_table(b, n1), ids, 1));
   wname(b, n1, sizeof n1, P, "embeddings.token_type_embeddings.weight");
   if (b_has(b, n1)) {
     /* token_type_ids default to zeros: add row 0 */
@@ -293,7 +300,7 @@ static sf_status build_gpt2(sf_builder *b, cfg *c, int lm_head) {
   int g_in[2] = {b_weight(b, n1, 0), ids};
   int h = b_op(b, "Gather", "", 2, g_in);
   wname(b, n1, sizeof n1, P, "wpe.weight");
-  h = b_add(b, h, b_rows_like(b, b_weight(b, n1, 0), ids, 1));
+  h = b_add(b, h, b_rows_like(b, position_table(b, n1), ids, 1));
   /* causal mask: [npos, npos] constant (0 allowed, -FLT_MAX future) sliced to [S, S] */
   sf_tensor cm;
   int64_t cs[2] = {npos, npos};

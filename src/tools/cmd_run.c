@@ -98,6 +98,13 @@ int cmd_run(int argc, char **argv) {
       if (st) goto out;
       t = c;
     }
+    /* token ids longer than the position table: say so here, not as a broadcast error deep inside */
+    const int64_t maxp = sf_graph_max_positions(g);
+    if (maxp > 0 && !sf_dtype_is_float(t.dtype) && t.ndim == 2 && t.shape[1] > maxp) {
+      st = sf_error(SF_ERR_SHAPE, "%s: %lld tokens per sequence, but %s's position table covers %lld", file, (long long)t.shape[1], model, (long long)maxp);
+      sf_tensor_free(&t);
+      goto out;
+    }
     inputs[slot] = t;
     have[slot] = 1;
   }
