@@ -19,6 +19,10 @@
 #include "graph/passes.h"
 #include "ops/ops.h"
 #include "spikeformer/batcher.h"
+#include "core/vmath.h"
+#include "ops/row_kernels.h"
+#include "snn/ec_kernels.h"
+#include "snn/ec_rows.h"
 #include "snn/spike_kernels_q8.h"
 #include "snn/spike_lists_q8.h"
 #include "snn/neuron_kernels_q8.h"
@@ -697,6 +701,49 @@ static void q8_neuron_block(void **st) {
   printf("  int32 neurons (%s): K = 1..12, signed and unsigned, int and float currents, thresholds up to 2^28 and 2^12 everywhere (shifts) match exact integer division\n", sf_q8_isa());
 }
 
+/* Fused expectation compensation (ec_rows.h) against its three passes over the whole tensor
+ * (running mean, the op, the increment): bit-identical for GELU, LayerNorm (with and without scale
+ * and bias, rows of 64 and of 1500, longer than a block) and softmax (rows of 17 and 7), over 8
+ * steps on sizes that end inside a block. */
+static void ec_rows_fused(void **st) {
+  (void)st;
+  enum { N = 4500 * 2, T = 8 };
+  sf_rng rng;
+  sf_rng_seed(&rng, 5);
+  float *x = malloc(sizeof(float) * N), *cum[2], *prev[2], *y[2], *mean = malloc(sizeof(float) * N), *f = malloc(sizeof(float) * N);
+  float scale[1500], bias[1500];
+  for (int j = 0; j < 1500; j++) scale[j] = 0.5f + sf_rng_uniform(&rng), bias[j] = sf_rng_uniform(&rng) - 0.5f;
+  for (int k = 0; k < 2; k++) cum[k] = malloc(sizeof(float) * N), prev[k] = malloc(sizeof(float) * N), y[k] = malloc(sizeof(float) * N);
+  const sf_ec_rows_op ops[] = {{SF_EC_ROWS_GELU, 1, 0, NULL, NULL},        {SF_EC_ROWS_LAYERNORM, 64, 1e-5f, scale, bias},
+                               {SF_EC_ROWS_LAYERNORM, 64, 1e-6f, NULL, NULL}, {SF_EC_ROWS_LAYERNORM, 1500, 1e-5f, scale, NULL},
+                               {SF_EC_ROWS_SOFTMAX, 17, 0, NULL, NULL},      {SF_EC_ROWS_SOFTMAX, 7, 0, NULL, NULL}};
+  for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+    const sf_ec_rows_op *op = &ops[o];
+    const int64_t n = N / op->D / 2 * op->D + op->D * 3; /* whole rows, and (blocks of several rows) a part block */
+    assert_true(n <= N && (sf_ec_rows_block(op) == op->D || n % sf_ec_rows_block(op) != 0));
+    for (int k = 0; k < 2; k++) memset(cum[k], 0, sizeof(float) * N), memset(prev[k], 0, sizeof(float) * N);
+    for (int t = 1; t <= T; t++) {
+      for (int64_t e = 0; e < n; e++) x[e] = (sf_rng_uniform(&rng) - 0.4f) * 3.0f;
+      /* the three passes over the whole tensor, as the step loop runs an op it does not fuse */
+      sf_ec_accumulate(cum[0], mean, x, 1.0f / (float)t, n);
+      if (op->kind == SF_EC_ROWS_GELU) sf_vgelu(f, mean, n);
+      else if (op->kind == SF_EC_ROWS_LAYERNORM) sf_layernorm_rows(mean, f, n / op->D, op->D, op->scale, op->bias, op->eps, NULL, NULL);
+      else sf_softmax_rows(mean, f, n / op->D, op->D);
+      sf_ec_increment(y[0], f, prev[0], (float)t, n);
+      /* fused, block by block */
+      float m2[1536], f2[1536];
+      assert_true(sf_ec_rows_block(op) <= 1536);
+      sf_ec_rows_step(op, cum[1], x, prev[1], y[1], m2, f2, 1.0f / (float)t, (float)t, n);
+      assert_memory_equal(y[0], y[1], sizeof(float) * (size_t)n);
+      assert_memory_equal(cum[0], cum[1], sizeof(float) * (size_t)n);
+      assert_memory_equal(prev[0], prev[1], sizeof(float) * (size_t)n);
+    }
+  }
+  for (int k = 0; k < 2; k++) free(cum[k]), free(prev[k]), free(y[k]);
+  free(x), free(mean), free(f);
+  printf("  fused EC (GELU, LayerNorm, softmax) is bit-identical to its three passes over 8 steps\n");
+}
+
 static void vit_snn(void **st) { (void)st; network_vs_ann("models/vit/model.onnx", 8, 1.0, 0); }
 static void mlp_snn(void **st) { (void)st; network_vs_ann("models/mlp/hf", 16, 1.0, 1); }
 static void cnn_snn(void **st) { (void)st; network_vs_ann("models/variants/cnn_bn_maxpool/model.onnx", 16, 1.0, 0); }
@@ -955,7 +1002,7 @@ int main(void) {
     cmocka_unit_test(residual_add),    cmocka_unit_test(burst_levels),   cmocka_unit_test(binary_burst_counts),   cmocka_unit_test(sfm_integrity), cmocka_unit_test(sfm_crafted), cmocka_unit_test(extreme_weights),
     cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),
     cmocka_unit_test(vit_snn),         cmocka_unit_test(dynamic_batching), cmocka_unit_test(q8_kernels), cmocka_unit_test(q8_neuron_block),
-    cmocka_unit_test(q8_row_kernels),
+    cmocka_unit_test(q8_row_kernels),  cmocka_unit_test(ec_rows_fused),
     cmocka_unit_test(chain_odd_widths),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/par.h"
 #include "ops/broadcast.h"
 #include "core/vmath.h"
 #include "ops/ops.h"
@@ -128,20 +129,20 @@ static sf_status binary_apply(const sf_op_ctx *c, binop op, const sf_tensor *a, 
     /* Single inner run: split it across threads. */
     int64_t chunk = total > PAR_MIN ? (total + 63) / 64 : total;
     int64_t nchunks = (total + chunk - 1) / chunk;
-#pragma omp parallel for if (nchunks > 1) schedule(static)
+    SF_PAR_IF(nchunks > 1, "omp parallel for schedule(static)",
     for (int64_t k = 0; k < nchunks; k++) {
       int64_t s = k * chunk, n = total - s < chunk ? total - s : chunk;
       binary_run(op, a->dtype, (const char *)a->data + (sa ? s : 0) * (int64_t)ea, sa,
                  (const char *)b->data + (sb ? s : 0) * (int64_t)ea, sb, (char *)y->data + s * (int64_t)ey, n);
-    }
+    });
   } else {
-#pragma omp parallel for if (total > PAR_MIN) schedule(static)
+    SF_PAR_IF(total > PAR_MIN, "omp parallel for schedule(static)",
     for (int64_t o = 0; o < bp.outer; o++) {
       int64_t off[3];
       sf_bcast_offsets(&bp, o, off);
       binary_run(op, a->dtype, (const char *)a->data + off[1] * (int64_t)ea, sa, (const char *)b->data + off[2] * (int64_t)ea,
                  sb, (char *)y->data + off[0] * (int64_t)ey, inner);
-    }
+    });
   }
   sf_tensor_free(&bc);
   return SF_OK;
@@ -270,13 +271,11 @@ static float gelu_tanh(float x) {
 }
 
 /* vectorised functions: blocks of whole vectors per thread */
-#define UNARY_V(FN)                                                          \
-  _Pragma("omp parallel for if (n > PAR_MIN) schedule(static)")             \
-  for (int64_t i0 = 0; i0 < n; i0 += 1024) FN(y + i0, a + i0, n - i0 < 1024 ? n - i0 : 1024);
+#define UNARY_V(FN) \
+  SF_PAR_IF(n > PAR_MIN, "omp parallel for schedule(static)", for (int64_t i0 = 0; i0 < n; i0 += 1024) FN(y + i0, a + i0, n - i0 < 1024 ? n - i0 : 1024);)
 
-#define UNARY_F(EXPR)                                                       \
-  _Pragma("omp parallel for if (n > PAR_MIN) schedule(static)")            \
-  for (int64_t i = 0; i < n; i++) { float x = a[i]; y[i] = (EXPR); }
+#define UNARY_F(EXPR) \
+  SF_PAR_IF(n > PAR_MIN, "omp parallel for schedule(static)", for (int64_t i = 0; i < n; i++) { float x = a[i]; y[i] = (EXPR); })
 
 static sf_status exec_unary(sf_op_ctx *c) {
   unop op = unop_of(c);
@@ -436,7 +435,7 @@ static sf_status exec_where(sf_op_ctx *c) {
   const uint8_t *cond = c->in[0]->data;
   size_t es = sf_dtype_size(y->dtype);
   int64_t inner = bp.shape[bp.nd - 1];
-#pragma omp parallel for if (bp.outer * inner > PAR_MIN) schedule(static)
+  SF_PAR_IF(bp.outer * inner > PAR_MIN, "omp parallel for schedule(static)",
   for (int64_t o = 0; o < bp.outer; o++) {
     int64_t off[3];
     sf_bcast_offsets(&bp, o, off);
@@ -448,7 +447,7 @@ static sf_status exec_where(sf_op_ctx *c) {
       const char *src = cond[ci] ? (const char *)c->in[1]->data + xi * (int64_t)es : (const char *)c->in[2]->data + yi * (int64_t)es;
       memcpy(dst + i * (int64_t)es, src, es);
     }
-  }
+  });
   return SF_OK;
 }
 

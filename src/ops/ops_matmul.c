@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "core/par.h"
 #include "ops/broadcast.h"
 #include "ops/ops.h"
 #include "ops/small_gemm.h"
@@ -64,7 +65,7 @@ static sf_status exec_matmul(sf_op_ctx *c) {
   int64_t nbatch = bp.outer * bp.shape[bp.nd - 1];
   int64_t inner = bp.shape[bp.nd - 1];
   const int small = sf_small_gemm_fits(M, N, K); /* per-head attention products: no BLAS call per matrix */
-#pragma omp parallel for schedule(static) if (nbatch > 1)
+  SF_PAR_IF(nbatch > 1, "omp parallel for schedule(static)",
   for (int64_t i = 0; i < nbatch; i++) {
     int64_t off[3];
     sf_bcast_offsets(&bp, i / inner, off);
@@ -75,7 +76,7 @@ static sf_status exec_matmul(sf_op_ctx *c) {
     else
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, A + ia * M * K, (int)K,
                   B + ib * K * N, (int)N, 0.0f, Y + iy * M * N, (int)N);
-  }
+  });
   return SF_OK;
 }
 

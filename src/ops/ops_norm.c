@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/par.h"
 #include "core/vmath.h"
 #include "ops/ops.h"
 #include "ops/row_kernels.h"
@@ -48,16 +49,16 @@ static sf_status exec_ln(sf_op_ctx *c) {
     sf_layernorm_rows(X, Y, rows, D, S, B, eps, M, I);
     return SF_OK;
   }
-#pragma omp parallel for schedule(static) if (rows * D > 32768)
+  SF_PAR_IF(rows * D > 32768, "omp parallel for schedule(static)",
   for (int64_t r = 0; r < rows; r++) {
     const float *xr = X + r * D;
     float *yr = Y + r * D;
     float mean = 0.0f;
-#pragma omp simd reduction(+ : mean)
+    _Pragma("omp simd reduction(+ : mean)")
     for (int64_t i = 0; i < D; i++) mean += xr[i];
     mean /= (float)D;
     float var = 0.0f;
-#pragma omp simd reduction(+ : var)
+    _Pragma("omp simd reduction(+ : var)")
     for (int64_t i = 0; i < D; i++) { float d = xr[i] - mean; var += d * d; }
     var /= (float)D;
     float inv = 1.0f / sqrtf(var + eps);
@@ -70,7 +71,7 @@ static sf_status exec_ln(sf_op_ctx *c) {
     }
     if (M) M[r] = mean;
     if (I) I[r] = inv;
-  }
+  });
   return SF_OK;
 }
 
@@ -135,7 +136,7 @@ static sf_status exec_softmax(sf_op_ctx *c) {
     sf_softmax_rows(X, Y, outer, len);
     return SF_OK;
   }
-#pragma omp parallel for schedule(static) if (outer * len * inner > 32768)
+  SF_PAR_IF(outer * len * inner > 32768, "omp parallel for schedule(static)",
   for (int64_t o = 0; o < outer * inner; o++) {
     int64_t base = (o / inner) * len * inner + (o % inner);
     float mx = -INFINITY;
@@ -153,7 +154,7 @@ static sf_status exec_softmax(sf_op_ctx *c) {
       float inv = 1.0f / sum;
       for (int64_t i = 0; i < len; i++) Y[base + i * inner] *= inv;
     }
-  }
+  });
   return SF_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/par.h"
 #include "ops/conv_geom.h"
 #include "ops/ops.h"
 
@@ -31,7 +32,7 @@ static sf_status exec_pool(sf_op_ctx *c) {
   int64_t planes = x->shape[0] * x->shape[1], H = g.in[0], W = g.in[1], oh = g.out[0], ow = g.out[1];
   const float *X = x->data;
   float *Y = c->out[0]->data;
-#pragma omp parallel for schedule(static) if (planes * oh * ow > 32768)
+  SF_PAR_IF(planes * oh * ow > 32768, "omp parallel for schedule(static)",
   for (int64_t p = 0; p < planes; p++) {
     const float *xp = X + p * H * W;
     float *yp = Y + p * oh * ow;
@@ -55,7 +56,7 @@ static sf_status exec_pool(sf_op_ctx *c) {
         if (!is_max) acc = acc / (float)((include_pad ? cnt_pad : cnt) ? (include_pad ? cnt_pad : cnt) : 1);
         yp[y * ow + xo] = acc;
       }
-  }
+  });
   return SF_OK;
 }
 

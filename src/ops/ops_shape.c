@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/par.h"
 #include "ops/broadcast.h"
 #include "ops/ops.h"
 
@@ -202,7 +203,7 @@ static sf_status exec_transpose(sf_op_ctx *c) {
   /* rows of the output in blocks; within a block the source offset follows an odometer over the
    * output's leading indices (no division per row) */
   const int64_t rows_per_block = 256, blocks = (outer + rows_per_block - 1) / rows_per_block;
-#pragma omp parallel for schedule(static) if (n > 65536)
+  SF_PAR_IF(n > 65536, "omp parallel for schedule(static)",
   for (int64_t b = 0; b < blocks; b++) {
     int64_t o0 = b * rows_per_block, o1 = o0 + rows_per_block < outer ? o0 + rows_per_block : outer;
     int64_t idx[SF_MAX_DIMS] = {0}, rem = o0, off = 0;
@@ -225,7 +226,7 @@ static sf_status exec_transpose(sf_op_ctx *c) {
         idx[d] = 0;
       }
     }
-  }
+  });
   return SF_OK;
 }
 

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #endif
 
+#include "core/par.h"
 #include "core/vmath.h"
 
 static int use_512(void) {
@@ -86,17 +87,28 @@ __attribute__((target("avx512f"))) static void layernorm_row_512(const float *x,
 
 #endif
 
+static void layernorm_row(int v, const float *x, float *y, int64_t D, const float *scale, const float *bias, float eps, float *mean_out,
+                          float *inv_out) {
+#if defined(__x86_64__)
+  if (v) { layernorm_row_512(x, y, D, scale, bias, eps, mean_out, inv_out); return; }
+#endif
+  (void)v;
+  layernorm_row_c(x, y, D, scale, bias, eps, mean_out, inv_out);
+}
+
 void sf_layernorm_rows(const float *X, float *Y, int64_t rows, int64_t D, const float *scale, const float *bias, float eps, float *mean,
                        float *inv_std) {
   const int v = use_512();
-#pragma omp parallel for schedule(static) if (rows * D > 32768)
-  for (int64_t r = 0; r < rows; r++) {
-#if defined(__x86_64__)
-    if (v) { layernorm_row_512(X + r * D, Y + r * D, D, scale, bias, eps, mean ? mean + r : NULL, inv_std ? inv_std + r : NULL); continue; }
-#endif
-    layernorm_row_c(X + r * D, Y + r * D, D, scale, bias, eps, mean ? mean + r : NULL, inv_std ? inv_std + r : NULL);
-  }
-  (void)v;
+  SF_PAR_IF(rows * D > 32768, "omp parallel for schedule(static)",
+            for (int64_t r = 0; r < rows; r++)
+              layernorm_row(v, X + r * D, Y + r * D, D, scale, bias, eps, mean ? mean + r : NULL, inv_std ? inv_std + r : NULL););
+}
+
+/* rows [r0, r1) of a softmax */
+static void softmax_block(const float *X, float *Y, int64_t r0, int64_t r1, int64_t len) {
+  for (int64_t r = r0; r < r1; r++) shift_row_c(X + r * len, Y + r * len, len);
+  sf_vexp(Y + r0 * len, Y + r0 * len, (r1 - r0) * len);
+  for (int64_t r = r0; r < r1; r++) normalise_row_c(Y + r * len, len);
 }
 
 void sf_softmax_rows(const float *X, float *Y, int64_t rows, int64_t len) {
@@ -104,11 +116,6 @@ void sf_softmax_rows(const float *X, float *Y, int64_t rows, int64_t len) {
    * masked vectors per row here); the exp runs vectorised over whole blocks of rows */
   if (len <= 0) return;
   const int64_t rb = len < 1024 ? 1024 / len : 1;
-#pragma omp parallel for schedule(static) if (rows * len > 32768)
-  for (int64_t r0 = 0; r0 < rows; r0 += rb) {
-    const int64_t r1 = r0 + rb < rows ? r0 + rb : rows;
-    for (int64_t r = r0; r < r1; r++) shift_row_c(X + r * len, Y + r * len, len);
-    sf_vexp(Y + r0 * len, Y + r0 * len, (r1 - r0) * len);
-    for (int64_t r = r0; r < r1; r++) normalise_row_c(Y + r * len, len);
-  }
+  SF_PAR_IF(rows * len > 32768, "omp parallel for schedule(static)",
+            for (int64_t r0 = 0; r0 < rows; r0 += rb) softmax_block(X, Y, r0, r0 + rb < rows ? r0 + rb : rows, len););
 }

@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/par.h"
 #include "ops/ops.h"
 #include "snn/ec_kernels.h"
+#include "snn/ec_rows.h"
 #include "snn/spike_kernels.h"
 #include "snn/spike_kernels_q8.h"
 #include "snn/neuron_kernels_q8.h"
@@ -47,8 +49,8 @@ static void encode(sf_snn_session *s, const sf_tensor *x, float *dst, int t, int
 
 static int64_t count_nonzero(const float *p, int64_t n) {
   int64_t c = 0;
-#pragma omp parallel for reduction(+ : c) schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; i++) c += p[i] != 0.0f;
+  SF_PAR_IF(n > 65536, "omp parallel for reduction(+ : c) schedule(static)",
+  for (int64_t i = 0; i < n; i++) c += p[i] != 0.0f;);
   return c;
 }
 
@@ -68,15 +70,15 @@ static int64_t nonzero_events(const sf_snn_session *s, int src, int v) {
 static double binary_code_spikes(const node_state *n, const float *y, int64_t on) {
   double sp = 0;
   if (n->q) {
-#pragma omp parallel for reduction(+ : sp) schedule(static) if (on > 16384)
-    for (int64_t e = 0; e < on; e++) sp += __builtin_popcount((unsigned)abs((int)n->kq[e]));
+    SF_PAR_IF(on > 16384, "omp parallel for reduction(+ : sp) schedule(static)",
+    for (int64_t e = 0; e < on; e++) sp += __builtin_popcount((unsigned)abs((int)n->kq[e])););
   } else {
     const int per_ch = n->ntheta != 1;
-#pragma omp parallel for reduction(+ : sp) schedule(static) if (on > 16384)
+    SF_PAR_IF(on > 16384, "omp parallel for reduction(+ : sp) schedule(static)",
     for (int64_t e = 0; e < on; e++) {
       float it = n->inv_theta[per_ch ? (e / n->inner) % n->C : 0];
       sp += __builtin_popcount((unsigned)lrintf(fabsf(y[e]) * it));
-    }
+    });
   }
   return sp;
 }
@@ -116,7 +118,7 @@ static int static_rows_exec(const sf_graph *g, const sf_node *nd, sf_tensor **in
   const int nested = omp_in_parallel();
   int failed = 0, nth = nested ? 1 : sf_threads_get();
   if (!nested) sf_blas_threads_set(1); /* OpenBLAS's OpenMP build also lowers OpenMP's default: name our count */
-#pragma omp parallel for schedule(static) reduction(| : failed) num_threads(nth) if (!nested)
+  SF_PAR_IF(!nested, "omp parallel for schedule(static) reduction(| : failed) num_threads(nth)",
   for (int64_t b = 0; b < blocks; b++) {
     int64_t r0 = b * STATIC_BLOCK, nr = B - r0 < STATIC_BLOCK ? B - r0 : STATIC_BLOCK;
     sf_tensor tin[8], tout, *pin[8], *pout = &tout;
@@ -134,7 +136,7 @@ static int static_rows_exec(const sf_graph *g, const sf_node *nd, sf_tensor **in
     cb.in = pin;
     cb.out = &pout;
     if (nd->def->exec(&cb)) failed = 1;
-  }
+  });
   if (!nested) sf_blas_threads_set(sf_threads_get());
   return failed ? -1 : 1;
 }
@@ -154,8 +156,8 @@ static void input_linear_q8(node_state *n, const float *X, const float *bias, fl
 static void xin_set(node_state *n, const float *x, int64_t on) {
   const float *iu = n->iuE;
   const int64_t P = n->qchunk;
-#pragma omp parallel for schedule(static) if (on > 16384)
-  for (int64_t e0 = 0; e0 < on; e0 += P) sf_q8_units(x + e0, iu, on - e0 < P ? on - e0 : P, n->xin + e0);
+  SF_PAR_IF(on > 16384, "omp parallel for schedule(static)",
+  for (int64_t e0 = 0; e0 < on; e0 += P) sf_q8_units(x + e0, iu, on - e0 < P ? on - e0 : P, n->xin + e0););
 }
 
 static void neuron_step_q8(sf_snn_session *s, node_state *n, const sf_node *nd, int64_t on, int t, double *spikes_out, double *nz_out) {
@@ -171,14 +173,14 @@ static void neuron_step_q8(sf_snn_session *s, node_state *n, const sf_node *nd, 
   const float leak = n->leak;
   const int64_t chunk = n->qchunk, nchunks = (on + chunk - 1) / chunk;
   double spikes = 0, nz = 0;
-#pragma omp parallel for reduction(+ : spikes, nz) schedule(static) if (on > 16384)
+  SF_PAR_IF(on > 16384, "omp parallel for reduction(+ : spikes, nz) schedule(static)",
   for (int64_t o = 0; o < nchunks; o++) {
     int64_t e = o * chunk, len = on - e < chunk ? on - e : chunk;
     int64_t z = 0;
     int64_t sp = sf_q8_neuron_block(xa ? xa + e : NULL, xa ? NULL : x + e, n->vi + e, n->kq + e, y ? y + e : NULL, n->ThE, n->iThE, n->iuE, n->thE, len, leak, lo, K, n->Th_max, n->Th_shift, &z);
     spikes += sp;
     nz += z;
-  }
+  });
   *spikes_out = spikes;
   *nz_out = nz;
 }
@@ -306,14 +308,14 @@ static void run_neuron(sf_snn_session *s, int i, int t) {
     neuron_step_q8(s, n, nd, on, t, &spikes, &nz);
   } else if (n->ntheta == 1) {
     /* one threshold: blocks of the whole tensor */
-#pragma omp parallel for reduction(+ : spikes, nz) schedule(static) if (on > 16384)
+    SF_PAR_IF(on > 16384, "omp parallel for reduction(+ : spikes, nz) schedule(static)",
     for (int64_t e0 = 0; e0 < on; e0 += 4096) {
       int64_t z = 0;
       spikes += (double)sf_neuron_step_f32(x + e0, v + e0, y + e0, thv, n->inv_theta, 0, on - e0 < 4096 ? on - e0 : 4096, leak, lo, K, &z);
       nz += (double)z;
-    }
+    });
   } else {
-#pragma omp parallel for reduction(+ : spikes, nz) schedule(static) if (on > 16384)
+    SF_PAR_IF(on > 16384, "omp parallel for reduction(+ : spikes, nz) schedule(static)",
     for (int64_t o = 0; o < outer; o++) {
       int64_t z = 0;
       if (inner == 1) {
@@ -327,7 +329,7 @@ static void run_neuron(sf_snn_session *s, int i, int t) {
           nz += (double)z;
         }
       }
-    }
+    });
   }
   if (n->code_binary) spikes = binary_code_spikes(n, y, on);
   n->st.spikes += spikes;
@@ -414,16 +416,13 @@ static int run_spike_linear(sf_snn_session *s, int i, int x) {
   return 1;
 }
 
-/* Expectation compensation after the op ran on the running means (sums, for a bilinear product)
- * into f: the output increment t f - (t-1) f_prev (for a bilinear product f / t), and the counts. */
-static void emit_increment(sf_snn_session *s, int i, int t) {
+/* The counters of a step of ec or product node i: float evaluations, or the product's events and
+ * synaptic operations. */
+static void count_increment(sf_snn_session *s, int i) {
   const sf_graph *g = s->g;
   const sf_node *nd = &g->nodes[i];
   node_state *n = &s->ns[i];
   const int64_t on = numel(g, nd->out[0]);
-  float *y = s->inc[nd->out[0]], *f = s->scratch_f, *prev = n->prev, ft = n->bilinear ? 1.0f / (float)t : (float)t;
-#pragma omp parallel for schedule(static) if (on > 32768)
-  for (int64_t e0 = 0; e0 < on; e0 += 4096) sf_ec_increment(y + e0, f + e0, prev + e0, ft, on - e0 < 4096 ? on - e0 : 4096);
   if (n->m == M_EC) {
     n->st.float_ops += (double)on;
     return;
@@ -438,6 +437,38 @@ static void emit_increment(sf_snn_session *s, int i, int t) {
                 (double)on * (combine_adds(s, n->src[0]) + combine_adds(s, n->src[1]));
 }
 
+/* Expectation compensation after the op ran on the running means (sums, for a bilinear product)
+ * into f: the output increment t f - (t-1) f_prev (for a bilinear product f / t), and the counts. */
+static void emit_increment(sf_snn_session *s, int i, int t) {
+  const sf_graph *g = s->g;
+  const sf_node *nd = &g->nodes[i];
+  node_state *n = &s->ns[i];
+  const int64_t on = numel(g, nd->out[0]);
+  float *y = s->inc[nd->out[0]], *f = s->scratch_f, *prev = n->prev, ft = n->bilinear ? 1.0f / (float)t : (float)t;
+  SF_PAR_IF(on > 32768, "omp parallel for schedule(static)",
+  for (int64_t e0 = 0; e0 < on; e0 += 4096) sf_ec_increment(y + e0, f + e0, prev + e0, ft, on - e0 < 4096 ? on - e0 : 4096););
+  count_increment(s, i);
+}
+
+/* Step t of an ec node that runs fused with its running sums (n->rows, ec_rows.h): block by
+ * block, each block's means and op output in L1. A session that has the threads to itself spreads
+ * the blocks over them, each block with its own part of the scratch buffers. */
+static void run_ec_rows(sf_snn_session *s, int i, int t) {
+  const sf_graph *g = s->g;
+  const sf_node *nd = &g->nodes[i];
+  node_state *n = &s->ns[i];
+  const int64_t on = numel(g, nd->out[0]), block = sf_ec_rows_block(&n->rows), blocks = (on + block - 1) / block;
+  const int par = !omp_in_parallel() && sf_threads_get() > 1 && on > 32768;
+  float *cum = n->cum[0], *prev = n->prev, *y = s->inc[nd->out[0]];
+  const float *x = s->inc[nd->in[0]];
+  SF_PAR_IF(par, "omp parallel for schedule(static)",
+  for (int64_t b = 0; b < blocks; b++) {
+    const int64_t e0 = b * block, len = on - e0 < block ? on - e0 : block, sc = par ? e0 : 0;
+    sf_ec_rows_step(&n->rows, cum + e0, x + e0, prev + e0, y + e0, s->scratch_mean[0] + sc, s->scratch_f + sc, 1.0f / (float)t, (float)t, len);
+  });
+  count_increment(s, i);
+}
+
 /* Tensors a node's op runs on: ins [n_in], outs [n_out], and their headers tin, tout */
 typedef struct {
   sf_tensor *ins[1100], *outs[64], tin[1100], tout[64];
@@ -448,6 +479,10 @@ static sf_status run_op(sf_snn_session *s, int i, int t, op_args *a) {
   const sf_graph *g = s->g;
   const sf_node *nd = &g->nodes[i];
   node_state *n = &s->ns[i];
+  if (n->rows.kind != SF_EC_ROWS_NONE) {
+    run_ec_rows(s, i, t);
+    return SF_OK;
+  }
   sf_op_ctx c = {g, nd, nd->n_in, nd->n_out, a->ins, a->outs, g->opset};
   for (int k = 0; k < nd->n_in; k++) {
     int v = nd->in[k];
@@ -461,8 +496,9 @@ static sf_status run_op(sf_snn_session *s, int i, int t, op_args *a) {
         float *cu = n->cum[k], *me = n->bilinear ? NULL : s->scratch_mean[k];
         const float *x = s->inc[v];
         float inv = 1.0f / (float)t;
-#pragma omp parallel for schedule(static) if (m > 32768)
-        for (int64_t e0 = 0; e0 < m; e0 += 4096) sf_ec_accumulate(cu + e0, me ? me + e0 : NULL, x + e0, inv, m - e0 < 4096 ? m - e0 : 4096);
+        if (!(getenv("SF_SKIPEC") && n->m == M_EC))
+        SF_PAR_IF(m > 32768, "omp parallel for schedule(static)",
+        for (int64_t e0 = 0; e0 < m; e0 += 4096) sf_ec_accumulate(cu + e0, me ? me + e0 : NULL, x + e0, inv, m - e0 < 4096 ? m - e0 : 4096););
         a->tin[k].data = me ? me : cu;
       } else {
         a->tin[k].data = s->inc[v];

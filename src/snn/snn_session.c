@@ -72,6 +72,49 @@ static int trace_source(const sf_snn_session *s, int v, int *exact) {
   return -1;
 }
 
+/* The fused form of ec node nd (ec_rows.h) when its op is one of those kernels on its only
+ * dynamic input: GELU (erf), LayerNorm over the trailing axes with per-element (or no) scale and
+ * bias, softmax over contiguous rows. Else kind NONE: the op runs through its own exec. */
+static sf_ec_rows_op ec_rows_plan(const sf_graph *g, const sf_node *nd) {
+  sf_ec_rows_op op = {SF_EC_ROWS_NONE, 0, 0.0f, NULL, NULL}, none = op;
+  if (nd->n_in < 1 || nd->n_out != 1 || nd->in[0] < 0 || is_const(g, nd->in[0]) || nd->out[0] < 0) return none;
+  for (int k = 1; k < nd->n_in; k++)
+    if (nd->in[k] >= 0 && !is_const(g, nd->in[k])) return none;
+  const sf_tensor *x = &g->values[nd->in[0]].t, *y = &g->values[nd->out[0]].t;
+  if (x->dtype != SF_F32 || y->dtype != SF_F32 || x->ndim < 1 || sf_tensor_numel(x) != sf_tensor_numel(y) || sf_tensor_numel(x) == 0) return none;
+  if (!strcmp(nd->op_type, "Gelu")) {
+    if (nd->n_in != 1 || !strcmp(sf_node_attr_string(nd, "approximate", "none"), "tanh")) return none;
+    op.kind = SF_EC_ROWS_GELU;
+    op.D = 1;
+    return op;
+  }
+  const int ln = !strcmp(nd->op_type, "LayerNormalization");
+  if (!ln && strcmp(nd->op_type, "Softmax")) return none;
+  int64_t axis = sf_node_attr_int(nd, "axis", ln || g->opset >= 13 ? -1 : 1);
+  if (axis < 0) axis += x->ndim;
+  if (axis < 0 || axis >= x->ndim) return none;
+  /* opset 13 softmax normalises along one axis: contiguous rows only when it is the last */
+  if (!ln && g->opset >= 13 && axis != x->ndim - 1) return none;
+  op.D = sf_shape_numel(x->ndim - (int)axis, x->shape + axis);
+  if (op.D <= 0) return none;
+  if (!ln) {
+    if (nd->n_in != 1) return none;
+    op.kind = SF_EC_ROWS_SOFTMAX;
+    return op;
+  }
+  for (int k = 1; k < 3 && k < nd->n_in; k++) {
+    if (nd->in[k] < 0) continue;
+    const sf_tensor *p = &g->values[nd->in[k]].t;
+    if (p->dtype != SF_F32 || sf_tensor_numel(p) != op.D) return none;
+    if (k == 1) op.scale = p->data;
+    else op.bias = p->data;
+  }
+  if (nd->n_in > 3) return none;
+  op.eps = sf_node_attr_float(nd, "epsilon", 1e-5f);
+  op.kind = SF_EC_ROWS_LAYERNORM;
+  return op;
+}
+
 int64_t sf_snn_state_bytes(const sf_graph *g) {
   int64_t floats = 0;
   for (int v = 0; v < g->n_values; v++)
@@ -195,6 +238,7 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
         for (int k = 0; k < nd->n_in; k++) dyn += nd->in[k] >= 0 && !is_const(g, nd->in[k]);
         n->bilinear = dyn == 2 && nd->n_in == 2;
       }
+      if (n->m == M_EC) n->rows = ec_rows_plan(g, nd);
     }
     if (n->m == M_NEURON) {
       if (!(n->v = sf_snn_alloc_f(on))) goto oom;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "graph/graph.h"
+#include "snn/ec_rows.h"
 #include "spikeformer/rng.h"
 #include "spikeformer/snn.h"
 
@@ -30,6 +31,7 @@ typedef struct {
   int alias;          /* order-keeping layout op: its output is its input's buffer, nothing to run */
   int64_t steps_event, steps_dense; /* which synaptic path ran */
   int bilinear;       /* product of exactly two dynamic inputs, linear in each (MatMul, Mul) */
+  sf_ec_rows_op rows; /* ec: GELU, LayerNorm or softmax fused with its running sums (ec_rows.h), or kind NONE */
   /* where input 0 (and 1, products) comes from: the neuron node reached through layout ops, or -1;
    * src_exact: only element-order-preserving layout ops in between */
   int src[2], src_exact[2];

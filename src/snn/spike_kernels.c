@@ -7,6 +7,8 @@
 #include <immintrin.h>
 #endif
 
+#include "core/par.h"
+
 static void axpy_c(int64_t n, float a, const float *w, float *y) {
   for (int64_t i = 0; i < n; i++) y[i] += a * w[i];
 }
@@ -112,8 +114,8 @@ __attribute__((target("avx512f"))) static int64_t events_row_512(const float *X,
 typedef int64_t (*events_row_fn)(const float *, int64_t, int64_t, const float *, int64_t, float *);
 static int64_t events_rows(events_row_fn row, const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
   int64_t events = 0;
-#pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
-  for (int64_t r = 0; r < rows; r++) events += row(X, r, K, W, N, Y);
+  SF_PAR_IF(rows * K > 16384, "omp parallel for reduction(+ : events) schedule(static)",
+  for (int64_t r = 0; r < rows; r++) events += row(X, r, K, W, N, Y););
   return events;
 }
 #endif
@@ -125,20 +127,20 @@ int64_t sf_spike_linear_events(const float *X, int64_t rows, int64_t K, const fl
   if (f == axpy_avx2) return events_rows(events_row_avx2, X, rows, K, W, N, Y);
 #endif
   int64_t events = 0;
-#pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
+  SF_PAR_IF(rows * K > 16384, "omp parallel for reduction(+ : events) schedule(static)",
   for (int64_t r = 0; r < rows; r++) {
     const float *x = X + r * K;
     float *y = Y + r * N;
     for (int64_t k = 0; k < K; k++)
       if (x[k] != 0.0f) { f(N, x[k], W + k * N, y); events++; }
-  }
+  });
   return events;
 }
 
 int64_t sf_spike_linear_bitpacked(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
   axpy_fn f = pick();
   int64_t words = (K + 63) / 64, events = 0;
-#pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
+  SF_PAR_IF(rows * K > 16384, "omp parallel for reduction(+ : events) schedule(static)",
   for (int64_t r = 0; r < rows; r++) {
     const float *x = X + r * K;
     float *y = Y + r * N;
@@ -153,7 +155,7 @@ int64_t sf_spike_linear_bitpacked(const float *X, int64_t rows, int64_t K, const
         events++;
       }
     }
-  }
+  });
   return events;
 }
 
@@ -242,16 +244,16 @@ __attribute__((target("avx512f"))) static void dense_rows_512(const float *X, in
 
 static void dense_block_512(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
   int64_t blocks = (rows + 3) / 4;
-#pragma omp parallel for schedule(static) if (rows * K > 16384)
-  for (int64_t b = 0; b < blocks; b++) dense_rows_512(X, rows, b * 4, K, W, N, Y);
+  SF_PAR_IF(rows * K > 16384, "omp parallel for schedule(static)",
+  for (int64_t b = 0; b < blocks; b++) dense_rows_512(X, rows, b * 4, K, W, N, Y););
 }
 
 /* the OpenMP loop lives outside the target("avx2") functions (clang outlines parallel regions
  * into functions that would not inherit the target attribute) */
 static void dense_block_avx2(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
   int64_t blocks = (rows + 3) / 4;
-#pragma omp parallel for schedule(static) if (rows * K > 16384)
-  for (int64_t b = 0; b < blocks; b++) dense_rows_avx2(X, rows, b * 4, K, W, N, Y);
+  SF_PAR_IF(rows * K > 16384, "omp parallel for schedule(static)",
+  for (int64_t b = 0; b < blocks; b++) dense_rows_avx2(X, rows, b * 4, K, W, N, Y););
 }
 #endif
 
@@ -261,12 +263,12 @@ int64_t sf_spike_linear_dense(const float *X, int64_t rows, int64_t K, const flo
   if (f == axpy_512) { dense_block_512(X, rows, K, W, N, Y); return rows * K; }
   if (f == axpy_avx2) { dense_block_avx2(X, rows, K, W, N, Y); return rows * K; }
 #endif
-#pragma omp parallel for schedule(static) if (rows * K > 16384)
+  SF_PAR_IF(rows * K > 16384, "omp parallel for schedule(static)",
   for (int64_t r = 0; r < rows; r++) {
     const float *x = X + r * K;
     float *y = Y + r * N;
     for (int64_t k = 0; k < K; k++) f(N, x[k], W + k * N, y); /* adding 0 * w leaves y unchanged */
-  }
+  });
   return rows * K;
 }
 

@@ -11,6 +11,8 @@
 #include <immintrin.h>
 #endif
 
+#include "core/par.h"
+
 static int g_isa = -1;
 
 int sf_q8_isa_level(void) {
@@ -52,8 +54,8 @@ void sf_q8_pack(const int8_t *Wq, int64_t K, int64_t N, int8_t *Wp, int32_t *col
 
 int64_t sf_q8_count_nonzero(const int8_t *x, int64_t n) {
   int64_t c = 0;
-#pragma omp parallel for reduction(+ : c) schedule(static) if (n > 262144)
-  for (int64_t i = 0; i < n; i++) c += x[i] != 0;
+  SF_PAR_IF(n > 262144, "omp parallel for reduction(+ : c) schedule(static)",
+  for (int64_t i = 0; i < n; i++) c += x[i] != 0;);
   return c;
 }
 
@@ -145,13 +147,21 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t events_row_5
 
 static int64_t events_512(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int32_t *ACC) {
   int64_t events = 0;
-#pragma omp parallel reduction(+ : events) if (rows * K > 16384)
-  {
-    int32_t *idx = malloc(sizeof(int32_t) * (size_t)(K + 64));
+  /* (no orphaned "omp for" in the serial case: inside a shard's thread it would bind to the
+   * shards' team and wait at its barrier for threads that never come) */
+  if (rows * K > 16384 && !omp_in_parallel()) {
+#pragma omp parallel reduction(+ : events)
+    {
+      int32_t *idx = malloc(sizeof(int32_t) * (size_t)(K + 64));
 #pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; r++) events += idx ? events_row_512(X + r * K, K, Wq, N, ACC + r * N, idx) : 0;
-    free(idx);
+      for (int64_t r = 0; r < rows; r++) events += idx ? events_row_512(X + r * K, K, Wq, N, ACC + r * N, idx) : 0;
+      free(idx);
+    }
+    return events;
   }
+  int32_t *idx = malloc(sizeof(int32_t) * (size_t)(K + 64));
+  for (int64_t r = 0; idx && r < rows; r++) events += events_row_512(X + r * K, K, Wq, N, ACC + r * N, idx);
+  free(idx);
   return events;
 }
 #endif
@@ -403,13 +413,19 @@ void sf_q8_step_bits(const int8_t *S, int nb, int64_t K, uint32_t *bits) {
 int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int kmax, const int32_t *bias,
                               int32_t *ACC) {
   int64_t events = 0;
-#pragma omp parallel reduction(+ : events) if (rows * K > 16384)
-  {
-    int32_t *idx = malloc(sizeof(int32_t) * (size_t)(K + 64));
+  if (rows * K > 16384 && !omp_in_parallel()) {
+#pragma omp parallel reduction(+ : events)
+    {
+      int32_t *idx = malloc(sizeof(int32_t) * (size_t)(K + 64));
 #pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; r++) events += idx ? sf_q8_events16_row(X + r * K, K, Wq, N, kmax, bias, ACC + r * N, idx) : 0;
-    free(idx);
+      for (int64_t r = 0; r < rows; r++) events += idx ? sf_q8_events16_row(X + r * K, K, Wq, N, kmax, bias, ACC + r * N, idx) : 0;
+      free(idx);
+    }
+    return events;
   }
+  int32_t *idx = malloc(sizeof(int32_t) * (size_t)(K + 64));
+  for (int64_t r = 0; idx && r < rows; r++) events += sf_q8_events16_row(X + r * K, K, Wq, N, kmax, bias, ACC + r * N, idx);
+  free(idx);
   return events;
 }
 
@@ -419,7 +435,7 @@ int64_t sf_q8_linear_events(const int8_t *X, int64_t rows, int64_t K, const int8
 #endif
   row_add_fn f = pick_row_add();
   int64_t events = 0;
-#pragma omp parallel for reduction(+ : events) schedule(static) if (rows * K > 16384)
+  SF_PAR_IF(rows * K > 16384, "omp parallel for reduction(+ : events) schedule(static)",
   for (int64_t r = 0; r < rows; r++) {
     const int8_t *x = X + r * K;
     int32_t *acc = ACC + r * N;
@@ -437,17 +453,17 @@ int64_t sf_q8_linear_events(const int8_t *X, int64_t rows, int64_t K, const int8
     }
     for (; k < K; k++)
       if (x[k]) { f(N, x[k], Wq + k * N, acc); events++; }
-  }
+  });
   return events;
 }
 
 /* ---- dense path ---- */
 
 static void dense_c(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int32_t *ACC) {
-#pragma omp parallel for schedule(static) if (rows * K > 16384)
+  SF_PAR_IF(rows * K > 16384, "omp parallel for schedule(static)",
   for (int64_t r = 0; r < rows; r++)
     for (int64_t k = 0; k < K; k++)
-      if (X[r * K + k]) row_add_c(N, X[r * K + k], Wq + k * N, ACC + r * N);
+      if (X[r * K + k]) row_add_c(N, X[r * K + k], Wq + k * N, ACC + r * N););
 }
 
 #if defined(__x86_64__)
@@ -564,20 +580,20 @@ static void dense_vnni(const int8_t *X, int64_t rows, int64_t K, const int8_t *W
                        int32_t *ACC) {
   if (N <= 16) {
     int64_t blocks = (rows + 7) / 8;
-#pragma omp parallel for schedule(static) if (rows * K > 16384)
-    for (int64_t b = 0; b < blocks; b++) dense_rows8_narrow_vnni(X, rows, b * 8, K, Wp, colsum, N, bias, ACC);
+    SF_PAR_IF(rows * K > 16384, "omp parallel for schedule(static)",
+    for (int64_t b = 0; b < blocks; b++) dense_rows8_narrow_vnni(X, rows, b * 8, K, Wp, colsum, N, bias, ACC););
     return;
   }
   int64_t blocks = (rows + 3) / 4;
-#pragma omp parallel for schedule(static) if (rows * K > 16384)
-  for (int64_t b = 0; b < blocks; b++) dense_rows_vnni(X, rows, b * 4, K, Wp, colsum, N, bias, ACC);
+  SF_PAR_IF(rows * K > 16384, "omp parallel for schedule(static)",
+  for (int64_t b = 0; b < blocks; b++) dense_rows_vnni(X, rows, b * 4, K, Wp, colsum, N, bias, ACC););
 }
 
 static void dense_avx2(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int32_t *ACC) {
-#pragma omp parallel for schedule(static) if (rows * K > 16384)
+  SF_PAR_IF(rows * K > 16384, "omp parallel for schedule(static)",
   for (int64_t r = 0; r < rows; r++)
     for (int64_t k = 0; k < K; k++)
-      if (X[r * K + k]) row_add_avx2(N, X[r * K + k], Wq + k * N, ACC + r * N);
+      if (X[r * K + k]) row_add_avx2(N, X[r * K + k], Wq + k * N, ACC + r * N););
 }
 #endif
 
