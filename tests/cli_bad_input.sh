@@ -44,6 +44,8 @@ expect_error unknown_op_names_node "frob_1" "" -- "$BIN" analyze "$ROOT/tests/da
 expect_error mismatched_shapes "inner dimensions differ" "$T/a.json" -- "$BIN" analyze "$ROOT/tests/data/bad_shapes.onnx" --json "$T/a.json"
 expect_error mismatched_shapes_node "'proj'" "" -- "$BIN" analyze "$ROOT/tests/data/bad_shapes.onnx"
 expect_error nan_weight "NaN" "$T/a.json" -- "$BIN" analyze "$ROOT/tests/data/nan_weight.onnx" --json "$T/a.json"
+expect_error no_outputs "declares no outputs" "$T/a.json" -- "$BIN" analyze "$ROOT/tests/data/no_outputs.onnx" --json "$T/a.json"
+expect_error no_outputs_convert "declares no outputs" "$T/no.sfm" -- "$BIN" convert "$ROOT/tests/data/no_outputs.onnx" -o "$T/no.sfm"
 expect_error safetensors_missing_tensor "bert.encoder.layer.1.attention.self.value.weight' not found" "$T/o/output_0.npy" -- \
   "$BIN" run "$ROOT/tests/data/hf_missing_tensor" --input "$ROOT/models/hf_text/bert_cls/input_ids.npy" -o "$T/o"
 head -c 40 "$ROOT/models/vit/hf/model.safetensors" > "$T/st_trunc_dir_model"

@@ -249,6 +249,10 @@ static sf_status import_model(const Onnx__ModelProto *m, const char *path, const
       goto fail;
     }
   }
+  if (gp->n_output == 0) {
+    st = sf_error(SF_ERR_FORMAT, "%s: the graph declares no outputs (a model needs at least one)", path);
+    goto fail;
+  }
   for (size_t i = 0; i < gp->n_output; i++) {
     const Onnx__ValueInfoProto *vi = gp->output[i];
     int v = vi->name ? sf_graph_find_value(g, vi->name) : -1;

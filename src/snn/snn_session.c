@@ -191,6 +191,8 @@ done:
 }
 
 sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg, sf_decoder decoder, sf_snn_session **out) {
+  if (g->n_inputs < 1 || g->n_outputs < 1)
+    return sf_error(SF_ERR_ARG, "the spiking graph has %d inputs and %d outputs; it needs at least one of each", g->n_inputs, g->n_outputs);
   sf_snn_session *s = calloc(1, sizeof *s);
   if (!s) return sf_error(SF_ERR_NOMEM, "out of memory");
   int scratch_in = 0;

@@ -1,5 +1,6 @@
 """Writes the small malformed models used by tests/cli_bad_input.sh (run with /usr/bin/python3).
-Committed outputs: unknown_op.onnx, bad_shapes.onnx, nan_weight.onnx, hf_missing_tensor/."""
+Committed outputs: unknown_op.onnx, bad_shapes.onnx, nan_weight.onnx, hf_missing_tensor/,
+unconvertible.onnx, no_outputs.onnx."""
 import json, os, shutil, struct
 import numpy as np
 import onnx
@@ -58,3 +59,8 @@ nodes = [helper.make_node("MatMul", ["x", "w2"], ["h"], name="proj"),
          helper.make_node("Gather", ["table", "idx"], ["y"], name="lookup")]
 g = helper.make_graph(nodes, "g", [x], [y], [table, w2])
 save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "unconvertible.onnx")
+
+# a graph that declares no outputs
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+g = helper.make_graph([helper.make_node("Relu", ["x"], ["h"], name="act")], "g", [x], [])
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "no_outputs.onnx")
