@@ -82,22 +82,19 @@ neuron16_512(const int32_t *xa, const float *xf, int32_t *v, int8_t *kq, float *
     k = _mm512_min_epi32(_mm512_max_epi32(_mm512_srai_epi32(u, (unsigned)th_shift), _mm512_set1_epi32(lo)), _mm512_set1_epi32(KK));
     nv = _mm512_sub_epi32(u, _mm512_slli_epi32(k, (unsigned)th_shift));
   } else if (STRAT == NB_COMPARE) {
-    /* k = #{j = 1..K : u >= j Th} - #{j = 0..K-1 (signed) : u < -j Th} = clamp(floor(u / Th), lo, K) */
+    /* k = #{j = 1..K : u >= j Th} - #{j = 0..K-1 (signed) : u < -j Th} = clamp(floor(u / Th), lo, K);
+     * then the remainder u - k Th by one multiply (cheaper than a masked subtract after each compare) */
     __m512i up = T1, dn = zero;
     k = zero;
-    nv = u;
     for (int q = 0; q < KK; q++) {
-      __mmask16 ge = _mm512_cmpge_epi32_mask(u, up);
-      k = _mm512_mask_add_epi32(k, ge, k, one);
-      nv = _mm512_mask_sub_epi32(nv, ge, nv, T1);
+      k = _mm512_mask_add_epi32(k, _mm512_cmpge_epi32_mask(u, up), k, one);
       up = _mm512_add_epi32(up, T1);
       if (SIGNED) {
-        __mmask16 lt = _mm512_cmplt_epi32_mask(u, dn);
-        k = _mm512_mask_sub_epi32(k, lt, k, one);
-        nv = _mm512_mask_add_epi32(nv, lt, nv, T1);
+        k = _mm512_mask_sub_epi32(k, _mm512_cmplt_epi32_mask(u, dn), k, one);
         dn = _mm512_sub_epi32(dn, T1);
       }
     }
+    nv = _mm512_sub_epi32(u, _mm512_mullo_epi32(k, T1)); /* |k Th| <= K Th < 2^30: no overflow */
   } else {
     /* floor(u / Th) from the float quotient, corrected by one either way, clamped */
     __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(u), LDPS(iTh)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
