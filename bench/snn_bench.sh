@@ -5,6 +5,7 @@
 #   2. the ReLU MLP as an SNN at T=32 vs the same converted network stepped in PyTorch
 #   3. synaptic events per second per core on a cache-resident layer
 #   4. peak memory at T=64 vs T=4 (streaming over time)
+#   5. costs behind the step loop's design (bench_step_costs.c)
 #   usage: bench/snn_bench.sh [BUILD_DIR] [THREADS]
 # Every time is the best of 3 runs on both sides (PyTorch too: its scripts take their best of 3).
 set -euo pipefail
@@ -74,6 +75,8 @@ for q in float int8; do
 done
 
 OMP_NUM_THREADS=1 "$ROOT/$BUILD/bench/bench_events"
+# what the step loop's design rests on: OpenMP region set-up, EC passes by cache level, fused EC
+"$ROOT/$BUILD/bench/bench_step_costs"
 
 "$BIN" eval "$T/vit.sfm" --timesteps 4 --limit 2000 --no-ann --threads "$THREADS" --json "$T/m4.json" > /dev/null
 "$BIN" eval "$T/vit.sfm" --timesteps 64 --limit 2000 --no-ann --threads "$THREADS" --json "$T/m64.json" > /dev/null
