@@ -496,7 +496,6 @@ static sf_status run_op(sf_snn_session *s, int i, int t, op_args *a) {
         float *cu = n->cum[k], *me = n->bilinear ? NULL : s->scratch_mean[k];
         const float *x = s->inc[v];
         float inv = 1.0f / (float)t;
-        if (!(getenv("SF_SKIPEC") && n->m == M_EC))
         SF_PAR_IF(m > 32768, "omp parallel for schedule(static)",
         for (int64_t e0 = 0; e0 < m; e0 += 4096) sf_ec_accumulate(cu + e0, me ? me + e0 : NULL, x + e0, inv, m - e0 < 4096 ? m - e0 : 4096););
         a->tin[k].data = me ? me : cu;
