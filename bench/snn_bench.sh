@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Spiking runtime benchmarks, every ratio measured in this one run on this machine:
-#   1. ViT as an SNN at T=8 (full test set) vs the float ANN executor and vs PyTorch's ANN
+#   1. ViT as an SNN at T=8 (full test set) vs the float ANN executor and vs PyTorch's ANN, rate-coded
+#      and delta-coded (sigma-delta)
 #      (and at T=1: what each further timestep costs against one ANN pass, and by kind of work)
 #   2. the ReLU MLP as an SNN at T=32 vs the same converted network stepped in PyTorch
 #   3. synaptic events per second per core on a cache-resident layer
@@ -46,6 +47,18 @@ for q in float int8; do
   acc=$(sed -n 's/.*"snn_accuracy_by_t":[ \t]*\[\(.*\)\].*/\1/p' "$T/vit_snn_$q.json" | awk -F, '{print $NF}')
   printf "ViT SNN T=8 %-5s: %.2fs (accuracy %s)\n" "$q" "$snn" "$acc"
   awk -v s="$snn" -v a="$ann" -v p="$pt" 'BEGIN { printf "  ratio SNN/ANN executor: %.2f   ratio SNN/PyTorch ANN: %.2f   (goal: <= 1.5)\n", s / a, s / p }'
+done
+
+# The same ViT converted with delta (sigma-delta) coding: each value goes out once, then only its
+# changes, so on a static image the steps after the first have (next to) nothing to do
+"$BIN" convert "$ROOT/models/vit/model.onnx" -o "$T/vit_delta.sfm" --timesteps 8 --coding delta > /dev/null
+for q in float int8; do
+  best3 "$T/vit_delta_$q.json" "$BIN" eval "$T/vit_delta.sfm" --timesteps 8 --no-ann --quant $q --threads "$THREADS"
+  snn=$(num seconds "$T/vit_delta_$q.json")
+  acc=$(sed -n 's/.*"snn_accuracy_by_t":[ \t]*\[\(.*\)\].*/\1/p' "$T/vit_delta_$q.json" | awk -F, '{print $NF}')
+  printf "ViT SNN T=8 %-5s delta-coded: %.2fs (accuracy %s)\n" "$q" "$snn" "$acc"
+  awk -v s="$snn" -v a="$ann" -v p="$pt" 'BEGIN { printf "  ratio SNN/ANN executor: %.2f   ratio SNN/PyTorch ANN: %.2f   (goal: <= 1.5)\n", s / a, s / p }'
+  /usr/bin/python3 -c 'import json, sys; w = json.load(open(sys.argv[1]))["work_per_sample_by_t"]; print("  work per sample by step (ops + neuron updates): " + ", ".join("%.3g" % x for x in w))' "$T/vit_delta_$q.json"
 done
 
 # Where the ViT's time goes: the cost of one more timestep (T=8 vs T=1, int8) against the ANN's

@@ -90,6 +90,13 @@ expect_error wrong_input_name "no input named 'pixels'" "$T/o3/output_0.npy" -- 
 expect_error wrong_input_shape "expects" "$T/o4/output_0.npy" -- "$BIN" run "$VIT" --input "$ROOT/models/hf_text/bert_cls/input_ids.npy" -o "$T/o4"
 expect_error unwritable_output "cannot" "" -- "$BIN" eval "$VIT" --limit 8 --json /nonexistent-dir/e.json
 expect_error bad_burst_code "config key 'burst_code': unknown value 'ternary' (one of: unary, binary)" "$T/bc.sfm" -- "$BIN" convert "$VIT" -o "$T/bc.sfm" --burst-code ternary
+expect_error bad_coding "config key 'coding': unknown value 'sigma' (one of: rate, delta)" "$T/bc.sfm" -- "$BIN" convert "$VIT" -o "$T/bc.sfm" --coding sigma
+# a delta-coded network takes only direct input encoding, the membrane decoder and non-leaky neurons
+"$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/mlp_delta.sfm" --neuron if --calib-samples 32 --coding delta > /dev/null
+expect_error delta_rate_encoding "delta coding sends the input once and then its changes: it needs direct input encoding, not rate" "$T/dr.json" -- \
+  "$BIN" eval "$T/mlp_delta.sfm" --limit 8 --encoding rate --json "$T/dr.json"
+expect_error delta_count_decoder "the spike-count decoder needs rate coding" "$T/dc.json" -- "$BIN" eval "$T/mlp_delta.sfm" --limit 8 --decoder count --json "$T/dc.json"
+expect_error delta_leaky "cannot be delta-coded" "$T/dl.sfm" -- "$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/dl.sfm" --neuron lif --calib-samples 32 --coding delta
 # a NaN in a spiking network's input: named by sample and element, nothing written (float and int8)
 cp "$ROOT/models/mlp/sample_input.npy" "$T/nan_input.npy"
 hlen=$(od -An -tu2 -j8 -N2 "$T/nan_input.npy" | tr -d ' ')

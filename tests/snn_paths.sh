@@ -9,12 +9,16 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 "$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/mlp.sfm" --neuron if --calib-samples 128 > /dev/null || exit 1
 "$BIN" convert "$ROOT/models/vit/model.onnx" -o "$T/vit.sfm" --calib-samples 128 > /dev/null || exit 1
+# delta coding: the ViT (bursts of up to 127, settles at once) and the MLP with IF neurons (one
+# spike per step: values go out over many steps, so nodes run and are skipped step by step)
+"$BIN" convert "$ROOT/models/vit/model.onnx" -o "$T/vit-delta.sfm" --calib-samples 128 --coding delta > /dev/null || exit 1
+"$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/mlp-delta.sfm" --neuron if --calib-samples 128 --coding delta > /dev/null || exit 1
 pass=0; fail=0
 sig() { grep -E '"(spikes_per_sample|snn_accuracy_by_t)"' "$1" | tr -d ' \t'; }
 # float runs must agree among themselves, int8 runs among themselves. SF_ISA=c (portable kernels)
 # must also agree for the int8 MLP, whose spiking layers are all integer; float arithmetic (FMA or
 # not, the ViT's float functions) may round differently across instruction sets.
-for m in mlp vit; do
+for m in mlp vit vit-delta mlp-delta; do
   for q in float int8; do
     ref=""
     # threads path [isa] [schedule]; the int8 MLP is a time-major chain unless --schedule step

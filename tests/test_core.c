@@ -102,6 +102,10 @@ static void config_json(void **st) {
   assert_int_equal(sf_config_set(&c, "burst_code", "ternary"), SF_ERR_ARG);
   assert_non_null(strstr(sf_last_error(), "unary, binary"));
   assert_int_equal(sf_config_set(&c, "burst_code", "binary"), SF_OK);
+  assert_int_equal(c.coding, SF_CODING_RATE);
+  assert_int_equal(sf_config_set(&c, "coding", "sigma"), SF_ERR_ARG);
+  assert_non_null(strstr(sf_last_error(), "rate, delta"));
+  assert_int_equal(sf_config_set(&c, "coding", "delta"), SF_OK);
   char *j = sf_config_to_json(&c);
   sf_spiking_config d;
   sf_config_default(&d);
@@ -109,6 +113,7 @@ static void config_json(void **st) {
   assert_int_equal(d.timesteps, c.timesteps);
   assert_int_equal(d.neuron_model, c.neuron_model);
   assert_int_equal(d.burst_code, SF_BURST_BINARY);
+  assert_int_equal(d.coding, SF_CODING_DELTA);
   free(j);
 }
 

@@ -284,6 +284,116 @@ static void binary_burst_counts(void **st) {
   sf_graph_free(gq);
 }
 
+/* Delta (sigma-delta) coding against a plain simulation of its rules, on
+ *   x [1,16] -> N1 (theta 0.25, K 3) -> Linear (16x8, bias) = y -> N2 (theta 4, K 2) -> p = N2 * N2 (product)
+ *   -> out = p + y + c (c a constant vector: a generic op with a constant input)
+ * The input, the bias and c arrive at t = 1 only; x needs up to 5 steps of N1's bursts and y up to
+ * several of N2's, so later steps run only what still changes. Every value is a small multiple of
+ * a power of two: the float runtime must match the simulation exactly at every step, and skip
+ * exactly the nodes the simulation says have nothing to do (counted by neuron updates). */
+static void delta_coding(void **st) {
+  (void)st;
+  enum { T = 14, NI = 16, NO = 8 };
+  float x[NI], w[NI * NO], b[NO];
+  for (int i = 0; i < NI; i++) x[i] = 0.25f * (float)((i * 7) % 31 - 15);
+  for (int i = 0; i < NI * NO; i++) w[i] = 2.0f * (float)(((i / NO) * 5 + (i % NO) * 3) % 3 - 1);
+  for (int j = 0; j < NO; j++) b[j] = 0.5f * (float)(j - 4);
+  /* the simulation */
+  double v1[NI], v2[NO], S2[NO] = {0}, Y[NO] = {0}, want[T][NO], upd[T];
+  int pend1 = 0, pend2 = 0, settled = 0;
+  for (int i = 0; i < NI; i++) v1[i] = 0.125;
+  for (int j = 0; j < NO; j++) v2[j] = 2.0;
+  for (int t = 1; t <= T; t++) {
+    int run1 = t == 1 || pend1, fired1 = 0, run2;
+    double s1[NI] = {0}, y[NO] = {0};
+    pend1 = 0;
+    for (int i = 0; i < NI && run1; i++) {
+      v1[i] += t == 1 ? x[i] : 0.0;
+      double k = floor(v1[i] / 0.25);
+      k = k > 3 ? 3 : k < -3 ? -3 : k;
+      v1[i] -= 0.25 * k;
+      s1[i] = 0.25 * k;
+      fired1 |= k != 0;
+      pend1 |= fabs(k) == 3;
+    }
+    run2 = fired1 || pend2 || t == 1;
+    pend2 = 0;
+    for (int j = 0; j < NO; j++) {
+      y[j] = t == 1 ? b[j] : 0.0;
+      for (int i = 0; i < NI; i++) y[j] += s1[i] * w[i * NO + j];
+      Y[j] += y[j];
+      if (!run2) continue;
+      v2[j] += y[j];
+      double k = floor(v2[j] / 4.0);
+      k = k > 2 ? 2 : k < -2 ? -2 : k;
+      v2[j] -= 4.0 * k;
+      S2[j] += 4.0 * k;
+      pend2 |= fabs(k) == 2;
+    }
+    for (int j = 0; j < NO; j++) want[t - 1][j] = S2[j] * S2[j] + Y[j] + 0.25 * j;
+    upd[t - 1] = (run1 ? NI : 0) + (run2 ? NO : 0);
+    if (!settled && !run1 && !run2) settled = t;
+  }
+  assert_true(settled > 3 && settled < T); /* bursts cut at K for a few steps, then nothing */
+  for (int quant = 0; quant <= 8; quant += 8) {
+    G = sf_graph_new();
+    int64_t shape[2] = {1, NI}, ws[2] = {NI, NO}, bs = NO;
+    int xin = sf_graph_value(G, "x");
+    sf_tensor_describe(&G->values[xin].t, SF_F32, 2, shape);
+    sf_graph_add_input(G, xin);
+    int s1 = neuron(xin, 0.25f, 3, 1, "s1");
+    int lin[3] = {s1, cval("w", SF_F32, 2, ws, w), cval("b", SF_F32, 1, &bs, b)};
+    int y = node("Linear", "spikeformer", "linear", 3, lin, "y");
+    int s2 = neuron(y, 4.0f, 2, 1, "s2");
+    int pin[2] = {s2, s2};
+    int pr = node("Mul", "", "product", 2, pin, "p");
+    float cv[NO];
+    for (int j = 0; j < NO; j++) cv[j] = 0.25f * (float)j;
+    int ain[2] = {pr, y}, cin[2] = {node("Add", "", "linear", 2, ain, "py"), cval("c", SF_F32, 2, (int64_t[]){1, NO}, cv)};
+    sf_graph_add_output(G, node("Add", "", "linear", 2, cin, "out"));
+    for (int i = 0; i < G->n_nodes; i++) assert_int_equal(sf_node_infer(G, i), SF_OK);
+    sf_spiking_config cfg;
+    sf_config_default(&cfg);
+    cfg.spike_encoding = SF_ENCODE_DIRECT;
+    cfg.coding = SF_CODING_DELTA;
+    sf_snn_session *s;
+    assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_OK);
+    if (quant) assert_int_equal(sf_snn_set_quant(s, 8), SF_OK);
+    sf_tensor in = {0};
+    sf_tensor_describe(&in, SF_F32, 2, shape);
+    in.data = x;
+    float got[T * NO];
+    grab_steps gs = {got, NO};
+    for (int run = 0; run < 2; run++) { /* the second run starts from a clean state */
+      assert_int_equal(sf_snn_run(s, &in, T, grab_steps_cb, &gs), SF_OK);
+      for (int t = 1; t <= T; t++)
+        for (int j = 0; j < NO; j++) {
+          /* int8: the bias in weight units and the threshold rounded to them: within a few per cent */
+          double tol = quant ? 0.03 * fabs(want[t - 1][j]) + 0.5 : 1e-6;
+          if (fabs(got[(t - 1) * NO + j] - want[t - 1][j]) > tol) fail_msg("%s run %d step %d output %d: %g, the simulation %g", quant ? "int8" : "float", run, t, j, (double)got[(t - 1) * NO + j], want[t - 1][j]);
+        }
+    }
+    for (int t = 1; t <= T; t++) {
+      double sops, macs, fops, nupd;
+      sf_snn_step_counts(s, t, &sops, &macs, &fops, &nupd);
+      if (!quant) assert_float_equal(nupd, 2 * upd[t - 1], 1e-9); /* two runs */
+      if (t >= settled) assert_true(sops == 0 && nupd == 0);
+    }
+    printf("  delta coding %s: matches the simulation at all %d steps; nothing runs from step %d on\n", quant ? "int8" : "float", T, settled);
+    sf_snn_session_free(s);
+    /* delta coding refuses what it cannot run */
+    cfg.spike_encoding = SF_ENCODE_RATE;
+    assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_ERR_ARG);
+    assert_non_null(strstr(sf_last_error(), "direct input encoding"));
+    cfg.spike_encoding = SF_ENCODE_DIRECT;
+    assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_COUNT, &s), SF_ERR_ARG);
+    sf_node_set_attr_float(&G->nodes[0], "leak", 0.9f);
+    assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_ERR_ARG);
+    assert_non_null(strstr(sf_last_error(), "leaky"));
+    sf_graph_free(G);
+  }
+}
+
 /* whole network: converted ViT and MLP against the ANN on test images */
 static void network_vs_ann(const char *rel, int T, double max_loss_points, int neuron_if) {
   char path[1024];
@@ -1003,7 +1113,7 @@ int main(void) {
     cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),
     cmocka_unit_test(vit_snn),         cmocka_unit_test(dynamic_batching), cmocka_unit_test(q8_kernels), cmocka_unit_test(q8_neuron_block),
     cmocka_unit_test(q8_row_kernels),  cmocka_unit_test(ec_rows_fused),
-    cmocka_unit_test(chain_odd_widths),
+    cmocka_unit_test(chain_odd_widths), cmocka_unit_test(delta_coding),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,12 @@ typedef enum { SF_ENCODE_RATE = 0, SF_ENCODE_DIRECT, SF_ENCODE_LATENCY } sf_spik
  * 2^b (weighted spikes, Kim et al., Neurocomputing 311, 2018): the target adds the weight row into
  * one accumulator per bit and combines them with shifts, so a count k costs popcount(k) events. */
 typedef enum { SF_BURST_UNARY = 0, SF_BURST_BINARY } sf_burst_code;
+/* What a neuron's spikes carry over time. RATE: the activation is the mean over steps (every step
+ * re-sends it; accuracy grows with T). DELTA: sigma-delta coding (Loihi 2's SDNN neurons): the
+ * activation is the sum over steps; the input and constants arrive once, every step sends only
+ * what changed, and a node whose inputs did not change does not run. On a static input the network
+ * settles once the values are sent; later steps carry only what a burst could not send at once. */
+typedef enum { SF_CODING_RATE = 0, SF_CODING_DELTA } sf_temporal_coding;
 typedef enum { SF_SURROGATE_FAST_SIGMOID = 0, SF_SURROGATE_ATAN, SF_SURROGATE_RECTANGULAR, SF_SURROGATE_TRIANGLE } sf_surrogate;
 
 typedef struct {
@@ -36,6 +42,7 @@ typedef struct {
   int burst_levels;        /* BURST: max spikes per step */
   sf_burst_code burst_code;/* BURST: unary or binary (weighted) spikes */
   sf_spike_encoding spike_encoding;
+  sf_temporal_coding coding; /* rate (default) or delta (sigma-delta) */
   sf_surrogate surrogate_gradient;
   float surrogate_slope;
   uint64_t seed;
@@ -55,6 +62,7 @@ const char *sf_neuron_model_name(sf_neuron_model m);
 const char *sf_encoding_name(sf_spike_encoding e);
 const char *sf_surrogate_name(sf_surrogate s);
 const char *sf_burst_code_name(sf_burst_code c);
+const char *sf_coding_name(sf_temporal_coding c);
 /* 1 if the config makes burst neurons whose counts travel in binary code */
 int sf_config_binary_bursts(const sf_spiking_config *c);
 

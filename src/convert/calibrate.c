@@ -2,7 +2,8 @@
  * every neuron site's thresholds from the activation statistics of what the neuron quantises.
  * One pass collects, per site and per channel, the exact max |x| and a log-spaced histogram
  * (32 bins per octave) from which percentiles and quantisation errors are read.
- * Policies (R = clip range, theta = R / K for a burst neuron with K levels):
+ * Policies (R = clip range, theta = R / K for a burst neuron with K levels; R / (K T) when delta-coded,
+ * which has the same quantiser):
  *   max         R = max |x|
  *   percentile  R = p-th percentile of |x|
  *   mse         R minimising E[(x - q(x))^2] for the SNN's effective quantiser at T steps:
@@ -139,7 +140,7 @@ sf_status sf_calibrate(const sf_graph *src, const sf_dataset *calib, const sf_co
       }
     }
   }
-  int K = opt->snn.neuron_model == SF_NEURON_BURST ? opt->snn.burst_levels : 1;
+  int K = sf_convert_theta_levels(opt);
 #pragma omp parallel for schedule(dynamic)
   for (int i = 0; i < n_sites; i++)
     for (int64_t c = 0; c < sites[i].channels; c++) {

@@ -252,7 +252,7 @@ static sf_status insert_neurons(sf_graph *g, const sf_convert_options *opt, cons
         sf_node_set_attr_int(nn, "signed", is_signed);
         sf_node_set_attr_int(nn, "axis", axis);
         sf_node_set_attr_string(nn, "model", sf_neuron_model_name(opt->snn.neuron_model));
-        sf_node_set_attr_int(nn, "levels", opt->snn.neuron_model == SF_NEURON_BURST ? opt->snn.burst_levels : 1);
+        sf_node_set_attr_int(nn, "levels", sf_convert_step_levels(opt));
         if (sf_config_binary_bursts(&opt->snn)) sf_node_set_attr_int(nn, "code", 1);
         sf_node_set_attr_float(nn, "leak", opt->snn.neuron_model == SF_NEURON_LIF ? opt->snn.leak : 1.0f);
         if ((st = sf_node_infer(g, pos))) goto done;

@@ -100,6 +100,9 @@ sf_status sf_convert(const sf_graph *ann, const sf_dataset *calib, const sf_conv
   if (opt->calib_samples < 1 || opt->calib_batch < 1)
     return sf_error(SF_ERR_ARG, "conversion: calib_samples (%d) and calib_batch (%d) must be at least 1", opt->calib_samples, opt->calib_batch);
   if (calib->n < 1) return sf_error(SF_ERR_ARG, "conversion: the calibration set holds no samples");
+  if (opt->snn.coding == SF_CODING_DELTA && opt->snn.neuron_model == SF_NEURON_LIF && opt->snn.leak != 1.0f)
+    return sf_error(SF_ERR_ARG, "conversion: a leaky neuron (LIF, leak %g) cannot be delta-coded: a sigma-delta neuron keeps what it has not sent (use if or burst)",
+                    (double)opt->snn.leak);
   sf_snn_model *m = calloc(1, sizeof *m);
   if (!m) return sf_error(SF_ERR_NOMEM, "out of memory");
   m->src = ann;
@@ -129,6 +132,16 @@ void sf_snn_model_free(sf_snn_model *m) {
 }
 
 int sf_snn_model_num_sites(const sf_snn_model *m) { return m->n_sites; }
+int sf_convert_theta_levels(const sf_convert_options *o) {
+  const int K = o->snn.neuron_model == SF_NEURON_BURST ? o->snn.burst_levels : 1;
+  return o->snn.coding == SF_CODING_DELTA ? K * o->snn.timesteps : K;
+}
+
+int sf_convert_step_levels(const sf_convert_options *o) {
+  if (o->snn.neuron_model != SF_NEURON_BURST) return 1;
+  return o->snn.coding == SF_CODING_DELTA ? 127 : o->snn.burst_levels;
+}
+
 void sf_snn_model_set_timesteps(sf_snn_model *m, int T) { if (T > 0) m->opt.snn.timesteps = T; }
 const sf_convert_options *sf_snn_model_options(const sf_snn_model *m) { return &m->opt; }
 const sf_graph *sf_snn_model_source(const sf_snn_model *m) { return m->src; }

@@ -13,11 +13,13 @@ static const char *neuron_names[] = {"if", "lif", "burst"};
 static const char *encoding_names[] = {"rate", "direct", "latency"};
 static const char *surrogate_names[] = {"fast_sigmoid", "atan", "rectangular", "triangle"};
 static const char *burst_code_names[] = {"unary", "binary"};
+static const char *coding_names[] = {"rate", "delta"};
 
 const char *sf_neuron_model_name(sf_neuron_model m) { return neuron_names[m]; }
 const char *sf_encoding_name(sf_spike_encoding e) { return encoding_names[e]; }
 const char *sf_surrogate_name(sf_surrogate s) { return surrogate_names[s]; }
 const char *sf_burst_code_name(sf_burst_code c) { return burst_code_names[c]; }
+const char *sf_coding_name(sf_temporal_coding c) { return coding_names[c]; }
 int sf_config_binary_bursts(const sf_spiking_config *c) { return c->neuron_model == SF_NEURON_BURST && c->burst_code == SF_BURST_BINARY; }
 
 void sf_config_default(sf_spiking_config *c) {
@@ -104,6 +106,11 @@ sf_status sf_config_set(sf_spiking_config *c, const char *key, const char *v) {
     c->spike_encoding = (sf_spike_encoding)e;
     return SF_OK;
   }
+  if (!strcmp(key, "coding")) {
+    if ((st = parse_enum(key, v, coding_names, 2, &e))) return st;
+    c->coding = (sf_temporal_coding)e;
+    return SF_OK;
+  }
   if (!strcmp(key, "surrogate_gradient")) {
     if ((st = parse_enum(key, v, surrogate_names, 4, &e))) return st;
     c->surrogate_gradient = (sf_surrogate)e;
@@ -180,6 +187,7 @@ char *sf_config_to_json(const sf_spiking_config *c) {
   cJSON_AddNumberToObject(r, "burst_levels", c->burst_levels);
   cJSON_AddStringToObject(r, "burst_code", burst_code_names[c->burst_code]);
   cJSON_AddStringToObject(r, "spike_encoding", encoding_names[c->spike_encoding]);
+  cJSON_AddStringToObject(r, "coding", coding_names[c->coding]);
   cJSON_AddStringToObject(r, "surrogate_gradient", surrogate_names[c->surrogate_gradient]);
   cJSON_AddNumberToObject(r, "surrogate_slope", c->surrogate_slope);
   cJSON_AddNumberToObject(r, "seed", (double)c->seed);

@@ -5,6 +5,10 @@
  *   ec       O_t = t f(mean_t) - (t-1) f(mean_{t-1}), mean_t = running sum / t
  *   neuron   v += x (LIF: v = leak v + x); k = clamp(floor(v / theta), -K or 0, K); v -= k theta;
  *            emits k theta; v starts at theta / 2 (round-to-nearest), reset by subtraction
+ * Delta coding (sigma-delta) replaces t by 1 in the product and ec forms (cumulative outputs A_t B_t
+ * and f(sum_t)), sends the input and the constants at t = 1 only, and skips a node at t > 1 when none
+ * of its inputs changed (a neuron also needs nothing left over from a burst cut at K): its output
+ * is "silent", and a consumer that does run reads it as zeros.
  * Shapes per value: whatever the spiking graph says ([batch, ...]).
  * This is the step-major schedule (every node over the batch at each step); a graph that is an int8
  * feed-forward chain runs time-major instead (snn_chain.c), with the same results. */
@@ -21,6 +25,7 @@
 #include "snn/spike_kernels_q8.h"
 #include "snn/neuron_kernels_q8.h"
 #include "snn/q8_codes.h"
+#include "snn/snn_delta.h"
 #include "snn/snn_session.h"
 #include "spikeformer/threads.h"
 
@@ -216,7 +221,7 @@ static int decode_step(sf_snn_session *s, int t, const float *y, sf_snn_step_fn 
     float *tmp = s->counts; /* reuse as decode buffer */
     if (s->decoder == SF_DECODE_COUNT) memcpy(tmp, s->spk_count, sizeof(float) * (size_t)n_out);
     else {
-      float inv = 1.0f / (float)t;
+      float inv = s->delta ? 1.0f : 1.0f / (float)t; /* rate: the mean over steps; delta: the sum */
       for (int64_t e = 0; e < n_out; e++) tmp[e] = dec[e] * inv;
     }
     s->dec.data = tmp;
@@ -270,11 +275,24 @@ static void reset_state(sf_snn_session *s) {
       memset(n->prev, 0, sizeof(float) * (size_t)on);
     }
     if (n->m == M_NEURON && !n->q) {
-      /* membranes start at theta / 2: [outer, C, inner] walked without divisions */
-      int64_t C = n->ntheta == 1 ? 1 : n->C, inner = n->ntheta == 1 ? on : n->inner, e = 0;
-      for (int64_t o = 0; o < on / (C * inner); o++)
-        for (int64_t c = 0; c < C; c++)
-          for (int64_t j = 0; j < inner; j++) n->v[e++] = 0.5f * n->theta[n->ntheta == 1 ? 0 : c];
+      /* membranes start at theta / 2: [outer, C, inner] walked without divisions (channels last:
+       * rows of C thresholds) */
+      const int64_t C = n->ntheta == 1 ? 1 : n->C, inner = n->ntheta == 1 ? on : n->inner, outer = on / (C * inner);
+      const float *th = n->theta;
+      float *v = n->v;
+      if (inner == 1) {
+        for (int64_t o = 0; o < outer; o++)
+#pragma omp simd
+          for (int64_t c = 0; c < C; c++) v[o * C + c] = 0.5f * th[c];
+      } else {
+        for (int64_t o = 0; o < outer; o++)
+          for (int64_t c = 0; c < C; c++) {
+            const float h = 0.5f * th[n->ntheta == 1 ? 0 : c];
+            float *r = v + (o * C + c) * inner;
+#pragma omp simd
+            for (int64_t j = 0; j < inner; j++) r[j] = h;
+          }
+      }
     }
     if (n->m == M_NEURON && n->q)
       for (int64_t e0 = 0; e0 < on; e0 += n->qchunk) {
@@ -332,6 +350,7 @@ static void run_neuron(sf_snn_session *s, int i, int t) {
     });
   }
   if (n->code_binary) spikes = binary_code_spikes(n, y, on);
+  if (s->delta) n->pending = nz > 0 && sf_delta_burst_cut(n, y, on);
   n->st.spikes += spikes;
   n->step_spikes = spikes;
   n->step_nz = nz;
@@ -350,7 +369,7 @@ static void run_neuron(sf_snn_session *s, int i, int t) {
 /* A linear layer fed by a neuron's spikes (its input x): counts its events and synaptic operations,
  * then runs it on int8 weights or event-driven / dense on float weights. Returns 1 if it ran the
  * layer, 0 if the generic op must (a float layer that is not a plain Linear on x). */
-static int run_spike_linear(sf_snn_session *s, int i, int x) {
+static int run_spike_linear(sf_snn_session *s, int i, int x, int t) {
   const sf_graph *g = s->g;
   const sf_node *nd = &g->nodes[i];
   node_state *n = &s->ns[i];
@@ -384,16 +403,18 @@ static int run_spike_linear(sf_snn_session *s, int i, int x) {
       }
       X = n->xq;
     }
+    /* delta coding sends the bias once */
+    const int32_t *bq = s->delta && t > 1 ? (const int32_t *)s->zeros : n->bq;
     if (use_events) {
-      sf_q8_linear_events16(X, rows, n->qK, n->Wq, N, n->qkmax, n->bq, acc);
+      sf_q8_linear_events16(X, rows, n->qK, n->Wq, N, n->qkmax, bq, acc);
       n->steps_event++;
     } else {
-      sf_q8_linear_dense(X, rows, n->qK, n->Wq, n->Wp, n->colsum, N, n->bq, acc);
+      sf_q8_linear_dense(X, rows, n->qK, n->Wq, n->Wp, n->colsum, N, bq, acc);
       n->steps_dense++;
     }
     if (n->feeds < 0) {
       /* float consumers: Y = scale * acc + bias */
-      const float *b = nd->n_in > 2 && nd->in[2] >= 0 ? g->values[nd->in[2]].t.data : NULL;
+      const float *b = nd->n_in > 2 && nd->in[2] >= 0 && !(s->delta && t > 1) ? g->values[nd->in[2]].t.data : NULL;
       sf_q8_dequantise(acc, rows, N, n->wscale, b, s->inc[nd->out[0]]);
     }
     return 1;
@@ -403,7 +424,7 @@ static int run_spike_linear(sf_snn_session *s, int i, int x) {
   const sf_tensor *w = &g->values[nd->in[1]].t;
   int64_t Kd = w->shape[0], N = w->shape[1], rows = xn / Kd;
   float *Y = s->inc[nd->out[0]];
-  if (nd->n_in > 2 && nd->in[2] >= 0) {
+  if (nd->n_in > 2 && nd->in[2] >= 0 && !(s->delta && t > 1)) {
     const float *b = g->values[nd->in[2]].t.data;
     for (int64_t r = 0; r < rows; r++) memcpy(Y + r * N, b, sizeof(float) * (size_t)N);
   } else {
@@ -444,7 +465,8 @@ static void emit_increment(sf_snn_session *s, int i, int t) {
   const sf_node *nd = &g->nodes[i];
   node_state *n = &s->ns[i];
   const int64_t on = numel(g, nd->out[0]);
-  float *y = s->inc[nd->out[0]], *f = s->scratch_f, *prev = n->prev, ft = n->bilinear ? 1.0f / (float)t : (float)t;
+  const float te = s->delta ? 1.0f : (float)t; /* delta coding: cumulative forms, no mean */
+  float *y = s->inc[nd->out[0]], *f = s->scratch_f, *prev = n->prev, ft = n->bilinear ? 1.0f / te : te;
   SF_PAR_IF(on > 32768, "omp parallel for schedule(static)",
   for (int64_t e0 = 0; e0 < on; e0 += 4096) sf_ec_increment(y + e0, f + e0, prev + e0, ft, on - e0 < 4096 ? on - e0 : 4096););
   count_increment(s, i);
@@ -461,10 +483,11 @@ static void run_ec_rows(sf_snn_session *s, int i, int t) {
   const int par = !omp_in_parallel() && sf_threads_get() > 1 && on > 32768;
   float *cum = n->cum[0], *prev = n->prev, *y = s->inc[nd->out[0]];
   const float *x = s->inc[nd->in[0]];
+  const float te = s->delta ? 1.0f : (float)t; /* delta coding: f of the sum, no mean */
   SF_PAR_IF(par, "omp parallel for schedule(static)",
   for (int64_t b = 0; b < blocks; b++) {
     const int64_t e0 = b * block, len = on - e0 < block ? on - e0 : block, sc = par ? e0 : 0;
-    sf_ec_rows_step(&n->rows, cum + e0, x + e0, prev + e0, y + e0, s->scratch_mean[0] + sc, s->scratch_f + sc, 1.0f / (float)t, (float)t, len);
+    sf_ec_rows_step(&n->rows, cum + e0, x + e0, prev + e0, y + e0, s->scratch_mean[0] + sc, s->scratch_f + sc, 1.0f / te, te, len);
   });
   count_increment(s, i);
 }
@@ -492,8 +515,9 @@ static sf_status run_op(sf_snn_session *s, int i, int t, op_args *a) {
     if (!is_const(g, v)) {
       if (n->m != M_LINEAR && n->cum[k]) {
         int64_t m = numel(g, v);
-        /* a bilinear product runs on the running sums themselves: f(A/t, B/t) = f(A, B) / t^2 */
-        float *cu = n->cum[k], *me = n->bilinear ? NULL : s->scratch_mean[k];
+        /* a bilinear product runs on the running sums themselves: f(A/t, B/t) = f(A, B) / t^2;
+         * delta coding runs everything on the sums */
+        float *cu = n->cum[k], *me = n->bilinear || s->delta ? NULL : s->scratch_mean[k];
         const float *x = s->inc[v];
         float inv = 1.0f / (float)t;
         SF_PAR_IF(m > 32768, "omp parallel for schedule(static)",
@@ -515,7 +539,7 @@ static sf_status run_op(sf_snn_session *s, int i, int t, op_args *a) {
   if (n->m == M_LINEAR && n->macs_per_input > 0) {
     int x = nd->in[0];
     if (is_const(g, x) && nd->n_in > 1) x = nd->in[1];
-    if (n->spike_in) done = run_spike_linear(s, i, x);
+    if (n->spike_in) done = run_spike_linear(s, i, x, t);
     else n->st.macs += n->macs_per_input * (double)numel(g, x);
   }
   if (!done && n->q_in) {
@@ -532,6 +556,7 @@ static sf_status run_op(sf_snn_session *s, int i, int t, op_args *a) {
     sf_status st = nd->def->exec(&c);
     if (st) return st;
     if (n->m == M_LINEAR && n->spike_in) n->steps_dense++;
+    if (s->delta && t > 1 && n->m == M_LINEAR && (st = sf_delta_remove_constants(s, i, &c))) return st;
   }
   if (n->m != M_LINEAR) emit_increment(s, i, t);
   return SF_OK;
@@ -560,7 +585,17 @@ sf_status sf_snn_run_checked(sf_snn_session *s, const sf_tensor *input, int T, s
   for (int t = 1; t <= T && !st; t++) {
     double before[4], after[4];
     count_totals(s, before);
-    if (t == 1 || !s->static_v[in_v]) encode(s, input, s->inc[in_v], t, T); /* direct coding: the same current every step */
+    if (s->delta) {
+      /* the input is sent at t = 1; after that it has not changed */
+      if (t == 1) {
+        memset(s->silent, 0, (size_t)g->n_values);
+        encode(s, input, s->inc[in_v], t, T);
+      } else {
+        s->silent[in_v] = 1;
+      }
+    } else if (t == 1 || !s->static_v[in_v]) {
+      encode(s, input, s->inc[in_v], t, T); /* direct coding: the same current every step */
+    }
     double clock = sf_snn_now();
     /* a time-major chain: only its constant prefix runs here, at t = 1 */
     const int chained = sf_snn_time_major(s), n_run = chained ? s->chain[0] : g->n_nodes;
@@ -572,10 +607,19 @@ sf_status sf_snn_run_checked(sf_snn_session *s, const sf_tensor *input, int T, s
         clock = c2;
       }
       node_state *n = &s->ns[i];
-      if (n->is_static && t > 1) continue; /* same increment as at t = 1 */
+      if (s->delta && t > 1) {
+        if (sf_delta_skip(s, i)) continue;
+      } else if (n->is_static && t > 1) {
+        continue; /* same increment as at t = 1 */
+      }
       if (n->alias) continue;             /* Reshape and friends: the output is the input's buffer */
-      if (n->m == M_NEURON) run_neuron(s, i, t);
-      else st = run_op(s, i, t, a);
+      if (n->m == M_NEURON) {
+        run_neuron(s, i, t);
+        /* a neuron that sent nothing changed nothing downstream */
+        if (s->delta && n->step_nz == 0) s->silent[g->nodes[i].out[0]] = 1;
+      } else {
+        st = run_op(s, i, t, a);
+      }
     }
     if (st) break;
     if (n_run) s->ns[n_run - 1].st.seconds += sf_snn_now() - clock;
@@ -591,7 +635,9 @@ sf_status sf_snn_run_checked(sf_snn_session *s, const sf_tensor *input, int T, s
       st = sf_chain_run(s, T, decode_step, cb, user);
       break;
     }
-    if (decode_step(s, t, s->inc[g->outputs[0]], cb, user)) break;
+    /* an output that did not change adds nothing (its buffer is stale) */
+    const int out_v = g->outputs[0];
+    if (decode_step(s, t, s->delta && t > 1 && s->silent[out_v] ? s->zeros : s->inc[out_v], cb, user)) break;
   }
   free(a);
   if (!st && s->raster) s->raster_done = 1; /* the raster holds the first run's sample 0 */

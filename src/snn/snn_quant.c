@@ -257,8 +257,9 @@ sf_status sf_snn_set_quant(sf_snn_session *s, int bits) {
     }
     n->q = 1;
     n->st.int8 = 1;
-    /* a constant input current (direct-coded input through static layers) is converted once */
-    if (n->fed_by < 0 && s->static_v[g->nodes[i].in[0]] && !(n->xin = malloc(sizeof(int32_t) * (size_t)numel(g, g->nodes[i].out[0])))) goto oom;
+    /* a constant input current (direct-coded input through static layers) is converted once
+     * (rate coding: delta coding sends it at t = 1 only) */
+    if (n->fed_by < 0 && s->static_v[g->nodes[i].in[0]] && !s->delta && !(n->xin = malloc(sizeof(int32_t) * (size_t)numel(g, g->nodes[i].out[0])))) goto oom;
     /* no float output when only int8 linears read this neuron (they read its counts) */
     int out = g->nodes[i].out[0], users = 0, ok = !is_graph_output(g, out);
     for (int j = 0; j < g->n_nodes && ok; j++)
@@ -269,7 +270,7 @@ sf_status sf_snn_set_quant(sf_snn_session *s, int bits) {
         }
     n->y_skip = ok && users > 0;
   }
-  if (sf_chain_plan(s) < 0) goto oom;
+  if (!s->delta && sf_chain_plan(s) < 0) goto oom; /* (delta coding runs step-major) */
   return SF_OK;
 oom:
   return sf_error(SF_ERR_NOMEM, "out of memory for the int8 runtime state");

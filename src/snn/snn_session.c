@@ -26,7 +26,7 @@ void sf_snn_session_free(sf_snn_session *s) {
       if (!n->q_shared) { free(n->Wq); free(n->Wp); free(n->colsum); free(n->wscale); } /* (else the donor's) */
       if (!n->w16_shared) free(n->W16);
       free(n->ThE); free(n->iThE); free(n->iuE); free(n->thE); free(n->xin); free(n->xq); free(n->inv_thx);
-      free(n->xq8); free(n->xscale); free(n->xu8);
+      free(n->xq8); free(n->xscale); free(n->xu8); free(n->off);
     }
   for (int k = 0; k < s->n_scratch; k++) free(s->scratch_mean[k]);
   free(s->scratch_mean);
@@ -38,6 +38,7 @@ void sf_snn_session_free(sf_snn_session *s) {
   free(s->step_sops); free(s->step_macs); free(s->step_fops); free(s->step_nupd); free(s->raster);
   free(s->chain); free(s->chain_y); free(s->chain_idx); free(s->chain_S); free(s->chain_acc); free(s->chain_i16); free(s->chain_bits);
   free(s->chain_lists); free(s->chain_counts);
+  free(s->silent); free(s->zeros);
   free(s);
 }
 
@@ -208,6 +209,16 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
   s->static_v = calloc((size_t)g->n_values, sizeof(int));
   if (!s->inc || !s->ns || !s->spike_valued || !s->static_v) goto oom;
   if (cfg->spike_encoding == SF_ENCODE_DIRECT) s->static_v[g->inputs[0]] = 1;
+  s->delta = cfg->coding == SF_CODING_DELTA;
+  if (s->delta && cfg->spike_encoding != SF_ENCODE_DIRECT) {
+    sf_snn_session_free(s);
+    return sf_error(SF_ERR_ARG, "delta coding sends the input once and then its changes: it needs direct input encoding, not %s",
+                    sf_encoding_name(cfg->spike_encoding));
+  }
+  if (s->delta && decoder != SF_DECODE_MEMBRANE) {
+    sf_snn_session_free(s);
+    return sf_error(SF_ERR_ARG, "delta coding decodes the sum of the output layer's currents: the spike-count decoder needs rate coding");
+  }
   for (int v = 0; v < g->n_values; v++)
     if (!is_const(g, v) && g->values[v].t.ndim >= 0 && !(s->inc[v] = sf_snn_alloc_f(numel(g, v)))) goto oom;
   for (int i = 0; i < g->n_nodes; i++) {
@@ -250,6 +261,12 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
       for (n->planes = 0; (n->K >> n->planes) > 0; n->planes++) {}
       n->is_signed = (int)sf_node_attr_int(nd, "signed", 1);
       n->leak = sf_node_attr_float(nd, "leak", 1.0f);
+      if (s->delta && n->leak != 1.0f) {
+        const double leak = n->leak;
+        sf_snn_session_free(s);
+        return sf_error(SF_ERR_ARG, "node '%s': a leaky neuron (leak %g) cannot be delta-coded: a sigma-delta neuron keeps what it has not sent",
+                        nd->name, leak);
+      }
       n->axis = (int)sf_node_attr_int(nd, "axis", x->ndim - 1);
       n->theta = th->data;
       n->ntheta = sf_tensor_numel(th);
@@ -331,6 +348,13 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
   s->spk_v = sf_snn_alloc_f(numel(g, g->outputs[0]));
   s->spk_theta = sf_snn_alloc_f(g->values[g->outputs[0]].t.shape[0]);
   if (!s->cum_out || !s->counts || !s->spk_count || !s->spk_v || !s->spk_theta) goto oom;
+  if (s->delta) {
+    /* zeros: 8 bytes per element of the longest value, inputs of any type (remove_constants) */
+    int64_t longest = 1;
+    for (int v = 0; v < g->n_values; v++)
+      if (!is_const(g, v) && g->values[v].t.ndim >= 0 && numel(g, v) > longest) longest = numel(g, v);
+    if (!(s->silent = calloc((size_t)g->n_values, 1)) || !(s->zeros = sf_snn_alloc_f(2 * longest))) goto oom;
+  }
   s->dec = g->values[g->outputs[0]].t;
   s->dec.owns_data = 0;
   *out = s;
@@ -385,4 +409,4 @@ void sf_snn_reset_stats(sf_snn_session *s) {
 void sf_snn_set_schedule(sf_snn_session *s, int step_major) { s->step_major = step_major != 0; }
 
 /* (a raster records step-major: it reads the neurons' float outputs) */
-int sf_snn_time_major(const sf_snn_session *s) { return s->n_chain > 0 && !s->raster && !s->step_major; }
+int sf_snn_time_major(const sf_snn_session *s) { return s->n_chain > 0 && !s->raster && !s->step_major && !s->delta; }

@@ -65,6 +65,10 @@ typedef struct {
   int32_t *colsum, *bq, *acc; /* linear: column sums, bias in units [N], accumulators [rows, N] */
   float *wscale;      /* linear: weight scale per column (one unit of the accumulator) */
   int64_t qK, qN;
+  /* delta coding */
+  int pending;        /* neuron: a burst was cut at K last step, so it may fire without input */
+  float *off;         /* linear op with constant inputs (generic path): its output on zero inputs, */
+  int off_state;      /* ... subtracted at t > 1 (0 not yet computed, 1 computed, 2 all zero; allocated then) */
   sf_snn_node_stats st;
 } node_state;
 
@@ -113,6 +117,10 @@ struct sf_snn_session {
   int32_t *chain_lists, *chain_counts; /* ... per step, the inputs that fired [steps, width + 16] and their number [steps] */
   int64_t chain_block; /* steps per block */
   int step_major;     /* sf_snn_set_schedule: 1 never runs the chain */
+  /* delta coding (cfg.coding): what changed travels, nodes whose inputs did not change are skipped */
+  int delta;
+  uint8_t *silent;    /* per value, this step: 0 changed, 1 no change (buffer stale), 2 no change (buffer zeroed) */
+  float *zeros;       /* zeros, as long as the longest dynamic value (also an all-zero int32 bias) */
   const sf_snn_session *donor; /* during sf_snn_set_quant_shared: whose int8 weight tables to share */
 };
 

@@ -8,7 +8,8 @@
 static void help(void) {
   printf("usage: spikeformer config [--config FILE] [--timesteps T] [--threshold X] [--neuron if|lif|burst]\n"
          "                          [--burst-levels K] [--burst-code unary|binary] [--leak B]\n"
-         "                          [--encoding rate|direct|latency] [--surrogate NAME] [--seed N] [--set KEY=VALUE]...\n"
+         "                          [--encoding rate|direct|latency] [--coding rate|delta] [--surrogate NAME]\n"
+         "                          [--seed N] [--set KEY=VALUE]...\n"
          "\n"
          "Prints the effective SpikingConfig as JSON: the defaults (timesteps 32, threshold 1.0, LIF, rate\n"
          "coding, fast_sigmoid surrogate), then the keys of --config FILE, then each flag in order.\n"
@@ -20,7 +21,7 @@ int cli_config_flag(int argc, char **argv, int *i, sf_spiking_config *cfg, sf_st
   static const struct { const char *flag, *key; } map[] = {
     {"--timesteps", "timesteps"}, {"--threshold", "threshold"}, {"--neuron", "neuron_model"},
     {"--encoding", "spike_encoding"}, {"--surrogate", "surrogate_gradient"}, {"--seed", "seed"}, {"--leak", "leak"},
-    {"--burst-levels", "burst_levels"}, {"--burst-code", "burst_code"}};
+    {"--burst-levels", "burst_levels"}, {"--burst-code", "burst_code"}, {"--coding", "coding"}};
   const char *v;
   *st = SF_OK;
   if (cli_opt(argc, argv, i, "--config", &v)) {

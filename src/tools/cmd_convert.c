@@ -24,6 +24,12 @@ static void help(void) {
          "                         binary sends one spike per set bit of k, weighted 2^bit (weighted\n"
          "                         spikes): popcount(k) synaptic events instead of k, same sums\n"
          "  --leak B               LIF leak factor (default 0.99)\n"
+         "  --coding C             rate | delta (default rate): rate coding re-sends every activation at\n"
+         "                         every step (its mean over T steps is the value); delta coding\n"
+         "                         (sigma-delta, Loihi 2's SDNN neurons) sends a value once and then\n"
+         "                         only its changes: thresholds of R / (K T) for the same resolution,\n"
+         "                         bursts of up to 127 per step, the rest at later steps; on a static\n"
+         "                         image a node runs only while its inputs change\n"
          "  --policy P             max | percentile | mse (default mse: per-channel range minimising\n"
          "                         the quantisation error of the neuron at T steps)\n"
          "  --percentile P         for --policy percentile (default 99.9)\n"
@@ -110,7 +116,10 @@ int cmd_convert(int argc, char **argv) {
   printf("neuron: %s, thresholds: %s%s, tuned for T=%d, encoding: direct (analog current into the first layer)\n",
          sf_neuron_model_name(opt.snn.neuron_model), sf_policy_name(opt.policy), opt.per_channel ? " per channel" : " per layer",
          opt.snn.timesteps);
-  if (opt.snn.neuron_model == SF_NEURON_BURST)
+  if (opt.snn.coding == SF_CODING_DELTA)
+    printf("delta coding (sigma-delta): values sent once, then their changes; thresholds for %d levels of the range, up to %d spikes per step\n",
+           sf_convert_theta_levels(&opt), sf_convert_step_levels(&opt));
+  else if (opt.snn.neuron_model == SF_NEURON_BURST)
     printf("burst neurons: up to %d spikes per step, %s code%s\n", opt.snn.burst_levels, sf_burst_code_name(opt.snn.burst_code),
            sf_config_binary_bursts(&opt.snn) ? " (one weighted spike per set bit of the count)" : "");
   printf("\n%-48s %-10s %-9s %8s %10s %10s %10s\n", "neuron site", "kind", "channels", "", "theta min", "mean", "max");
@@ -147,6 +156,7 @@ int cmd_convert(int argc, char **argv) {
     cJSON_AddStringToObject(r, "neuron", sf_neuron_model_name(opt.snn.neuron_model));
     cJSON_AddStringToObject(r, "policy", sf_policy_name(opt.policy));
     cJSON_AddNumberToObject(r, "timesteps", opt.snn.timesteps);
+    cJSON_AddStringToObject(r, "coding", sf_coding_name(opt.snn.coding));
     cJSON_AddNumberToObject(r, "convert_seconds", t_conv - t_data);
     for (int k = 0; k < 4; k++) cJSON_AddNumberToObject(mc, modes[k], counts[k]);
     cJSON_AddItemToObject(r, "nodes_by_mode", mc);

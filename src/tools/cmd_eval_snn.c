@@ -130,7 +130,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   sf_energy_model *em = NULL;
   int n_em = 0;
   sf_op_counts annc = {0};
-  double *snn_pj = NULL, *ann_pj = NULL, *step_ops = NULL, ann_secs = 0, snn_secs = 0, ann_j = 0, snn_j = 0;
+  double *snn_pj = NULL, *ann_pj = NULL, *step_ops = NULL, *work_t = NULL, ann_secs = 0, snn_secs = 0, ann_j = 0, snn_j = 0;
   sf_power_monitor pm;
   memset(&pm, 0, sizeof pm);
   /* the runtime gives each thread whole shards of a batch: on many cores a bigger default batch
@@ -208,8 +208,8 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   char code[64] = "";
   if (sf_config_binary_bursts(&opt->snn))
     snprintf(code, sizeof code, ", binary-coded bursts of up to %d", opt->snn.burst_levels);
-  printf("model: %s (%s neurons%s, %s thresholds, converted for T=%d)\n", model, sf_neuron_model_name(opt->snn.neuron_model), code,
-         sf_policy_name(opt->policy), opt->snn.timesteps);
+  printf("model: %s (%s neurons%s, %s thresholds, converted for T=%d, %s coding)\n", model, sf_neuron_model_name(opt->snn.neuron_model), code,
+         sf_policy_name(opt->policy), opt->snn.timesteps, sf_coding_name(opt->snn.coding));
   printf("data: %s (%lld samples), encoding: %s\n", ds.source, (long long)ds.n, sf_encoding_name(enc));
   if (no_ann) printf("ANN accuracy: not evaluated (--no-ann)\n\n  T   SNN accuracy\n");
   else printf("ANN accuracy: %.4f\n\n  T   SNN accuracy   loss vs ANN (points)\n", ann_acc);
@@ -261,6 +261,25 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
   }
   if (n_chained) printf("schedule: time-major chain of %d layers (one sample through up to 32 steps at a time)\n", n_chained);
   else printf("schedule: step-major (every layer over the batch at each step)\n");
+  /* the work done at each step (synaptic ops, MACs, float evaluations, neuron updates per sample):
+   * under delta coding, what a static input leaves for the steps after the first */
+  if (!(work_t = calloc((size_t)T, sizeof(double)))) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
+  double work_all = 0;
+  for (int d = 0; d < n_deps; d++)
+    for (int64_t t = 1; t <= T; t++) {
+      double o4[4];
+      sf_backend_profile_step(deps[d], (int)t, o4);
+      work_t[t - 1] += (o4[0] + o4[1] + o4[2] + o4[3]) / (double)ds.n;
+      work_all += (o4[0] + o4[1] + o4[2] + o4[3]) / (double)ds.n;
+    }
+  if (opt->snn.coding == SF_CODING_DELTA) {
+    int64_t quiet = 0;
+    for (int64_t t = 2; t <= T; t++) quiet += work_t[t - 1] == 0;
+    printf("coding: delta (sigma-delta): the input and the constants arrive at t=1, then only changes; t=1 did %.1f%% of the work "
+           "(synaptic ops, MACs, float evaluations, neuron updates), t=2..%lld %.1f%%; %lld of those %lld steps ran nothing\n",
+           work_all > 0 ? 100 * work_t[0] / work_all : 0.0, (long long)T, work_all > 0 ? 100 * (1 - work_t[0] / work_all) : 0.0, (long long)quiet,
+           (long long)(T - 1));
+  }
   if (profile) {
     if ((st = sf_energy_ann_counts(sf_snn_model_source(m), &annc))) goto done;
     snn_pj = calloc((size_t)n_em, sizeof(double));
@@ -333,6 +352,10 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
     cJSON_AddStringToObject(r, "neuron", sf_neuron_model_name(opt->snn.neuron_model));
     cJSON_AddStringToObject(r, "policy", sf_policy_name(opt->policy));
     cJSON_AddStringToObject(r, "encoding", sf_encoding_name(enc));
+    cJSON_AddStringToObject(r, "coding", sf_coding_name(opt->snn.coding));
+    cJSON *wt = cJSON_CreateArray();
+    for (int64_t t = 0; t < T; t++) cJSON_AddItemToArray(wt, cJSON_CreateNumber(work_t[t]));
+    cJSON_AddItemToObject(r, "work_per_sample_by_t", wt);
     cJSON_AddStringToObject(r, "decoder", bo.decoder == SF_DECODE_COUNT ? "count" : "membrane");
     cJSON_AddNumberToObject(r, "synaptic_ops_per_sample", sops / (double)ds.n);
     cJSON_AddNumberToObject(r, "macs_per_sample", macs / (double)ds.n);
@@ -457,6 +480,7 @@ int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile) {
 done:
   sf_power_monitor_close(&pm);
   free(step_ops);
+  free(work_t);
   free(snn_pj);
   free(ann_pj);
   sf_energy_models_free(em, n_em);
