@@ -79,7 +79,7 @@ same_hf=$(cmp -s <(tail -c 80000 "$OUT/preds_hf.npy") <(tail -c 80000 "$VIT/expe
   echo "Converted with --coding delta: each neuron sends its value once (a graded burst of up to 127 spikes) and"
   echo "afterwards only what changed; a node whose inputs did not change does not run. A static image is sent at"
   echo "t=1, so steps 2-8 have nothing to do: the accuracy at T=1 is the accuracy at T=8, and the run costs about"
-  echo "one ANN pass. The same number of spikes as rate coding at T=8, all at the first step (eval_delta.txt):"
+  echo "one ANN pass. About as many spikes as rate coding at T=8, all at the first step (eval_delta.txt):"
   echo
   echo '```'
   sed -n '/^  T /,/^$/p' "$OUT/eval_delta.txt"
