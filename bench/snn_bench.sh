@@ -41,25 +41,24 @@ best3 "$T/vit_ann.json" "$BIN" eval "$ROOT/models/vit/model.onnx" --threads "$TH
 LD_LIBRARY_PATH=$OB OMP_NUM_THREADS=$THREADS /usr/bin/python3 "$ROOT/bench/torch_ann.py" --model vit --threads "$THREADS" > "$T/vit_torch.json"
 ann=$(num seconds "$T/vit_ann.json"); pt=$(num seconds "$T/vit_torch.json")
 printf "ViT float ANN executor %.2fs; PyTorch ANN %.2fs (10k images)\n" "$ann" "$pt"
-for q in float int8; do
-  best3 "$T/vit_snn_$q.json" "$BIN" eval "$T/vit.sfm" --timesteps 8 --no-ann --quant $q --threads "$THREADS"
-  snn=$(num seconds "$T/vit_snn_$q.json")
-  acc=$(sed -n 's/.*"snn_accuracy_by_t":[ \t]*\[\(.*\)\].*/\1/p' "$T/vit_snn_$q.json" | awk -F, '{print $NF}')
-  printf "ViT SNN T=8 %-5s: %.2fs (accuracy %s)\n" "$q" "$snn" "$acc"
-  awk -v s="$snn" -v a="$ann" -v p="$pt" 'BEGIN { printf "  ratio SNN/ANN executor: %.2f   ratio SNN/PyTorch ANN: %.2f   (goal: <= 1.5)\n", s / a, s / p }'
-done
-
+# vit_ratio NAME SFM LABEL: the ViT SNN at T=8 (float and int8) against the ANN executor and PyTorch;
+# JSON in $T/NAME_float.json and $T/NAME_int8.json
+vit_ratio() {
+  local q snn acc
+  for q in float int8; do
+    best3 "$T/$1_$q.json" "$BIN" eval "$2" --timesteps 8 --no-ann --quant $q --threads "$THREADS"
+    snn=$(num seconds "$T/$1_$q.json")
+    acc=$(sed -n 's/.*"snn_accuracy_by_t":[ \t]*\[\(.*\)\].*/\1/p' "$T/$1_$q.json" | awk -F, '{print $NF}')
+    printf "ViT SNN T=8 %-5s%s: %.2fs (accuracy %s)\n" "$q" "$3" "$snn" "$acc"
+    awk -v s="$snn" -v a="$ann" -v p="$pt" 'BEGIN { printf "  ratio SNN/ANN executor: %.2f   ratio SNN/PyTorch ANN: %.2f   (goal: <= 1.5)\n", s / a, s / p }'
+    /usr/bin/python3 -c 'import json, sys; w = json.load(open(sys.argv[1]))["work_per_sample_by_t"]; print("  work per sample by step (ops + neuron updates): " + ", ".join("%.3g" % x for x in w))' "$T/$1_$q.json"
+  done
+}
+vit_ratio vit_snn "$T/vit.sfm" ""
 # The same ViT converted with delta (sigma-delta) coding: each value goes out once, then only its
 # changes, so on a static image the steps after the first have (next to) nothing to do
 "$BIN" convert "$ROOT/models/vit/model.onnx" -o "$T/vit_delta.sfm" --timesteps 8 --coding delta > /dev/null
-for q in float int8; do
-  best3 "$T/vit_delta_$q.json" "$BIN" eval "$T/vit_delta.sfm" --timesteps 8 --no-ann --quant $q --threads "$THREADS"
-  snn=$(num seconds "$T/vit_delta_$q.json")
-  acc=$(sed -n 's/.*"snn_accuracy_by_t":[ \t]*\[\(.*\)\].*/\1/p' "$T/vit_delta_$q.json" | awk -F, '{print $NF}')
-  printf "ViT SNN T=8 %-5s delta-coded: %.2fs (accuracy %s)\n" "$q" "$snn" "$acc"
-  awk -v s="$snn" -v a="$ann" -v p="$pt" 'BEGIN { printf "  ratio SNN/ANN executor: %.2f   ratio SNN/PyTorch ANN: %.2f   (goal: <= 1.5)\n", s / a, s / p }'
-  /usr/bin/python3 -c 'import json, sys; w = json.load(open(sys.argv[1]))["work_per_sample_by_t"]; print("  work per sample by step (ops + neuron updates): " + ", ".join("%.3g" % x for x in w))' "$T/vit_delta_$q.json"
-done
+vit_ratio vit_delta "$T/vit_delta.sfm" " delta-coded"
 
 # Where the ViT's time goes: the cost of one more timestep (T=8 vs T=1, int8) against the ANN's
 # whole pass, and the spike-fed layers' share of the T=8 run (eval's thread-seconds by kind of work)

@@ -903,6 +903,7 @@ static void sfm_crafted(void **st) {
       {"options.percentile", "1e300", "percentile must be a number in (0, 100]"},
       {"options.calib_samples", "1e300", "calib_samples must be a whole number"},
       {"options", "null", "CONF has no \"options\" object"},
+      {"options.spiking_config", "{\"coding\": \"sigma\"}", "config key 'coding': unknown value 'sigma' (one of: rate, delta)"},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     int in_conf = !strncmp(cases[k].field, "options", 7);

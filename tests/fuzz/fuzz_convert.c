@@ -1,5 +1,6 @@
 /* libFuzzer: ONNX model bytes -> import -> convert (calibrated on a few synthetic samples shaped
- * like its first input) -> build the spiking graph at batch 2 -> run 3 timesteps, float and int8.
+ * like its first input) -> build the spiking graph at batch 2 -> run 3 timesteps, float and int8,
+ * rate- and delta-coded.
  * Every stage may refuse the model with an error; none may crash, leak or hit undefined behaviour. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,9 +37,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       sf_tensor x = sf_graph_input_desc(sg, 0);
       if (sf_tensor_numel(&x) > 0 && sf_tensor_numel(&x) <= 2 * per && sf_tensor_alloc(&x, SF_F32, x.ndim, x.shape) == SF_OK) {
         memcpy(x.data, calib.x, sizeof(float) * (size_t)sf_tensor_numel(&x));
-        for (int bits = 0; bits <= 8; bits += 8) {
+        for (int run = 0; run < 4; run++) {
+          const int bits = run & 1 ? 8 : 0;
           sf_snn_session *s = NULL;
-          if (sf_snn_session_create(sg, &o.snn, SF_DECODE_MEMBRANE, &s) == SF_OK) {
+          sf_spiking_config cfg = o.snn;
+          cfg.coding = run & 2 ? SF_CODING_DELTA : SF_CODING_RATE; /* the runtime's two codings on the same graph */
+          if (sf_snn_session_create(sg, &cfg, SF_DECODE_MEMBRANE, &s) == SF_OK) {
             if (!bits || sf_snn_set_quant(s, 8) == SF_OK) sf_snn_run(s, &x, 3, NULL, NULL);
             sf_snn_session_free(s);
           }
