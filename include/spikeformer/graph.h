@@ -23,7 +23,8 @@ void sf_graph_free(sf_graph *g);
 
 int sf_graph_num_inputs(const sf_graph *g);
 int sf_graph_num_outputs(const sf_graph *g);
-/* Name and descriptor (dtype, shape; -1 for symbolic dims) of graph input / output i. */
+/* Name and descriptor (dtype, shape; -1 for symbolic dims) of graph input / output i; for i out
+ * of range, NULL and a descriptor with ndim -1. */
 const char *sf_graph_input_name(const sf_graph *g, int i);
 const char *sf_graph_output_name(const sf_graph *g, int i);
 sf_tensor sf_graph_input_desc(const sf_graph *g, int i);

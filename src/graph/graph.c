@@ -413,15 +413,17 @@ sf_status sf_graph_compact(sf_graph *g) {
 
 int sf_graph_num_inputs(const sf_graph *g) { return g->n_inputs; }
 int sf_graph_num_outputs(const sf_graph *g) { return g->n_outputs; }
-const char *sf_graph_input_name(const sf_graph *g, int i) { return g->values[g->inputs[i]].name; }
-const char *sf_graph_output_name(const sf_graph *g, int i) { return g->values[g->outputs[i]].name; }
+const char *sf_graph_input_name(const sf_graph *g, int i) { return i >= 0 && i < g->n_inputs ? g->values[g->inputs[i]].name : NULL; }
+const char *sf_graph_output_name(const sf_graph *g, int i) { return i >= 0 && i < g->n_outputs ? g->values[g->outputs[i]].name : NULL; }
 sf_tensor sf_graph_input_desc(const sf_graph *g, int i) {
+  if (i < 0 || i >= g->n_inputs) return (sf_tensor){.ndim = -1};
   sf_tensor t = g->values[g->inputs[i]].t;
   t.data = NULL;
   t.owns_data = 0;
   return t;
 }
 sf_tensor sf_graph_output_desc(const sf_graph *g, int i) {
+  if (i < 0 || i >= g->n_outputs) return (sf_tensor){.ndim = -1};
   sf_tensor t = g->values[g->outputs[i]].t;
   t.data = NULL;
   t.owns_data = 0;

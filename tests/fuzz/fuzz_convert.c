@@ -16,8 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sf_tensor_set_alloc_limit((size_t)64 << 20);
   sf_graph *g = NULL;
   if (sf_graph_load_onnx_buffer(data, size, "fuzz.onnx", &g) != SF_OK) return 0;
+  if (sf_graph_num_inputs(g) != 1) goto out;
   sf_tensor d = sf_graph_input_desc(g, 0);
-  if (sf_graph_num_inputs(g) != 1 || d.dtype != SF_F32 || d.ndim < 2 || d.ndim > 4) goto out;
+  if (d.dtype != SF_F32 || d.ndim < 2 || d.ndim > 4) goto out;
   /* samples shaped like the input without its batch dimension: [C, H, W], [H, W] or [F] */
   int64_t dims[3] = {1, 1, 1};
   for (int k = 1; k < d.ndim; k++) dims[3 - d.ndim + k] = d.shape[k] < 1 ? 1 : d.shape[k];
