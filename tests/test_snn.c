@@ -394,6 +394,28 @@ static void delta_coding(void **st) {
   }
 }
 
+/* A spiking graph whose output does not depend on the input (fuzz_convert: an ONNX Size folded to a
+ * constant) has nothing to decode: refused when the session is made, not a NULL read at run time. */
+static void constant_output_refused(void **st) {
+  (void)st;
+  G = sf_graph_new();
+  int64_t shape[2] = {1, 4}, one = 1;
+  int xin = sf_graph_value(G, "x");
+  sf_tensor_describe(&G->values[xin].t, SF_F32, 2, shape);
+  sf_graph_add_input(G, xin);
+  neuron(xin, 0.5f, 1, 1, "spikes");
+  float c = 3.0f;
+  sf_graph_add_output(G, cval("size", SF_F32, 1, &one, &c));
+  sf_spiking_config cfg;
+  sf_config_default(&cfg);
+  cfg.spike_encoding = SF_ENCODE_DIRECT;
+  sf_snn_session *s = NULL;
+  assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_ERR_UNSUPPORTED);
+  assert_non_null(strstr(sf_last_error(), "output 'size' is a constant"));
+  assert_null(s);
+  sf_graph_free(G);
+}
+
 /* whole network: converted ViT and MLP against the ANN on test images */
 static void network_vs_ann(const char *rel, int T, double max_loss_points, int neuron_if) {
   char path[1024];
@@ -1114,7 +1136,7 @@ int main(void) {
     cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),
     cmocka_unit_test(vit_snn),         cmocka_unit_test(dynamic_batching), cmocka_unit_test(q8_kernels), cmocka_unit_test(q8_neuron_block),
     cmocka_unit_test(q8_row_kernels),  cmocka_unit_test(ec_rows_fused),
-    cmocka_unit_test(chain_odd_widths), cmocka_unit_test(delta_coding),
+    cmocka_unit_test(chain_odd_widths), cmocka_unit_test(delta_coding), cmocka_unit_test(constant_output_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  * Runs a spiking graph (sf_snn_model_build) for T timesteps, streaming over time: state is one
  * membrane / running sum per neuron and per expectation-compensated input; nothing is kept per
  * timestep. After every step a callback sees the decoded output (accumulated membrane potential /
- * t, or spike counts), so accuracy at every t = 1..T comes from one pass. */
+ * t, or spike counts; under delta coding, cfg.coding, the accumulated membrane potential itself),
+ * so accuracy at every t = 1..T comes from one pass. */
 #ifndef SPIKEFORMER_SNN_H
 #define SPIKEFORMER_SNN_H
 #include <stdint.h>
@@ -33,7 +34,8 @@ typedef struct {
   double seconds;        /* thread-seconds spent running this node (wall time of its steps, summed over shards) */
 } sf_snn_node_stats;
 
-/* The graph must outlive the session. cfg: spike_encoding (direct, rate, latency), seed. */
+/* The graph must outlive the session. cfg: spike_encoding (direct, rate, latency), coding (rate,
+ * delta: direct encoding, the membrane decoder and non-leaky neurons only), seed. */
 sf_status sf_snn_session_create(const sf_graph *spiking, const sf_spiking_config *cfg, sf_decoder decoder, sf_snn_session **out);
 void sf_snn_session_free(sf_snn_session *s);
 

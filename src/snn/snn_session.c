@@ -221,6 +221,14 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
   }
   for (int v = 0; v < g->n_values; v++)
     if (!is_const(g, v) && g->values[v].t.ndim >= 0 && !(s->inc[v] = sf_snn_alloc_f(numel(g, v)))) goto oom;
+  {
+    const sf_value *o = &g->values[g->outputs[0]];
+    if (!s->inc[g->outputs[0]] || o->t.dtype != SF_F32) {
+      sf_snn_session_free(s);
+      return sf_error(SF_ERR_UNSUPPORTED, "the spiking graph's output '%s' is %s: there is nothing to decode from spikes", o->name,
+                      is_const(g, g->outputs[0]) ? "a constant (it does not depend on the input)" : "not a float tensor");
+    }
+  }
   for (int i = 0; i < g->n_nodes; i++) {
     const sf_node *nd = &g->nodes[i];
     node_state *n = &s->ns[i];

@@ -16,7 +16,7 @@ static void help(void) {
          "or input_ids and attention_mask (a missing attention_mask is all ones). Every graph output\n"
          "is written as DIR/output_<i>.npy in graph-output order (logits first).\n"
          "For a spiking model (OUT.sfm): run OUT.sfm --input FILE.npy [--timesteps T] [--quant int8] -o DIR writes the\n"
-         "decoded output after T steps (accumulated membrane potential / T).\n");
+         "decoded output after T steps (accumulated membrane potential / T; delta-coded: its sum).\n");
 }
 
 int cmd_run(int argc, char **argv) {

@@ -69,7 +69,7 @@ int cmd_run_snn(const char *model, int argc, char **argv) {
       printf("usage: spikeformer run OUT.sfm --input FILE.npy -o DIR [--timesteps T] [--quant float|int8] [--threads N]\n\n"
              "Runs the spiking network for T timesteps (default: the T it was converted for) on the batch in\n"
              "FILE.npy (or an ONNX .pb tensor; the first axis is the batch) and writes the decoded first output\n"
-             "(accumulated membrane / T) to DIR/output_0.npy.\n");
+             "(accumulated membrane / T; for a delta-coded model, the accumulated membrane) to DIR/output_0.npy.\n");
       return 0;
     }
     if (cli_common(argc, argv, &i)) continue;
@@ -114,7 +114,8 @@ int cmd_run_snn(const char *model, int argc, char **argv) {
   p = sf_strfmt("%s/output_0.npy", outdir);
   if ((st = sf_npy_write(p, &out))) goto done;
   char sh[96];
-  printf("%s: decoded output after T=%lld (accumulated membrane / T) f32 %s\n", p, (long long)T, sf_shape_str(out.ndim, out.shape, sh, sizeof sh));
+  printf("%s: decoded output after T=%lld (accumulated membrane%s) f32 %s\n", p, (long long)T,
+         sf_snn_model_options(m)->snn.coding == SF_CODING_DELTA ? ", delta-coded: the sum over steps" : " / T", sf_shape_str(out.ndim, out.shape, sh, sizeof sh));
 done:
   free(p);
   sf_deployed_free(d);
