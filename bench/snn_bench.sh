@@ -7,6 +7,7 @@
 #   3. synaptic events per second per core on a cache-resident layer
 #   4. peak memory at T=64 vs T=4 (streaming over time)
 #   5. costs behind the step loop's design (bench_step_costs.c)
+#   6. the ViT on clips whose frames change (sensor noise), rate against delta coding (bench_clips.c)
 #   usage: bench/snn_bench.sh [BUILD_DIR] [THREADS]
 # Every time is the best of 3 runs on both sides (PyTorch too: its scripts take their best of 3).
 set -euo pipefail
@@ -59,6 +60,9 @@ vit_ratio vit_snn "$T/vit.sfm" ""
 # changes, so on a static image the steps after the first have (next to) nothing to do
 "$BIN" convert "$ROOT/models/vit/model.onnx" -o "$T/vit_delta.sfm" --timesteps 8 --coding delta > /dev/null
 vit_ratio vit_delta "$T/vit_delta.sfm" " delta-coded"
+
+# Clips (input that changes every frame): rate against delta coding on the same noisy clips
+"$ROOT/$BUILD/bench/bench_clips" "$T/vit.sfm" "$T/vit_delta.sfm" 1000 8
 
 # Where the ViT's time goes: the cost of one more timestep (T=8 vs T=1, int8) against the ANN's
 # whole pass, and the spike-fed layers' share of the T=8 run (eval's thread-seconds by kind of work)

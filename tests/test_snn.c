@@ -290,25 +290,30 @@ static void binary_burst_counts(void **st) {
  * The input, the bias and c arrive at t = 1 only; x needs up to 5 steps of N1's bursts and y up to
  * several of N2's, so later steps run only what still changes. Every value is a small multiple of
  * a power of two: the float runtime must match the simulation exactly at every step, and skip
- * exactly the nodes the simulation says have nothing to do (counted by neuron updates). */
-static void delta_coding(void **st) {
-  (void)st;
-  enum { T = 14, NI = 16, NO = 8 };
-  float x[NI], w[NI * NO], b[NO];
-  for (int i = 0; i < NI; i++) x[i] = 0.25f * (float)((i * 7) % 31 - 15);
-  for (int i = 0; i < NI * NO; i++) w[i] = 2.0f * (float)(((i / NO) * 5 + (i % NO) * 3) % 3 - 1);
-  for (int j = 0; j < NO; j++) b[j] = 0.5f * (float)(j - 4);
-  /* the simulation */
-  double v1[NI], v2[NO], S2[NO] = {0}, Y[NO] = {0}, want[T][NO], upd[T];
+ * exactly the nodes the simulation says have nothing to do (counted by neuron updates). Run on a
+ * static input (sf_snn_run), and on a clip whose frames change at two steps (sf_snn_run_frames). */
+enum { DT = 14, DNI = 16, DNO = 8 };
+static float delta_w[DNI * DNO], delta_b[DNO];
+
+/* the rules, step by step, on frames [DT][DNI]: want [DT][DNO] decoded outputs, upd [DT] neuron
+ * updates; returns the first step from which nothing runs until the frames change again (or 0) */
+static int delta_simulate(const float frames[DT][DNI], double want[DT][DNO], double upd[DT]) {
+  double v1[DNI], v2[DNO], S2[DNO] = {0}, Y[DNO] = {0};
   int pend1 = 0, pend2 = 0, settled = 0;
-  for (int i = 0; i < NI; i++) v1[i] = 0.125;
-  for (int j = 0; j < NO; j++) v2[j] = 2.0;
-  for (int t = 1; t <= T; t++) {
-    int run1 = t == 1 || pend1, fired1 = 0, run2;
-    double s1[NI] = {0}, y[NO] = {0};
+  for (int i = 0; i < DNI; i++) v1[i] = 0.125;
+  for (int j = 0; j < DNO; j++) v2[j] = 2.0;
+  for (int t = 1; t <= DT; t++) {
+    double in[DNI];
+    int changed = t == 1;
+    for (int i = 0; i < DNI; i++) {
+      in[i] = t == 1 ? frames[0][i] : (double)frames[t - 1][i] - frames[t - 2][i];
+      changed |= in[i] != 0;
+    }
+    int run1 = changed || pend1, fired1 = 0, run2;
+    double s1[DNI] = {0}, y[DNO] = {0};
     pend1 = 0;
-    for (int i = 0; i < NI && run1; i++) {
-      v1[i] += t == 1 ? x[i] : 0.0;
+    for (int i = 0; i < DNI && run1; i++) {
+      v1[i] += in[i];
       double k = floor(v1[i] / 0.25);
       k = k > 3 ? 3 : k < -3 ? -3 : k;
       v1[i] -= 0.25 * k;
@@ -318,9 +323,9 @@ static void delta_coding(void **st) {
     }
     run2 = fired1 || pend2 || t == 1;
     pend2 = 0;
-    for (int j = 0; j < NO; j++) {
-      y[j] = t == 1 ? b[j] : 0.0;
-      for (int i = 0; i < NI; i++) y[j] += s1[i] * w[i * NO + j];
+    for (int j = 0; j < DNO; j++) {
+      y[j] = t == 1 ? delta_b[j] : 0.0;
+      for (int i = 0; i < DNI; i++) y[j] += s1[i] * delta_w[i * DNO + j];
       Y[j] += y[j];
       if (!run2) continue;
       v2[j] += y[j];
@@ -330,68 +335,129 @@ static void delta_coding(void **st) {
       S2[j] += 4.0 * k;
       pend2 |= fabs(k) == 2;
     }
-    for (int j = 0; j < NO; j++) want[t - 1][j] = S2[j] * S2[j] + Y[j] + 0.25 * j;
-    upd[t - 1] = (run1 ? NI : 0) + (run2 ? NO : 0);
+    for (int j = 0; j < DNO; j++) want[t - 1][j] = S2[j] * S2[j] + Y[j] + 0.25 * j;
+    upd[t - 1] = (run1 ? DNI : 0) + (run2 ? DNO : 0);
     if (!settled && !run1 && !run2) settled = t;
   }
-  assert_true(settled > 3 && settled < T); /* bursts cut at K for a few steps, then nothing */
+  return settled;
+}
+
+/* the network above as G, and a session of it (coding, float or int8) */
+static sf_snn_session *delta_session(int quant, sf_temporal_coding coding) {
+  G = sf_graph_new();
+  int64_t shape[2] = {1, DNI}, ws[2] = {DNI, DNO}, bs = DNO;
+  int xin = sf_graph_value(G, "x");
+  sf_tensor_describe(&G->values[xin].t, SF_F32, 2, shape);
+  sf_graph_add_input(G, xin);
+  int s1 = neuron(xin, 0.25f, 3, 1, "s1");
+  int lin[3] = {s1, cval("w", SF_F32, 2, ws, delta_w), cval("b", SF_F32, 1, &bs, delta_b)};
+  int y = node("Linear", "spikeformer", "linear", 3, lin, "y");
+  int s2 = neuron(y, 4.0f, 2, 1, "s2");
+  int pin[2] = {s2, s2};
+  int pr = node("Mul", "", "product", 2, pin, "p");
+  float cv[DNO];
+  for (int j = 0; j < DNO; j++) cv[j] = 0.25f * (float)j;
+  int ain[2] = {pr, y}, cin[2] = {node("Add", "", "linear", 2, ain, "py"), cval("c", SF_F32, 2, (int64_t[]){1, DNO}, cv)};
+  sf_graph_add_output(G, node("Add", "", "linear", 2, cin, "out"));
+  for (int i = 0; i < G->n_nodes; i++) assert_int_equal(sf_node_infer(G, i), SF_OK);
+  sf_spiking_config cfg;
+  sf_config_default(&cfg);
+  cfg.spike_encoding = SF_ENCODE_DIRECT;
+  cfg.coding = coding;
+  sf_snn_session *s;
+  assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_OK);
+  if (quant) assert_int_equal(sf_snn_set_quant(s, 8), SF_OK);
+  return s;
+}
+
+static void delta_coding(void **st) {
+  (void)st;
+  float x[DNI], frames[DT][DNI], clip[DT][DNI];
+  for (int i = 0; i < DNI; i++) x[i] = 0.25f * (float)((i * 7) % 31 - 15);
+  for (int i = 0; i < DNI * DNO; i++) delta_w[i] = 2.0f * (float)(((i / DNO) * 5 + (i % DNO) * 3) % 3 - 1);
+  for (int j = 0; j < DNO; j++) delta_b[j] = 0.5f * (float)(j - 4);
+  /* the static input as frames, and a clip: three inputs change at step 4 (while bursts are still
+   * going out), two at step 10 (after the network has settled) */
+  for (int t = 0; t < DT; t++)
+    for (int i = 0; i < DNI; i++) {
+      frames[t][i] = x[i];
+      clip[t][i] = x[i] + (t >= 3 && i % 5 == 1 ? 1.5f : 0.0f) + (t >= 9 && i % 7 == 3 ? -0.75f : 0.0f);
+    }
+  double want[2][DT][DNO], upd[2][DT];
+  int settled = delta_simulate(frames, want[0], upd[0]);
+  assert_true(settled > 3 && settled < DT); /* bursts cut at K for a few steps, then nothing */
+  delta_simulate(clip, want[1], upd[1]);
+  assert_true(upd[1][9] > 0 && upd[0][9] == 0); /* the clip's change at step 10 wakes the network */
+  for (int quant = 0; quant <= 8; quant += 8)
+    for (int use_clip = 0; use_clip < 2; use_clip++) {
+      sf_snn_session *s = delta_session(quant, SF_CODING_DELTA);
+      int64_t shape[2] = {1, DNI}, cshape[3] = {1, DT, DNI};
+      sf_tensor in = {0}, clips = {0};
+      sf_tensor_describe(&in, SF_F32, 2, shape);
+      in.data = x;
+      sf_tensor_describe(&clips, SF_F32, 3, cshape);
+      clips.data = clip;
+      float got[DT * DNO];
+      grab_steps gs = {got, DNO};
+      for (int run = 0; run < 2; run++) { /* the second run starts from a clean state */
+        if (use_clip) assert_int_equal(sf_snn_run_frames(s, &clips, grab_steps_cb, &gs), SF_OK);
+        else assert_int_equal(sf_snn_run(s, &in, DT, grab_steps_cb, &gs), SF_OK);
+        for (int t = 1; t <= DT; t++)
+          for (int j = 0; j < DNO; j++) {
+            /* int8: the bias in weight units and the threshold rounded to them: within a few per cent */
+            double w = want[use_clip][t - 1][j], tol = quant ? 0.03 * fabs(w) + 0.5 : 1e-6;
+            if (fabs(got[(t - 1) * DNO + j] - w) > tol)
+              fail_msg("%s %s run %d step %d output %d: %g, the simulation %g", quant ? "int8" : "float", use_clip ? "clip" : "static", run, t, j,
+                       (double)got[(t - 1) * DNO + j], w);
+          }
+      }
+      for (int t = 1; t <= DT; t++) {
+        double sops, macs, fops, nupd;
+        sf_snn_step_counts(s, t, &sops, &macs, &fops, &nupd);
+        if (!quant) assert_float_equal(nupd, 2 * upd[use_clip][t - 1], 1e-9); /* two runs */
+        if (upd[use_clip][t - 1] == 0) assert_true(sops == 0 && nupd == 0);
+      }
+      printf("  delta coding %s, %s: matches the simulation at all %d steps\n", quant ? "int8" : "float", use_clip ? "a clip (frames change at steps 4 and 10)" : "static input", DT);
+      sf_snn_session_free(s);
+      sf_graph_free(G);
+    }
+  /* rate coding: a clip of equal frames is the static input, bit for bit */
   for (int quant = 0; quant <= 8; quant += 8) {
-    G = sf_graph_new();
-    int64_t shape[2] = {1, NI}, ws[2] = {NI, NO}, bs = NO;
-    int xin = sf_graph_value(G, "x");
-    sf_tensor_describe(&G->values[xin].t, SF_F32, 2, shape);
-    sf_graph_add_input(G, xin);
-    int s1 = neuron(xin, 0.25f, 3, 1, "s1");
-    int lin[3] = {s1, cval("w", SF_F32, 2, ws, w), cval("b", SF_F32, 1, &bs, b)};
-    int y = node("Linear", "spikeformer", "linear", 3, lin, "y");
-    int s2 = neuron(y, 4.0f, 2, 1, "s2");
-    int pin[2] = {s2, s2};
-    int pr = node("Mul", "", "product", 2, pin, "p");
-    float cv[NO];
-    for (int j = 0; j < NO; j++) cv[j] = 0.25f * (float)j;
-    int ain[2] = {pr, y}, cin[2] = {node("Add", "", "linear", 2, ain, "py"), cval("c", SF_F32, 2, (int64_t[]){1, NO}, cv)};
-    sf_graph_add_output(G, node("Add", "", "linear", 2, cin, "out"));
-    for (int i = 0; i < G->n_nodes; i++) assert_int_equal(sf_node_infer(G, i), SF_OK);
-    sf_spiking_config cfg;
-    sf_config_default(&cfg);
-    cfg.spike_encoding = SF_ENCODE_DIRECT;
-    cfg.coding = SF_CODING_DELTA;
-    sf_snn_session *s;
-    assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_OK);
-    if (quant) assert_int_equal(sf_snn_set_quant(s, 8), SF_OK);
-    sf_tensor in = {0};
+    sf_snn_session *s = delta_session(quant, SF_CODING_RATE);
+    int64_t shape[2] = {1, DNI}, cshape[3] = {1, DT, DNI};
+    sf_tensor in = {0}, clips = {0};
     sf_tensor_describe(&in, SF_F32, 2, shape);
     in.data = x;
-    float got[T * NO];
-    grab_steps gs = {got, NO};
-    for (int run = 0; run < 2; run++) { /* the second run starts from a clean state */
-      assert_int_equal(sf_snn_run(s, &in, T, grab_steps_cb, &gs), SF_OK);
-      for (int t = 1; t <= T; t++)
-        for (int j = 0; j < NO; j++) {
-          /* int8: the bias in weight units and the threshold rounded to them: within a few per cent */
-          double tol = quant ? 0.03 * fabs(want[t - 1][j]) + 0.5 : 1e-6;
-          if (fabs(got[(t - 1) * NO + j] - want[t - 1][j]) > tol) fail_msg("%s run %d step %d output %d: %g, the simulation %g", quant ? "int8" : "float", run, t, j, (double)got[(t - 1) * NO + j], want[t - 1][j]);
-        }
-    }
-    for (int t = 1; t <= T; t++) {
-      double sops, macs, fops, nupd;
-      sf_snn_step_counts(s, t, &sops, &macs, &fops, &nupd);
-      if (!quant) assert_float_equal(nupd, 2 * upd[t - 1], 1e-9); /* two runs */
-      if (t >= settled) assert_true(sops == 0 && nupd == 0);
-    }
-    printf("  delta coding %s: matches the simulation at all %d steps; nothing runs from step %d on\n", quant ? "int8" : "float", T, settled);
+    sf_tensor_describe(&clips, SF_F32, 3, cshape);
+    clips.data = frames;
+    float a[DT * DNO], b[DT * DNO];
+    grab_steps ga = {a, DNO}, gb = {b, DNO};
+    assert_int_equal(sf_snn_run(s, &in, DT, grab_steps_cb, &ga), SF_OK);
+    assert_int_equal(sf_snn_run_frames(s, &clips, grab_steps_cb, &gb), SF_OK);
+    assert_memory_equal(a, b, sizeof a);
+    /* clips of the wrong shape are refused */
+    cshape[2] = DNI + 1;
+    sf_tensor_describe(&clips, SF_F32, 3, cshape);
+    assert_int_equal(sf_snn_run_frames(s, &clips, NULL, NULL), SF_ERR_SHAPE);
     sf_snn_session_free(s);
-    /* delta coding refuses what it cannot run */
-    cfg.spike_encoding = SF_ENCODE_RATE;
-    assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_ERR_ARG);
-    assert_non_null(strstr(sf_last_error(), "direct input encoding"));
-    cfg.spike_encoding = SF_ENCODE_DIRECT;
-    assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_COUNT, &s), SF_ERR_ARG);
-    sf_node_set_attr_float(&G->nodes[0], "leak", 0.9f);
-    assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_ERR_ARG);
-    assert_non_null(strstr(sf_last_error(), "leaky"));
     sf_graph_free(G);
   }
+  printf("  rate coding: a clip of equal frames gives the static input's outputs bit for bit (float, int8)\n");
+  /* delta coding refuses what it cannot run */
+  sf_snn_session *s = delta_session(0, SF_CODING_DELTA);
+  sf_snn_session_free(s);
+  sf_spiking_config cfg;
+  sf_config_default(&cfg);
+  cfg.coding = SF_CODING_DELTA;
+  cfg.spike_encoding = SF_ENCODE_RATE;
+  assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_ERR_ARG);
+  assert_non_null(strstr(sf_last_error(), "direct input encoding"));
+  cfg.spike_encoding = SF_ENCODE_DIRECT;
+  assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_COUNT, &s), SF_ERR_ARG);
+  sf_node_set_attr_float(&G->nodes[0], "leak", 0.9f);
+  assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_ERR_ARG);
+  assert_non_null(strstr(sf_last_error(), "leaky"));
+  sf_graph_free(G);
 }
 
 /* A spiking graph whose output does not depend on the input (fuzz_convert: an ONNX Size folded to a

@@ -50,6 +50,11 @@ sf_status sf_snn_input_check(const sf_tensor *input);
 sf_status sf_snn_input_nonfinite(int64_t sample, int64_t samples, int64_t element);
 /* Run T steps on one batch of inputs (the graph's batch size); the inputs must be finite. */
 sf_status sf_snn_run(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user);
+/* Run on a clip per sample: clips [batch, T, the input's shape after the batch], float32; frame t is
+ * the input current at step t (direct encoding only). Rate coding presents each frame at its step;
+ * delta coding sends frame 1 and then each frame's difference from the one before, so a step whose
+ * frames did not change has nothing to do. T = clips' second dimension; the callback as above. */
+sf_status sf_snn_run_frames(sf_snn_session *s, const sf_tensor *clips, sf_snn_step_fn cb, void *user);
 /* Synaptic path for layers fed by spikes: 0 auto (events where the measured activity of the
  * step is below event_max_activity, default 0.2; dense otherwise), 1 dense, 2 event list,
  * 3 bit-packed. All paths give the same spikes. */

@@ -170,7 +170,7 @@ static void neuron_step_q8(sf_snn_session *s, node_state *n, const sf_node *nd, 
   const int32_t *xa = n->fed_by >= 0 ? s->ns[n->fed_by].acc : NULL;
   float *y = n->y_skip && !s->raster ? NULL : s->inc[nd->out[0]];
   if (n->xin) {
-    if (t == 1) xin_set(n, x, on);
+    if (t == 1 || s->frames) xin_set(n, x, on); /* (a clip's frames change it every step) */
     xa = n->xin;
     x = NULL;
   }
@@ -543,7 +543,7 @@ static sf_status run_op(sf_snn_session *s, int i, int t, op_args *a) {
     else n->st.macs += n->macs_per_input * (double)numel(g, x);
   }
   if (!done && n->q_in) {
-    const float *b = nd->n_in > 2 && nd->in[2] >= 0 ? g->values[nd->in[2]].t.data : NULL;
+    const float *b = nd->n_in > 2 && nd->in[2] >= 0 && !(s->delta && t > 1) ? g->values[nd->in[2]].t.data : NULL;
     input_linear_q8(n, a->ins[0]->data, b, a->outs[0]->data, numel(g, nd->in[0]) / n->qK);
     done = 1;
   }
@@ -551,6 +551,8 @@ static sf_status run_op(sf_snn_session *s, int i, int t, op_args *a) {
     int r = static_rows_exec(g, nd, a->ins, a->outs, &c);
     if (r < 0) return sf_error(SF_ERR_INTERNAL, "node '%s' failed on a block of samples: %s", nd->name, sf_last_error());
     done = r == 1;
+    sf_status st;
+    if (done && s->delta && t > 1 && (st = sf_delta_remove_constants(s, i, &c))) return st; /* a clip's later frames */
   }
   if (!done) {
     sf_status st = nd->def->exec(&c);
@@ -571,14 +573,36 @@ static void count_totals(const sf_snn_session *s, double tot[4]) {
   }
 }
 
-sf_status sf_snn_run_checked(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user) {
+/* Frame t (1-based) of every clip [B, Tn, per] into dst [B, per]; with prev, minus frame t-1
+ * (delta coding). Returns 1 if any element of dst is non-zero. */
+static int clip_frame(const float *clips, int64_t B, int64_t Tn, int64_t per, int t, int prev, float *dst) {
+  int any = 0;
+  for (int64_t b = 0; b < B; b++) {
+    const float *f = clips + (b * Tn + (t - 1)) * per, *f0 = f - per;
+    float *d = dst + b * per;
+    if (!prev) {
+      memcpy(d, f, sizeof(float) * (size_t)per);
+      any = 1;
+      continue;
+    }
+#pragma omp simd reduction(| : any)
+    for (int64_t e = 0; e < per; e++) {
+      d[e] = f[e] - f0[e];
+      any |= d[e] != 0.0f;
+    }
+  }
+  return any;
+}
+
+/* T steps on input (the same every step), or on clips [B, T, per] (frame t at step t) */
+static sf_status run_steps(sf_snn_session *s, const sf_tensor *input, const float *clips, int T, sf_snn_step_fn cb, void *user) {
   const sf_graph *g = s->g;
   int in_v = g->inputs[0];
-  if (!sf_tensor_same_shape(input, &g->values[in_v].t) && sf_tensor_numel(input) != numel(g, in_v))
-    return sf_error(SF_ERR_SHAPE, "SNN input does not match the spiking graph's input shape");
+  const int64_t B = g->values[in_v].t.ndim > 0 ? g->values[in_v].t.shape[0] : 1, per = B ? numel(g, in_v) / B : 0;
   sf_rng_seed(&s->rng, s->cfg.seed);
   if (reserve_steps(s, T)) return sf_error(SF_ERR_NOMEM, "out of memory");
   reset_state(s);
+  s->frames = clips != NULL;
   op_args *a = malloc(sizeof *a);
   if (!a) return sf_error(SF_ERR_NOMEM, "out of memory");
   sf_status st = SF_OK;
@@ -586,19 +610,19 @@ sf_status sf_snn_run_checked(sf_snn_session *s, const sf_tensor *input, int T, s
     double before[4], after[4];
     count_totals(s, before);
     if (s->delta) {
-      /* the input is sent at t = 1; after that it has not changed */
-      if (t == 1) {
-        memset(s->silent, 0, (size_t)g->n_values);
-        encode(s, input, s->inc[in_v], t, T);
-      } else {
-        s->silent[in_v] = 1;
-      }
+      /* the input is sent at t = 1; after that only what changed (a clip's next frame) */
+      if (t == 1) memset(s->silent, 0, (size_t)g->n_values);
+      if (clips) s->silent[in_v] = (uint8_t)!clip_frame(clips, B, T, per, t, t > 1, s->inc[in_v]);
+      else if (t == 1) encode(s, input, s->inc[in_v], t, T);
+      else s->silent[in_v] = 1;
+    } else if (clips) {
+      clip_frame(clips, B, T, per, t, 0, s->inc[in_v]); /* rate coding: frame t is the current of step t */
     } else if (t == 1 || !s->static_v[in_v]) {
       encode(s, input, s->inc[in_v], t, T); /* direct coding: the same current every step */
     }
     double clock = sf_snn_now();
     /* a time-major chain: only its constant prefix runs here, at t = 1 */
-    const int chained = sf_snn_time_major(s), n_run = chained ? s->chain[0] : g->n_nodes;
+    const int chained = sf_snn_time_major(s) && !clips, n_run = chained ? s->chain[0] : g->n_nodes;
     for (int i = 0; i < n_run && !st; i++) {
       if (i > 0) {
         /* the previous node's time (skipped nodes take next to none) */
@@ -609,7 +633,7 @@ sf_status sf_snn_run_checked(sf_snn_session *s, const sf_tensor *input, int T, s
       node_state *n = &s->ns[i];
       if (s->delta && t > 1) {
         if (sf_delta_skip(s, i)) continue;
-      } else if (n->is_static && t > 1) {
+      } else if (n->is_static && t > 1 && !clips) {
         continue; /* same increment as at t = 1 */
       }
       if (n->alias) continue;             /* Reshape and friends: the output is the input's buffer */
@@ -640,6 +664,31 @@ sf_status sf_snn_run_checked(sf_snn_session *s, const sf_tensor *input, int T, s
     if (decode_step(s, t, s->delta && t > 1 && s->silent[out_v] ? s->zeros : s->inc[out_v], cb, user)) break;
   }
   free(a);
+  s->frames = 0;
   if (!st && s->raster) s->raster_done = 1; /* the raster holds the first run's sample 0 */
   return st;
+}
+
+sf_status sf_snn_run_checked(sf_snn_session *s, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user) {
+  const sf_graph *g = s->g;
+  int in_v = g->inputs[0];
+  if (!sf_tensor_same_shape(input, &g->values[in_v].t) && sf_tensor_numel(input) != numel(g, in_v))
+    return sf_error(SF_ERR_SHAPE, "SNN input does not match the spiking graph's input shape");
+  return run_steps(s, input, NULL, T, cb, user);
+}
+
+sf_status sf_snn_run_frames(sf_snn_session *s, const sf_tensor *clips, sf_snn_step_fn cb, void *user) {
+  const sf_graph *g = s->g;
+  const sf_tensor *in = &g->values[g->inputs[0]].t;
+  if (s->cfg.spike_encoding != SF_ENCODE_DIRECT)
+    return sf_error(SF_ERR_ARG, "SNN clips: frames are input currents; they need direct input encoding, not %s", sf_encoding_name(s->cfg.spike_encoding));
+  /* [B, T, rest of the input's shape] */
+  int same = clips->dtype == SF_F32 && in->ndim >= 1 && clips->ndim == in->ndim + 1 && clips->shape[0] == in->shape[0];
+  for (int d = 1; same && d < in->ndim; d++) same = clips->shape[d + 1] == in->shape[d];
+  if (!same || clips->shape[1] < 1 || clips->shape[1] > (1 << 20))
+    return sf_error(SF_ERR_SHAPE, "SNN clips: expected float32 [batch %lld, T, the input's shape after the batch], T from 1 to 2^20",
+                    (long long)(in->ndim >= 1 ? in->shape[0] : 1));
+  sf_status bad = sf_snn_input_check(clips);
+  if (bad) return sf_error_context(bad, "SNN clips (a sample here is a clip, its elements frame after frame)");
+  return run_steps(s, NULL, clips->data, (int)clips->shape[1], cb, user);
 }

@@ -119,6 +119,7 @@ struct sf_snn_session {
   int step_major;     /* sf_snn_set_schedule: 1 never runs the chain */
   /* delta coding (cfg.coding): what changed travels, nodes whose inputs did not change are skipped */
   int delta;
+  int frames;         /* during sf_snn_run_frames: the input changes every step (no constant-input shortcuts) */
   uint8_t *silent;    /* per value, this step: 0 changed, 1 no change (buffer stale), 2 no change (buffer zeroed) */
   float *zeros;       /* zeros, as long as the longest dynamic value (also an all-zero int32 bias) */
   const sf_snn_session *donor; /* during sf_snn_set_quant_shared: whose int8 weight tables to share */

@@ -1,6 +1,6 @@
 /* libFuzzer: ONNX model bytes -> import -> convert (calibrated on a few synthetic samples shaped
- * like its first input) -> build the spiking graph at batch 2 -> run 3 timesteps, float and int8,
- * rate- and delta-coded.
+ * like its first input) -> build the spiking graph at batch 2 -> run 3 timesteps and a clip of two
+ * frames, float and int8, rate- and delta-coded.
  * Every stage may refuse the model with an error; none may crash, leak or hit undefined behaviour. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,7 +44,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           sf_spiking_config cfg = o.snn;
           cfg.coding = run & 2 ? SF_CODING_DELTA : SF_CODING_RATE; /* the runtime's two codings on the same graph */
           if (sf_snn_session_create(sg, &cfg, SF_DECODE_MEMBRANE, &s) == SF_OK) {
-            if (!bits || sf_snn_set_quant(s, 8) == SF_OK) sf_snn_run(s, &x, 3, NULL, NULL);
+            if (!bits || sf_snn_set_quant(s, 8) == SF_OK) {
+              sf_snn_run(s, &x, 3, NULL, NULL);
+              /* a clip of two frames per sample: the input, then the input with one element changed */
+              sf_tensor c = {0};
+              int64_t cs[SF_MAX_DIMS] = {x.shape[0], 2};
+              for (int k = 1; k < x.ndim; k++) cs[k + 1] = x.shape[k];
+              const int64_t fr = sf_tensor_numel(&x) / (x.shape[0] ? x.shape[0] : 1);
+              if (x.ndim + 1 <= SF_MAX_DIMS && fr > 0 && sf_tensor_alloc(&c, SF_F32, x.ndim + 1, cs) == SF_OK) {
+                float *cd = c.data;
+                for (int64_t b = 0; b < x.shape[0]; b++) {
+                  memcpy(cd + 2 * b * fr, (float *)x.data + b * fr, sizeof(float) * (size_t)fr);
+                  memcpy(cd + (2 * b + 1) * fr, (float *)x.data + b * fr, sizeof(float) * (size_t)fr);
+                  cd[(2 * b + 1) * fr] += 0.5f;
+                }
+                sf_snn_run_frames(s, &c, NULL, NULL);
+                sf_tensor_free(&c);
+              }
+            }
             sf_snn_session_free(s);
           }
         }
