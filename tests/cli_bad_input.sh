@@ -113,6 +113,10 @@ npy_f32() {
 npy_f32 "300, 1, 28, 28" $((300 * 784 * 4)) > "$T/nan_big.npy"
 printf '\x00\x00\x80\x7f' | dd of="$T/nan_big.npy" bs=1 seek=$(( $(stat -c %s "$T/nan_big.npy") - 300 * 784 * 4 + 4 * (200 * 784 + 5) )) conv=notrunc 2>/dev/null
 expect_error inf_snn_input_sharded "sample 200 (of this run's 300), element 5 is not finite" "$T/o6/output_0.npy" -- "$BIN" run "$T/mlp.sfm" --input "$T/nan_big.npy" -o "$T/o6" --quant int8
+# run --frames: clips must be [batch, T, the input's shape]; a NaN names its clip
+npy_f32 "4, 784" 12544 > "$T/flat_clips.npy"
+expect_error frames_wrong_shape "SNN clips: expected float32 [batch 4, T, the input's shape after the batch]" "$T/o7/output_0.npy" -- "$BIN" run "$T/mlp.sfm" --frames "$T/flat_clips.npy" -o "$T/o7"
+expect_usage frames_and_input "--input and --frames: give one" "$T/o7/output_0.npy" -- "$BIN" run "$T/mlp.sfm" --frames "$T/flat_clips.npy" --input "$T/flat_clips.npy" -o "$T/o7"
 for q in float int8; do
   expect_error nan_snn_input_$q "sample 1 (of this run's 4), element 87 is not finite" "$T/o5/output_0.npy" -- "$BIN" run "$T/mlp.sfm" --input "$T/nan_input.npy" -o "$T/o5" --quant $q
 done

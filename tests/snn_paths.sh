@@ -58,5 +58,24 @@ for q in float int8; do
   if [ "$(sig "$T/full-$q-1.json")" = "$(sig "$T/full-$q-2.json")" ]; then echo "ok   mlp $q full test set: threads 1 and 2 identical"; pass=$((pass+1))
   else echo "FAIL mlp $q full test set: threads 1 and 2 differ"; fail=$((fail+1)); fi
 done
+# run --frames: a clip whose frames all equal the input gives the static input's outputs, byte for
+# byte (rate and delta coding; one session over the batch against the backend's shards)
+VI=$ROOT/models/vit/sample_input.npy
+hdr=$(( $(od -An -tu2 -j8 -N2 "$VI" | tr -d ' ') + 10 ))
+nb=$(( $(stat -c %s "$VI") - hdr )); per=$(( nb / 4 ))
+for m in vit vit-delta; do
+  {
+    h="{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3, 1, 28, 28), }"
+    pad=$(( 64 - (10 + ${#h} + 1) % 64 ))
+    printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $(( (${#h} + pad + 1) % 256 )))\\x$(printf %02x $(( (${#h} + pad + 1) / 256 )))"
+    printf '%s%*s\n' "$h" $pad ''
+    for b in 0 1 2 3; do for f in 1 2 3; do tail -c +$(( hdr + b * per + 1 )) "$VI" | head -c $per; done; done
+  } > "$T/clips.npy"
+  "$BIN" run "$T/$m.sfm" --input "$VI" --timesteps 3 --quant int8 -o "$T/run-in" > /dev/null &&
+    "$BIN" run "$T/$m.sfm" --frames "$T/clips.npy" --quant int8 -o "$T/run-fr" > /dev/null &&
+    cmp -s "$T/run-in/output_0.npy" "$T/run-fr/output_0.npy" &&
+    { echo "ok   $m run --frames (3 equal frames) = run --input --timesteps 3"; pass=$((pass+1)); } ||
+    { echo "FAIL $m run --frames (3 equal frames) differs from run --input"; fail=$((fail+1)); }
+done
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -59,17 +59,62 @@ static int keep_last(int t, const sf_tensor *dec, void *u) {
   return 0;
 }
 
+/* run --frames: one session over the whole batch of clips [B, T, ...] */
+static int run_frames(const char *model, const char *file, const char *outdir, int quant) {
+  sf_snn_model *m = NULL;
+  sf_graph *g = NULL;
+  sf_snn_session *s = NULL;
+  sf_tensor x = {0}, out = {0};
+  char *p = NULL;
+  sf_status st = sf_snn_model_load(model, &m);
+  if (st) return cli_fail(st);
+  if ((st = sf_tensor_read_file(file, &x, NULL))) goto done;
+  if (x.dtype != SF_F32) { sf_tensor c2; if ((st = sf_tensor_cast(&c2, &x, SF_F32))) goto done; sf_tensor_free(&x); x = c2; }
+  if (x.ndim < 2 || x.shape[0] < 1 || x.shape[1] < 1) {
+    st = sf_error(SF_ERR_SHAPE, "%s: clips need [batch, T, the input's shape] with batch and T at least 1", file);
+    goto done;
+  }
+  sf_spiking_config cfg = sf_snn_model_options(m)->snn;
+  cfg.spike_encoding = SF_ENCODE_DIRECT;
+  if ((st = sf_snn_model_build(m, x.shape[0], &g)) || (st = sf_snn_session_create(g, &cfg, SF_DECODE_MEMBRANE, &s))) goto done;
+  if (quant && (st = sf_snn_set_quant(s, quant))) goto done;
+  {
+    const sf_tensor *desc = &g->values[g->outputs[0]].t;
+    if ((st = sf_tensor_alloc(&out, SF_F32, desc->ndim, desc->shape))) goto done;
+  }
+  keep_ctx kc = {&out};
+  if ((st = sf_snn_run_frames(s, &x, keep_last, &kc))) { sf_error_context(st, "%s", file); goto done; }
+  if ((st = sf_mkdir_p(outdir))) goto done;
+  p = sf_strfmt("%s/output_0.npy", outdir);
+  if ((st = sf_npy_write(p, &out))) goto done;
+  char sh[96];
+  printf("%s: decoded output after the clips' %lld frames (accumulated membrane%s) f32 %s\n", p, (long long)x.shape[1],
+         cfg.coding == SF_CODING_DELTA ? ", delta-coded: the sum over steps" : " / T", sf_shape_str(out.ndim, out.shape, sh, sizeof sh));
+done:
+  free(p);
+  sf_snn_session_free(s);
+  sf_graph_free(g);
+  sf_tensor_free(&x);
+  sf_tensor_free(&out);
+  sf_snn_model_free(m);
+  return st ? cli_fail(st) : 0;
+}
+
 int cmd_run_snn(const char *model, int argc, char **argv) {
-  const char *outdir = NULL, *input = NULL, *v;
+  const char *outdir = NULL, *input = NULL, *frames = NULL, *v;
   int64_t T = 0;
   sf_backend_options bo;
   sf_backend_options_default(&bo);
   for (int i = 1; i < argc; i++) {
     if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) {
-      printf("usage: spikeformer run OUT.sfm --input FILE.npy -o DIR [--timesteps T] [--quant float|int8] [--threads N]\n\n"
+      printf("usage: spikeformer run OUT.sfm --input FILE.npy -o DIR [--timesteps T] [--quant float|int8] [--threads N]\n"
+             "       spikeformer run OUT.sfm --frames CLIPS.npy -o DIR [--quant float|int8]\n\n"
              "Runs the spiking network for T timesteps (default: the T it was converted for) on the batch in\n"
              "FILE.npy (or an ONNX .pb tensor; the first axis is the batch) and writes the decoded first output\n"
-             "(accumulated membrane / T; for a delta-coded model, the accumulated membrane) to DIR/output_0.npy.\n");
+             "(accumulated membrane / T; for a delta-coded model, the accumulated membrane) to DIR/output_0.npy.\n"
+             "--frames runs a clip per sample instead: CLIPS.npy is [batch, T, the input's shape], frame t is the\n"
+             "input at step t, and T is the clips' length (a delta-coded model sends each frame's changes; one\n"
+             "session runs the whole batch).\n");
       return 0;
     }
     if (cli_common(argc, argv, &i)) continue;
@@ -80,12 +125,15 @@ int cmd_run_snn(const char *model, int argc, char **argv) {
       continue;
     }
     if (cli_opt(argc, argv, &i, "--input", &v)) { input = v; continue; }
+    if (cli_opt(argc, argv, &i, "--frames", &v)) { if (!v) return cli_usage_error("run", "--frames needs a file"); frames = v; continue; }
     if (cli_opt(argc, argv, &i, "-o", &v) || cli_opt(argc, argv, &i, "--output", &v)) { outdir = v; continue; }
     if (cli_opt(argc, argv, &i, "--timesteps", &v)) { if (cli_parse_i64(v, 1, 100000, &T)) return cli_usage_error("run", "--timesteps needs a whole number from 1 to 100000"); continue; }
     if (argv[i][0] == '-') return cli_usage_error("run", "unknown option '%s'", argv[i]);
   }
-  if (!input) return cli_usage_error("run", "no --input given");
+  if (!input && !frames) return cli_usage_error("run", "no --input given");
+  if (input && frames) return cli_usage_error("run", "--input and --frames: give one");
   if (!outdir) return cli_usage_error("run", "missing -o DIR");
+  if (frames) return run_frames(model, frames, outdir, bo.quant);
   const char *file = strchr(input, '=') ? strchr(input, '=') + 1 : input;
   sf_snn_model *m = NULL;
   sf_tensor x = {0}, out = {0};
