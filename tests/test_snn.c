@@ -370,6 +370,16 @@ static sf_snn_session *delta_session(int quant, sf_temporal_coding coding) {
   return s;
 }
 
+/* the network's input x [1, DNI] and a clip [1, T, DNI] of it as tensors (views) */
+static void delta_inputs(sf_tensor *in, float *x, sf_tensor *clips, void *frames, int T) {
+  *in = (sf_tensor){0};
+  *clips = (sf_tensor){0};
+  sf_tensor_describe(in, SF_F32, 2, (int64_t[]){1, DNI});
+  sf_tensor_describe(clips, SF_F32, 3, (int64_t[]){1, T, DNI});
+  in->data = x;
+  clips->data = frames;
+}
+
 static void delta_coding(void **st) {
   (void)st;
   float x[DNI], frames[DT][DNI], clip[DT][DNI];
@@ -391,12 +401,8 @@ static void delta_coding(void **st) {
   for (int quant = 0; quant <= 8; quant += 8)
     for (int use_clip = 0; use_clip < 2; use_clip++) {
       sf_snn_session *s = delta_session(quant, SF_CODING_DELTA);
-      int64_t shape[2] = {1, DNI}, cshape[3] = {1, DT, DNI};
-      sf_tensor in = {0}, clips = {0};
-      sf_tensor_describe(&in, SF_F32, 2, shape);
-      in.data = x;
-      sf_tensor_describe(&clips, SF_F32, 3, cshape);
-      clips.data = clip;
+      sf_tensor in, clips;
+      delta_inputs(&in, x, &clips, clip, DT);
       float got[DT * DNO];
       grab_steps gs = {got, DNO};
       for (int run = 0; run < 2; run++) { /* the second run starts from a clean state */
@@ -424,20 +430,15 @@ static void delta_coding(void **st) {
   /* rate coding: a clip of equal frames is the static input, bit for bit */
   for (int quant = 0; quant <= 8; quant += 8) {
     sf_snn_session *s = delta_session(quant, SF_CODING_RATE);
-    int64_t shape[2] = {1, DNI}, cshape[3] = {1, DT, DNI};
-    sf_tensor in = {0}, clips = {0};
-    sf_tensor_describe(&in, SF_F32, 2, shape);
-    in.data = x;
-    sf_tensor_describe(&clips, SF_F32, 3, cshape);
-    clips.data = frames;
+    sf_tensor in, clips;
+    delta_inputs(&in, x, &clips, frames, DT);
     float a[DT * DNO], b[DT * DNO];
     grab_steps ga = {a, DNO}, gb = {b, DNO};
     assert_int_equal(sf_snn_run(s, &in, DT, grab_steps_cb, &ga), SF_OK);
     assert_int_equal(sf_snn_run_frames(s, &clips, grab_steps_cb, &gb), SF_OK);
     assert_memory_equal(a, b, sizeof a);
     /* clips of the wrong shape are refused */
-    cshape[2] = DNI + 1;
-    sf_tensor_describe(&clips, SF_F32, 3, cshape);
+    clips.shape[2] = DNI + 1;
     assert_int_equal(sf_snn_run_frames(s, &clips, NULL, NULL), SF_ERR_SHAPE);
     sf_snn_session_free(s);
     sf_graph_free(G);
