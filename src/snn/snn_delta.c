@@ -10,32 +10,37 @@
  * have more to send at the next step without input): a scan of the counts (int32 membranes) or of
  * the outputs k theta. */
 int sf_delta_burst_cut(const node_state *n, const float *y, int64_t on) {
-  int cut = 0;
   if (n->q) {
-    const int8_t *k = n->kq, K = (int8_t)n->K;
-#pragma omp simd reduction(| : cut)
-    for (int64_t e = 0; e < on; e++) cut |= (k[e] >= K) | (k[e] <= -K);
-    return cut;
+    /* the largest |count| (counts lie in [-127, 127]): an unsigned byte max, which vectorises */
+    const int8_t *k = n->kq;
+    uint8_t mx = 0;
+#pragma omp simd reduction(max : mx)
+    for (int64_t e = 0; e < on; e++) {
+      const uint8_t a = (uint8_t)(k[e] < 0 ? -k[e] : k[e]);
+      mx = a > mx ? a : mx;
+    }
+    return mx >= n->K;
   }
-  /* |k theta| > (K - 1/2) theta, per channel c of [outer, C, inner] */
+  /* the largest |k| = |y| / theta, per channel c of [outer, C, inner]: over K - 1/2 is a cut */
   const int64_t C = n->ntheta == 1 ? 1 : n->C, inner = n->ntheta == 1 ? on : n->inner, outer = on / (C * inner);
-  const float lev = (float)n->K - 0.5f, *th = n->theta;
+  const float *ith = n->inv_theta;
+  float mx = 0.0f;
   if (inner == 1) {
     /* channels last: rows of C with a threshold each */
     for (int64_t o = 0; o < outer; o++) {
       const float *r = y + o * C;
-#pragma omp simd reduction(| : cut)
-      for (int64_t c = 0; c < C; c++) cut |= fabsf(r[c]) > lev * th[c];
+#pragma omp simd reduction(max : mx)
+      for (int64_t c = 0; c < C; c++) mx = fabsf(r[c]) * ith[c] > mx ? fabsf(r[c]) * ith[c] : mx;
     }
-    return cut;
+  } else {
+    for (int64_t o = 0; o < outer; o++)
+      for (int64_t c = 0; c < C; c++) {
+        const float it = ith[n->ntheta == 1 ? 0 : c], *r = y + (o * C + c) * inner;
+#pragma omp simd reduction(max : mx)
+        for (int64_t j = 0; j < inner; j++) mx = fabsf(r[j]) * it > mx ? fabsf(r[j]) * it : mx;
+      }
   }
-  for (int64_t o = 0; o < outer; o++)
-    for (int64_t c = 0; c < C; c++) {
-      const float lim = lev * th[n->ntheta == 1 ? 0 : c], *r = y + (o * C + c) * inner;
-#pragma omp simd reduction(| : cut)
-      for (int64_t j = 0; j < inner; j++) cut |= fabsf(r[j]) > lim;
-    }
-  return cut;
+  return mx > (float)n->K - 0.5f;
 }
 
 static int has_constants(const sf_graph *g, const sf_node *nd) {
