@@ -29,6 +29,12 @@
 #include "snn/snn_session.h"
 #include "spikeformer/threads.h"
 
+/* Whether step t carries the constants (biases, added tables): every step under rate coding,
+ * only the first under delta coding. */
+static inline int sends_constants(const sf_snn_session *s, int t) { return !s->delta || t == 1; }
+/* The t of the ec and product forms: t under rate coding (means), 1 under delta coding (sums). */
+static inline float form_t(const sf_snn_session *s, int t) { return s->delta ? 1.0f : (float)t; }
+
 static void encode(sf_snn_session *s, const sf_tensor *x, float *dst, int t, int T) {
   int64_t n = sf_tensor_numel(x);
   const float *p = x->data;
@@ -221,7 +227,7 @@ static int decode_step(sf_snn_session *s, int t, const float *y, sf_snn_step_fn 
     float *tmp = s->counts; /* reuse as decode buffer */
     if (s->decoder == SF_DECODE_COUNT) memcpy(tmp, s->spk_count, sizeof(float) * (size_t)n_out);
     else {
-      float inv = s->delta ? 1.0f : 1.0f / (float)t; /* rate: the mean over steps; delta: the sum */
+      float inv = 1.0f / form_t(s, t); /* rate: the mean over steps; delta: the sum */
       for (int64_t e = 0; e < n_out; e++) tmp[e] = dec[e] * inv;
     }
     s->dec.data = tmp;
@@ -404,7 +410,7 @@ static int run_spike_linear(sf_snn_session *s, int i, int x, int t) {
       X = n->xq;
     }
     /* delta coding sends the bias once */
-    const int32_t *bq = s->delta && t > 1 ? (const int32_t *)s->zeros : n->bq;
+    const int32_t *bq = sends_constants(s, t) ? n->bq : (const int32_t *)s->zeros;
     if (use_events) {
       sf_q8_linear_events16(X, rows, n->qK, n->Wq, N, n->qkmax, bq, acc);
       n->steps_event++;
@@ -414,7 +420,7 @@ static int run_spike_linear(sf_snn_session *s, int i, int x, int t) {
     }
     if (n->feeds < 0) {
       /* float consumers: Y = scale * acc + bias */
-      const float *b = nd->n_in > 2 && nd->in[2] >= 0 && !(s->delta && t > 1) ? g->values[nd->in[2]].t.data : NULL;
+      const float *b = nd->n_in > 2 && nd->in[2] >= 0 && sends_constants(s, t) ? g->values[nd->in[2]].t.data : NULL;
       sf_q8_dequantise(acc, rows, N, n->wscale, b, s->inc[nd->out[0]]);
     }
     return 1;
@@ -424,7 +430,7 @@ static int run_spike_linear(sf_snn_session *s, int i, int x, int t) {
   const sf_tensor *w = &g->values[nd->in[1]].t;
   int64_t Kd = w->shape[0], N = w->shape[1], rows = xn / Kd;
   float *Y = s->inc[nd->out[0]];
-  if (nd->n_in > 2 && nd->in[2] >= 0 && !(s->delta && t > 1)) {
+  if (nd->n_in > 2 && nd->in[2] >= 0 && sends_constants(s, t)) {
     const float *b = g->values[nd->in[2]].t.data;
     for (int64_t r = 0; r < rows; r++) memcpy(Y + r * N, b, sizeof(float) * (size_t)N);
   } else {
@@ -465,7 +471,7 @@ static void emit_increment(sf_snn_session *s, int i, int t) {
   const sf_node *nd = &g->nodes[i];
   node_state *n = &s->ns[i];
   const int64_t on = numel(g, nd->out[0]);
-  const float te = s->delta ? 1.0f : (float)t; /* delta coding: cumulative forms, no mean */
+  const float te = form_t(s, t);
   float *y = s->inc[nd->out[0]], *f = s->scratch_f, *prev = n->prev, ft = n->bilinear ? 1.0f / te : te;
   SF_PAR_IF(on > 32768, "omp parallel for schedule(static)",
   for (int64_t e0 = 0; e0 < on; e0 += 4096) sf_ec_increment(y + e0, f + e0, prev + e0, ft, on - e0 < 4096 ? on - e0 : 4096););
@@ -483,7 +489,7 @@ static void run_ec_rows(sf_snn_session *s, int i, int t) {
   const int par = !omp_in_parallel() && sf_threads_get() > 1 && on > 32768;
   float *cum = n->cum[0], *prev = n->prev, *y = s->inc[nd->out[0]];
   const float *x = s->inc[nd->in[0]];
-  const float te = s->delta ? 1.0f : (float)t; /* delta coding: f of the sum, no mean */
+  const float te = form_t(s, t);
   SF_PAR_IF(par, "omp parallel for schedule(static)",
   for (int64_t b = 0; b < blocks; b++) {
     const int64_t e0 = b * block, len = on - e0 < block ? on - e0 : block, sc = par ? e0 : 0;
@@ -535,7 +541,7 @@ static sf_status run_op(sf_snn_session *s, int i, int t, op_args *a) {
     a->tout[k].data = (n->m == M_LINEAR) ? s->inc[nd->out[k]] : s->scratch_f;
     a->outs[k] = &a->tout[k];
   }
-  int done = 0;
+  int done = 0, generic = 0; /* generic: the op ran as the graph has it, constants included */
   if (n->m == M_LINEAR && n->macs_per_input > 0) {
     int x = nd->in[0];
     if (is_const(g, x) && nd->n_in > 1) x = nd->in[1];
@@ -543,23 +549,25 @@ static sf_status run_op(sf_snn_session *s, int i, int t, op_args *a) {
     else n->st.macs += n->macs_per_input * (double)numel(g, x);
   }
   if (!done && n->q_in) {
-    const float *b = nd->n_in > 2 && nd->in[2] >= 0 && !(s->delta && t > 1) ? g->values[nd->in[2]].t.data : NULL;
+    const float *b = nd->n_in > 2 && nd->in[2] >= 0 && sends_constants(s, t) ? g->values[nd->in[2]].t.data : NULL;
     input_linear_q8(n, a->ins[0]->data, b, a->outs[0]->data, numel(g, nd->in[0]) / n->qK);
     done = 1;
   }
   if (!done && n->is_static) {
     int r = static_rows_exec(g, nd, a->ins, a->outs, &c);
     if (r < 0) return sf_error(SF_ERR_INTERNAL, "node '%s' failed on a block of samples: %s", nd->name, sf_last_error());
-    done = r == 1;
-    sf_status st;
-    if (done && s->delta && t > 1 && (st = sf_delta_remove_constants(s, i, &c))) return st; /* a clip's later frames */
+    done = generic = r == 1;
   }
   if (!done) {
     sf_status st = nd->def->exec(&c);
     if (st) return st;
     if (n->m == M_LINEAR && n->spike_in) n->steps_dense++;
-    if (s->delta && t > 1 && n->m == M_LINEAR && (st = sf_delta_remove_constants(s, i, &c))) return st;
+    generic = 1;
   }
+  /* a linear op that added its constants at a step that must not carry them (a clip's later frames
+   * reach the static layers too) */
+  sf_status st;
+  if (generic && n->m == M_LINEAR && !sends_constants(s, t) && (st = sf_delta_remove_constants(s, i, &c))) return st;
   if (n->m != M_LINEAR) emit_increment(s, i, t);
   return SF_OK;
 }

@@ -417,4 +417,4 @@ void sf_snn_reset_stats(sf_snn_session *s) {
 void sf_snn_set_schedule(sf_snn_session *s, int step_major) { s->step_major = step_major != 0; }
 
 /* (a raster records step-major: it reads the neurons' float outputs) */
-int sf_snn_time_major(const sf_snn_session *s) { return s->n_chain > 0 && !s->raster && !s->step_major && !s->delta; }
+int sf_snn_time_major(const sf_snn_session *s) { return s->n_chain > 0 && !s->raster && !s->step_major; }
