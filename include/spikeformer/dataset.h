@@ -5,6 +5,7 @@
  *   NPY: x_train.npy, y_train.npy, x_test.npy, y_test.npy (x float32 [N,C,H,W] or uint8 [N,H,W]) */
 #ifndef SPIKEFORMER_DATASET_H
 #define SPIKEFORMER_DATASET_H
+#include "spikeformer/export.h"
 #include <stdint.h>
 
 #include "spikeformer/tensor.h"
@@ -26,14 +27,14 @@ typedef struct {
 } sf_dataset;
 
 /* Load a split from DIR; limit > 0 keeps only the first `limit` samples. */
-sf_status sf_dataset_load(const char *dir, sf_split split, int64_t limit, sf_dataset *out);
-void sf_dataset_free(sf_dataset *d);
+SF_API sf_status sf_dataset_load(const char *dir, sf_split split, int64_t limit, sf_dataset *out);
+SF_API void sf_dataset_free(sf_dataset *d);
 /* A view (no copy) of samples [start, start+count) as [count, c, h, w]. */
-sf_tensor sf_dataset_batch(const sf_dataset *d, int64_t start, int64_t count);
+SF_API sf_tensor sf_dataset_batch(const sf_dataset *d, int64_t start, int64_t count);
 
 /* IDX files directly */
-sf_status sf_idx_read_images(const char *path, int64_t limit, float **x, int64_t *n, int64_t *h, int64_t *w);
-sf_status sf_idx_read_labels(const char *path, int64_t limit, int32_t **labels, int64_t *n);
+SF_API sf_status sf_idx_read_images(const char *path, int64_t limit, float **x, int64_t *n, int64_t *h, int64_t *w);
+SF_API sf_status sf_idx_read_labels(const char *path, int64_t limit, int32_t **labels, int64_t *n);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
  * powercap sysfs; NVIDIA NVML loaded at run time) and otherwise say why they cannot. */
 #ifndef SPIKEFORMER_ENERGY_H
 #define SPIKEFORMER_ENERGY_H
+#include "spikeformer/export.h"
 #include "spikeformer/status.h"
 #ifdef __cplusplus
 extern "C" {
@@ -22,38 +23,37 @@ typedef struct {
 
 /* Load every *.json model in dir (sorted by name). Default dir: SPIKEFORMER_ENERGY_DIR, else the
  * installed share/spikeformer/energy, else the source tree's data/energy. */
-sf_status sf_energy_models_load(const char *dir, sf_energy_model **out, int *n);
-void sf_energy_models_free(sf_energy_model *m, int n);
-const char *sf_energy_default_dir(void);
+SF_API sf_status sf_energy_models_load(const char *dir, sf_energy_model **out, int *n);
+SF_API void sf_energy_models_free(sf_energy_model *m, int n);
+SF_API const char *sf_energy_default_dir(void);
 /* Energy in pJ of these counts under a model. An SNN's accumulates read a weight each, like MACs. */
-double sf_energy_pj(const sf_energy_model *m, const sf_op_counts *c);
+SF_API double sf_energy_pj(const sf_energy_model *m, const sf_op_counts *c);
 
 /* The ANN's counts per sample (MACs, float evaluations, activations written), from the analyzer. */
 struct sf_graph;
-sf_status sf_energy_ann_counts(const struct sf_graph *ann, sf_op_counts *out);
+SF_API sf_status sf_energy_ann_counts(const struct sf_graph *ann, sf_op_counts *out);
 
-typedef struct {
-  int rapl_available, nvml_available;
-  char rapl_reason[512], nvml_reason[256];
-  int n_domains;
-  char domain[8][256];
-  char path[8][512];
-  double max_uj[8];
-  char gpu_name[96];
-  void *nvml_lib, *nvml_dev;         /* NVML handles while open (sf_power_monitor_close) */
-  int nvml_energy;                   /* the GPU has a total-energy counter (Volta and later) */
-} sf_power_monitor;
+/* PowerMonitor: what can be measured here. Opened once (it probes RAPL package domains and loads
+ * NVML at run time), read as often as needed, closed at the end. */
+typedef struct sf_power_monitor sf_power_monitor;
 
-/* Probe what can be measured here (never invents a number). */
-void sf_power_monitor_probe(sf_power_monitor *pm);
+/* Probe what can be measured here (never invents a number). NULL only when out of memory. */
+SF_API sf_power_monitor *sf_power_monitor_open(void);
+SF_API int sf_power_monitor_rapl_available(const sf_power_monitor *pm);
+/* Why RAPL (or NVML) cannot be read here, or "" where it can. */
+SF_API const char *sf_power_monitor_rapl_reason(const sf_power_monitor *pm);
+SF_API int sf_power_monitor_gpu_available(const sf_power_monitor *pm);
+SF_API const char *sf_power_monitor_gpu_reason(const sf_power_monitor *pm);
+/* GPU 0's name where NVML found one, else "". */
+SF_API const char *sf_power_monitor_gpu_name(const sf_power_monitor *pm);
 /* Joules counted by RAPL (sum over package domains) since an arbitrary origin; -1 if unavailable. */
-double sf_power_monitor_rapl_joules(const sf_power_monitor *pm);
+SF_API double sf_power_monitor_rapl_joules(const sf_power_monitor *pm);
 /* Joules counted by GPU 0's NVML energy counter since the driver loaded; -1 if unavailable. */
-double sf_power_monitor_gpu_joules(const sf_power_monitor *pm);
+SF_API double sf_power_monitor_gpu_joules(const sf_power_monitor *pm);
 /* GPU 0's current power draw in watts (NVML); -1 if unavailable. */
-double sf_power_monitor_gpu_watts(const sf_power_monitor *pm);
-/* Release NVML (safe on a monitor that found none). */
-void sf_power_monitor_close(sf_power_monitor *pm);
+SF_API double sf_power_monitor_gpu_watts(const sf_power_monitor *pm);
+/* Release NVML and the monitor (NULL is fine). */
+SF_API void sf_power_monitor_close(sf_power_monitor *pm);
 
 #ifdef __cplusplus
 }

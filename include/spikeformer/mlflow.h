@@ -3,6 +3,7 @@
  * `mlflow ui --backend-store-uri DIR` shows them. Experiment 0 ("Default") is created if missing. */
 #ifndef SPIKEFORMER_MLFLOW_H
 #define SPIKEFORMER_MLFLOW_H
+#include "spikeformer/export.h"
 #include "spikeformer/status.h"
 #ifdef __cplusplus
 extern "C" {
@@ -10,12 +11,12 @@ extern "C" {
 
 typedef struct sf_mlflow_run sf_mlflow_run;
 
-sf_status sf_mlflow_begin(const char *store_dir, const char *run_name, sf_mlflow_run **out);
-sf_status sf_mlflow_param(sf_mlflow_run *r, const char *key, const char *value);
-sf_status sf_mlflow_metric(sf_mlflow_run *r, const char *key, double value, long step);
+SF_API sf_status sf_mlflow_begin(const char *store_dir, const char *run_name, sf_mlflow_run **out);
+SF_API sf_status sf_mlflow_param(sf_mlflow_run *r, const char *key, const char *value);
+SF_API sf_status sf_mlflow_metric(sf_mlflow_run *r, const char *key, double value, long step);
 /* Marks the run FINISHED (ok) or FAILED and frees it. */
-sf_status sf_mlflow_end(sf_mlflow_run *r, int ok);
-const char *sf_mlflow_run_id(const sf_mlflow_run *r);
+SF_API sf_status sf_mlflow_end(sf_mlflow_run *r, int ok);
+SF_API const char *sf_mlflow_run_id(const sf_mlflow_run *r);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
  * neuron = (c * height + h) * width + w. */
 #ifndef SPIKEFORMER_SPIKE_TENSOR_H
 #define SPIKEFORMER_SPIKE_TENSOR_H
+#include "spikeformer/export.h"
 #include <stdint.h>
 
 #include "spikeformer/status.h"
@@ -31,20 +32,20 @@ typedef struct {
   int64_t n_events, cap_events;
 } sf_spike_tensor;
 
-sf_status sf_spikes_init(sf_spike_tensor *s, int64_t batch, int64_t time, int64_t channels,
+SF_API sf_status sf_spikes_init(sf_spike_tensor *s, int64_t batch, int64_t time, int64_t channels,
                          int64_t height, int64_t width, sf_spike_form form);
-void sf_spikes_free(sf_spike_tensor *s);
-int64_t sf_spikes_neurons(const sf_spike_tensor *s);
+SF_API void sf_spikes_free(sf_spike_tensor *s);
+SF_API int64_t sf_spikes_neurons(const sf_spike_tensor *s);
 /* Value of one spike site, whatever the form. */
-int sf_spikes_get(const sf_spike_tensor *s, int64_t b, int64_t t, int64_t neuron);
+SF_API int sf_spikes_get(const sf_spike_tensor *s, int64_t b, int64_t t, int64_t neuron);
 /* Set a site (DENSE and BITPACKED in place; EVENTS appends, keep the order). */
-sf_status sf_spikes_set(sf_spike_tensor *s, int64_t b, int64_t t, int64_t neuron, int value);
+SF_API sf_status sf_spikes_set(sf_spike_tensor *s, int64_t b, int64_t t, int64_t neuron, int value);
 /* Convert into a new tensor of another form. Fails (SF_ERR_VALUE) when a non-ternary value would be
  * lost in the bit-packed form. */
-sf_status sf_spikes_convert(sf_spike_tensor *dst, const sf_spike_tensor *src, sf_spike_form form);
-int64_t sf_spikes_count(const sf_spike_tensor *s); /* number of non-zero sites */
-int sf_spikes_equal(const sf_spike_tensor *a, const sf_spike_tensor *b);
-const char *sf_spike_form_name(sf_spike_form f);
+SF_API sf_status sf_spikes_convert(sf_spike_tensor *dst, const sf_spike_tensor *src, sf_spike_form form);
+SF_API int64_t sf_spikes_count(const sf_spike_tensor *s); /* number of non-zero sites */
+SF_API int sf_spikes_equal(const sf_spike_tensor *a, const sf_spike_tensor *b);
+SF_API const char *sf_spike_form_name(sf_spike_form f);
 
 #ifdef __cplusplus
 }

@@ -2,11 +2,17 @@
  * Umbrella header. */
 #ifndef SPIKEFORMER_H
 #define SPIKEFORMER_H
+#include "spikeformer/export.h"
 #include "spikeformer/analyze.h"
 #include "spikeformer/backend.h"
+#include "spikeformer/backend_cpu.h"
 #include "spikeformer/batcher.h"
 #include "spikeformer/convert.h"
 #include "spikeformer/energy.h"
+#include "spikeformer/eval.h"
+#include "spikeformer/infer.h"
+#include "spikeformer/optimize.h"
+#include "spikeformer/report.h"
 #include "spikeformer/snn.h"
 #include "spikeformer/validate.h"
 #include "spikeformer/config.h"
@@ -19,12 +25,14 @@
 #include "spikeformer/spike_tensor.h"
 #include "spikeformer/status.h"
 #include "spikeformer/tensor.h"
+#include "spikeformer/tensor_io.h"
+#include "spikeformer/mlflow.h"
 #include "spikeformer/threads.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-const char *sf_version(void);
+SF_API const char *sf_version(void);
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@
  * (thread-local) that names what failed and where: file, node, byte offset. */
 #ifndef SPIKEFORMER_STATUS_H
 #define SPIKEFORMER_STATUS_H
+#include "spikeformer/export.h"
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -20,14 +21,14 @@ typedef enum {
 } sf_status;
 
 /* Record an error message (printf-style) and return `code`. */
-sf_status sf_error(sf_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+SF_API sf_status sf_error(sf_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prefix the current message with context ("X: ") and return `code`; a message that already
  * starts with "X:" is left as it is. */
-sf_status sf_error_context(sf_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+SF_API sf_status sf_error_context(sf_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The last message recorded on this thread ("" if none). */
-const char *sf_last_error(void);
-void sf_clear_error(void);
-const char *sf_status_name(sf_status s);
+SF_API const char *sf_last_error(void);
+SF_API void sf_clear_error(void);
+SF_API const char *sf_status_name(sf_status s);
 
 #ifdef __cplusplus
 }

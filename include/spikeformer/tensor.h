@@ -2,6 +2,7 @@
  * A tensor with data == NULL is a descriptor: dtype and shape only (used by shape inference). */
 #ifndef SPIKEFORMER_TENSOR_H
 #define SPIKEFORMER_TENSOR_H
+#include "spikeformer/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,40 +25,40 @@ typedef struct sf_tensor {
   int owns_data;                 /* data is freed by sf_tensor_free */
 } sf_tensor;
 
-size_t sf_dtype_size(sf_dtype t);
-const char *sf_dtype_name(sf_dtype t);
-int sf_dtype_is_float(sf_dtype t);
+SF_API size_t sf_dtype_size(sf_dtype t);
+SF_API const char *sf_dtype_name(sf_dtype t);
+SF_API int sf_dtype_is_float(sf_dtype t);
 
-int64_t sf_shape_numel(int ndim, const int64_t *shape);
-int64_t sf_tensor_numel(const sf_tensor *t);
-size_t sf_tensor_nbytes(const sf_tensor *t);
-int sf_tensor_shape_known(const sf_tensor *t);
-int sf_tensor_same_shape(const sf_tensor *a, const sf_tensor *b);
+SF_API int64_t sf_shape_numel(int ndim, const int64_t *shape);
+SF_API int64_t sf_tensor_numel(const sf_tensor *t);
+SF_API size_t sf_tensor_nbytes(const sf_tensor *t);
+SF_API int sf_tensor_shape_known(const sf_tensor *t);
+SF_API int sf_tensor_same_shape(const sf_tensor *a, const sf_tensor *b);
 
 /* Largest single tensor allocation allowed, in bytes (default 16 GiB). Guards against absurd
  * shapes in untrusted models. */
-void sf_tensor_set_alloc_limit(size_t bytes);
+SF_API void sf_tensor_set_alloc_limit(size_t bytes);
 /* Bytes a tensor of this dtype/shape needs; fails if unknown, overflowing or above the limit. */
-sf_status sf_tensor_check_size(sf_dtype dtype, int ndim, const int64_t *shape, size_t *bytes);
+SF_API sf_status sf_tensor_check_size(sf_dtype dtype, int ndim, const int64_t *shape, size_t *bytes);
 
 /* Set dtype/shape (descriptor only; data untouched). */
-void sf_tensor_describe(sf_tensor *t, sf_dtype dtype, int ndim, const int64_t *shape);
+SF_API void sf_tensor_describe(sf_tensor *t, sf_dtype dtype, int ndim, const int64_t *shape);
 /* Allocate zeroed storage for the given dtype/shape. */
-sf_status sf_tensor_alloc(sf_tensor *t, sf_dtype dtype, int ndim, const int64_t *shape);
+SF_API sf_status sf_tensor_alloc(sf_tensor *t, sf_dtype dtype, int ndim, const int64_t *shape);
 /* Deep copy (descriptor and data). */
-sf_status sf_tensor_clone(sf_tensor *dst, const sf_tensor *src);
+SF_API sf_status sf_tensor_clone(sf_tensor *dst, const sf_tensor *src);
 /* Convert to another dtype (allocates dst). */
-sf_status sf_tensor_cast(sf_tensor *dst, const sf_tensor *src, sf_dtype to);
-void sf_tensor_free(sf_tensor *t);
+SF_API sf_status sf_tensor_cast(sf_tensor *dst, const sf_tensor *src, sf_dtype to);
+SF_API void sf_tensor_free(sf_tensor *t);
 
 /* Element i as double / int64 whatever the dtype (for small shape tensors). */
-double sf_tensor_get_f(const sf_tensor *t, int64_t i);
-int64_t sf_tensor_get_i(const sf_tensor *t, int64_t i);
+SF_API double sf_tensor_get_f(const sf_tensor *t, int64_t i);
+SF_API int64_t sf_tensor_get_i(const sf_tensor *t, int64_t i);
 
 /* "[2,3,4]" into buf; returns buf. */
-char *sf_shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
+SF_API char *sf_shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
 /* Index of the first non-finite element of a float tensor, or -1. */
-int64_t sf_tensor_find_nonfinite(const sf_tensor *t);
+SF_API int64_t sf_tensor_find_nonfinite(const sf_tensor *t);
 
 #ifdef __cplusplus
 }

@@ -1,23 +1,24 @@
 /* Thread count for SpikeFormer's own kernels (OpenMP) and for OpenBLAS. */
 #ifndef SPIKEFORMER_THREADS_H
 #define SPIKEFORMER_THREADS_H
+#include "spikeformer/export.h"
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* n <= 0 selects the number of available cores. */
-void sf_threads_set(int n);
-int sf_threads_get(void);
+SF_API void sf_threads_set(int n);
+SF_API int sf_threads_get(void);
 /* OpenBLAS's own thread count alone (SpikeFormer's OpenMP kernels keep theirs). */
-void sf_blas_threads_set(int n);
+SF_API void sf_blas_threads_set(int n);
 
 /* The OpenBLAS kernel family in use (e.g. "SkylakeX", "Haswell", "Prescott"). */
-const char *sf_blas_core(void);
+SF_API const char *sf_blas_core(void);
 /* OpenBLAS 0.3.21 (Debian 12) does not recognise recent Xeons and falls back to its SSE3
  * "Prescott" kernels, about 3x slower than its AVX-512 ones on such a CPU. Returns the core type
  * to request with OPENBLAS_CORETYPE (read when the library loads), or NULL when the one in use
  * already matches the CPU or OPENBLAS_CORETYPE is set. */
-const char *sf_blas_better_core(void);
+SF_API const char *sf_blas_better_core(void);
 
 #ifdef __cplusplus
 }

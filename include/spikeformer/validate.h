@@ -4,6 +4,7 @@
  * target's per-core limit (when set). */
 #ifndef SPIKEFORMER_VALIDATE_H
 #define SPIKEFORMER_VALIDATE_H
+#include "spikeformer/export.h"
 #include "spikeformer/config.h"
 #include "spikeformer/graph.h"
 #ifdef __cplusplus
@@ -18,8 +19,8 @@ typedef struct {
 } sf_validation;
 
 /* Returns SF_OK when the graph passes; otherwise SF_ERR_VALUE and `out` lists every problem. */
-sf_status sf_validate(const sf_graph *spiking, const sf_hardware_constraints *hw, sf_validation *out);
-void sf_validation_free(sf_validation *v);
+SF_API sf_status sf_validate(const sf_graph *spiking, const sf_hardware_constraints *hw, sf_validation *out);
+SF_API void sf_validation_free(sf_validation *v);
 
 #ifdef __cplusplus
 }

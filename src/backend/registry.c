@@ -1,15 +1,15 @@
+/* The backend table and the calls of the public interface, which dispatch through it. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/backend_impl.h"
+#include "core/util.h"
 
 static const sf_backend *const backends[] = {&sf_backend_cpu};
 #define N_BACKENDS (int)(sizeof backends / sizeof backends[0])
 
 void sf_backend_options_default(sf_backend_options *o) {
   memset(o, 0, sizeof *o);
-  o->path = 0;
-  o->event_max_activity = 0.2f;
   o->encoding = SF_ENCODE_DIRECT;
   o->decoder = SF_DECODE_MEMBRANE;
 }
@@ -17,26 +17,84 @@ void sf_backend_options_default(sf_backend_options *o) {
 int sf_backend_count(void) { return N_BACKENDS; }
 const sf_backend *sf_backend_at(int i) { return i >= 0 && i < N_BACKENDS ? backends[i] : NULL; }
 const char *sf_backend_name(const sf_backend *b) { return b->iface.name; }
+const char *sf_backend_description(const sf_backend *b) { return b->iface.description; }
 
 sf_status sf_backend_find(const char *name, const sf_backend **out) {
-  for (int i = 0; i < N_BACKENDS; i++)
+  for (int i = 0; name && i < N_BACKENDS; i++)
     if (!strcmp(backends[i]->iface.name, name)) { *out = backends[i]; return SF_OK; }
   char list[256] = "";
   for (int i = 0; i < N_BACKENDS; i++) { strncat(list, backends[i]->iface.name, sizeof list - strlen(list) - 1); if (i + 1 < N_BACKENDS) strncat(list, ", ", sizeof list - strlen(list) - 1); }
-  return sf_error(SF_ERR_ARG, "unknown backend '%s' (available: %s)", name, list);
+  return sf_error(SF_ERR_ARG, "unknown backend '%s' (available: %s)", name ? name : "(null)", list);
+}
+
+sf_status sf_backend_target_new(const sf_backend *b, void **out) {
+  *out = calloc(1, b->iface.target_size ? b->iface.target_size : 1);
+  if (!*out) return sf_error(SF_ERR_NOMEM, "out of memory");
+  if (b->iface.target_default) b->iface.target_default(*out);
+  return SF_OK;
+}
+
+int sf_backend_target_count(const sf_backend *b) {
+  int n = 0;
+  while (b->iface.target_keys && b->iface.target_keys[n].key) n++;
+  return n;
+}
+
+const char *sf_backend_target_key(const sf_backend *b, int i, const char **help) {
+  if (i < 0 || i >= sf_backend_target_count(b)) return NULL;
+  if (help) *help = b->iface.target_keys[i].help;
+  return b->iface.target_keys[i].key;
+}
+
+sf_status sf_backend_target_set(const sf_backend *b, void *target, const char *key, const char *value) {
+  for (int i = 0; i < sf_backend_target_count(b); i++)
+    if (!strcmp(b->iface.target_keys[i].key, key)) return b->iface.target_set(target, key, value ? value : "");
+  char list[512] = "";
+  for (int i = 0; i < sf_backend_target_count(b); i++) {
+    if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
+    strncat(list, b->iface.target_keys[i].key, sizeof list - strlen(list) - 1);
+  }
+  return sf_error(SF_ERR_ARG, "backend '%s' has no option '%s' (its options: %s)", b->iface.name, key, *list ? list : "none");
+}
+
+char *sf_backend_target_describe(const sf_backend *b, const void *target) {
+  if (!b->iface.target_describe) return sf_strdup("");
+  void *def = NULL;
+  if (!target && sf_backend_target_new(b, &def)) return NULL;
+  char *s = b->iface.target_describe(target ? target : def);
+  free(def);
+  return s;
+}
+
+int sf_backend_supports_node(const sf_backend *b, const sf_graph *spiking, int node, const char **why) {
+  const char *w = NULL;
+  int ok = node >= 0 && node < spiking->n_nodes && b->iface.supports_node(spiking, node, &w);
+  if (why) *why = ok ? NULL : (w ? w : "no such node");
+  return ok;
 }
 
 sf_status sf_backend_compile(const sf_backend *b, const sf_snn_model *m, const sf_backend_options *o, sf_compiled **out) {
+  *out = NULL;
+  sf_backend_options opt;
+  if (o) opt = *o;
+  else sf_backend_options_default(&opt);
+  void *def = NULL;
+  sf_status st = SF_OK;
+  if (!opt.target) {
+    if ((st = sf_backend_target_new(b, &def))) return st;
+    opt.target = def;
+  }
   sf_compiled *c = calloc(1, sizeof *c);
-  if (!c) return sf_error(SF_ERR_NOMEM, "out of memory");
+  if (!c) { free(def); return sf_error(SF_ERR_NOMEM, "out of memory"); }
   c->backend = b;
-  sf_backend_options def;
-  if (!o) { sf_backend_options_default(&def); o = &def; }
-  sf_status st = b->iface.compile(b, m, o, &c->state);
+  st = b->iface.compile(b, m, &opt, &c->state);
+  free(def); /* compile copies what it keeps */
   if (st) { free(c); return st; }
   *out = c;
   return SF_OK;
 }
+
+const sf_backend *sf_compiled_backend(const sf_compiled *c) { return c->backend; }
 
 sf_status sf_backend_deploy(sf_compiled *c, int64_t batch, sf_deployed **out) {
   *out = NULL;
@@ -51,7 +109,13 @@ sf_status sf_backend_deploy(sf_compiled *c, int64_t batch, sf_deployed **out) {
 }
 
 sf_status sf_backend_execute(sf_deployed *d, const sf_tensor *input, int T, sf_snn_step_fn cb, void *user) {
+  if (T < 1) return sf_error(SF_ERR_ARG, "cannot run %d timesteps: at least 1", T);
   return d->backend->iface.execute(d->state, input, T, cb, user);
+}
+
+sf_status sf_backend_execute_frames(sf_deployed *d, const sf_tensor *clips, sf_snn_step_fn cb, void *user) {
+  if (!d->backend->iface.execute_frames) return sf_error(SF_ERR_UNSUPPORTED, "backend '%s' does not run clips (frames)", d->backend->iface.name);
+  return d->backend->iface.execute_frames(d->state, clips, cb, user);
 }
 
 int sf_backend_profile_count(const sf_deployed *d) { return d->backend->iface.profile_count(d->state); }
@@ -60,6 +124,13 @@ void sf_backend_profile_step(const sf_deployed *d, int t, double out[4]) {
   if (d->backend->iface.profile_step) d->backend->iface.profile_step(d->state, t, out);
   else out[0] = out[1] = out[2] = out[3] = 0;
 }
+
+const int8_t *sf_backend_raster(const sf_deployed *d, int i, int *T, int *neurons) {
+  *T = *neurons = 0;
+  return d->backend->iface.raster ? d->backend->iface.raster(d->state, i, T, neurons) : NULL;
+}
+
+const char *sf_backend_kernels(const sf_deployed *d) { return d->backend->iface.kernels ? d->backend->iface.kernels(d->state) : ""; }
 
 void sf_deployed_free(sf_deployed *d) {
   if (!d) return;
@@ -71,4 +142,14 @@ void sf_compiled_free(sf_compiled *c) {
   if (!c) return;
   c->backend->iface.free_compiled(c->state);
   free(c);
+}
+
+void sf_snn_node_stats_add(sf_snn_node_stats *into, const sf_snn_node_stats *from) {
+  into->spikes += from->spikes;
+  into->events += from->events;
+  into->sops += from->sops;
+  into->macs += from->macs;
+  into->float_ops += from->float_ops;
+  into->neuron_updates += from->neuron_updates;
+  into->seconds += from->seconds;
 }

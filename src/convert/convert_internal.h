@@ -35,14 +35,6 @@ sf_status sf_build_spiking_graph(const sf_graph *src, int64_t batch, const sf_co
 void sf_sites_free(sf_site *s, int n);
 /* Calibrate thresholds for the sites of a spiking graph built with provisional thresholds. */
 sf_status sf_calibrate(const sf_graph *src, const sf_dataset *calib, const sf_convert_options *opt, sf_site *sites, int n_sites);
-/* The levels a site's clip range R is divided into (theta = R / levels): rate coding K for a burst
- * neuron (1 otherwise), so that T steps resolve R / (K T); delta coding sends the whole value in
- * units of R / (K T), the same resolution. */
-int sf_convert_theta_levels(const sf_convert_options *o);
-/* The spikes a neuron may send in one step: K (1 unless burst); delta-coded burst neurons 127
- * (an 8-bit payload), so a value up to 127 / (K T) times the range goes out at once, and what
- * is beyond at later steps. */
-int sf_convert_step_levels(const sf_convert_options *o);
 /* Neuron node of site `key` in a spiking graph, or -1. */
 const char *sf_snn_mode(const sf_node *n);
 

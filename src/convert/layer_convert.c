@@ -14,7 +14,8 @@
 #include "ops/ops.h"
 #include "spikeformer/session.h"
 
-static int is_op(const sf_node *n, const char *op) { return n && n->n_out > 0 && !strcmp(n->op_type, op); }
+static int is_op(const sf_node *n, sf_op_id op) { return n && n->n_out > 0 && sf_node_op(n) == op; }
+static int is_max_pool(const sf_node *n) { return is_op(n, SF_OP_MAX_POOL) || is_op(n, SF_OP_GLOBAL_MAX_POOL); }
 static int is_const(const sf_graph *g, int v) { return v >= 0 && g->values[v].t.data != NULL; }
 static sf_node *producer(sf_graph *g, int v) {
   if (v < 0 || g->values[v].producer < 0) return NULL;
@@ -44,9 +45,9 @@ static int add_const_f32(sf_graph *g, const char *base, int ndim, const int64_t 
 static sf_status fold_batchnorm(sf_graph *g) {
   for (int i = 0; i < g->n_nodes; i++) {
     sf_node *bn = &g->nodes[i];
-    if (!is_op(bn, "BatchNormalization")) continue;
+    if (!is_op(bn, SF_OP_BATCH_NORM)) continue;
     sf_node *cv = producer(g, bn->in[0]);
-    if (!is_op(cv, "Conv") || uses_of(g, bn->in[0]) != 1 || !is_const(g, cv->in[1])) continue;
+    if (!is_op(cv, SF_OP_CONV) || uses_of(g, bn->in[0]) != 1 || !is_const(g, cv->in[1])) continue;
     int ok = 1;
     for (int k = 1; k < 5; k++) ok &= is_const(g, bn->in[k]);
     if (!ok || (cv->n_in > 2 && cv->in[2] >= 0 && !is_const(g, cv->in[2]))) continue;
@@ -95,7 +96,7 @@ static sf_status fold_batchnorm(sf_graph *g) {
 static sf_status split_attention(sf_graph *g) {
   for (int i = 0; i < g->n_nodes; i++) {
     sf_node *a = &g->nodes[i];
-    if (!is_op(a, "Attention")) continue;
+    if (!is_op(a, SF_OP_ATTENTION)) continue;
     int q = a->in[0], kt = a->in[1], v = a->in[2], mask = a->n_in > 3 ? a->in[3] : -1;
     float scale = sf_node_attr_float(a, "scale", 1.0f);
     char an[400], base[512], nm[512];
@@ -145,21 +146,20 @@ static sf_status split_attention(sf_graph *g) {
 }
 
 /* ---- 3. neuron insertion ---- */
-static const char *layout_ops[] = {"Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", NULL};
-static int is_layout(const sf_node *n) {
-  for (int i = 0; n && layout_ops[i]; i++) if (is_op(n, layout_ops[i])) return 1;
-  return 0;
-}
+/* a node whose output is its input rearranged: a neuron site lies behind it */
+static int is_layout(const sf_node *n) { return n && n->n_out > 0 && sf_node_flag(n, SF_OPF_PERMUTES); }
 
 /* ops whose listed inputs must be spikes */
 static int wants_spikes(const sf_graph *g, const sf_node *n, int k) {
   if (!n->n_out || n->in[k] < 0 || is_const(g, n->in[k])) return 0;
-  const char *op = n->op_type;
-  if (!strcmp(op, "Linear") || !strcmp(op, "Conv")) return k == 0;
-  if (!strcmp(op, "Gemm")) return k <= 1 && is_const(g, n->in[1 - k]);
-  if (!strcmp(op, "MatMul")) return 1; /* with a constant: the other input; without: both (stream product) */
-  if (!strcmp(op, "Mul")) return !is_const(g, n->in[1 - k]) && k < 2;
-  return 0;
+  switch (sf_node_op(n)) {
+    case SF_OP_LINEAR:
+    case SF_OP_CONV: return k == 0;
+    case SF_OP_GEMM: return k <= 1 && is_const(g, n->in[1 - k]);
+    case SF_OP_MATMUL: return 1; /* with a constant: the other input; without: both (stream product) */
+    case SF_OP_MUL: return !is_const(g, n->in[1 - k]) && k < 2;
+    default: return 0;
+  }
 }
 
 typedef struct { int site_value, neuron_out, is_signed, axis; } site_entry;
@@ -185,10 +185,10 @@ static sf_status insert_neurons(sf_graph *g, const sf_convert_options *opt, cons
         walk = p->in[0];
         p = producer(g, walk);
       }
-      if (is_op(p, "Neuron")) continue;                 /* already spikes */
+      if (is_op(p, SF_OP_NEURON)) continue;                 /* already spikes */
       if (g->values[walk].is_input) continue;           /* analog input: direct coding, first layer MACs */
       int maxpool_hop = 0;
-      if (is_op(p, "MaxPool") || is_op(p, "GlobalMaxPool")) {
+      if (is_max_pool(p)) {
         /* q(max(x)) = max(q(x)) for a monotone quantiser: quantise before the pool, which then
          * works on spike counts */
         path_node = (int)(p - g->nodes);
@@ -196,7 +196,7 @@ static sf_status insert_neurons(sf_graph *g, const sf_convert_options *opt, cons
         walk = p->in[0];
         p = producer(g, walk);
         maxpool_hop = 1;
-        if (is_op(p, "Neuron")) continue;
+        if (is_op(p, SF_OP_NEURON)) continue;
       }
       (void)maxpool_hop;
       /* reuse an existing neuron for this site */
@@ -204,13 +204,13 @@ static sf_status insert_neurons(sf_graph *g, const sf_convert_options *opt, cons
       for (int e = 0; e < n_se; e++) if (se[e].site_value == walk) found_se = e;
       if (found_se < 0) {
         int is_signed = 1, src = walk;
-        if (is_op(p, "Relu") && !opt->relu_ec) {
+        if (is_op(p, SF_OP_RELU) && !opt->relu_ec) {
           /* absorb the ReLU into an unsigned IF neuron when every use of its output wants spikes */
           int all = 1;
           for (int j = 0; j < g->n_nodes && all; j++)
             for (int kk = 0; kk < g->nodes[j].n_in; kk++)
               if (g->nodes[j].in[kk] == walk && g->nodes[j].n_out && !(wants_spikes(g, &g->nodes[j], kk) || is_layout(&g->nodes[j]) ||
-                                                                         is_op(&g->nodes[j], "MaxPool") || is_op(&g->nodes[j], "GlobalMaxPool")))
+                                                                         is_max_pool(&g->nodes[j])))
                 all = 0;
           for (int o = 0; o < g->n_outputs; o++) if (g->outputs[o] == walk) all = 0;
           if (all) { is_signed = 0; src = p->in[0]; }
@@ -218,7 +218,7 @@ static sf_status insert_neurons(sf_graph *g, const sf_convert_options *opt, cons
         const sf_tensor *t = &g->values[walk].t;
         int axis = t->ndim - 1;
         /* conv feature maps [N, C, H, W]: channels on axis 1 */
-        if (t->ndim == 4 && (is_op(&g->nodes[i], "Conv") || is_op(p, "Conv") || is_op(p, "Relu") || is_op(p, "BatchNormalization") || maxpool_hop))
+        if (t->ndim == 4 && (is_op(&g->nodes[i], SF_OP_CONV) || is_op(p, SF_OP_CONV) || is_op(p, SF_OP_RELU) || is_op(p, SF_OP_BATCH_NORM) || maxpool_hop))
           axis = 1;
         if (axis < 0) axis = 0;
         const char *key = g->values[walk].name;
@@ -288,43 +288,27 @@ done:
 }
 
 /* ---- 4. modes ---- */
-static const char *linear_ops[] = {"Linear", "Conv", "Add", "Sub", "Neg", "Reshape", "Transpose", "Flatten", "Squeeze",
-                                   "Unsqueeze", "Concat", "Slice", "Split", "Expand", "Tile", "Identity", "Dropout",
-                                   "AveragePool", "GlobalAveragePool", "ReduceMean", "ReduceSum", "BatchNormalization",
-                                   "Sum", "Mean", "Pad", NULL};
+static const char *const mode_names[SF_MODE_COUNT] = {"?", "linear", "product", "ec", "neuron"};
+const char *sf_spiking_mode_name(sf_spiking_mode m) { return (unsigned)m < SF_MODE_COUNT ? mode_names[m] : "?"; }
+const char *sf_snn_mode(const sf_node *n) { return sf_spiking_mode_name(n->mode); }
+sf_spiking_mode sf_graph_node_mode(const sf_graph *g, int i) { return i >= 0 && i < g->n_nodes ? g->nodes[i].mode : SF_MODE_NONE; }
 
-const char *sf_snn_mode(const sf_node *n) { return sf_node_attr_string(n, "snn_mode", "?"); }
-
+/* Every node gets its mode from the op table (sf_node_spiking_mode); a node without one fails the
+ * conversion, named with the reason. */
 static sf_status assign_modes(sf_graph *g) {
   for (int i = 0; i < g->n_nodes; i++) {
     sf_node *n = &g->nodes[i];
-    const char *op = n->op_type, *mode = "ec";
-    int n_dyn = 0;
     for (int k = 0; k < n->n_in; k++) {
       int v = n->in[k];
       if (v < 0 || is_const(g, v)) continue;
-      n_dyn++;
       if (!sf_dtype_is_float(g->values[v].t.dtype))
         return sf_error(SF_ERR_UNSUPPORTED, "node '%s' (%s) cannot be converted: its input '%s' is %s data computed at runtime; "
                         "spiking layers carry float-valued spike trains (token-id inputs need a spiking embedding encoder)",
-                        n->name, op, g->values[v].name, sf_dtype_name(g->values[v].t.dtype));
+                        n->name, n->op_type, g->values[v].name, sf_dtype_name(g->values[v].t.dtype));
     }
-    if (!strcmp(op, "Neuron")) mode = "neuron";
-    else {
-      for (int k = 0; linear_ops[k]; k++) if (!strcmp(op, linear_ops[k])) mode = "linear";
-      if (!strcmp(op, "Gather") && n->n_in == 2 && is_const(g, n->in[1])) mode = "linear";
-      if (!strcmp(op, "Gemm") && is_const(g, n->in[1]) && (n->n_in < 3 || n->in[2] < 0 || is_const(g, n->in[2]))) mode = "linear";
-      if (!strcmp(op, "Gemm") && !strcmp(mode, "ec") && !is_const(g, n->in[0]) && !is_const(g, n->in[1])) mode = "product";
-      if (!strcmp(op, "MatMul")) mode = (is_const(g, n->in[0]) || is_const(g, n->in[1])) ? "linear" : "product";
-      if (!strcmp(op, "Mul")) mode = (is_const(g, n->in[0]) || is_const(g, n->in[1])) ? "linear" : "product";
-      if (!strcmp(op, "Div") && is_const(g, n->in[1])) mode = "linear";
-      if (!strcmp(op, "Where") && is_const(g, n->in[0])) mode = "linear";
-      if (!strcmp(op, "Gather") && !strcmp(mode, "ec"))
-        return sf_error(SF_ERR_UNSUPPORTED, "node '%s' (Gather) cannot be converted: indices computed at runtime", n->name);
-    }
-    if (n_dyn == 0 && strcmp(mode, "neuron"))
-      mode = "linear"; /* constant-only node left unfolded: a constant current */
-    sf_node_set_attr_string(n, "snn_mode", mode);
+    const char *why;
+    n->mode = sf_node_spiking_mode(g, n, &why);
+    if (n->mode == SF_MODE_NONE) return sf_error(SF_ERR_UNSUPPORTED, "node '%s' (%s) cannot be converted: %s", n->name, n->op_type, why);
   }
   return SF_OK;
 }
@@ -352,7 +336,7 @@ sf_status sf_build_spiking_graph(const sf_graph *src, int64_t batch, const sf_co
   if (opt->native_gelu)
     for (int i = 0; i < g->n_nodes; i++) {
       sf_node *n = &g->nodes[i];
-      if (!is_op(n, "Gelu")) continue;
+      if (!is_op(n, SF_OP_GELU)) continue;
       /* spike-native alternative: GELU ~ ReLU, which an unsigned IF neuron computes exactly */
       free(n->op_type);
       free(n->domain);

@@ -278,6 +278,7 @@ static char *graph_ir_json(const sf_graph *g, wbuf *weights) {
     }
     cJSON_AddItemToObject(o, "inputs", in);
     cJSON_AddItemToObject(o, "outputs", outv);
+    cJSON_AddStringToObject(at, "snn_mode", sf_spiking_mode_name(n->mode)); /* readers of the IR see how each node runs */
     cJSON_AddItemToObject(o, "attrs", at);
     cJSON_AddItemToArray(nodes, o);
   }

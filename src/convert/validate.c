@@ -9,6 +9,7 @@
 #include "convert/convert_internal.h"
 #include "core/util.h"
 #include "graph/passes.h"
+#include "ops/ops.h"
 
 static void add(sf_validation *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void add(sf_validation *v, const char *fmt, ...) {
@@ -24,19 +25,19 @@ static void add(sf_validation *v, const char *fmt, ...) {
 }
 
 static int64_t fan_in(const sf_graph *g, const sf_node *n) {
-  const char *op = n->op_type;
-  if (!strcmp(op, "Linear") && n->n_in > 1) return g->values[n->in[1]].t.shape[0];
-  if (!strcmp(op, "Conv") && n->n_in > 1) {
+  const sf_op_id op = sf_node_op(n);
+  if (op == SF_OP_LINEAR && n->n_in > 1) return g->values[n->in[1]].t.shape[0];
+  if (op == SF_OP_CONV && n->n_in > 1) {
     const sf_tensor *w = &g->values[n->in[1]].t;
     int64_t k = 1;
     for (int d = 1; d < w->ndim; d++) k *= w->shape[d];
     return k;
   }
-  if (!strcmp(op, "MatMul") && n->n_in > 1) {
+  if (op == SF_OP_MATMUL && n->n_in > 1) {
     const sf_tensor *a = &g->values[n->in[0]].t;
     return a->ndim ? a->shape[a->ndim - 1] : 1;
   }
-  if (!strcmp(op, "Gemm") && n->n_in > 1) {
+  if (op == SF_OP_GEMM && n->n_in > 1) {
     const sf_tensor *w = &g->values[n->in[1]].t;
     return sf_node_attr_int(n, "transB", 0) ? w->shape[1] : w->shape[0];
   }
@@ -50,12 +51,11 @@ sf_status sf_validate(const sf_graph *cg, const sf_hardware_constraints *hw, sf_
   for (int i = 0; i < g->n_nodes; i++) {
     sf_node *n = &g->nodes[i];
     v->n_checked_nodes++;
-    const char *mode = sf_snn_mode(n);
-    if (!strcmp(mode, "?")) add(v, "node '%s' (%s): not converted (no spiking mode)", n->name, n->op_type);
+    if (n->mode == SF_MODE_NONE) add(v, "node '%s' (%s): not converted (no spiking mode)", n->name, n->op_type);
     sf_tensor before = g->values[n->out[0]].t;
     if (sf_node_infer(g, i) != SF_OK) add(v, "node '%s' (%s): shapes inconsistent: %s", n->name, n->op_type, sf_last_error());
     else if (!sf_tensor_same_shape(&before, &g->values[n->out[0]].t)) add(v, "node '%s' (%s): stored output shape differs from the inferred one", n->name, n->op_type);
-    if (!strcmp(n->op_type, "Neuron")) {
+    if (sf_node_op(n) == SF_OP_NEURON) {
       const sf_tensor *th = &g->values[n->in[1]].t;
       for (int64_t c = 0; c < sf_tensor_numel(th); c++) {
         float x = ((const float *)th->data)[c];

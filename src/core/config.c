@@ -8,16 +8,15 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "spikeformer/log.h"
 
 static const char *neuron_names[] = {"if", "lif", "burst"};
 static const char *encoding_names[] = {"rate", "direct", "latency"};
-static const char *surrogate_names[] = {"fast_sigmoid", "atan", "rectangular", "triangle"};
 static const char *burst_code_names[] = {"unary", "binary"};
 static const char *coding_names[] = {"rate", "delta"};
 
 const char *sf_neuron_model_name(sf_neuron_model m) { return neuron_names[m]; }
 const char *sf_encoding_name(sf_spike_encoding e) { return encoding_names[e]; }
-const char *sf_surrogate_name(sf_surrogate s) { return surrogate_names[s]; }
 const char *sf_burst_code_name(sf_burst_code c) { return burst_code_names[c]; }
 const char *sf_coding_name(sf_temporal_coding c) { return coding_names[c]; }
 int sf_config_binary_bursts(const sf_spiking_config *c) { return c->neuron_model == SF_NEURON_BURST && c->burst_code == SF_BURST_BINARY; }
@@ -25,22 +24,29 @@ int sf_config_binary_bursts(const sf_spiking_config *c) { return c->neuron_model
 void sf_config_default(sf_spiking_config *c) {
   memset(c, 0, sizeof *c);
   c->timesteps = 32;
-  c->threshold = 1.0f;
   c->neuron_model = SF_NEURON_LIF;
   c->leak = 0.99f;
   c->burst_levels = 4;
   c->spike_encoding = SF_ENCODE_RATE;
-  c->surrogate_gradient = SF_SURROGATE_FAST_SIGMOID;
-  c->surrogate_slope = 25.0f;
   c->seed = 42;
-  snprintf(c->hardware_constraints.target, sizeof c->hardware_constraints.target, "cpu");
 }
 
 static int lookup(const char *v, const char **names, int n) {
-  for (int i = 0; i < n; i++)
+  for (int i = 0; v && i < n; i++)
     if (strcasecmp_ascii(v, names[i]) == 0) return i;
   return -1;
 }
+
+#define PARSER(fn, type, names)                     \
+  int fn(const char *name, type *out) {             \
+    int k = lookup(name, names, (int)(sizeof names / sizeof names[0])); \
+    if (k >= 0) *out = (type)k;                     \
+    return k >= 0 ? 0 : -1;                         \
+  }
+PARSER(sf_neuron_model_parse, sf_neuron_model, neuron_names)
+PARSER(sf_encoding_parse, sf_spike_encoding, encoding_names)
+PARSER(sf_burst_code_parse, sf_burst_code, burst_code_names)
+PARSER(sf_coding_parse, sf_temporal_coding, coding_names)
 
 static sf_status parse_int(const char *key, const char *v, long lo, long hi, int *out) {
   char *end;
@@ -77,10 +83,8 @@ sf_status sf_config_set(sf_spiking_config *c, const char *key, const char *v) {
   sf_status st;
   sf_hardware_constraints *h = &c->hardware_constraints;
   if (!strcmp(key, "timesteps")) return parse_int(key, v, 1, 1 << 20, &c->timesteps);
-  if (!strcmp(key, "threshold")) return parse_float(key, v, 1e-12f, 1e12f, &c->threshold);
   if (!strcmp(key, "leak")) return parse_float(key, v, 0.0f, 1.0f, &c->leak);
   if (!strcmp(key, "burst_levels")) return parse_int(key, v, 1, 127, &c->burst_levels);
-  if (!strcmp(key, "surrogate_slope")) return parse_float(key, v, 1e-6f, 1e6f, &c->surrogate_slope);
   if (!strcmp(key, "seed")) {
     char *end;
     errno = 0;
@@ -111,27 +115,28 @@ sf_status sf_config_set(sf_spiking_config *c, const char *key, const char *v) {
     c->coding = (sf_temporal_coding)e;
     return SF_OK;
   }
-  if (!strcmp(key, "surrogate_gradient")) {
-    if ((st = parse_enum(key, v, surrogate_names, 4, &e))) return st;
-    c->surrogate_gradient = (sf_surrogate)e;
-    return SF_OK;
-  }
   if (!strcmp(key, "hardware_constraints.max_fan_in")) return parse_int(key, v, 0, 1 << 30, &h->max_fan_in);
   if (!strcmp(key, "hardware_constraints.max_neurons_per_core")) return parse_int(key, v, 0, 1 << 30, &h->max_neurons_per_core);
-  if (!strcmp(key, "hardware_constraints.weight_bits")) return parse_int(key, v, 0, 32, &h->weight_bits);
-  if (!strcmp(key, "hardware_constraints.membrane_bits")) return parse_int(key, v, 0, 64, &h->membrane_bits);
-  if (!strcmp(key, "hardware_constraints.target")) {
-    if (strlen(v) >= sizeof h->target) return sf_error(SF_ERR_ARG, "config key '%s': value too long", key);
-    snprintf(h->target, sizeof h->target, "%s", v);
-    return SF_OK;
-  }
   return sf_error(SF_ERR_ARG, "unknown config key '%s'", key);
+}
+
+/* Keys of an earlier version that nothing read: files that hold them still load. */
+static int retired(const char *key) {
+  static const char *const keys[] = {"threshold", "surrogate_gradient", "surrogate_slope", "hardware_constraints.weight_bits",
+                                     "hardware_constraints.membrane_bits", "hardware_constraints.target", NULL};
+  for (int i = 0; keys[i]; i++)
+    if (!strcmp(key, keys[i])) return 1;
+  return 0;
 }
 
 static sf_status set_from_json(sf_spiking_config *c, const char *prefix, const cJSON *obj, const char *path) {
   for (const cJSON *it = obj->child; it; it = it->next) {
     char key[128], val[64];
     snprintf(key, sizeof key, "%s%s", prefix, it->string);
+    if (retired(key)) {
+      SF_LOGD("%s: config key '%s' is no longer read (nothing used it); skipped", path, key);
+      continue;
+    }
     if (cJSON_IsObject(it)) {
       char sub[160];
       snprintf(sub, sizeof sub, "%s.", key);
@@ -181,21 +186,15 @@ sf_status sf_config_load_json(sf_spiking_config *c, const char *path) {
 char *sf_config_to_json(const sf_spiking_config *c) {
   cJSON *r = cJSON_CreateObject(), *h = cJSON_CreateObject();
   cJSON_AddNumberToObject(r, "timesteps", c->timesteps);
-  cJSON_AddNumberToObject(r, "threshold", c->threshold);
   cJSON_AddStringToObject(r, "neuron_model", neuron_names[c->neuron_model]);
   cJSON_AddNumberToObject(r, "leak", c->leak);
   cJSON_AddNumberToObject(r, "burst_levels", c->burst_levels);
   cJSON_AddStringToObject(r, "burst_code", burst_code_names[c->burst_code]);
   cJSON_AddStringToObject(r, "spike_encoding", encoding_names[c->spike_encoding]);
   cJSON_AddStringToObject(r, "coding", coding_names[c->coding]);
-  cJSON_AddStringToObject(r, "surrogate_gradient", surrogate_names[c->surrogate_gradient]);
-  cJSON_AddNumberToObject(r, "surrogate_slope", c->surrogate_slope);
   cJSON_AddNumberToObject(r, "seed", (double)c->seed);
   cJSON_AddNumberToObject(h, "max_fan_in", c->hardware_constraints.max_fan_in);
   cJSON_AddNumberToObject(h, "max_neurons_per_core", c->hardware_constraints.max_neurons_per_core);
-  cJSON_AddNumberToObject(h, "weight_bits", c->hardware_constraints.weight_bits);
-  cJSON_AddNumberToObject(h, "membrane_bits", c->hardware_constraints.membrane_bits);
-  cJSON_AddStringToObject(h, "target", c->hardware_constraints.target);
   cJSON_AddItemToObject(r, "hardware_constraints", h);
   char *s = cJSON_Print(r);
   cJSON_Delete(r);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -154,3 +155,9 @@ sf_status sf_mkdir_p(const char *path) {
 }
 
 int sf_whole_in(double x, double lo, double hi) { return x >= lo && x <= hi && x == floor(x); }
+
+double sf_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

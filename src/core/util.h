@@ -31,6 +31,9 @@ void sf_outfile_abort(sf_outfile *o);
 /* Write a buffer atomically. */
 sf_status sf_write_file_atomic(const char *path, const void *data, size_t size);
 
+/* Seconds on a monotonic clock. */
+double sf_now(void);
+
 /* Make a directory (and parents). */
 sf_status sf_mkdir_p(const char *path);
 

@@ -10,15 +10,41 @@
 #include "spikeformer/energy.h"
 
 #define POWERCAP "/sys/class/powercap"
+#define MAX_DOMAINS 8
 
-void sf_power_monitor_probe(sf_power_monitor *pm) {
-  memset(pm, 0, sizeof *pm);
+struct sf_power_monitor {
+  int rapl_available, nvml_available;
+  char rapl_reason[512], nvml_reason[256];
+  int n_domains;
+  char domain[MAX_DOMAINS][256];
+  char path[MAX_DOMAINS][512];
+  double max_uj[MAX_DOMAINS];
+  char gpu_name[96];
+  void *nvml_lib, *nvml_dev;         /* NVML handles while open */
+  int nvml_energy;                   /* the GPU has a total-energy counter (Volta and later) */
+};
+
+int sf_power_monitor_rapl_available(const sf_power_monitor *pm) { return pm && pm->rapl_available; }
+const char *sf_power_monitor_rapl_reason(const sf_power_monitor *pm) { return !pm ? "no monitor" : pm->rapl_available ? "" : pm->rapl_reason; }
+int sf_power_monitor_gpu_available(const sf_power_monitor *pm) { return pm && pm->nvml_available; }
+const char *sf_power_monitor_gpu_reason(const sf_power_monitor *pm) { return !pm ? "no monitor" : pm->nvml_reason; }
+const char *sf_power_monitor_gpu_name(const sf_power_monitor *pm) { return pm && pm->nvml_available ? pm->gpu_name : ""; }
+
+static void probe(sf_power_monitor *pm);
+
+sf_power_monitor *sf_power_monitor_open(void) {
+  sf_power_monitor *pm = calloc(1, sizeof *pm);
+  if (pm) probe(pm);
+  return pm;
+}
+
+static void probe(sf_power_monitor *pm) {
   DIR *d = opendir(POWERCAP);
   if (!d) {
     snprintf(pm->rapl_reason, sizeof pm->rapl_reason, "%s does not exist (no powercap driver, or a container without it)", POWERCAP);
   } else {
     struct dirent *e;
-    while ((e = readdir(d)) && pm->n_domains < 8) {
+    while ((e = readdir(d)) && pm->n_domains < MAX_DOMAINS) {
       if (strncmp(e->d_name, "intel-rapl:", 11) || strchr(e->d_name + 11, ':')) continue; /* package domains only */
       char p[300];
       snprintf(p, sizeof p, "%s/%.255s/energy_uj", POWERCAP, e->d_name);
@@ -67,7 +93,7 @@ void sf_power_monitor_probe(sf_power_monitor *pm) {
 }
 
 double sf_power_monitor_gpu_joules(const sf_power_monitor *pm) {
-  if (!pm->nvml_available || !pm->nvml_energy) return -1;
+  if (!pm || !pm->nvml_available || !pm->nvml_energy) return -1;
   int (*energy)(void *, unsigned long long *) = (int (*)(void *, unsigned long long *))dlsym(pm->nvml_lib, "nvmlDeviceGetTotalEnergyConsumption");
   unsigned long long mj = 0;
   if (!energy || energy(pm->nvml_dev, &mj) != 0) return -1;
@@ -75,7 +101,7 @@ double sf_power_monitor_gpu_joules(const sf_power_monitor *pm) {
 }
 
 double sf_power_monitor_gpu_watts(const sf_power_monitor *pm) {
-  if (!pm->nvml_available) return -1;
+  if (!pm || !pm->nvml_available) return -1;
   int (*power)(void *, unsigned *) = (int (*)(void *, unsigned *))dlsym(pm->nvml_lib, "nvmlDeviceGetPowerUsage");
   unsigned mw = 0;
   if (!power || power(pm->nvml_dev, &mw) != 0) return -1;
@@ -83,17 +109,17 @@ double sf_power_monitor_gpu_watts(const sf_power_monitor *pm) {
 }
 
 void sf_power_monitor_close(sf_power_monitor *pm) {
+  if (!pm) return;
   if (pm->nvml_lib) {
     int (*shutdown)(void) = (int (*)(void))dlsym(pm->nvml_lib, "nvmlShutdown");
     if (shutdown) shutdown();
     dlclose(pm->nvml_lib);
   }
-  pm->nvml_lib = pm->nvml_dev = NULL;
-  pm->nvml_available = 0;
+  free(pm);
 }
 
 double sf_power_monitor_rapl_joules(const sf_power_monitor *pm) {
-  if (!pm->rapl_available) return -1;
+  if (!pm || !pm->rapl_available) return -1;
   double total = 0;
   for (int i = 0; i < pm->n_domains; i++) {
     FILE *f = fopen(pm->path[i], "r");

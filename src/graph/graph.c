@@ -301,6 +301,7 @@ sf_graph *sf_graph_clone(const sf_graph *src) {
     if (k < 0) { sf_graph_free(g); return NULL; }
     sf_node *d = &g->nodes[k];
     d->def = s->def;
+    d->mode = s->mode;
     d->note = s->note ? sf_strdup(s->note) : NULL;
     if (s->n_attr) {
       d->attrs = calloc((size_t)s->n_attr, sizeof *d->attrs);
@@ -431,3 +432,6 @@ sf_tensor sf_graph_output_desc(const sf_graph *g, int i) {
 }
 int64_t sf_graph_max_positions(const sf_graph *g) { return g->max_positions; }
 int sf_graph_num_nodes(const sf_graph *g) { return g->n_nodes; }
+const char *sf_graph_source(const sf_graph *g) { return g->source ? g->source : ""; }
+const char *sf_graph_node_name(const sf_graph *g, int i) { return i >= 0 && i < g->n_nodes ? g->nodes[i].name : NULL; }
+const char *sf_graph_node_op(const sf_graph *g, int i) { return i >= 0 && i < g->n_nodes ? g->nodes[i].op_type : NULL; }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "spikeformer/graph.h"
+#include "spikeformer/snn.h"
 #include "spikeformer/tensor.h"
 
 typedef enum { SF_ATTR_INT, SF_ATTR_FLOAT, SF_ATTR_INTS, SF_ATTR_FLOATS, SF_ATTR_STRING, SF_ATTR_TENSOR } sf_attr_type;
@@ -41,6 +42,7 @@ typedef struct {
   int n_attr;
   sf_attr *attrs;
   char *note;       /* set by fusion passes: what the node stands for */
+  sf_spiking_mode mode; /* in a spiking graph: how the node runs (set by the converter) */
 } sf_node;
 
 struct sf_graph {

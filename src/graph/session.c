@@ -210,7 +210,7 @@ sf_status sf_session_run(sf_session *s, const sf_tensor *inputs, sf_tensor *outp
     if (!inputs[i].data) return sf_error(SF_ERR_ARG, "input '%s' has no data", g->values[g->inputs[i]].name);
     s->vt[g->inputs[i]].data = inputs[i].data;
   }
-  sf_tensor *ins[1100], *outs[64];
+  sf_tensor *ins[SF_OP_MAX_INPUTS], *outs[SF_OP_MAX_OUTPUTS];
   for (int i = 0; i < g->n_nodes; i++) {
     sf_node *n = &g->nodes[i];
     sf_op_ctx c = {g, n, n->n_in, n->n_out, ins, outs, g->opset};

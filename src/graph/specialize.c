@@ -22,8 +22,9 @@ static sf_status node_ctx(sf_graph *g, sf_node *n, sf_op_ctx *c, sf_tensor **ins
 
 sf_status sf_node_infer(sf_graph *g, int idx) {
   sf_node *n = &g->nodes[idx];
-  sf_tensor *ins[1100], *outs[64];
-  if (n->n_in > 1100 || n->n_out > 64) return sf_error(SF_ERR_UNSUPPORTED, "node '%s': too many inputs/outputs", n->name);
+  sf_tensor *ins[SF_OP_MAX_INPUTS], *outs[SF_OP_MAX_OUTPUTS];
+  if (n->n_in > SF_OP_MAX_INPUTS || n->n_out > SF_OP_MAX_OUTPUTS)
+    return sf_error(SF_ERR_UNSUPPORTED, "node '%s': %d inputs and %d outputs (at most %d and %d)", n->name, n->n_in, n->n_out, SF_OP_MAX_INPUTS, SF_OP_MAX_OUTPUTS);
   if (!n->def) {
     n->def = sf_op_find(n->op_type, n->domain);
     if (!n->def) return sf_error(SF_ERR_UNSUPPORTED, "node '%s': unknown op '%s'", n->name, n->op_type);
@@ -44,7 +45,7 @@ sf_status sf_node_infer(sf_graph *g, int idx) {
 }
 
 sf_status sf_pass_infer_and_fold(sf_graph *g) {
-  sf_tensor *ins[1100], *outs[64];
+  sf_tensor *ins[SF_OP_MAX_INPUTS], *outs[SF_OP_MAX_OUTPUTS];
   for (int i = 0; i < g->n_nodes; i++) {
     sf_node *n = &g->nodes[i];
     sf_status st = sf_node_infer(g, i);

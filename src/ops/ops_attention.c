@@ -125,6 +125,6 @@ static sf_status exec_attention(sf_op_ctx *c) {
 
 const sf_op_def sf_ops_attention[] = {
   {"Attention", "spikeformer", 3, 4, 0, infer_attention, exec_attention,
-   "softmax(Q Kt * scale + mask) V, fused from MatMul/Softmax/MatMul"},
-  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL}
+   "softmax(Q Kt * scale + mask) V, fused from MatMul/Softmax/MatMul", SF_OP_ATTENTION, SF_SPK_ATTENTION},
+  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, SF_OP_COUNT, SF_SPK_NONE}
 };

@@ -102,6 +102,6 @@ static sf_status exec_conv(sf_op_ctx *c) {
 }
 
 const sf_op_def sf_ops_conv[] = {
-  {"Conv", "", 2, 3, 0, infer_conv, exec_conv, "convolution (1-D/2-D, groups, dilations, pads)"},
-  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL}
+  {"Conv", "", 2, 3, 0, infer_conv, exec_conv, "convolution (1-D/2-D, groups, dilations, pads)", SF_OP_CONV, SF_SPK_WEIGHTED},
+  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, SF_OP_COUNT, SF_SPK_NONE}
 };

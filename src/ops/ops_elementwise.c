@@ -451,28 +451,28 @@ static sf_status exec_where(sf_op_ctx *c) {
   return SF_OK;
 }
 
-#define BIN(name) {name, "", 2, 2, 0, infer_binary_n, exec_binary, "element-wise " name " with broadcasting"}
-#define UN(name, summary) {name, "", 1, 1, 0, infer_same, exec_unary, summary}
+#define BIN(name, id, spk) {name, "", 2, 2, 0, infer_binary_n, exec_binary, "element-wise " name " with broadcasting", id, spk}
+#define UN(name, summary, id, spk) {name, "", 1, 1, 0, infer_same, exec_unary, summary, id, spk}
 
 const sf_op_def sf_ops_elementwise[] = {
-  BIN("Add"), BIN("Sub"), BIN("Mul"), BIN("Div"), BIN("Pow"), BIN("Mod"),
-  BIN("Equal"), BIN("Less"), BIN("Greater"), BIN("LessOrEqual"), BIN("GreaterOrEqual"),
-  BIN("And"), BIN("Or"), BIN("Xor"),
-  {"Max", "", 1, 64, 0, infer_binary_n, exec_variadic, "element-wise max of inputs"},
-  {"Min", "", 1, 64, 0, infer_binary_n, exec_variadic, "element-wise min of inputs"},
-  {"Sum", "", 1, 64, 0, infer_binary_n, exec_variadic, "element-wise sum of inputs"},
-  {"Mean", "", 1, 64, 0, infer_binary_n, exec_variadic, "element-wise mean of inputs"},
-  UN("Sqrt", "square root"), UN("Erf", "error function"), UN("Tanh", "tanh"), UN("Relu", "max(x, 0)"),
-  UN("Sigmoid", "logistic"), UN("Neg", "-x"), UN("Abs", "|x|"), UN("Exp", "e^x"), UN("Log", "ln x"),
-  UN("Reciprocal", "1/x"), UN("Floor", "floor"), UN("Ceil", "ceil"), UN("Not", "logical not"),
-  UN("LeakyRelu", "leaky ReLU"), UN("Softplus", "ln(1+e^x)"), UN("Sin", "sin"), UN("Cos", "cos"),
-  UN("Sign", "sign"), UN("Round", "round half to even"), UN("Elu", "ELU"), UN("HardSigmoid", "hard sigmoid"),
-  UN("Selu", "SELU"), UN("Identity", "copy"),
-  {"Gelu", "", 1, 1, 0, infer_same, exec_unary, "GELU (erf, or tanh with approximate=tanh)"},
-  {"Gelu", "spikeformer", 1, 1, 0, infer_same, exec_unary, "GELU fused from its erf / tanh decomposition"},
-  {"Dropout", "", 1, 3, SF_OPF_SHAPE_NEEDS_DATA, infer_dropout, exec_unary, "identity at inference"},
-  {"Clip", "", 1, 3, 0, infer_same, exec_clip, "clamp to [min, max]"},
-  {"Cast", "", 1, 1, 0, infer_cast, exec_cast, "dtype conversion"},
-  {"Where", "", 3, 3, 0, infer_where, exec_where, "select X where cond else Y"},
-  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL}
+  BIN("Add", SF_OP_ADD, SF_SPK_LINEAR), BIN("Sub", SF_OP_SUB, SF_SPK_LINEAR), BIN("Mul", SF_OP_MUL, SF_SPK_SCALE), BIN("Div", SF_OP_DIV, SF_SPK_SCALE), BIN("Pow", SF_OP_POW, SF_SPK_FLOAT), BIN("Mod", SF_OP_MOD, SF_SPK_FLOAT),
+  BIN("Equal", SF_OP_EQUAL, SF_SPK_NONE), BIN("Less", SF_OP_LESS, SF_SPK_NONE), BIN("Greater", SF_OP_GREATER, SF_SPK_NONE), BIN("LessOrEqual", SF_OP_LESS_OR_EQUAL, SF_SPK_NONE), BIN("GreaterOrEqual", SF_OP_GREATER_OR_EQUAL, SF_SPK_NONE),
+  BIN("And", SF_OP_AND, SF_SPK_NONE), BIN("Or", SF_OP_OR, SF_SPK_NONE), BIN("Xor", SF_OP_XOR, SF_SPK_NONE),
+  {"Max", "", 1, 64, 0, infer_binary_n, exec_variadic, "element-wise max of inputs", SF_OP_MAX, SF_SPK_FLOAT},
+  {"Min", "", 1, 64, 0, infer_binary_n, exec_variadic, "element-wise min of inputs", SF_OP_MIN, SF_SPK_FLOAT},
+  {"Sum", "", 1, 64, 0, infer_binary_n, exec_variadic, "element-wise sum of inputs", SF_OP_SUM, SF_SPK_LINEAR},
+  {"Mean", "", 1, 64, 0, infer_binary_n, exec_variadic, "element-wise mean of inputs", SF_OP_MEAN, SF_SPK_LINEAR},
+  UN("Sqrt", "square root", SF_OP_SQRT, SF_SPK_FLOAT), UN("Erf", "error function", SF_OP_ERF, SF_SPK_FLOAT), UN("Tanh", "tanh", SF_OP_TANH, SF_SPK_FLOAT), UN("Relu", "max(x, 0)", SF_OP_RELU, SF_SPK_RELU),
+  UN("Sigmoid", "logistic", SF_OP_SIGMOID, SF_SPK_FLOAT), UN("Neg", "-x", SF_OP_NEG, SF_SPK_LINEAR), UN("Abs", "|x|", SF_OP_ABS, SF_SPK_FLOAT), UN("Exp", "e^x", SF_OP_EXP, SF_SPK_FLOAT), UN("Log", "ln x", SF_OP_LOG, SF_SPK_FLOAT),
+  UN("Reciprocal", "1/x", SF_OP_RECIPROCAL, SF_SPK_FLOAT), UN("Floor", "floor", SF_OP_FLOOR, SF_SPK_FLOAT), UN("Ceil", "ceil", SF_OP_CEIL, SF_SPK_FLOAT), UN("Not", "logical not", SF_OP_NOT, SF_SPK_NONE),
+  UN("LeakyRelu", "leaky ReLU", SF_OP_LEAKY_RELU, SF_SPK_FLOAT), UN("Softplus", "ln(1+e^x)", SF_OP_SOFTPLUS, SF_SPK_FLOAT), UN("Sin", "sin", SF_OP_SIN, SF_SPK_FLOAT), UN("Cos", "cos", SF_OP_COS, SF_SPK_FLOAT),
+  UN("Sign", "sign", SF_OP_SIGN, SF_SPK_FLOAT), UN("Round", "round half to even", SF_OP_ROUND, SF_SPK_FLOAT), UN("Elu", "ELU", SF_OP_ELU, SF_SPK_FLOAT), UN("HardSigmoid", "hard sigmoid", SF_OP_HARD_SIGMOID, SF_SPK_FLOAT),
+  UN("Selu", "SELU", SF_OP_SELU, SF_SPK_FLOAT), UN("Identity", "copy", SF_OP_IDENTITY, SF_SPK_LAYOUT),
+  {"Gelu", "", 1, 1, 0, infer_same, exec_unary, "GELU (erf, or tanh with approximate=tanh)", SF_OP_GELU, SF_SPK_FLOAT},
+  {"Gelu", "spikeformer", 1, 1, 0, infer_same, exec_unary, "GELU fused from its erf / tanh decomposition", SF_OP_GELU, SF_SPK_FLOAT},
+  {"Dropout", "", 1, 3, SF_OPF_SHAPE_NEEDS_DATA | SF_OPF_PERMUTES | SF_OPF_KEEPS_ORDER, infer_dropout, exec_unary, "identity at inference", SF_OP_DROPOUT, SF_SPK_LAYOUT},
+  {"Clip", "", 1, 3, 0, infer_same, exec_clip, "clamp to [min, max]", SF_OP_CLIP, SF_SPK_FLOAT},
+  {"Cast", "", 1, 1, 0, infer_cast, exec_cast, "dtype conversion", SF_OP_CAST, SF_SPK_CAST},
+  {"Where", "", 3, 3, 0, infer_where, exec_where, "select X where cond else Y", SF_OP_WHERE, SF_SPK_SELECT},
+  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, SF_OP_COUNT, SF_SPK_NONE}
 };

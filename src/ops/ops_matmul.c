@@ -161,8 +161,8 @@ static sf_status exec_linear(sf_op_ctx *c) {
 }
 
 const sf_op_def sf_ops_matmul[] = {
-  {"MatMul", "", 2, 2, 0, infer_matmul, exec_matmul, "matrix product (numpy semantics)"},
-  {"Gemm", "", 2, 3, 0, infer_gemm, exec_gemm, "alpha*A*B + beta*C"},
-  {"Linear", "spikeformer", 2, 3, 0, infer_linear, exec_linear, "X*W + b (fused MatMul + Add)"},
-  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL}
+  {"MatMul", "", 2, 2, 0, infer_matmul, exec_matmul, "matrix product (numpy semantics)", SF_OP_MATMUL, SF_SPK_WEIGHTED},
+  {"Gemm", "", 2, 3, 0, infer_gemm, exec_gemm, "alpha*A*B + beta*C", SF_OP_GEMM, SF_SPK_WEIGHTED},
+  {"Linear", "spikeformer", 2, 3, 0, infer_linear, exec_linear, "X*W + b (fused MatMul + Add)", SF_OP_LINEAR, SF_SPK_WEIGHTED},
+  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, SF_OP_COUNT, SF_SPK_NONE}
 };

@@ -28,6 +28,6 @@ static sf_status exec_neuron(sf_op_ctx *c) {
 }
 
 const sf_op_def sf_ops_neuron[] = {
-  {"Neuron", "spikeformer", 2, 2, SF_OPF_NO_FOLD, infer_neuron, exec_neuron, "spiking neuron (ANN view: identity, or ReLU if unsigned)"},
-  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL}
+  {"Neuron", "spikeformer", 2, 2, SF_OPF_NO_FOLD, infer_neuron, exec_neuron, "spiking neuron (ANN view: identity, or ReLU if unsigned)", SF_OP_NEURON, SF_SPK_NEURON},
+  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, SF_OP_COUNT, SF_SPK_NONE}
 };

@@ -159,10 +159,10 @@ static sf_status exec_softmax(sf_op_ctx *c) {
 }
 
 const sf_op_def sf_ops_norm[] = {
-  {"LayerNormalization", "", 1, 3, 0, infer_ln, exec_ln, "layer normalisation over the trailing axes"},
-  {"LayerNormalization", "spikeformer", 1, 3, 0, infer_ln, exec_ln, "layer normalisation fused from its decomposition"},
-  {"BatchNormalization", "", 5, 5, 0, infer_bn, exec_bn, "batch normalisation (inference)"},
-  {"Softmax", "", 1, 1, 0, infer_softmax, exec_softmax, "softmax along an axis"},
-  {"LogSoftmax", "", 1, 1, 0, infer_softmax, exec_softmax, "log-softmax along an axis"},
-  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL}
+  {"LayerNormalization", "", 1, 3, 0, infer_ln, exec_ln, "layer normalisation over the trailing axes", SF_OP_LAYER_NORM, SF_SPK_FLOAT},
+  {"LayerNormalization", "spikeformer", 1, 3, 0, infer_ln, exec_ln, "layer normalisation fused from its decomposition", SF_OP_LAYER_NORM, SF_SPK_FLOAT},
+  {"BatchNormalization", "", 5, 5, SF_OPF_FOLDS_INTO_WEIGHTS, infer_bn, exec_bn, "batch normalisation (inference)", SF_OP_BATCH_NORM, SF_SPK_LINEAR},
+  {"Softmax", "", 1, 1, 0, infer_softmax, exec_softmax, "softmax along an axis", SF_OP_SOFTMAX, SF_SPK_FLOAT},
+  {"LogSoftmax", "", 1, 1, 0, infer_softmax, exec_softmax, "log-softmax along an axis", SF_OP_LOG_SOFTMAX, SF_SPK_FLOAT},
+  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, SF_OP_COUNT, SF_SPK_NONE}
 };

@@ -89,9 +89,9 @@ static sf_status exec_global(sf_op_ctx *c) {
 }
 
 const sf_op_def sf_ops_pool[] = {
-  {"MaxPool", "", 1, 1, 0, infer_pool, exec_pool, "max over windows"},
-  {"AveragePool", "", 1, 1, 0, infer_pool, exec_pool, "mean over windows"},
-  {"GlobalAveragePool", "", 1, 1, 0, infer_global, exec_global, "mean over all spatial positions"},
-  {"GlobalMaxPool", "", 1, 1, 0, infer_global, exec_global, "max over all spatial positions"},
-  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL}
+  {"MaxPool", "", 1, 1, 0, infer_pool, exec_pool, "max over windows", SF_OP_MAX_POOL, SF_SPK_MAX},
+  {"AveragePool", "", 1, 1, 0, infer_pool, exec_pool, "mean over windows", SF_OP_AVERAGE_POOL, SF_SPK_LINEAR},
+  {"GlobalAveragePool", "", 1, 1, 0, infer_global, exec_global, "mean over all spatial positions", SF_OP_GLOBAL_AVERAGE_POOL, SF_SPK_LINEAR},
+  {"GlobalMaxPool", "", 1, 1, 0, infer_global, exec_global, "max over all spatial positions", SF_OP_GLOBAL_MAX_POOL, SF_SPK_MAX},
+  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, SF_OP_COUNT, SF_SPK_NONE}
 };

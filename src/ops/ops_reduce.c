@@ -131,9 +131,9 @@ static sf_status exec_reduce(sf_op_ctx *c) {
   return SF_OK;
 }
 
-#define RED(name) {name, "", 1, 2, SF_OPF_SHAPE_NEEDS_DATA, infer_reduce, exec_reduce, "reduction over axes"}
+#define RED(name, id, spk) {name, "", 1, 2, SF_OPF_SHAPE_NEEDS_DATA, infer_reduce, exec_reduce, "reduction over axes", id, spk}
 const sf_op_def sf_ops_reduce[] = {
-  RED("ReduceMean"), RED("ReduceSum"), RED("ReduceMax"), RED("ReduceMin"), RED("ReduceProd"),
-  RED("ReduceSumSquare"), RED("ReduceL1"), RED("ReduceL2"), RED("ReduceLogSumExp"),
-  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL}
+  RED("ReduceMean", SF_OP_REDUCE_MEAN, SF_SPK_LINEAR), RED("ReduceSum", SF_OP_REDUCE_SUM, SF_SPK_LINEAR), RED("ReduceMax", SF_OP_REDUCE_MAX, SF_SPK_MAX), RED("ReduceMin", SF_OP_REDUCE_MIN, SF_SPK_FLOAT), RED("ReduceProd", SF_OP_REDUCE_PROD, SF_SPK_FLOAT),
+  RED("ReduceSumSquare", SF_OP_REDUCE_SUM_SQUARE, SF_SPK_FLOAT), RED("ReduceL1", SF_OP_REDUCE_L1, SF_SPK_FLOAT), RED("ReduceL2", SF_OP_REDUCE_L2, SF_SPK_FLOAT), RED("ReduceLogSumExp", SF_OP_REDUCE_LOG_SUM_EXP, SF_SPK_FLOAT),
+  {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, SF_OP_COUNT, SF_SPK_NONE}
 };

@@ -35,6 +35,15 @@ const sf_op_def *sf_op_at(int i) {
   return NULL;
 }
 
+int sf_op_describe(int i, const char **op_type, const char **domain, const char **summary) {
+  const sf_op_def *d = sf_op_at(i);
+  if (!d) return -1;
+  if (op_type) *op_type = d->op_type;
+  if (domain) *domain = d->domain;
+  if (summary) *summary = d->summary;
+  return 0;
+}
+
 sf_status sf_op_fail(const sf_op_ctx *c, sf_status code, const char *fmt, ...) {
   char msg[1024];
   va_list ap;

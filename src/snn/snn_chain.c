@@ -87,7 +87,7 @@ int sf_chain_plan(sf_snn_session *s) {
     if (j == 0 ? !nr->xin : nr->fed_by != nodes[j - 1]) return 0;
     if (ln->m != M_LINEAR || !ln->q || !ln->spike_in || ln->src[0] != nodes[j] || !ln->src_exact[0] || ln->xq || ln->macs_per_input <= 0)
       return 0;
-    if (strcmp(lnd->op_type, "Linear")) return 0;
+    if (sf_node_op(lnd) != SF_OP_LINEAR) return 0;
     int last = j + 2 == n;
     if (last ? ln->feeds >= 0 || lnd->out[0] != g->outputs[0] : ln->feeds != nodes[j + 2]) return 0;
     int64_t on = numel_of(g, g->nodes[nodes[j]].out[0]), R = ln->qK;

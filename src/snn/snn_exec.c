@@ -114,15 +114,13 @@ static double burst_factor(const sf_snn_session *s, int src) {
  * differently at 1 and 2 threads, which changed spikes of the MLP on the full test set).
  * Returns 1 if it ran the node, 0 if the node does not split by sample, -1 on error. */
 static int static_rows_exec(const sf_graph *g, const sf_node *nd, sf_tensor **ins, sf_tensor **outs, const sf_op_ctx *c) {
-  static const char *ops[] = {"Linear", "Gemm", "Conv", "MatMul", NULL};
-  int ok = 0;
-  for (int k = 0; ops[k]; k++) ok |= !strcmp(nd->op_type, ops[k]);
+  const int ok = nd->def && nd->def->spiking == SF_SPK_WEIGHTED; /* Linear, Gemm, Conv, MatMul */
   if (!ok || nd->n_out != 1 || nd->n_in < 2 || nd->n_in > 8 || !ins[0] || is_const(g, nd->in[0])) return 0;
   for (int k = 1; k < nd->n_in; k++)
     if (nd->in[k] >= 0 && !is_const(g, nd->in[k])) return 0;
   const sf_tensor *x = ins[0], *y = outs[0];
   if (x->dtype != SF_F32 || y->dtype != SF_F32 || x->ndim < 2 || y->ndim < 2 || x->shape[0] != y->shape[0]) return 0;
-  if (!strcmp(nd->op_type, "Gemm") && sf_node_attr_int(nd, "transA", 0)) return 0;
+  if (sf_node_op(nd) == SF_OP_GEMM && sf_node_attr_int(nd, "transA", 0)) return 0;
   const int64_t B = x->shape[0], xs = sf_tensor_numel(x) / B, ys = sf_tensor_numel(y) / B, blocks = (B + STATIC_BLOCK - 1) / STATIC_BLOCK;
   /* inside a parallel region (a shard of a batch split across threads) BLAS already runs on one
    * thread and the blocks run here in turn */
@@ -425,7 +423,7 @@ static int run_spike_linear(sf_snn_session *s, int i, int x, int t) {
     }
     return 1;
   }
-  if (strcmp(nd->op_type, "Linear") || x != nd->in[0]) return 0;
+  if (sf_node_op(nd) != SF_OP_LINEAR || x != nd->in[0]) return 0;
   /* event-driven: each spike adds its weight row */
   const sf_tensor *w = &g->values[nd->in[1]].t;
   int64_t Kd = w->shape[0], N = w->shape[1], rows = xn / Kd;
@@ -457,8 +455,9 @@ static void count_increment(sf_snn_session *s, int i) {
   /* a_t B_t + A_{t-1} b_t: events of each operand times the other's row length */
   const sf_tensor *A = &g->values[nd->in[0]].t, *B = &g->values[nd->in[1]].t;
   int64_t ea = nonzero_events(s, n->src[0], nd->in[0]), eb = nonzero_events(s, n->src[1], nd->in[1]);
-  double fan_a = !strcmp(nd->op_type, "MatMul") ? (double)B->shape[B->ndim - 1] : 1.0;
-  double fan_b = !strcmp(nd->op_type, "MatMul") ? (double)(A->ndim >= 2 ? A->shape[A->ndim - 2] : 1) : 1.0;
+  const int matmul = sf_node_op(nd) == SF_OP_MATMUL;
+  double fan_a = matmul ? (double)B->shape[B->ndim - 1] : 1.0;
+  double fan_b = matmul ? (double)(A->ndim >= 2 ? A->shape[A->ndim - 2] : 1) : 1.0;
   n->st.events += (double)(ea + eb);
   n->st.sops += (double)ea * fan_a * burst_factor(s, n->src[0]) + (double)eb * fan_b * burst_factor(s, n->src[1]) +
                 (double)on * (combine_adds(s, n->src[0]) + combine_adds(s, n->src[1]));
@@ -500,7 +499,7 @@ static void run_ec_rows(sf_snn_session *s, int i, int t) {
 
 /* Tensors a node's op runs on: ins [n_in], outs [n_out], and their headers tin, tout */
 typedef struct {
-  sf_tensor *ins[1100], *outs[64], tin[1100], tout[64];
+  sf_tensor *ins[SF_OP_MAX_INPUTS], *outs[SF_OP_MAX_OUTPUTS], tin[SF_OP_MAX_INPUTS], tout[SF_OP_MAX_OUTPUTS];
 } op_args;
 
 /* Step t of a linear, ec or product node i. */

@@ -25,7 +25,7 @@ static float *theta_through_layout(const sf_snn_session *s, int src, int v) {
   int chain[64], n_chain = 0, at = v;
   while (at != g->nodes[src].out[0]) {
     int p = s->producer[at];
-    if (p < 0 || n_chain == 64 || !sf_snn_layout_op(g->nodes[p].op_type) || g->nodes[p].n_in < 1) return NULL;
+    if (p < 0 || n_chain == 64 || !sf_snn_passes_spikes(&g->nodes[p]) || g->nodes[p].n_in < 1) return NULL;
     chain[n_chain++] = p;
     at = g->nodes[p].in[0];
   }
@@ -109,7 +109,7 @@ static int quantise_linear(sf_snn_session *s, int i) {
   const sf_graph *g = s->g;
   const sf_node *nd = &g->nodes[i];
   node_state *n = &s->ns[i];
-  if (n->m != M_LINEAR || strcmp(nd->op_type, "Linear") || !n->spike_in || n->src[0] < 0) return 0;
+  if (n->m != M_LINEAR || sf_node_op(nd) != SF_OP_LINEAR || !n->spike_in || n->src[0] < 0) return 0;
   const node_state *src = &s->ns[n->src[0]];
   if (src->K > 127 || is_const(g, nd->in[0])) return 0;
   const sf_tensor *w = &g->values[nd->in[1]].t;
@@ -153,7 +153,7 @@ static int quantise_input_linear(sf_snn_session *s, int i) {
   const sf_graph *g = s->g;
   const sf_node *nd = &g->nodes[i];
   node_state *n = &s->ns[i];
-  if (n->m != M_LINEAR || !n->is_static || strcmp(nd->op_type, "Linear") || nd->n_in < 2 || is_const(g, nd->in[0]) || !is_const(g, nd->in[1]))
+  if (n->m != M_LINEAR || !n->is_static || sf_node_op(nd) != SF_OP_LINEAR || nd->n_in < 2 || is_const(g, nd->in[0]) || !is_const(g, nd->in[1]))
     return 0;
   const sf_tensor *w = &g->values[nd->in[1]].t;
   if (w->ndim != 2 || w->dtype != SF_F32) return 0;
@@ -176,17 +176,18 @@ static int quantise_input_linear(sf_snn_session *s, int i) {
   n->st.int8 = 1;
   return 1;
 }
-sf_status sf_snn_set_quant_shared(sf_snn_session *s, int bits, const sf_snn_session *donor) {
-  if (donor && donor->quant != bits) return sf_error(SF_ERR_ARG, "the donor session runs %d-bit, not %d-bit", donor->quant, bits);
+sf_status sf_snn_set_quant_shared(sf_snn_session *s, sf_quant bits, const sf_snn_session *donor) {
+  if (donor && donor->quant != bits) return sf_error(SF_ERR_ARG, "the donor session runs %s, not %s", sf_quant_name(donor->quant), sf_quant_name(bits));
   s->donor = donor;
   sf_status st = sf_snn_set_quant(s, bits);
   s->donor = NULL;
   return st;
 }
 
-sf_status sf_snn_set_quant(sf_snn_session *s, int bits) {
+sf_status sf_snn_set_quant(sf_snn_session *s, sf_quant bits) {
   const sf_graph *g = s->g;
-  if (bits != 0 && bits != 8) return sf_error(SF_ERR_ARG, "quantisation takes 0 (float) or 8 (int8 weights, int32 membranes), not %d", bits);
+  if (bits != SF_QUANT_FLOAT && bits != SF_QUANT_INT8)
+    return sf_error(SF_ERR_ARG, "quantisation takes SF_QUANT_FLOAT or SF_QUANT_INT8 (int8 weights, int32 membranes), not %d", (int)bits);
   if (s->quant == bits) return SF_OK;
   if (s->quant) return sf_error(SF_ERR_ARG, "a session's quantisation is set once");
   s->quant = bits;
@@ -276,7 +277,7 @@ oom:
   return sf_error(SF_ERR_NOMEM, "out of memory for the int8 runtime state");
 }
 
-int sf_snn_quant_layers(const sf_snn_session *s, int *int8_linears, int *float_linears) {
+sf_quant sf_snn_quant_layers(const sf_snn_session *s, int *int8_linears, int *float_linears) {
   int a = 0, b = 0;
   for (int i = 0; i < s->g->n_nodes; i++) {
     const node_state *n = &s->ns[i];

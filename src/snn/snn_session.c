@@ -44,18 +44,12 @@ void sf_snn_session_free(sf_snn_session *s) {
 
 float *sf_snn_alloc_f(int64_t n) { return calloc((size_t)(n > 0 ? n : 1), sizeof(float)); }
 
-int sf_snn_layout_op(const char *op) {
-  static const char *l[] = {"Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "MaxPool", "GlobalMaxPool", NULL};
-  for (int i = 0; l[i]; i++) if (!strcmp(op, l[i])) return 1;
-  return 0;
+int sf_snn_passes_spikes(const sf_node *nd) {
+  return sf_node_flag(nd, SF_OPF_PERMUTES) || sf_node_op(nd) == SF_OP_MAX_POOL || sf_node_op(nd) == SF_OP_GLOBAL_MAX_POOL;
 }
 
 /* layout ops that keep every element in place (flat index unchanged) */
-static int keeps_order(const char *op) {
-  static const char *l[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", NULL};
-  for (int i = 0; l[i]; i++) if (!strcmp(op, l[i])) return 1;
-  return 0;
-}
+static int keeps_order(const sf_node *nd) { return sf_node_flag(nd, SF_OPF_KEEPS_ORDER); }
 
 /* The neuron node whose spikes reach value v through layout ops only, or -1. *exact: every layout op
  * on the way keeps element order (so the neuron's flat outputs are v's flat elements). */
@@ -66,8 +60,8 @@ static int trace_source(const sf_snn_session *s, int v, int *exact) {
     if (p < 0) return -1;
     const sf_node *nd = &s->g->nodes[p];
     if (s->ns[p].m == M_NEURON) return p;
-    if (!sf_snn_layout_op(nd->op_type) || nd->n_in < 1) return -1;
-    if (!keeps_order(nd->op_type)) *exact = 0;
+    if (!sf_snn_passes_spikes(nd) || nd->n_in < 1) return -1;
+    if (!keeps_order(nd)) *exact = 0;
     v = nd->in[0];
   }
   return -1;
@@ -83,14 +77,14 @@ static sf_ec_rows_op ec_rows_plan(const sf_graph *g, const sf_node *nd) {
     if (nd->in[k] >= 0 && !is_const(g, nd->in[k])) return none;
   const sf_tensor *x = &g->values[nd->in[0]].t, *y = &g->values[nd->out[0]].t;
   if (x->dtype != SF_F32 || y->dtype != SF_F32 || x->ndim < 1 || sf_tensor_numel(x) != sf_tensor_numel(y) || sf_tensor_numel(x) == 0) return none;
-  if (!strcmp(nd->op_type, "Gelu")) {
+  if (sf_node_op(nd) == SF_OP_GELU) {
     if (nd->n_in != 1 || !strcmp(sf_node_attr_string(nd, "approximate", "none"), "tanh")) return none;
     op.kind = SF_EC_ROWS_GELU;
     op.D = 1;
     return op;
   }
-  const int ln = !strcmp(nd->op_type, "LayerNormalization");
-  if (!ln && strcmp(nd->op_type, "Softmax")) return none;
+  const int ln = sf_node_op(nd) == SF_OP_LAYER_NORM;
+  if (!ln && sf_node_op(nd) != SF_OP_SOFTMAX) return none;
   int64_t axis = sf_node_attr_int(nd, "axis", ln || g->opset >= 13 ? -1 : 1);
   if (axis < 0) axis += x->ndim;
   if (axis < 0 || axis >= x->ndim) return none;
@@ -122,9 +116,8 @@ int64_t sf_snn_state_bytes(const sf_graph *g) {
     if (!is_const(g, v) && g->values[v].producer >= 0) floats += numel(g, v);
   for (int i = 0; i < g->n_nodes; i++) {
     const sf_node *nd = &g->nodes[i];
-    const char *m = sf_snn_mode(nd);
-    if (!strcmp(m, "neuron")) floats += numel(g, nd->out[0]);
-    if (strcmp(m, "ec") && strcmp(m, "product")) continue;
+    if (nd->mode == SF_MODE_NEURON) floats += numel(g, nd->out[0]);
+    if (nd->mode != SF_MODE_EC && nd->mode != SF_MODE_PRODUCT) continue;
     floats += numel(g, nd->out[0]);
     for (int k = 0; k < nd->n_in; k++)
       if (nd->in[k] >= 0 && !is_const(g, nd->in[k])) floats += numel(g, nd->in[k]);
@@ -232,15 +225,14 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
   for (int i = 0; i < g->n_nodes; i++) {
     const sf_node *nd = &g->nodes[i];
     node_state *n = &s->ns[i];
-    const char *m = sf_snn_mode(nd);
-    n->m = !strcmp(m, "linear") ? M_LINEAR : !strcmp(m, "product") ? M_PRODUCT : !strcmp(m, "neuron") ? M_NEURON : M_EC;
-    if (!strcmp(m, "?")) {
+    n->m = nd->mode == SF_MODE_LINEAR ? M_LINEAR : nd->mode == SF_MODE_PRODUCT ? M_PRODUCT : nd->mode == SF_MODE_NEURON ? M_NEURON : M_EC;
+    if (nd->mode == SF_MODE_NONE) {
       sf_snn_session_free(s);
       return sf_error(SF_ERR_ARG, "node '%s' has no spiking mode: not a converted graph", nd->name);
     }
     n->st.name = nd->name;
     n->st.op_type = nd->op_type;
-    n->st.mode = m;
+    n->st.mode = nd->mode;
     int64_t on = numel(g, nd->out[0]);
     if (n->m == M_EC || n->m == M_PRODUCT) {
       n->cum = calloc((size_t)nd->n_in, sizeof(float *));
@@ -254,7 +246,7 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
       if (nd->n_out != 1) { sf_snn_session_free(s); return sf_error(SF_ERR_UNSUPPORTED, "node '%s': multi-output op in ec mode", nd->name); }
       if (!(n->prev = sf_snn_alloc_f(on))) goto oom;
       scratch_out = on > scratch_out ? on : scratch_out;
-      if (n->m == M_PRODUCT && (!strcmp(nd->op_type, "MatMul") || !strcmp(nd->op_type, "Mul"))) {
+      if (n->m == M_PRODUCT && (sf_node_op(nd) == SF_OP_MATMUL || sf_node_op(nd) == SF_OP_MUL)) {
         int dyn = 0;
         for (int k = 0; k < nd->n_in; k++) dyn += nd->in[k] >= 0 && !is_const(g, nd->in[k]);
         n->bilinear = dyn == 2 && nd->n_in == 2;
@@ -286,15 +278,15 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
       n->st.neurons = on / (x->shape[0] ? x->shape[0] : 1);
       s->spike_valued[nd->out[0]] = 1;
     }
-    if (sf_snn_layout_op(nd->op_type) && nd->n_in > 0 && nd->in[0] >= 0 && s->spike_valued[nd->in[0]]) s->spike_valued[nd->out[0]] = 1;
+    if (sf_snn_passes_spikes(nd) && nd->n_in > 0 && nd->in[0] >= 0 && s->spike_valued[nd->in[0]]) s->spike_valued[nd->out[0]] = 1;
     /* fan-out per input element, for synaptic-operation counts */
-    if (n->m == M_LINEAR && (!strcmp(nd->op_type, "Linear") || !strcmp(nd->op_type, "Conv") || !strcmp(nd->op_type, "Gemm") || !strcmp(nd->op_type, "MatMul"))) {
+    if (n->m == M_LINEAR && nd->def && nd->def->spiking == SF_SPK_WEIGHTED) {
       int x = nd->in[0];
       if (is_const(g, x) && nd->n_in > 1) x = nd->in[1];
       const sf_tensor *w = &g->values[nd->in[1]].t;
       int64_t K = 1;
-      if (!strcmp(nd->op_type, "Conv")) { K = w->shape[1]; for (int d = 2; d < w->ndim; d++) K *= w->shape[d]; }
-      else if (!strcmp(nd->op_type, "Gemm")) K = sf_node_attr_int(nd, "transB", 0) ? w->shape[1] : w->shape[0];
+      if (sf_node_op(nd) == SF_OP_CONV) { K = w->shape[1]; for (int d = 2; d < w->ndim; d++) K *= w->shape[d]; }
+      else if (sf_node_op(nd) == SF_OP_GEMM) K = sf_node_attr_int(nd, "transB", 0) ? w->shape[1] : w->shape[0];
       else K = w->shape[0];
       n->macs_per_input = (double)on * (double)K / (double)numel(g, x);
       n->spike_in = s->spike_valued[x];
@@ -321,7 +313,7 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
   if (!(s->aliased = calloc((size_t)g->n_values, 1))) goto oom;
   for (int i = 0; i < g->n_nodes; i++) {
     const sf_node *nd = &g->nodes[i];
-    if (!keeps_order(nd->op_type) || nd->n_out != 1 || nd->n_in < 1 || nd->in[0] < 0 || nd->out[0] < 0) continue;
+    if (!keeps_order(nd) || nd->n_out != 1 || nd->n_in < 1 || nd->in[0] < 0 || nd->out[0] < 0) continue;
     int x = nd->in[0], y = nd->out[0];
     if (is_const(g, x) || is_const(g, y) || !s->inc[x] || !s->inc[y] || numel(g, x) != numel(g, y) ||
         g->values[x].t.dtype != SF_F32 || g->values[y].t.dtype != SF_F32)
@@ -385,7 +377,7 @@ sf_status sf_snn_record_raster(sf_snn_session *s, int neurons, int T) {
 }
 
 const int8_t *sf_snn_raster(const sf_snn_session *s, int node) {
-  if (!s->raster || strcmp(s->ns[node].st.mode, "neuron")) return NULL;
+  if (!s->raster || s->ns[node].st.mode != SF_MODE_NEURON) return NULL;
   return s->raster + (int64_t)node * s->raster_T * s->raster_n;
 }
 
@@ -397,7 +389,7 @@ void sf_snn_step_counts(const sf_snn_session *s, int t, double *sops, double *ma
   *neuron_updates = ok ? s->step_nupd[t - 1] : 0;
 }
 
-void sf_snn_set_path(sf_snn_session *s, int path, float event_max_activity) {
+void sf_snn_set_path(sf_snn_session *s, sf_spike_path path, float event_max_activity) {
   s->path = path;
   if (event_max_activity > 0) s->event_max_activity = event_max_activity;
 }
@@ -414,7 +406,42 @@ void sf_snn_reset_stats(sf_snn_session *s) {
   }
 }
 
-void sf_snn_set_schedule(sf_snn_session *s, int step_major) { s->step_major = step_major != 0; }
+void sf_snn_set_schedule(sf_snn_session *s, sf_schedule schedule) { s->step_major = schedule == SF_SCHEDULE_STEP; }
+
+/* names and parsers of the runtime's option enums */
+static const char *const path_names[] = {"auto", "dense", "event", "bitpacked"};
+static const char *const schedule_names[] = {"auto", "step"};
+static int parse_name(const char *name, const char *const *names, int n) {
+  for (int i = 0; name && i < n; i++)
+    if (!strcmp(name, names[i])) return i;
+  return -1;
+}
+const char *sf_decoder_name(sf_decoder d) { return d == SF_DECODE_COUNT ? "count" : d == SF_DECODE_MEMBRANE ? "membrane" : "?"; }
+int sf_decoder_parse(const char *name, sf_decoder *out) {
+  if (name && !strcmp(name, "membrane")) *out = SF_DECODE_MEMBRANE;
+  else if (name && !strcmp(name, "count")) *out = SF_DECODE_COUNT;
+  else return -1;
+  return 0;
+}
+const char *sf_spike_path_name(sf_spike_path p) { return (unsigned)p < 4 ? path_names[p] : "?"; }
+const char *sf_schedule_name(sf_schedule s) { return (unsigned)s < 2 ? schedule_names[s] : "?"; }
+const char *sf_quant_name(sf_quant q) { return q == SF_QUANT_INT8 ? "int8" : q == SF_QUANT_FLOAT ? "float" : "?"; }
+int sf_spike_path_parse(const char *name, sf_spike_path *out) {
+  int k = parse_name(name, path_names, 4);
+  if (k >= 0) *out = (sf_spike_path)k;
+  return k >= 0 ? 0 : -1;
+}
+int sf_schedule_parse(const char *name, sf_schedule *out) {
+  int k = parse_name(name, schedule_names, 2);
+  if (k >= 0) *out = (sf_schedule)k;
+  return k >= 0 ? 0 : -1;
+}
+int sf_quant_parse(const char *name, sf_quant *out) {
+  if (name && !strcmp(name, "float")) *out = SF_QUANT_FLOAT;
+  else if (name && !strcmp(name, "int8")) *out = SF_QUANT_INT8;
+  else return -1;
+  return 0;
+}
 
 /* (a raster records step-major: it reads the neurons' float outputs) */
 int sf_snn_time_major(const sf_snn_session *s) { return s->n_chain > 0 && !s->raster && !s->step_major; }

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "graph/graph.h"
+#include "ops/ops.h"
 #include "snn/ec_rows.h"
 #include "spikeformer/rng.h"
 #include "spikeformer/snn.h"
@@ -76,7 +77,7 @@ struct sf_snn_session {
   const sf_graph *g;
   sf_spiking_config cfg;
   sf_decoder decoder;
-  int path;           /* sf_spike_path */
+  sf_spike_path path;
   float event_max_activity;
   float **inc;        /* per value: increments of the current step (NULL for constants) */
   node_state *ns;
@@ -92,7 +93,7 @@ struct sf_snn_session {
   /* per-timestep totals over all layers (summed over runs): index t-1 */
   double *step_sops, *step_macs, *step_fops, *step_nupd;
   int step_cap;
-  int quant;          /* 0 float, 8: int8 weights with int32 membranes */
+  sf_quant quant;     /* float, or int8 weights with int32 membranes */
   int *producer;      /* per value: the node that writes it, or -1 */
   uint8_t *aliased;   /* per value: shares its producer's input buffer (order-keeping layout op) */
   /* spike raster of sample 0: per neuron node, the first raster_n neurons, per step */
@@ -130,8 +131,9 @@ static inline int64_t numel(const sf_graph *g, int v) { return sf_tensor_numel(&
 
 /* zeroed floats (at least one), or NULL */
 float *sf_snn_alloc_f(int64_t n);
-/* 1 for ops that only move elements (Reshape, Transpose, ...): spikes pass through them */
-int sf_snn_layout_op(const char *op_type);
+/* 1 for nodes that only move elements (Reshape, Transpose, ...) or take a max (max pooling after
+ * the neuron): spikes pass through them */
+int sf_snn_passes_spikes(const sf_node *nd);
 
 static inline double sf_snn_now(void) {
   struct timespec ts;

@@ -8,7 +8,7 @@
 #define SF_SNN_SPIKE_KERNELS_H
 #include <stdint.h>
 
-typedef enum { SF_PATH_AUTO = 0, SF_PATH_DENSE, SF_PATH_EVENT, SF_PATH_BITPACKED } sf_spike_path;
+#include "spikeformer/snn.h" /* sf_spike_path */
 
 /* y[0:n] += a * w[0:n] */
 void sf_axpy(int64_t n, float a, const float *w, float *y);

@@ -1,75 +1,100 @@
-/* Shared pieces of the spikeformer command-line tool. */
+/* The spikeformer command-line tool: one option table per subcommand, one parser, and the few
+ * helpers every command shares (progress bar, errors, JSON output). The CLI sees only the public
+ * headers (include/spikeformer/); everything it does is a library call it parses for and prints. */
 #ifndef SF_TOOLS_CLI_H
 #define SF_TOOLS_CLI_H
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "spikeformer/spikeformer.h"
 
-int cmd_analyze(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_run(int argc, char **argv);
-int cmd_ops(int argc, char **argv);
-int cmd_config(int argc, char **argv);
-int cmd_convert(int argc, char **argv);
-int cmd_eval_snn(const char *model, int argc, char **argv);
-int cmd_eval_snn_mode(const char *model, int argc, char **argv, int profile);
-int cmd_profile(int argc, char **argv);
-int cmd_optimize(int argc, char **argv);
-int cmd_report(int argc, char **argv);
-int cmd_run_snn(const char *model, int argc, char **argv);
-int cmd_validate(int argc, char **argv);
-/* Does the file start with the .sfm magic? */
-int cli_is_sfm(const char *path);
-/* SpikingConfig flags (--config FILE, --timesteps, --neuron, --set KEY=VALUE ...). */
-int cli_config_flag(int argc, char **argv, int *i, sf_spiking_config *cfg, sf_status *st);
+typedef enum {
+  CLI_FLAG,    /* no value: stores 1 into an int */
+  CLI_STR,     /* a string (const char *) */
+  CLI_INT,     /* a whole number in [lo, hi] (int64_t) */
+  CLI_NUM,     /* a finite number in [lo, hi] (double) */
+  CLI_CHOICE,  /* one of choices (stores the string, const char *) */
+  CLI_LIST,    /* may repeat: appends to a cli_list */
+  CLI_CONFIG   /* a SpikingConfig key (sf_config_set on the sf_spiking_config at offset), applied in order;
+                  key "=" takes KEY=VALUE, key "@" a JSON file */
+} cli_kind;
+
+typedef struct {
+  const char *name;            /* "--limit" */
+  const char *alias;           /* "-o", or NULL */
+  cli_kind kind;
+  const char *arg;             /* what the value is, for help and errors: "N", "DIR" */
+  size_t offset;               /* where the value goes in the command's arguments */
+  const char *help;
+  double lo, hi;               /* CLI_INT / CLI_NUM range */
+  const char *const *choices;  /* CLI_CHOICE: NULL-terminated */
+  const char *key;             /* CLI_CONFIG: the SpikingConfig key */
+  const char *range_text;      /* CLI_NUM / CLI_INT: the error's wording of the range, e.g. "a number in (0, 100]" */
+} cli_option;
+
+#define CLI_MAX_LIST 64
+typedef struct {
+  const char *v[CLI_MAX_LIST];
+  int n;
+} cli_list;
+
+/* Every command's arguments start with this: positional arguments and which options were given. */
+#define CLI_MAX_POS 8
+typedef struct {
+  const char *pos[CLI_MAX_POS];
+  int n_pos;
+  uint64_t given;              /* bit i: options[i] was given */
+  const struct cli_command *cmd;
+} cli_head;
+
+typedef struct cli_command {
+  const char *name;
+  const char *usage;           /* after "spikeformer NAME ": "MODEL [options]" */
+  const char *summary;         /* one line for `spikeformer --help` */
+  const char *description;     /* paragraphs for `spikeformer NAME --help` */
+  const cli_option *options;   /* terminated by {NULL} */
+  size_t args_size;            /* sizeof the command's arguments (starting with cli_head) */
+  void (*defaults)(void *args);
+  int (*run)(void *args);
+  int min_pos, max_pos;        /* positional arguments accepted */
+  const char *pos_name;        /* "MODEL", for "missing MODEL" */
+} cli_command;
+
+/* Parse argv (argv[0] is the command name) into a fresh argument struct and run the command.
+ * Returns the exit status: 0, 1 (the command failed), 2 (usage error). */
+int cli_main(const cli_command *cmd, int argc, char **argv);
+/* Was option `name` given on the command line? */
+int cli_given(const void *args, const char *name);
+/* Print the command's help (usage, description, options) to f. */
+void cli_help(const cli_command *cmd, FILE *f);
+
+extern const cli_command *const cli_commands[];
+extern const int cli_n_commands;
 
 /* Print "spikeformer: error: <last error>" and return 1. */
 int cli_fail(sf_status st);
 /* Usage error: message + hint, returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* "--flag VALUE" parsing helpers: return 1 and set *val if argv[*i] matches, advancing *i. */
-int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
-int cli_flag(char **argv, int i, const char *name);
-int cli_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
-/* A finite number in [lo, hi] (not NaN): 0, or -1 */
-int cli_parse_f64(const char *s, double lo, double hi, double *out);
-/* SF_OK when each of the n output paths (NULL: not asked for) can be written: not a directory, in
- * a writable folder. Checked before long work, so that it does not end in "cannot write". */
-sf_status cli_outputs_writable(const char *const *paths, int n);
+/* Does the file start with the .sfm magic? */
+int cli_is_sfm(const char *path);
+/* Write library text (JSON) to a file atomically and free it. */
+sf_status cli_write_text(const char *path, char *text);
+double cli_now(void);
 
-/* Progress bar on stderr (only when stderr is a terminal, or SF_PROGRESS=1). */
+/* Progress bar on stderr (only when stderr is a terminal, or SF_PROGRESS=1), as an sf_progress_fn. */
 typedef struct {
   const char *label;
   int64_t total, done;
   double t0, last;
-  int enabled;
+  int enabled, started;
 } cli_progress;
-void cli_progress_start(cli_progress *p, const char *label, int64_t total);
-void cli_progress_update(cli_progress *p, int64_t done);
+void cli_progress_fn(const char *what, int64_t done, int64_t total, void *user);
+/* Finish the line of a bar that was drawn. */
 void cli_progress_end(cli_progress *p);
-double cli_now(void);
 
-/* Accuracy of class predictions: argmax of each row of [n, classes] logits against labels. */
-/* SF_OK when the dataset's labels are classes the model's first output scores, else an error
- * naming both (a label past the last class would count as wrong without a word) */
-sf_status cli_labels_fit(const sf_dataset *ds, int64_t ncls, const char *model_name);
-/* Classes the first output of a converted model scores (its last dimension), or 0 if unknown */
-int64_t cli_snn_classes(const sf_snn_model *m);
-int64_t cli_count_correct(const sf_tensor *logits, const int32_t *labels, int64_t n);
-/* sf_snn_step_fn that adds the number of correct predictions after step t to correct[t - 1]. */
-/* correct[t-1] += images right after step t; with ok set, also ok[(t-1) * ok_stride + ok_offset + i]
- * = 1 if image i is right after step t */
-typedef struct { const int32_t *labels; int64_t n; int64_t *correct; uint8_t *ok; int64_t ok_offset, ok_stride; } cli_acc_ctx;
-/* Per-image correctness flags (1 right, 0 wrong) of logits [n, classes]; returns the count right. */
-int64_t cli_mark_correct(const sf_tensor *logits, const int32_t *labels, int64_t n, uint8_t *ok);
-int cli_acc_step(int t, const sf_tensor *decoded, void *user);
-
-/* Write a JSON document atomically (temp file + rename) and free it. */
-struct cJSON;
-sf_status cli_write_json(const char *path, struct cJSON *root);
-
-/* Common: --threads N, --log LEVEL */
-int cli_common(int argc, char **argv, int *i);
+/* The commands (one file each). */
+extern const cli_command cmd_analyze, cmd_convert, cmd_eval, cmd_profile, cmd_run, cmd_validate, cmd_optimize, cmd_report, cmd_ops,
+    cmd_config, cmd_version;
 
 #endif

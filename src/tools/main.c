@@ -1,35 +1,24 @@
-/* spikeformer: command-line entry point; one file per subcommand. */
+/* spikeformer: command-line entry point; one file per subcommand, each an option table and a run
+ * function over the library. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "spikeformer/threads.h"
-#include "tools/cli.h"
+#include "cli.h"
+
+const cli_command *const cli_commands[] = {&cmd_analyze, &cmd_convert, &cmd_eval, &cmd_run, &cmd_validate, &cmd_profile,
+                                           &cmd_optimize, &cmd_report, &cmd_ops, &cmd_config, &cmd_version};
+const int cli_n_commands = (int)(sizeof cli_commands / sizeof cli_commands[0]);
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "spikeformer %s: convert pre-trained transformers into spiking neural networks and run them\n"
-          "\n"
-          "usage: spikeformer COMMAND [options]\n"
-          "\n"
-          "commands:\n"
-          "  analyze MODEL   layers, shapes, parameters, MACs and how each node converts to spikes\n"
-          "  convert MODEL   calibrate and convert an ANN into a spiking network (.sfm)\n"
-          "  eval MODEL      accuracy of the model (ANN, or .sfm spiking network) on a labelled test set\n"
-          "  run MODEL       one inference on inputs given as .npy or ONNX .pb files (MODEL or OUT.sfm)\n"
-          "  validate OUT.sfm  check a converted model (ArchitectureValidator)\n"
-          "  profile OUT.sfm   per-layer operations and energy under each energy model, beside the ANN\n"
-          "  optimize MODEL    search neuron type, thresholds and T for the least energy within an accuracy drop\n"
-          "  report OUT.sfm    self-contained HTML dashboard (accuracy vs T, firing rates, energy, raster, Pareto)\n"
-          "  ops             the ONNX and fused ops the importer and executor support\n"
-          "  config          the effective SpikingConfig (defaults, --config FILE, flags) as JSON\n"
-          "  version         print the version\n"
-          "\n"
-          "MODEL is an ONNX file or a Hugging Face directory (config.json + model.safetensors).\n"
-          "Run 'spikeformer COMMAND --help' for a command's options. Common options: --threads N, --log LEVEL.\n",
+  fprintf(f, "spikeformer %s: convert pre-trained transformers into spiking neural networks and run them\n\nusage: spikeformer COMMAND [options]\n\ncommands:\n",
           sf_version());
+  for (int i = 0; i < cli_n_commands; i++) fprintf(f, "  %-10s %s\n", cli_commands[i]->name, cli_commands[i]->summary);
+  fprintf(f,
+          "\nMODEL is an ONNX file or a Hugging Face directory (config.json + model.safetensors); OUT.sfm a converted model.\n"
+          "Run 'spikeformer COMMAND --help' for a command's options. Common options: --threads N, --log LEVEL.\n");
 }
 
 int main(int argc, char **argv) {
@@ -43,21 +32,9 @@ int main(int argc, char **argv) {
   }
   const char *cmd = argv[1];
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
-  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-    printf("spikeformer %s\nBLAS: OpenBLAS, %s kernels%s\n", sf_version(), sf_blas_core(),
-           getenv("OPENBLAS_CORETYPE") ? " (OPENBLAS_CORETYPE)" : "");
-    return 0;
-  }
-  if (!strcmp(cmd, "analyze")) return cmd_analyze(argc - 1, argv + 1);
-  if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
-  if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
-  if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
-  if (!strcmp(cmd, "ops")) return cmd_ops(argc - 1, argv + 1);
-  if (!strcmp(cmd, "validate")) return cmd_validate(argc - 1, argv + 1);
-  if (!strcmp(cmd, "profile")) return cmd_profile(argc - 1, argv + 1);
-  if (!strcmp(cmd, "optimize")) return cmd_optimize(argc - 1, argv + 1);
-  if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
-  if (!strcmp(cmd, "config")) return cmd_config(argc - 1, argv + 1);
+  if (!strcmp(cmd, "--version")) cmd = "version";
+  for (int i = 0; i < cli_n_commands; i++)
+    if (!strcmp(cmd, cli_commands[i]->name)) return cli_main(cli_commands[i], argc - 1, argv + 1);
   fprintf(stderr, "spikeformer: unknown command '%s'\n\n", cmd);
   usage(stderr);
   return 2;

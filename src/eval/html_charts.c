@@ -1,4 +1,4 @@
-#include "tools/html_charts.h"
+#include "eval/html_charts.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* Tiny self-contained SVG chart writers for the HTML report (no scripts, no network). */
-#ifndef SF_TOOLS_HTML_CHARTS_H
-#define SF_TOOLS_HTML_CHARTS_H
+#ifndef SF_EVAL_HTML_CHARTS_H
+#define SF_EVAL_HTML_CHARTS_H
 #include <stdio.h>
 
 typedef struct {
