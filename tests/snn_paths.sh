@@ -15,15 +15,17 @@ trap 'rm -rf "$T"' EXIT
 "$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/mlp-delta.sfm" --neuron if --calib-samples 128 --coding delta > /dev/null || exit 1
 pass=0; fail=0
 sig() { grep -E '"(spikes_per_sample|snn_accuracy_by_t)"' "$1" | tr -d ' \t'; }
-# float runs must agree among themselves, int8 runs among themselves. SF_ISA=c (portable kernels)
-# must also agree for the int8 MLP, whose spiking layers are all integer; float arithmetic (FMA or
-# not, the ViT's float functions) may round differently across instruction sets.
+# float runs must agree among themselves, int8 runs among themselves. SF_ISA=c (portable kernels),
+# avx2 and avx512 (the int8 kernels' AVX2 code) must also agree for the int8 MLP, whose spiking
+# layers are all integer; float arithmetic (FMA or not, the ViT's float functions) may round
+# differently across instruction sets.
 for m in mlp vit vit-delta mlp-delta; do
   for q in float int8; do
     ref=""
     # threads path [isa] [schedule]; the int8 MLP is a time-major chain unless --schedule step
     cfgs=("1 auto" "2 auto" "1 dense" "1 event" "1 bitpacked" "2 event")
-    [ $m-$q = mlp-int8 ] && cfgs+=("2 dense c" "1 event c" "1 auto - step" "2 event - step" "1 dense - step" "1 auto c step")
+    [ $m-$q = mlp-int8 ] && cfgs+=("2 dense c" "1 event c" "1 auto - step" "2 event - step" "1 dense - step" "1 auto c step"
+                                  "1 auto avx2" "2 event avx2 step" "1 dense avx512")
     for cfg in "${cfgs[@]}"; do
       set -- $cfg
       isa_env=${3:-}; isa_env=${isa_env/#-/}; isa=${isa_env:-native}; sch=${4:-auto}

@@ -16,6 +16,7 @@
 #include "spikeformer/snn.h"
 #include "spikeformer/validate.h"
 #include "spikeformer/config.h"
+#include "spikeformer/cpu.h"
 #include "spikeformer/dataset.h"
 #include "spikeformer/graph.h"
 #include "spikeformer/log.h"

@@ -1,4 +1,5 @@
-/* Row-wise LayerNorm and softmax (see row_kernels.h). */
+/* Row-wise LayerNorm and softmax (see row_kernels.h). LayerNorm's AVX-512 code runs from level
+ * SF_ISA_AVX512 up (spikeformer/cpu.h, read at each call), its C code below. */
 #include "ops/row_kernels.h"
 
 #include <math.h>
@@ -10,19 +11,9 @@
 
 #include "core/par.h"
 #include "core/vmath.h"
+#include "spikeformer/cpu.h"
 
-static int use_512(void) {
-  static int k = -1;
-  if (k < 0) {
-#if defined(__x86_64__)
-    const char *env = getenv("SF_ISA");
-    k = (!env || (strcmp(env, "c") && strcmp(env, "avx2"))) && __builtin_cpu_supports("avx512f");
-#else
-    k = 0;
-#endif
-  }
-  return k;
-}
+static int use_512(void) { return sf_cpu_isa() >= SF_ISA_AVX512; }
 
 static void layernorm_row_c(const float *x, float *y, int64_t D, const float *scale, const float *bias, float eps, float *mean_out,
                             float *inv_out) {

@@ -1,5 +1,5 @@
-/* Row-wise normalisations over contiguous rows (the last axis). LayerNorm runs on AVX-512 where the
- * CPU has it (masked vectors, any row length), plain C otherwise; softmax's exp is vectorised over
+/* Row-wise normalisations over contiguous rows (the last axis). LayerNorm runs on AVX-512 from level
+ * SF_ISA_AVX512 up (spikeformer/cpu.h; masked vectors, any row length), plain C otherwise; softmax's exp is vectorised over
  * blocks of rows (core/vmath.h).
  *   LayerNorm: X [rows, D] -> Y [rows, D] = (X - mean) / sqrt(var + eps) * scale + bias
  *              (scale, bias [D] or NULL; mean / inv_std [rows] written when not NULL)

@@ -1,4 +1,5 @@
-/* Direct kernel for products of small matrices (see small_gemm.h). */
+/* Direct kernel for products of small matrices (see small_gemm.h): AVX-512 code from level
+ * SF_ISA_AVX512 up (spikeformer/cpu.h, read at each call), C below. */
 #include "ops/small_gemm.h"
 
 #include <stdlib.h>
@@ -6,6 +7,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+
+#include "spikeformer/cpu.h"
 
 int sf_small_gemm_fits(int64_t M, int64_t N, int64_t K) { return M > 0 && N > 0 && K > 0 && N <= 32 && M <= 128 && K <= 128; }
 
@@ -64,12 +67,7 @@ __attribute__((target("avx512f"))) static void small_gemm_512(int64_t M, int64_t
 
 void sf_small_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *A, const float *B, float *Y) {
 #if defined(__x86_64__)
-  static int k512 = -1;
-  if (k512 < 0) {
-    const char *env = getenv("SF_ISA");
-    k512 = (!env || (strcmp(env, "c") && strcmp(env, "avx2"))) && __builtin_cpu_supports("avx512f");
-  }
-  if (k512) { small_gemm_512(M, N, K, alpha, A, B, Y); return; }
+  if (sf_cpu_isa() >= SF_ISA_AVX512) { small_gemm_512(M, N, K, alpha, A, B, Y); return; }
 #endif
   small_gemm_c(M, N, K, alpha, A, B, Y);
 }

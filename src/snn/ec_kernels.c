@@ -1,28 +1,13 @@
-/* Expectation-compensation running sums (see ec_kernels.h). */
+/* Expectation-compensation running sums (see ec_kernels.h), dispatched at each call on the current
+ * level (spikeformer/cpu.h): AVX-512 code from SF_ISA_AVX512 up, AVX2 code at SF_ISA_AVX2. */
 #include "snn/ec_kernels.h"
 
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
-enum { EC_C = 0, EC_AVX2 = 1, EC_AVX512 = 2 };
-
-static int ec_isa(void) {
-  static int k = -1;
-  if (k >= 0) return k;
-  int v = EC_C;
-#if defined(__x86_64__)
-  const char *env = getenv("SF_ISA");
-  if (!env || strcmp(env, "c")) {
-    if (__builtin_cpu_supports("avx2")) v = EC_AVX2;
-    if (__builtin_cpu_supports("avx512f") && (!env || strcmp(env, "avx2"))) v = EC_AVX512;
-  }
-#endif
-  k = v;
-  return k;
-}
+#include "spikeformer/cpu.h"
 
 static void accumulate_c(float *cum, float *mean, const float *x, float inv_t, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
@@ -98,18 +83,18 @@ __attribute__((target("avx2"))) static void increment_256(float *y, const float 
 
 void sf_ec_accumulate(float *cum, float *mean, const float *x, float inv_t, int64_t n) {
 #if defined(__x86_64__)
-  int k = ec_isa();
-  if (k == EC_AVX512) { accumulate_512(cum, mean, x, inv_t, n); return; }
-  if (k == EC_AVX2) { accumulate_256(cum, mean, x, inv_t, n); return; }
+  const sf_isa k = sf_cpu_isa();
+  if (k >= SF_ISA_AVX512) { accumulate_512(cum, mean, x, inv_t, n); return; }
+  if (k == SF_ISA_AVX2) { accumulate_256(cum, mean, x, inv_t, n); return; }
 #endif
   accumulate_c(cum, mean, x, inv_t, n);
 }
 
 void sf_ec_increment(float *y, const float *f, float *prev, float t, int64_t n) {
 #if defined(__x86_64__)
-  int k = ec_isa();
-  if (k == EC_AVX512) { increment_512(y, f, prev, t, n); return; }
-  if (k == EC_AVX2) { increment_256(y, f, prev, t, n); return; }
+  const sf_isa k = sf_cpu_isa();
+  if (k >= SF_ISA_AVX512) { increment_512(y, f, prev, t, n); return; }
+  if (k == SF_ISA_AVX2) { increment_256(y, f, prev, t, n); return; }
 #endif
   increment_c(y, f, prev, t, n);
 }

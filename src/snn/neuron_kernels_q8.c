@@ -287,7 +287,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t neuron_if_bl
 int64_t sf_q8_neuron_if_block(const int32_t *xa, int64_t ldx, const int16_t *x16, const int32_t *bias, int nb, int32_t *v, const int32_t *Th, int64_t len,
                               int is_signed, int8_t *kq, uint32_t *bits, int32_t *lists, int32_t *counts) {
 #if defined(__x86_64__)
-  if (sf_q8_isa_level() == ISA_VNNI512) return neuron_if_block_512(xa, ldx, x16, bias, nb, v, Th, len, is_signed, kq, bits, lists, counts);
+  if (sf_q8_level() == SF_ISA_AVX512_VNNI) return neuron_if_block_512(xa, ldx, x16, bias, nb, v, Th, len, is_signed, kq, bits, lists, counts);
 #endif
   return neuron_if_block_c(xa, ldx, x16, bias, nb, v, Th, len, is_signed, kq, bits, lists, counts);
 }
@@ -296,7 +296,7 @@ int64_t sf_q8_neuron_block(const int32_t *xa, const float *xf, int32_t *v, int8_
                            const float *iu, const float *th, int64_t len, float leak, int lo, int K, int32_t th_max, int th_shift,
                            int64_t *nz) {
 #if defined(__x86_64__)
-  if (sf_q8_isa_level() == ISA_VNNI512) return neuron_block_512(xa, xf, v, kq, y, Th, iTh, iu, th, len, leak, lo, K, th_max, th_shift, nz);
+  if (sf_q8_level() == SF_ISA_AVX512_VNNI) return neuron_block_512(xa, xf, v, kq, y, Th, iTh, iu, th, len, leak, lo, K, th_max, th_shift, nz);
 #else
   (void)th_max;
   (void)th_shift;

@@ -96,19 +96,23 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void input_currents_
 
 void sf_q8_input_currents(const int32_t *ACC, int64_t rows, int64_t N, const float *xscale, const uint8_t *xu8, const float *wscale,
                           const int32_t *colsum, const float *bias, float *Y) {
+  const sf_isa level = sf_q8_level();
+  (void)level;
   for (int64_t r = 0; r < rows; r++) {
     const int32_t off = xu8[r] ? 128 : 0;
 #if defined(__x86_64__)
-    if (sf_q8_isa_level() == ISA_VNNI512) { input_currents_512(ACC + r * N, N, xscale[r], off, wscale, colsum, bias, Y + r * N); continue; }
+    if (level == SF_ISA_AVX512_VNNI) { input_currents_512(ACC + r * N, N, xscale[r], off, wscale, colsum, bias, Y + r * N); continue; }
 #endif
     input_currents_c(ACC + r * N, N, xscale[r], off, wscale, colsum, bias, Y + r * N);
   }
 }
 
 void sf_q8_code_rows(const float *X, int64_t rows, int64_t K, int8_t *xq, float *xscale, uint8_t *xu8) {
+  const sf_isa level = sf_q8_level();
+  (void)level;
   for (int64_t r = 0; r < rows; r++) {
 #if defined(__x86_64__)
-    if (sf_q8_isa_level() == ISA_VNNI512) { xu8[r] = (uint8_t)code_row_512(X + r * K, K, xq + r * K, &xscale[r]); continue; }
+    if (level == SF_ISA_AVX512_VNNI) { xu8[r] = (uint8_t)code_row_512(X + r * K, K, xq + r * K, &xscale[r]); continue; }
 #endif
     xu8[r] = (uint8_t)code_row_c(X + r * K, K, xq + r * K, &xscale[r]);
   }
@@ -116,7 +120,7 @@ void sf_q8_code_rows(const float *X, int64_t rows, int64_t K, int8_t *xq, float 
 
 void sf_q8_units(const float *x, const float *iu, int64_t n, int32_t *out) {
 #if defined(__x86_64__)
-  if (sf_q8_isa_level() == ISA_VNNI512) { units_512(x, iu, n, out); return; }
+  if (sf_q8_level() == SF_ISA_AVX512_VNNI) { units_512(x, iu, n, out); return; }
 #endif
   units_c(x, iu, n, out);
 }
@@ -143,7 +147,7 @@ __attribute__((target("avx512f"))) static void dequantise_512(const int32_t *ACC
 
 void sf_q8_dequantise(const int32_t *ACC, int64_t rows, int64_t N, const float *scale, const float *bias, float *Y) {
 #if defined(__x86_64__)
-  if (sf_q8_isa_level() == ISA_VNNI512) { dequantise_512(ACC, rows, N, scale, bias, Y); return; }
+  if (sf_q8_level() == SF_ISA_AVX512_VNNI) { dequantise_512(ACC, rows, N, scale, bias, Y); return; }
 #endif
   dequantise_c(ACC, rows, N, scale, bias, Y);
 }

@@ -1,3 +1,6 @@
+/* Float synaptic kernels (event, bit-packed and dense paths over one row update, axpy) and
+ * float-membrane neurons, each in AVX-512, AVX2 + FMA and portable C. Every call dispatches on the
+ * current level (spikeformer/cpu.h): AVX-512 code from SF_ISA_AVX512 up, AVX2 code at SF_ISA_AVX2. */
 #include "snn/spike_kernels.h"
 
 #include <math.h>
@@ -8,6 +11,7 @@
 #endif
 
 #include "core/par.h"
+#include "spikeformer/cpu.h"
 
 static void axpy_c(int64_t n, float a, const float *w, float *y) {
   for (int64_t i = 0; i < n; i++) y[i] += a * w[i];
@@ -49,24 +53,25 @@ __attribute__((target("avx512f"))) static void axpy_512(int64_t n, float a, cons
 #endif
 
 typedef void (*axpy_fn)(int64_t, float, const float *, float *);
-static axpy_fn g_axpy;
-static const char *g_isa = "c";
 
-static axpy_fn pick(void) {
-  if (g_axpy) return g_axpy;
-  axpy_fn f = axpy_c;
-#if defined(__x86_64__)
-  const char *env = getenv("SF_ISA");
-  __builtin_cpu_init();
-  if ((!env || strcmp(env, "c")) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { f = axpy_avx2; g_isa = "avx2"; }
-  if ((!env || (strcmp(env, "c") && strcmp(env, "avx2"))) && __builtin_cpu_supports("avx512f")) { f = axpy_512; g_isa = "avx512"; }
-#endif
-  g_axpy = f;
-  return f;
+/* the float kernels' code at the current level: SF_ISA_AVX512 (or higher), SF_ISA_AVX2 or SF_ISA_C */
+static sf_isa float_level(void) {
+  const sf_isa l = sf_cpu_isa();
+  return l >= SF_ISA_AVX512 ? SF_ISA_AVX512 : l;
 }
 
-void sf_axpy(int64_t n, float a, const float *w, float *y) { pick()(n, a, w, y); }
-const char *sf_axpy_isa(void) { pick(); return g_isa; }
+static axpy_fn pick(sf_isa level) {
+#if defined(__x86_64__)
+  if (level == SF_ISA_AVX512) return axpy_512;
+  if (level == SF_ISA_AVX2) return axpy_avx2;
+#else
+  (void)level;
+#endif
+  return axpy_c;
+}
+
+void sf_axpy(int64_t n, float a, const float *w, float *y) { pick(float_level())(n, a, w, y); }
+const char *sf_axpy_isa(void) { return sf_isa_name(float_level()); }
 
 #if defined(__x86_64__)
 /* scan 8 inputs at a time; only non-zero ones trigger a row update */
@@ -121,11 +126,12 @@ static int64_t events_rows(events_row_fn row, const float *X, int64_t rows, int6
 #endif
 
 int64_t sf_spike_linear_events(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
-  axpy_fn f = pick();
+  const sf_isa level = float_level();
 #if defined(__x86_64__)
-  if (f == axpy_512) return events_rows(events_row_512, X, rows, K, W, N, Y);
-  if (f == axpy_avx2) return events_rows(events_row_avx2, X, rows, K, W, N, Y);
+  if (level == SF_ISA_AVX512) return events_rows(events_row_512, X, rows, K, W, N, Y);
+  if (level == SF_ISA_AVX2) return events_rows(events_row_avx2, X, rows, K, W, N, Y);
 #endif
+  axpy_fn f = pick(level);
   int64_t events = 0;
   SF_PAR_IF(rows * K > 16384, "omp parallel for reduction(+ : events) schedule(static)",
   for (int64_t r = 0; r < rows; r++) {
@@ -138,7 +144,7 @@ int64_t sf_spike_linear_events(const float *X, int64_t rows, int64_t K, const fl
 }
 
 int64_t sf_spike_linear_bitpacked(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
-  axpy_fn f = pick();
+  axpy_fn f = pick(float_level());
   int64_t words = (K + 63) / 64, events = 0;
   SF_PAR_IF(rows * K > 16384, "omp parallel for reduction(+ : events) schedule(static)",
   for (int64_t r = 0; r < rows; r++) {
@@ -258,11 +264,12 @@ static void dense_block_avx2(const float *X, int64_t rows, int64_t K, const floa
 #endif
 
 int64_t sf_spike_linear_dense(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y) {
-  axpy_fn f = pick();
+  const sf_isa level = float_level();
 #if defined(__x86_64__)
-  if (f == axpy_512) { dense_block_512(X, rows, K, W, N, Y); return rows * K; }
-  if (f == axpy_avx2) { dense_block_avx2(X, rows, K, W, N, Y); return rows * K; }
+  if (level == SF_ISA_AVX512) { dense_block_512(X, rows, K, W, N, Y); return rows * K; }
+  if (level == SF_ISA_AVX2) { dense_block_avx2(X, rows, K, W, N, Y); return rows * K; }
 #endif
+  axpy_fn f = pick(level);
   SF_PAR_IF(rows * K > 16384, "omp parallel for schedule(static)",
   for (int64_t r = 0; r < rows; r++) {
     const float *x = X + r * K;
@@ -346,18 +353,9 @@ int64_t sf_neuron_step_f32(const float *x, float *v, float *y, const float *thet
                            int64_t len, float leak, int lo, int K, int64_t *nz) {
   const float flo = (float)lo, fK = (float)K;
 #if defined(__x86_64__)
-  static int k = -1;
-  if (k < 0) {
-    const char *env = getenv("SF_ISA");
-    int w = 0;
-    if (!env || strcmp(env, "c")) {
-      if (__builtin_cpu_supports("avx2")) w = 1;
-      if (__builtin_cpu_supports("avx512f") && (!env || strcmp(env, "avx2"))) w = 2;
-    }
-    k = w;
-  }
-  if (k == 2) return neuron_f32_512(x, v, y, theta, inv_theta, th_stride, len, leak, flo, fK, nz);
-  if (k == 1) return neuron_f32_256(x, v, y, theta, inv_theta, th_stride, len, leak, flo, fK, nz);
+  const sf_isa level = float_level();
+  if (level == SF_ISA_AVX512) return neuron_f32_512(x, v, y, theta, inv_theta, th_stride, len, leak, flo, fK, nz);
+  if (level == SF_ISA_AVX2) return neuron_f32_256(x, v, y, theta, inv_theta, th_stride, len, leak, flo, fK, nz);
 #endif
   return neuron_f32_c(x, v, y, theta, inv_theta, th_stride, len, leak, flo, fK, nz);
 }

@@ -3,7 +3,8 @@
  *   event path:     for each non-zero x[r, k]: Y[r, :] += x[r, k] * W[k, :]
  *   bitpacked path: the same over a bit-plane scan (ctz) of the non-zero mask
  *   dense path:     sgemm (chosen where activity is high)
- * The row update is vectorised (AVX2 + FMA when the CPU has it, portable C otherwise). */
+ * The row update is vectorised: AVX-512, AVX2 + FMA or portable C, by the level in use
+ * (spikeformer/cpu.h, read at each call). */
 #ifndef SF_SNN_SPIKE_KERNELS_H
 #define SF_SNN_SPIKE_KERNELS_H
 #include <stdint.h>
@@ -12,6 +13,7 @@
 
 /* y[0:n] += a * w[0:n] */
 void sf_axpy(int64_t n, float a, const float *w, float *y);
+/* "avx512", "avx2" or "c": the code the float kernels run at the current level */
 const char *sf_axpy_isa(void);
 /* Y (already holding bias or zeros) += X W, event-driven over the non-zeros of X; returns events. */
 int64_t sf_spike_linear_events(const float *X, int64_t rows, int64_t K, const float *W, int64_t N, float *Y);

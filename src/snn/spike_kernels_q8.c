@@ -13,28 +13,10 @@
 
 #include "core/par.h"
 
-static int g_isa = -1;
-
-int sf_q8_isa_level(void) {
-  if (g_isa >= 0) return g_isa;
-  int k = ISA_C;
-#if defined(__x86_64__)
-  const char *env = getenv("SF_ISA");
-  __builtin_cpu_init();
-  if (!env || strcmp(env, "c")) {
-    if (__builtin_cpu_supports("avx2")) k = ISA_AVX2;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
-        (!env || strcmp(env, "avx2")))
-      k = ISA_VNNI512;
-  }
-#endif
-  g_isa = k;
-  return k;
-}
-
+/* the int8 level's name as it always was: "vnni512", "avx2" or "c" */
 const char *sf_q8_isa(void) {
-  static const char *names[] = {"c", "avx2", "vnni512"};
-  return names[sf_q8_isa_level()];
+  const sf_isa l = sf_q8_level();
+  return l == SF_ISA_AVX512_VNNI ? "vnni512" : l == SF_ISA_AVX2 ? "avx2" : "c";
 }
 
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
@@ -92,10 +74,12 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void row_add_512(int
 
 typedef void (*row_add_fn)(int64_t, int, const int8_t *, int32_t *);
 
-static row_add_fn pick_row_add(void) {
+static row_add_fn pick_row_add(sf_isa level) {
 #if defined(__x86_64__)
-  if (sf_q8_isa_level() == ISA_VNNI512) return row_add_512;
-  if (sf_q8_isa_level() == ISA_AVX2) return row_add_avx2;
+  if (level == SF_ISA_AVX512_VNNI) return row_add_512;
+  if (level == SF_ISA_AVX2) return row_add_avx2;
+#else
+  (void)level;
 #endif
   return row_add_c;
 }
@@ -321,14 +305,22 @@ static int64_t events16_row_c(const int8_t *x, int64_t K, const int8_t *W, int64
   return events;
 }
 
-int64_t sf_q8_events16_row(const int8_t *x, int64_t K, const int8_t *W, int64_t N, int kmax, const int32_t *bias, int32_t *acc,
-                           int32_t *idx) {
+/* one row at the level read once by the caller (every row of a call at the same level) */
+static int64_t events16_row(sf_isa level, const int8_t *x, int64_t K, const int8_t *W, int64_t N, int kmax, const int32_t *bias,
+                            int32_t *acc, int32_t *idx) {
 #if defined(__x86_64__)
-  if (sf_q8_isa_level() == ISA_VNNI512) return events16_row_512(x, K, W, N, kmax, bias, acc, idx);
+  if (level == SF_ISA_AVX512_VNNI) return events16_row_512(x, K, W, N, kmax, bias, acc, idx);
+#else
+  (void)level;
 #endif
   (void)kmax;
   (void)idx;
   return events16_row_c(x, K, W, N, bias, acc);
+}
+
+int64_t sf_q8_events16_row(const int8_t *x, int64_t K, const int8_t *W, int64_t N, int kmax, const int32_t *bias, int32_t *acc,
+                           int32_t *idx) {
+  return events16_row(sf_q8_level(), x, K, W, N, kmax, bias, acc, idx);
 }
 
 /* ---- event path over a block of steps ---- */
@@ -395,7 +387,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void events_steps_di
 
 void sf_q8_events_steps(const int8_t *S, int nb, int64_t K, const uint32_t *bits, const int8_t *W, int64_t N, int16_t *I, int64_t ldi) {
 #if defined(__x86_64__)
-  if (sf_q8_isa_level() == ISA_VNNI512 && N <= 256) { events_steps_dispatch_512(S, K, bits, W, N, I, ldi); return; }
+  if (sf_q8_level() == SF_ISA_AVX512_VNNI && N <= 256) { events_steps_dispatch_512(S, K, bits, W, N, I, ldi); return; }
 #endif
   events_steps_c(S, nb, K, bits, W, N, I, ldi);
 }
@@ -412,28 +404,30 @@ void sf_q8_step_bits(const int8_t *S, int nb, int64_t K, uint32_t *bits) {
 
 int64_t sf_q8_linear_events16(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int kmax, const int32_t *bias,
                               int32_t *ACC) {
+  const sf_isa level = sf_q8_level();
   int64_t events = 0;
   if (rows * K > 16384 && !omp_in_parallel()) {
 #pragma omp parallel reduction(+ : events)
     {
       int32_t *idx = malloc(sizeof(int32_t) * (size_t)(K + 64));
 #pragma omp for schedule(static)
-      for (int64_t r = 0; r < rows; r++) events += idx ? sf_q8_events16_row(X + r * K, K, Wq, N, kmax, bias, ACC + r * N, idx) : 0;
+      for (int64_t r = 0; r < rows; r++) events += idx ? events16_row(level, X + r * K, K, Wq, N, kmax, bias, ACC + r * N, idx) : 0;
       free(idx);
     }
     return events;
   }
   int32_t *idx = malloc(sizeof(int32_t) * (size_t)(K + 64));
-  for (int64_t r = 0; idx && r < rows; r++) events += sf_q8_events16_row(X + r * K, K, Wq, N, kmax, bias, ACC + r * N, idx);
+  for (int64_t r = 0; idx && r < rows; r++) events += events16_row(level, X + r * K, K, Wq, N, kmax, bias, ACC + r * N, idx);
   free(idx);
   return events;
 }
 
 int64_t sf_q8_linear_events(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, int64_t N, int32_t *ACC) {
+  const sf_isa level = sf_q8_level();
 #if defined(__x86_64__)
-  if (sf_q8_isa_level() == ISA_VNNI512) return events_512(X, rows, K, Wq, N, ACC);
+  if (level == SF_ISA_AVX512_VNNI) return events_512(X, rows, K, Wq, N, ACC);
 #endif
-  row_add_fn f = pick_row_add();
+  row_add_fn f = pick_row_add(level);
   int64_t events = 0;
   SF_PAR_IF(rows * K > 16384, "omp parallel for reduction(+ : events) schedule(static)",
   for (int64_t r = 0; r < rows; r++) {
@@ -597,39 +591,47 @@ static void dense_avx2(const int8_t *X, int64_t rows, int64_t K, const int8_t *W
 }
 #endif
 
-void sf_q8_dense_rows(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum, int64_t N,
-                      const int32_t *bias, int32_t *ACC) {
+/* one row at the level read once by the caller */
+static void dense_row(sf_isa level, const int8_t *x, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum, int64_t N,
+                      const int32_t *bias, int32_t *acc) {
 #if defined(__x86_64__)
-  if (sf_q8_isa_level() == ISA_VNNI512 && N <= 16) {
-    for (int64_t r0 = 0; r0 < rows; r0 += 8) dense_rows8_narrow_vnni(X, rows, r0, K, Wp, colsum, N, bias, ACC);
-    return;
-  }
-#endif
-  for (int64_t r = 0; r < rows; r++) sf_q8_dense_row(X + r * K, K, Wq, Wp, colsum, N, bias, ACC + r * N);
-}
-
-void sf_q8_dense_row(const int8_t *x, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum, int64_t N, const int32_t *bias,
-                     int32_t *acc) {
-#if defined(__x86_64__)
-  if (sf_q8_isa_level() == ISA_VNNI512) { dense_row_vnni(x, K, Wp, colsum, N, bias, acc); return; }
+  if (level == SF_ISA_AVX512_VNNI) { dense_row_vnni(x, K, Wp, colsum, N, bias, acc); return; }
 #endif
   (void)Wp;
   (void)colsum;
   if (bias) memcpy(acc, bias, sizeof(int32_t) * (size_t)N);
-  row_add_fn f = pick_row_add();
+  row_add_fn f = pick_row_add(level);
   for (int64_t k = 0; k < K; k++)
     if (x[k]) f(N, x[k], Wq + k * N, acc);
 }
 
+void sf_q8_dense_row(const int8_t *x, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum, int64_t N, const int32_t *bias,
+                     int32_t *acc) {
+  dense_row(sf_q8_level(), x, K, Wq, Wp, colsum, N, bias, acc);
+}
+
+void sf_q8_dense_rows(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum, int64_t N,
+                      const int32_t *bias, int32_t *ACC) {
+  const sf_isa level = sf_q8_level();
+#if defined(__x86_64__)
+  if (level == SF_ISA_AVX512_VNNI && N <= 16) {
+    for (int64_t r0 = 0; r0 < rows; r0 += 8) dense_rows8_narrow_vnni(X, rows, r0, K, Wp, colsum, N, bias, ACC);
+    return;
+  }
+#endif
+  for (int64_t r = 0; r < rows; r++) dense_row(level, X + r * K, K, Wq, Wp, colsum, N, bias, ACC + r * N);
+}
+
 void sf_q8_linear_dense(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq, const int8_t *Wp, const int32_t *colsum,
                         int64_t N, const int32_t *bias, int32_t *ACC) {
+  const sf_isa level = sf_q8_level();
 #if defined(__x86_64__)
-  if (sf_q8_isa_level() == ISA_VNNI512) { dense_vnni(X, rows, K, Wp, colsum, N, bias, ACC); return; }
+  if (level == SF_ISA_AVX512_VNNI) { dense_vnni(X, rows, K, Wp, colsum, N, bias, ACC); return; }
 #endif
   if (bias)
     for (int64_t r = 0; r < rows; r++) memcpy(ACC + r * N, bias, sizeof(int32_t) * (size_t)N);
 #if defined(__x86_64__)
-  if (sf_q8_isa_level() == ISA_AVX2) { dense_avx2(X, rows, K, Wq, N, ACC); return; }
+  if (level == SF_ISA_AVX2) { dense_avx2(X, rows, K, Wq, N, ACC); return; }
 #endif
   (void)Wp;
   (void)colsum;

@@ -43,7 +43,8 @@ void sf_q8_dense_rows(const int8_t *X, int64_t rows, int64_t K, const int8_t *Wq
                       const int32_t *bias, int32_t *ACC);
 /* Non-zero entries of an int8 array. */
 int64_t sf_q8_count_nonzero(const int8_t *x, int64_t n);
-/* "vnni512", "avx2" or "c": the instruction set the kernels use on this CPU (SF_ISA=c forces C). */
+/* "vnni512", "avx2" or "c": the code the int8 kernels run at the current level (sf_cpu_isa():
+ * avx512-vnni runs vnni512; avx512 and avx2 run avx2; c runs c). */
 const char *sf_q8_isa(void);
 
 #endif

@@ -135,8 +135,9 @@ __attribute__((target("avx2"))) static void events_lists_avx2(const int32_t *lis
 void sf_q8_events_lists(const int32_t *lists, const int32_t *counts, int nb, int64_t K, const int16_t *W16, int64_t N, int16_t *I,
                         int64_t ldi) {
 #if defined(__x86_64__)
-  if (sf_q8_isa_level() == ISA_VNNI512) { events_lists_512(lists, counts, nb, K, W16, N, I, ldi); return; }
-  if (sf_q8_isa_level() == ISA_AVX2) { events_lists_avx2(lists, counts, nb, K, W16, N, I, ldi); return; }
+  const sf_isa level = sf_q8_level();
+  if (level == SF_ISA_AVX512_VNNI) { events_lists_512(lists, counts, nb, K, W16, N, I, ldi); return; }
+  if (level == SF_ISA_AVX2) { events_lists_avx2(lists, counts, nb, K, W16, N, I, ldi); return; }
 #endif
   events_lists_c(lists, counts, nb, K, W16, N, I, ldi);
 }
