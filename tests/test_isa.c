@@ -41,7 +41,7 @@ enum {
   F_Q8_N_IF, F_Q8_N_BURST_CMP, F_Q8_N_BURST_DIV, F_Q8_N_LEAK, F_Q8_N_SHIFT, F_Q8_N_FLOAT, F_Q8_IF_BLOCK,
   F_Q8_UNITS, F_Q8_DEQUANTISE, F_Q8_CODES, F_Q8_CURRENTS,
   F_EC_ACC, F_EC_INC, F_EC_GELU, F_EC_LAYERNORM, F_EC_SOFTMAX,
-  F_LAYERNORM, F_SOFTMAX, F_GEMM, NF
+  F_LAYERNORM, F_SOFTMAX, F_GEMM, F_VEXP, F_VERF, F_VGELU, NF
 };
 
 /* the code each family's dispatch picks at each level (c, avx2, avx512, avx512-vnni), as the kernel
@@ -82,8 +82,11 @@ static const struct {
     [F_EC_LAYERNORM] = {"EC rows: LayerNorm", FLOAT3},
     [F_EC_SOFTMAX] = {"EC rows: softmax", FLOAT3},
     [F_LAYERNORM] = {"row kernels: LayerNorm", F512},
-    [F_SOFTMAX] = {"row kernels: softmax (one code)", {"c", "c", "c", "c"}},
+    [F_SOFTMAX] = {"row kernels: softmax (exp from vmath)", FLOAT3},
     [F_GEMM] = {"small GEMM", F512},
+    [F_VEXP] = {"vmath exp (libmvec)", FLOAT3},
+    [F_VERF] = {"vmath erf (libmvec)", FLOAT3},
+    [F_VGELU] = {"vmath GELU (libmvec erf)", FLOAT3},
 };
 
 static int g_checked[NF][NL];
@@ -650,12 +653,14 @@ static void check_layernorm_softmax(sf_isa level) {
       }
       close_floats("LayerNorm rows", level, yg, yr, tol, R * D);
       if (aff == 0) {
-        /* softmax (no variants of its own; its exp is core/vmath's): identical at every level */
+        /* softmax: its own code is one, its exp is vmath's (libm's expf at c, libmvec's above):
+         * each e_i within 4 ulp (8u), the sum within 8u + D u, the quotient one more rounding: (20 + 2 D) u of y_i */
         at(SF_ISA_C);
         sf_softmax_rows(X, yr, R, D);
         at(level);
         sf_softmax_rows(X, yg, R, D);
-        same_floats("softmax rows", level, yg, yr, R * D);
+        for (int64_t i = 0; i < R * D; i++) tol[i] = (20.0 + 2.0 * (double)D) * U * fabs(yr[i]) + 1e-37;
+        close_floats("softmax rows", level, yg, yr, tol, R * D);
       }
       free(X), free(yr), free(yg), free(tol);
     }
@@ -665,10 +670,10 @@ static void check_layernorm_softmax(sf_isa level) {
 
 /* Fused EC rows over 4 steps: at each level bit-identical to its three passes at that level (the
  * fused kernel's contract), and against the fused kernel forced to C: the running sums and means
- * exactly (check_ec), GELU and softmax exactly (they do not depend on the level), LayerNorm's
- * outputs within: prev_t = t f_t differs by at most t tol_LN(mean_t) + 2u |prev_t| (tol_LN as in
- * layernorm_tol, on the identical means), y_t = prev_t - prev_(t-1) by the two prev bounds plus
- * 2u |y_t|. */
+ * exactly (check_ec), the outputs within: prev_t = t f_t differs by at most t tol_f(mean_t) +
+ * 2u |prev_t| (tol_f: LayerNorm's as in layernorm_tol; GELU's and softmax's from vmath's 4 ulp, as
+ * in check_vmath and check_layernorm_softmax), y_t = prev_t - prev_(t-1) by the two prev bounds
+ * plus 2u |y_t|. */
 static void check_ec_rows(sf_isa level) {
   enum { NMAX = 4700, T = 4 };
   sf_rng rng;
@@ -705,18 +710,20 @@ static void check_ec_rows(sf_isa level) {
       same_floats("EC rows: fused against three passes (prev)", level, pg, p3, n);
       same_floats("EC rows: fused against three passes (sums)", level, cg, c3, n);
       same_floats("EC rows: running sums", level, cg, cr, n);
-      if (op->kind != SF_EC_ROWS_LAYERNORM) {
-        same_floats("EC rows: y", level, yg, yr, n);
-        same_floats("EC rows: prev", level, pg, pr, n);
-        continue;
-      }
-      for (int64_t r = 0; r < n / op->D; r++) layernorm_tol(mean + r * op->D, op->D, op->scale, op->bias, op->eps, tol + r * op->D, NULL, NULL);
+      /* f's tolerance on the identical means: LayerNorm's, or the vmath bounds (GELU: 4 ulp of erf
+       * scaled by |x| / 2; softmax: as in the row kernels) */
+      if (op->kind == SF_EC_ROWS_LAYERNORM)
+        for (int64_t r = 0; r < n / op->D; r++) layernorm_tol(mean + r * op->D, op->D, op->scale, op->bias, op->eps, tol + r * op->D, NULL, NULL);
+      else if (op->kind == SF_EC_ROWS_GELU)
+        for (int64_t i = 0; i < n; i++) tol[i] = 16.0 * U * (fabs(f[i]) + 0.5 * fabs(mean[i])) + 1e-37;
+      else
+        for (int64_t i = 0; i < n; i++) tol[i] = (20.0 + 2.0 * (double)op->D) * U * fabs(f[i]) + 1e-37;
       for (int64_t i = 0; i < n; i++) {
         tprev[i] = (double)t * tol[i] * (1 + 2 * U) + 2 * U * fabs(pr[i]);
         tol[i] = tprev[i] + tprev0[i] + 2 * U * fabs(yr[i]);
       }
-      close_floats("EC rows: LayerNorm prev", level, pg, pr, tprev, n);
-      close_floats("EC rows: LayerNorm y", level, yg, yr, tol, n);
+      close_floats("EC rows: prev", level, pg, pr, tprev, n);
+      close_floats("EC rows: y", level, yg, yr, tol, n);
       memcpy(tprev0, tprev, sizeof(double) * (size_t)n);
     }
     mark(op->kind == SF_EC_ROWS_GELU ? F_EC_GELU : op->kind == SF_EC_ROWS_LAYERNORM ? F_EC_LAYERNORM : F_EC_SOFTMAX, level);
@@ -755,6 +762,46 @@ static void check_gemm(sf_isa level) {
     free(A), free(B), free(yr), free(yg), free(tol);
   }
   mark(F_GEMM, level);
+}
+
+/* vmath (exp, erf, GELU over arrays): libm's scalar functions at c, libmvec's AVX2 / AVX-512 ones
+ * above (glibc documents at most 4 ulp for them). Against a double-precision reference: 4 ulp of
+ * the result plus the float rounding of the input's use (GELU: x / 2 (1 + erf(x / sqrt 2)), so 4 ulp
+ * of erf scaled by |x| / 2, and a few roundings of the product). */
+static void check_vmath(sf_isa level) {
+  enum { N = 1237 };
+  sf_rng rng;
+  sf_rng_seed(&rng, 1313);
+  float x[N], y[N];
+  double tol[N];
+  float ref[N];
+  for (int i = 0; i < N; i++) x[i] = urand(&rng, -12.0f, 12.0f);
+  x[0] = 0.0f, x[1] = -0.0f, x[2] = 80.0f, x[3] = -100.0f, x[4] = 1e-30f;
+  at(level);
+  sf_vexp(y, x, N);
+  for (int i = 0; i < N; i++) {
+    const double e = exp((double)x[i]);
+    ref[i] = (float)e;
+    tol[i] = 4.0 * 2.0 * U * fabs(e) + 1e-44;
+  }
+  close_floats("vmath exp", level, y, ref, tol, N);
+  sf_verf(y, x, N);
+  for (int i = 0; i < N; i++) {
+    const double e = erf((double)x[i]);
+    ref[i] = (float)e;
+    tol[i] = 4.0 * 2.0 * U * fabs(e) + 1e-44;
+  }
+  close_floats("vmath erf", level, y, ref, tol, N);
+  sf_vgelu(y, x, N);
+  for (int i = 0; i < N; i++) {
+    const double g = 0.5 * x[i] * (1.0 + erf((double)x[i] / sqrt(2.0)));
+    ref[i] = (float)g;
+    tol[i] = 8.0 * 2.0 * U * (fabs(g) + 0.5 * fabs((double)x[i])) + 1e-44;
+  }
+  close_floats("vmath GELU", level, y, ref, tol, N);
+  mark(F_VEXP, level);
+  mark(F_VERF, level);
+  mark(F_VGELU, level);
 }
 
 /* ---- the module itself ---- */
@@ -832,6 +879,7 @@ static void kernels_at_every_level(void **st) {
     check_ec_rows(level);
     check_layernorm_softmax(level);
     check_gemm(level);
+    check_vmath(level);
   }
   at(start);
   printf("\n  %-40s", "kernel family \\ level");

@@ -5,6 +5,7 @@
  * warning and ignored). SF_ISA is read once, on the first call into this module from any thread. */
 #ifndef SPIKEFORMER_CPU_H
 #define SPIKEFORMER_CPU_H
+#include "spikeformer/export.h"
 #include "spikeformer/status.h"
 #ifdef __cplusplus
 extern "C" {
@@ -19,19 +20,19 @@ extern "C" {
 typedef enum { SF_ISA_C = 0, SF_ISA_AVX2, SF_ISA_AVX512, SF_ISA_AVX512_VNNI } sf_isa;
 
 /* The highest level this CPU (and its operating system) supports. */
-sf_isa sf_cpu_isa_max(void);
+SF_API sf_isa sf_cpu_isa_max(void);
 /* The level the kernels use now (cheap: one relaxed atomic load once initialised). */
-sf_isa sf_cpu_isa(void);
+SF_API sf_isa sf_cpu_isa(void);
 /* "c", "avx2", "avx512", "avx512-vnni" ("?" for a value that is not a level). */
-const char *sf_isa_name(sf_isa level);
+SF_API const char *sf_isa_name(sf_isa level);
 /* A level from its name (the names above, or "native": sf_cpu_isa_max()). 0 on success, -1 for
  * an unknown name (*out is left as it is). */
-int sf_isa_parse(const char *name, sf_isa *out);
+SF_API int sf_isa_parse(const char *name, sf_isa *out);
 /* Use `level` from now on, for every thread (a test hook, and for comparing levels). It must not
  * exceed sf_cpu_isa_max() (SF_ERR_ARG, naming both levels). Call it while no run is in flight: a
  * kernel already running finishes at the level it started with, but a run whose kernels change
  * level part-way may mix results. */
-sf_status sf_cpu_force_isa(sf_isa level);
+SF_API sf_status sf_cpu_force_isa(sf_isa level);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,8 @@
 /* Vectorised exp / erf / GELU over arrays (see vmath.h). */
 #include "core/vmath.h"
 
+#include "spikeformer/cpu.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,19 +18,14 @@ extern __m256 _ZGVdN8v_expf(__m256) __attribute__((target("avx2")));
 extern __m256 _ZGVdN8v_erff(__m256) __attribute__((target("avx2")));
 #endif
 
+/* the level of the one CPU-feature module (cpu.h), read at each call */
 static int vm_isa(void) {
-  static int k = -1;
-  if (k >= 0) return k;
-  int v = VM_SCALAR;
 #if defined(__x86_64__) && defined(SF_HAVE_MVEC)
-  const char *env = getenv("SF_ISA");
-  if (!env || strcmp(env, "c")) {
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) v = VM_AVX2;
-    if (__builtin_cpu_supports("avx512f") && (!env || strcmp(env, "avx2"))) v = VM_AVX512;
-  }
+  const sf_isa l = sf_cpu_isa();
+  return l >= SF_ISA_AVX512 ? VM_AVX512 : l == SF_ISA_AVX2 ? VM_AVX2 : VM_SCALAR;
+#else
+  return VM_SCALAR;
 #endif
-  k = v;
-  return k;
 }
 
 const char *sf_vmath_isa(void) {

@@ -20,7 +20,7 @@ static const cli_option common[] = {
     {.name = "--threads", .kind = CLI_INT, .arg = "N", .offset = offsetof(common_args, threads), .help = "threads for SpikeFormer's kernels and OpenBLAS (default: all cores)", .hi = 1024, .range_text = "a whole number from 0 to 1024 (0 = all cores)"},
     {.name = "--log", .kind = CLI_CHOICE, .arg = "LEVEL", .offset = offsetof(common_args, log), .help = "log level: error, warn (default), info or debug", .choices = (const char *const[]){"error", "warn", "info", "debug", NULL}},
     {.name = "--help", .alias = "-h", .kind = CLI_FLAG, .offset = offsetof(common_args, help), .help = "this help"},
-    {NULL}};
+    {.name = NULL}};
 
 int cli_fail(sf_status st) {
   const char *m = sf_last_error();

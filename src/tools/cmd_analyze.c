@@ -17,7 +17,7 @@ static const cli_option options[] = {
     {.name = "--batch", .kind = CLI_INT, .arg = "N", .offset = A(batch), .help = "batch size used for shapes (default 1)", .lo = 1, .hi = 1 << 20},
     {.name = "--seq-len", .kind = CLI_INT, .arg = "N", .offset = A(seq_len), .help = "sequence length for token inputs with free dims (default 16)", .lo = 1, .hi = 1 << 20},
     {.name = "--no-fuse", .kind = CLI_FLAG, .offset = A(no_fuse), .help = "show the graph as imported, without fusion"},
-    {NULL}};
+    {.name = NULL}};
 
 static void defaults(void *p) {
   analyze_args *a = p;

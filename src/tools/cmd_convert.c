@@ -45,7 +45,7 @@ static const cli_option options[] = {
                                                                   "costs accuracy (softmax and LayerNorm have no spike-native form here)", .choices = natives},
     {.name = "--calib-samples", .kind = CLI_INT, .arg = "N", .offset = A(calib_samples), .help = "calibration images (default 512)", .lo = 1, .hi = 1 << 20},
     CONFIG_OPTIONS(A(snn)),
-    {NULL}};
+    {.name = NULL}};
 
 static void defaults(void *p) {
   convert_args *a = p;
@@ -149,7 +149,7 @@ typedef struct {
   sf_spiking_config snn;
 } config_args;
 
-static const cli_option config_options[] = {CONFIG_OPTIONS(offsetof(config_args, snn)), {NULL}};
+static const cli_option config_options[] = {CONFIG_OPTIONS(offsetof(config_args, snn)), {.name = NULL}};
 
 static void config_defaults(void *p) { sf_config_default(&((config_args *)p)->snn); }
 

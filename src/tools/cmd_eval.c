@@ -45,8 +45,8 @@ static const cli_option eval_options[] = {
     SNN_OPTIONS,
     {.name = "--split", .kind = CLI_CHOICE, .arg = "S", .offset = A(split), .help = "ANNs: test (default) or train", .choices = splits},
     {.name = "--predictions", .kind = CLI_STR, .arg = "FILE", .offset = A(predictions), .help = "ANNs: write the predicted class of every sample (int64 .npy)"},
-    {NULL}};
-static const cli_option profile_options[] = {SNN_OPTIONS, {NULL}};
+    {.name = NULL}};
+static const cli_option profile_options[] = {SNN_OPTIONS, {.name = NULL}};
 
 static void defaults(void *p) {
   eval_args *a = p;

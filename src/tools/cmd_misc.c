@@ -13,7 +13,7 @@ typedef struct {
 static const cli_option validate_options[] = {
     {.name = "--max-fan-in", .kind = CLI_INT, .arg = "N", .offset = offsetof(validate_args, max_fan_in), .help = "largest fan-in the target takes (default: the model's SpikingConfig)", .lo = 1, .hi = 1 << 30},
     {.name = "--max-neurons-per-core", .kind = CLI_INT, .arg = "N", .offset = offsetof(validate_args, max_neurons_per_core), .help = "neurons per core of the target (default: the model's)", .lo = 1, .hi = 1 << 30},
-    {NULL}};
+    {.name = NULL}};
 
 static int validate_run(void *p) {
   validate_args *a = p;
@@ -48,7 +48,7 @@ const cli_command cmd_validate = {
     validate_options, sizeof(validate_args), NULL, validate_run, 1, 1, "OUT.sfm"};
 
 /* ---- ops ---- */
-static const cli_option no_options[] = {{NULL}};
+static const cli_option no_options[] = {{.name = NULL}};
 
 static int ops_run(void *p) {
   (void)p;

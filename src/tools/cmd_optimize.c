@@ -25,7 +25,7 @@ static const cli_option options[] = {
     {.name = "--energy-model", .kind = CLI_STR, .arg = "NAME", .offset = A(energy_model), .help = "the energy model minimised (default 45nm)"},
     {.name = "--json", .kind = CLI_STR, .arg = "FILE", .offset = A(json), .help = "write every point, the choice and the held-out results as JSON"},
     {.name = "--mlflow", .kind = CLI_STR, .arg = "DIR", .offset = A(mlflow), .help = "log the run to an MLflow file store"},
-    {NULL}};
+    {.name = NULL}};
 
 static void defaults(void *p) {
   optimize_args *a = p;

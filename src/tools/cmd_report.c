@@ -16,7 +16,7 @@ static const cli_option options[] = {
     {.name = "--optimize", .kind = CLI_STR, .arg = "FILE.json", .offset = A(optimize), .help = "the Pareto front from 'spikeformer optimize --json FILE' (default: this model over T)"},
     {.name = "--limit", .kind = CLI_INT, .arg = "N", .offset = A(limit), .help = "test images (default 1000)", .lo = 1, .hi = 9.2e18},
     {.name = "--timesteps", .kind = CLI_INT, .arg = "T", .offset = A(timesteps), .help = "run T steps (default: the T it was converted for)", .lo = 1, .hi = 4096},
-    {NULL}};
+    {.name = NULL}};
 
 static void defaults(void *p) {
   report_args *a = p;

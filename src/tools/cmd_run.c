@@ -25,7 +25,7 @@ static const cli_option options[] = {
     {.name = "--timesteps", .kind = CLI_INT, .arg = "T", .offset = A(timesteps), .help = "spiking models: run T steps (default: the T it was converted for)", .lo = 1, .hi = 100000},
     {.name = "--quant", .kind = CLI_CHOICE, .arg = "Q", .offset = A(quant), .help = "spiking models on the cpu backend: float (default) or int8", .choices = quants},
     {.name = "--path", .kind = CLI_CHOICE, .arg = "P", .offset = A(path), .help = "spiking models on the cpu backend: synaptic path (same outputs)", .choices = paths},
-    {NULL}};
+    {.name = NULL}};
 
 /* DIR and its parents */
 static sf_status make_dir(const char *dir) {
