@@ -34,6 +34,13 @@ typedef struct {
 } sf_backend_options;
 
 SF_API void sf_backend_options_default(sf_backend_options *o);
+/* Backend options on the heap, for front ends that set them by name (CLI flags, Python keywords):
+ * the defaults plus the backend's own struct as target (owned). sf_backend_options_set takes the
+ * generic keys (encoding, decoder, raster_neurons) and the backend's (sf_backend_target_set). */
+SF_API sf_status sf_backend_options_new(const sf_backend *b, sf_backend_options **out);
+SF_API sf_status sf_backend_options_set(sf_backend_options *o, const sf_backend *b, const char *key, const char *value);
+/* Frees an sf_backend_options_new struct and its target. */
+SF_API void sf_backend_options_free(sf_backend_options *o);
 /* Find a backend by name ("cpu"); lists the available ones in the error otherwise. */
 SF_API sf_status sf_backend_find(const char *name, const sf_backend **out);
 SF_API const char *sf_backend_name(const sf_backend *b);

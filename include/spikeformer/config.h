@@ -46,6 +46,9 @@ typedef struct {
 } sf_spiking_config;
 
 SF_API void sf_config_default(sf_spiking_config *c);
+/* A config with the defaults on the heap (for bindings that cannot size the struct); sf_config_free. */
+SF_API sf_spiking_config *sf_config_new(void);
+SF_API void sf_config_free(sf_spiking_config *c);
 /* Load keys from a JSON file over the current values. Unknown keys are an error. */
 SF_API sf_status sf_config_load_json(sf_spiking_config *c, const char *path);
 /* Parse JSON text (path is only used in messages). */

@@ -116,6 +116,10 @@ typedef struct {
 } sf_eval_result;
 
 SF_API void sf_eval_options_default(sf_eval_options *o);
+/* One option from text (front ends): timesteps, batch, ann, profile, energy_dir, backend. The
+ * backend's options are set on backend_options (sf_backend_options_new / _set). energy_dir and
+ * backend keep the value pointer: it must outlive the options. */
+SF_API sf_status sf_eval_options_set(sf_eval_options *o, const char *key, const char *value);
 /* Evaluate a converted model on `data` through the backend. name: how the model is called in the
  * result (NULL: the source model's path). */
 SF_API sf_status sf_eval_snn(const sf_snn_model *m, const char *name, const sf_dataset *data, const sf_eval_options *o,
@@ -140,6 +144,10 @@ SF_API sf_status sf_eval_labels_fit(const sf_dataset *data, int64_t classes, con
 /* The default batch of sf_eval_snn for n samples on this many threads. */
 SF_API int64_t sf_eval_default_batch(int64_t n);
 
+/* Does the file start with the .sfm magic (a converted model)? */
+SF_API int sf_file_is_sfm(const char *path);
+/* Free memory the library allocated and handed over (a tensor's data taken from it, JSON text). */
+SF_API void sf_free(void *p);
 /* Write text to a file atomically (a temporary file renamed into place): for front ends that write
  * what these functions return. */
 SF_API sf_status sf_write_text_file(const char *path, const char *text);

@@ -72,6 +72,9 @@ typedef struct {
 } sf_optimize_result;
 
 SF_API void sf_optimize_options_default(sf_optimize_options *o);
+/* One option from text: max_drop, val_limit, test_limit, tmax, z, energy_model, energy_dir, backend
+ * (string values must outlive the options). */
+SF_API sf_status sf_optimize_options_set(sf_optimize_options *o, const char *key, const char *value);
 /* calib: calibration images (the first 512 are used); test_split: the whole test split (validation
  * and held-out images are taken from it). name: how the model is called in the result. */
 SF_API sf_status sf_optimize(const sf_graph *ann, const char *name, const sf_dataset *calib, const sf_dataset *test_split, const sf_optimize_options *o,

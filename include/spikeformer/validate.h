@@ -21,6 +21,9 @@ typedef struct {
 /* Returns SF_OK when the graph passes; otherwise SF_ERR_VALUE and `out` lists every problem. */
 SF_API sf_status sf_validate(const sf_graph *spiking, const sf_hardware_constraints *hw, sf_validation *out);
 SF_API void sf_validation_free(sf_validation *v);
+/* Validate a converted model's spiking graph against hw (NULL: the constraints in its config). */
+struct sf_snn_model;
+SF_API sf_status sf_snn_model_validate(const struct sf_snn_model *m, const sf_hardware_constraints *hw, sf_validation *out);
 
 #ifdef __cplusplus
 }

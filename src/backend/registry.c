@@ -14,6 +14,48 @@ void sf_backend_options_default(sf_backend_options *o) {
   o->decoder = SF_DECODE_MEMBRANE;
 }
 
+sf_status sf_backend_options_new(const sf_backend *b, sf_backend_options **out) {
+  *out = calloc(1, sizeof **out);
+  if (!*out) return sf_error(SF_ERR_NOMEM, "out of memory");
+  sf_backend_options_default(*out);
+  void *t = NULL;
+  sf_status st = sf_backend_target_new(b, &t);
+  if (st) {
+    free(*out);
+    *out = NULL;
+    return st;
+  }
+  (*out)->target = t;
+  return SF_OK;
+}
+
+sf_status sf_backend_options_set(sf_backend_options *o, const sf_backend *b, const char *key, const char *value) {
+  if (!key || !value) return sf_error(SF_ERR_ARG, "backend option: key and value needed");
+  if (!strcmp(key, "encoding")) {
+    if (sf_encoding_parse(value, &o->encoding)) return sf_error(SF_ERR_ARG, "backend option 'encoding': direct, rate or latency, not '%s'", value);
+    return SF_OK;
+  }
+  if (!strcmp(key, "decoder")) {
+    if (sf_decoder_parse(value, &o->decoder)) return sf_error(SF_ERR_ARG, "backend option 'decoder': membrane or count, not '%s'", value);
+    return SF_OK;
+  }
+  if (!strcmp(key, "raster_neurons")) {
+    char *end;
+    long n = strtol(value, &end, 10);
+    if (end == value || *end || n < 0 || n > 4096) return sf_error(SF_ERR_ARG, "backend option 'raster_neurons': a whole number from 0 to 4096, not '%s'", value);
+    o->raster_neurons = (int)n;
+    return SF_OK;
+  }
+  if (!o->target) return sf_error(SF_ERR_ARG, "backend option '%s': these options have no backend struct (make them with sf_backend_options_new)", key);
+  return sf_backend_target_set(b, (void *)o->target, key, value);
+}
+
+void sf_backend_options_free(sf_backend_options *o) {
+  if (!o) return;
+  free((void *)o->target);
+  free(o);
+}
+
 int sf_backend_count(void) { return N_BACKENDS; }
 const sf_backend *sf_backend_at(int i) { return i >= 0 && i < N_BACKENDS ? backends[i] : NULL; }
 const char *sf_backend_name(const sf_backend *b) { return b->iface.name; }

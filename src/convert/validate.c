@@ -88,3 +88,13 @@ void sf_validation_free(sf_validation *v) {
   free(v->errors);
   memset(v, 0, sizeof *v);
 }
+
+sf_status sf_snn_model_validate(const sf_snn_model *m, const sf_hardware_constraints *hw, sf_validation *out) {
+  memset(out, 0, sizeof *out);
+  sf_graph *g;
+  sf_status st = sf_snn_model_build(m, 1, &g);
+  if (st) return st;
+  st = sf_validate(g, hw ? hw : &sf_snn_model_options(m)->snn.hardware_constraints, out);
+  sf_graph_free(g);
+  return st;
+}

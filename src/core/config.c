@@ -21,6 +21,14 @@ const char *sf_burst_code_name(sf_burst_code c) { return burst_code_names[c]; }
 const char *sf_coding_name(sf_temporal_coding c) { return coding_names[c]; }
 int sf_config_binary_bursts(const sf_spiking_config *c) { return c->neuron_model == SF_NEURON_BURST && c->burst_code == SF_BURST_BINARY; }
 
+sf_spiking_config *sf_config_new(void) {
+  sf_spiking_config *c = malloc(sizeof *c);
+  if (c) sf_config_default(c);
+  return c;
+}
+
+void sf_config_free(sf_spiking_config *c) { free(c); }
+
 void sf_config_default(sf_spiking_config *c) {
   memset(c, 0, sizeof *c);
   c->timesteps = 32;

@@ -1,4 +1,6 @@
 /* Batches as model inputs, accuracy counting, the ANN beside a spiking run. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,4 +67,57 @@ sf_status sf_eval_ann_batch(sf_session *s, const sf_graph *g, const sf_tensor *x
   for (int k = 0; k < no; k++) sf_tensor_free(&outs[k]);
   free(outs);
   return st;
+}
+
+int sf_file_is_sfm(const char *path) {
+  FILE *f = fopen(path, "rb");
+  char magic[4] = {0};
+  if (!f) return 0;
+  size_t n = fread(magic, 1, 4, f);
+  fclose(f);
+  return n == 4 && !memcmp(magic, "SFM1", 4);
+}
+
+void sf_free(void *p) { free(p); }
+
+/* a whole number in [lo, hi] from text */
+static sf_status opt_int(const char *key, const char *v, long long lo, long long hi, long long *out) {
+  char *end;
+  errno = 0;
+  long long x = strtoll(v, &end, 10);
+  if (errno || end == v || *end || x < lo || x > hi) return sf_error(SF_ERR_ARG, "option '%s': a whole number from %lld to %lld, not '%s'", key, lo, hi, v);
+  *out = x;
+  return SF_OK;
+}
+
+static sf_status opt_bool(const char *key, const char *v, int *out) {
+  if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "True")) *out = 1;
+  else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "False")) *out = 0;
+  else return sf_error(SF_ERR_ARG, "option '%s': true or false, not '%s'", key, v);
+  return SF_OK;
+}
+
+sf_status sf_eval_options_set(sf_eval_options *o, const char *key, const char *v) {
+  long long x = 0;
+  sf_status st;
+  if (!key || !v) return sf_error(SF_ERR_ARG, "eval option: key and value needed");
+  if (!strcmp(key, "timesteps")) {
+    if ((st = opt_int(key, v, 0, 100000, &x))) return st;
+    o->timesteps = (int)x;
+  } else if (!strcmp(key, "batch")) {
+    if ((st = opt_int(key, v, 0, 65536, &x))) return st;
+    o->batch = x;
+  } else if (!strcmp(key, "ann")) {
+    return opt_bool(key, v, &o->ann);
+  } else if (!strcmp(key, "profile")) {
+    return opt_bool(key, v, &o->profile);
+  } else if (!strcmp(key, "energy_dir")) {
+    o->energy_dir = v;
+  } else if (!strcmp(key, "backend")) {
+    o->backend = v;
+  } else {
+    return sf_error(SF_ERR_ARG, "unknown eval option '%s' (timesteps, batch, ann, profile, energy_dir, backend; a backend's own options go to its "
+                                "backend options)", key);
+  }
+  return SF_OK;
 }

@@ -450,3 +450,28 @@ sf_status sf_optimize_log_mlflow(const sf_optimize_result *r, const char *store_
   sf_mlflow_metric(run, "energy_ratio", r->test_energy_ratio, 0);
   return sf_mlflow_end(run, 1);
 }
+
+sf_status sf_optimize_options_set(sf_optimize_options *o, const char *key, const char *v) {
+  char *end;
+  if (!key || !v) return sf_error(SF_ERR_ARG, "optimize option: key and value needed");
+  if (!strcmp(key, "energy_model")) o->energy_model = v;
+  else if (!strcmp(key, "energy_dir")) o->energy_dir = v;
+  else if (!strcmp(key, "backend")) o->backend = v;
+  else if (!strcmp(key, "max_drop") || !strcmp(key, "z")) {
+    double x = strtod(v, &end);
+    const double hi = !strcmp(key, "z") ? 10 : 100;
+    if (end == v || *end || !(x >= 0 && x <= hi)) return sf_error(SF_ERR_ARG, "optimize option '%s': a number from 0 to %g, not '%s'", key, hi, v);
+    if (!strcmp(key, "z")) o->z = x;
+    else o->max_drop = x;
+  } else if (!strcmp(key, "val_limit") || !strcmp(key, "test_limit") || !strcmp(key, "tmax")) {
+    long long x = strtoll(v, &end, 10);
+    const long long lo = !strcmp(key, "test_limit") ? 0 : 1, hi = !strcmp(key, "tmax") ? 1024 : (1LL << 30);
+    if (end == v || *end || x < lo || x > hi) return sf_error(SF_ERR_ARG, "optimize option '%s': a whole number from %lld to %lld, not '%s'", key, lo, hi, v);
+    if (!strcmp(key, "tmax")) o->tmax = (int)x;
+    else if (!strcmp(key, "val_limit")) o->val_limit = x;
+    else o->test_limit = x;
+  } else {
+    return sf_error(SF_ERR_ARG, "unknown optimize option '%s' (max_drop, val_limit, test_limit, tmax, z, energy_model, energy_dir, backend)", key);
+  }
+  return SF_OK;
+}

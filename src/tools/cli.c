@@ -44,14 +44,7 @@ double cli_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int cli_is_sfm(const char *path) {
-  FILE *f = fopen(path, "rb");
-  char magic[4] = {0};
-  if (!f) return 0;
-  size_t n = fread(magic, 1, 4, f);
-  fclose(f);
-  return n == 4 && !memcmp(magic, "SFM1", 4);
-}
+int cli_is_sfm(const char *path) { return sf_file_is_sfm(path); }
 
 sf_status cli_write_text(const char *path, char *text) {
   sf_status st = sf_write_text_file(path, text);
