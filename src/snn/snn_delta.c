@@ -12,18 +12,18 @@
 int sf_delta_burst_cut(const node_state *n, const float *y, int64_t on) {
   if (n->q) {
     /* the largest |count| (counts lie in [-127, 127]): an unsigned byte max, which vectorises */
-    const int8_t *k = n->kq;
+    const int8_t *k = n->nrn.kq;
     uint8_t mx = 0;
 #pragma omp simd reduction(max : mx)
     for (int64_t e = 0; e < on; e++) {
       const uint8_t a = (uint8_t)(k[e] < 0 ? -k[e] : k[e]);
       mx = a > mx ? a : mx;
     }
-    return mx >= n->K;
+    return mx >= n->nrn.K;
   }
   /* the largest |k| = |y| / theta, per channel c of [outer, C, inner]: over K - 1/2 is a cut */
-  const int64_t C = n->ntheta == 1 ? 1 : n->C, inner = n->ntheta == 1 ? on : n->inner, outer = on / (C * inner);
-  const float *ith = n->inv_theta;
+  const int64_t C = n->nrn.ntheta == 1 ? 1 : n->nrn.C, inner = n->nrn.ntheta == 1 ? on : n->nrn.inner, outer = on / (C * inner);
+  const float *ith = n->nrn.inv_theta;
   float mx = 0.0f;
   if (inner == 1) {
     /* channels last: rows of C with a threshold each */
@@ -35,12 +35,12 @@ int sf_delta_burst_cut(const node_state *n, const float *y, int64_t on) {
   } else {
     for (int64_t o = 0; o < outer; o++)
       for (int64_t c = 0; c < C; c++) {
-        const float it = ith[n->ntheta == 1 ? 0 : c], *r = y + (o * C + c) * inner;
+        const float it = ith[n->nrn.ntheta == 1 ? 0 : c], *r = y + (o * C + c) * inner;
 #pragma omp simd reduction(max : mx)
         for (int64_t j = 0; j < inner; j++) mx = fabsf(r[j]) * it > mx ? fabsf(r[j]) * it : mx;
       }
   }
-  return mx > (float)n->K - 0.5f;
+  return mx > (float)n->nrn.K - 0.5f;
 }
 
 static int has_constants(const sf_graph *g, const sf_node *nd) {
@@ -57,9 +57,9 @@ sf_status sf_delta_remove_constants(sf_snn_session *s, int i, const sf_op_ctx *c
   const sf_node *nd = &g->nodes[i];
   node_state *n = &s->ns[i];
   const int64_t on = numel(g, nd->out[0]);
-  if (!has_constants(g, nd) || n->off_state == 2) return SF_OK;
-  if (n->off_state == 0) {
-    if (!n->off && !(n->off = malloc(sizeof(float) * (size_t)(on ? on : 1)))) return sf_error(SF_ERR_NOMEM, "out of memory");
+  if (!has_constants(g, nd) || n->syn.off_state == 2) return SF_OK;
+  if (n->syn.off_state == 0) {
+    if (!n->syn.off && !(n->syn.off = malloc(sizeof(float) * (size_t)(on ? on : 1)))) return sf_error(SF_ERR_NOMEM, "out of memory");
     sf_tensor zin[8], zout = *c->out[0], *pin[8], *pout = &zout;
     if (nd->n_in > 8) return sf_error(SF_ERR_UNSUPPORTED, "node '%s': delta coding takes linear ops of up to 8 inputs", nd->name);
     for (int k = 0; k < nd->n_in; k++) {
@@ -68,19 +68,19 @@ sf_status sf_delta_remove_constants(sf_snn_session *s, int i, const sf_op_ctx *c
       zin[k] = *c->in[k];
       if (!is_const(g, nd->in[k])) zin[k].data = s->zeros;
     }
-    zout.data = n->off;
+    zout.data = n->syn.off;
     sf_op_ctx z = *c;
     z.in = pin;
     z.out = &pout;
     sf_status st = nd->def->exec(&z);
     if (st) return st;
     int64_t nz = 0;
-    for (int64_t e = 0; e < on; e++) nz += n->off[e] != 0.0f;
-    n->off_state = nz ? 1 : 2;
+    for (int64_t e = 0; e < on; e++) nz += n->syn.off[e] != 0.0f;
+    n->syn.off_state = nz ? 1 : 2;
   }
-  if (n->off_state == 1) {
+  if (n->syn.off_state == 1) {
     float *y = c->out[0]->data;
-    const float *o = n->off;
+    const float *o = n->syn.off;
 #pragma omp simd
     for (int64_t e = 0; e < on; e++) y[e] -= o[e];
   }
@@ -94,7 +94,7 @@ int sf_delta_skip(sf_snn_session *s, int i) {
   const sf_graph *g = s->g;
   const sf_node *nd = &g->nodes[i];
   node_state *n = &s->ns[i];
-  int changed = (n->m == M_NEURON && n->pending);
+  int changed = (n->m == M_NEURON && n->nrn.pending);
   for (int k = 0; k < nd->n_in; k++) {
     const int v = nd->in[k];
     if (v >= 0 && !is_const(g, v) && !s->silent[v]) changed = 1;
@@ -102,7 +102,7 @@ int sf_delta_skip(sf_snn_session *s, int i) {
   for (int k = 0; k < nd->n_out; k++)
     if (nd->out[k] >= 0) s->silent[nd->out[k]] = (uint8_t)!changed;
   if (!changed) {
-    n->step_spikes = n->step_nz = 0; /* what consumers count as this step's events */
+    n->nrn.step_spikes = n->nrn.step_nz = 0; /* what consumers count as this step's events */
     return 1;
   }
   for (int k = 0; k < nd->n_in; k++) {
@@ -111,7 +111,7 @@ int sf_delta_skip(sf_snn_session *s, int i) {
     memset(s->inc[v], 0, sizeof(float) * (size_t)numel(g, v));
     s->silent[v] = 2;
     /* an int32 neuron reads its feeding layer's accumulators */
-    if (k == 0 && n->m == M_NEURON && n->fed_by >= 0) memset(s->ns[n->fed_by].acc, 0, sizeof(int32_t) * (size_t)numel(g, v));
+    if (k == 0 && n->m == M_NEURON && n->nrn.fed_by >= 0) memset(s->ns[n->nrn.fed_by].syn.acc, 0, sizeof(int32_t) * (size_t)numel(g, v));
   }
   return 0;
 }

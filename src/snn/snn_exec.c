@@ -72,7 +72,7 @@ static int64_t count_nonzero(const float *p, int64_t n) {
  * that neuron's output through layout ops (which only move elements), else counted. */
 static int64_t nonzero_events(const sf_snn_session *s, int src, int v) {
   const sf_graph *g = s->g;
-  if (src >= 0 && numel(g, g->nodes[src].out[0]) == numel(g, v)) return (int64_t)s->ns[src].step_nz;
+  if (src >= 0 && numel(g, g->nodes[src].out[0]) == numel(g, v)) return (int64_t)s->ns[src].nrn.step_nz;
   return count_nonzero(s->inc[v], numel(g, v));
 }
 
@@ -82,12 +82,12 @@ static double binary_code_spikes(const node_state *n, const float *y, int64_t on
   double sp = 0;
   if (n->q) {
     SF_PAR_IF(on > 16384, "omp parallel for reduction(+ : sp) schedule(static)",
-    for (int64_t e = 0; e < on; e++) sp += __builtin_popcount((unsigned)abs((int)n->kq[e])););
+    for (int64_t e = 0; e < on; e++) sp += __builtin_popcount((unsigned)abs((int)n->nrn.kq[e])););
   } else {
-    const int per_ch = n->ntheta != 1;
+    const int per_ch = n->nrn.ntheta != 1;
     SF_PAR_IF(on > 16384, "omp parallel for reduction(+ : sp) schedule(static)",
     for (int64_t e = 0; e < on; e++) {
-      float it = n->inv_theta[per_ch ? (e / n->inner) % n->C : 0];
+      float it = n->nrn.inv_theta[per_ch ? (e / n->nrn.inner) % n->nrn.C : 0];
       sp += __builtin_popcount((unsigned)lrintf(fabsf(y[e]) * it));
     });
   }
@@ -97,13 +97,13 @@ static double binary_code_spikes(const node_state *n, const float *y, int64_t on
 /* Adds per output element that combine a binary-coded source's per-bit accumulators (shifts are
  * free): planes - 1 per step. */
 static double combine_adds(const sf_snn_session *s, int src) {
-  return src >= 0 && s->ns[src].code_binary ? (double)(s->ns[src].planes - 1) : 0.0;
+  return src >= 0 && s->ns[src].nrn.code_binary ? (double)(s->ns[src].nrn.planes - 1) : 0.0;
 }
 
 static double burst_factor(const sf_snn_session *s, int src) {
   if (src < 0) return 1.0;
   const node_state *n = &s->ns[src];
-  return n->step_nz > 0 ? n->step_spikes / n->step_nz : 1.0;
+  return n->nrn.step_nz > 0 ? n->nrn.step_spikes / n->nrn.step_nz : 1.0;
 }
 
 #define STATIC_BLOCK 64 /* samples */
@@ -154,39 +154,39 @@ static int static_rows_exec(const sf_graph *g, const sf_node *nd, sf_tensor **in
  * are all >= 0, so pixels / 255 come back exactly; else signed, max |x| / 127), integer dot
  * products, then back to float with the two scales. X [rows, K], Y [rows, N]. */
 static void input_linear_q8(node_state *n, const float *X, const float *bias, float *Y, int64_t rows) {
-  const int64_t Kd = n->qK, N = n->qN;
-  sf_q8_code_rows(X, rows, Kd, n->xq8, n->xscale, n->xu8);
-  sf_q8_linear_dense(n->xq8, rows, Kd, n->Wq, n->Wp, n->colsum, N, n->bq, n->acc);
-  sf_q8_input_currents(n->acc, rows, N, n->xscale, n->xu8, n->wscale, n->colsum, bias, Y);
+  const int64_t Kd = n->syn.qK, N = n->syn.qN;
+  sf_q8_code_rows(X, rows, Kd, n->syn.xq8, n->syn.xscale, n->syn.xu8);
+  sf_q8_linear_dense(n->syn.xq8, rows, Kd, n->syn.Wq, n->syn.Wp, n->syn.colsum, N, n->syn.bq, n->syn.acc);
+  sf_q8_input_currents(n->syn.acc, rows, N, n->syn.xscale, n->syn.xu8, n->syn.wscale, n->syn.colsum, bias, Y);
 }
 
 
 /* A constant input current in membrane units, once: the kernels' conversion round(clamp(x / unit)). */
 static void xin_set(node_state *n, const float *x, int64_t on) {
-  const float *iu = n->iuE;
-  const int64_t P = n->qchunk;
+  const float *iu = n->nrn.iuE;
+  const int64_t P = n->nrn.qchunk;
   SF_PAR_IF(on > 16384, "omp parallel for schedule(static)",
-  for (int64_t e0 = 0; e0 < on; e0 += P) sf_q8_units(x + e0, iu, on - e0 < P ? on - e0 : P, n->xin + e0););
+  for (int64_t e0 = 0; e0 < on; e0 += P) sf_q8_units(x + e0, iu, on - e0 < P ? on - e0 : P, n->nrn.xin + e0););
 }
 
 static void neuron_step_q8(sf_snn_session *s, node_state *n, const sf_node *nd, int64_t on, int t, double *spikes_out, double *nz_out) {
-  const float *x = n->fed_by >= 0 ? NULL : s->inc[nd->in[0]];
-  const int32_t *xa = n->fed_by >= 0 ? s->ns[n->fed_by].acc : NULL;
-  float *y = n->y_skip && !s->raster ? NULL : s->inc[nd->out[0]];
-  if (n->xin) {
+  const float *x = n->nrn.fed_by >= 0 ? NULL : s->inc[nd->in[0]];
+  const int32_t *xa = n->nrn.fed_by >= 0 ? s->ns[n->nrn.fed_by].syn.acc : NULL;
+  float *y = n->nrn.y_skip && !s->raster ? NULL : s->inc[nd->out[0]];
+  if (n->nrn.xin) {
     if (t == 1 || s->frames) xin_set(n, x, on); /* (a clip's frames change it every step) */
-    xa = n->xin;
+    xa = n->nrn.xin;
     x = NULL;
   }
-  const int K = n->K, lo = n->is_signed ? -n->K : 0;
-  const float leak = n->leak;
-  const int64_t chunk = n->qchunk, nchunks = (on + chunk - 1) / chunk;
+  const int K = n->nrn.K, lo = n->nrn.is_signed ? -n->nrn.K : 0;
+  const float leak = n->nrn.leak;
+  const int64_t chunk = n->nrn.qchunk, nchunks = (on + chunk - 1) / chunk;
   double spikes = 0, nz = 0;
   SF_PAR_IF(on > 16384, "omp parallel for reduction(+ : spikes, nz) schedule(static)",
   for (int64_t o = 0; o < nchunks; o++) {
     int64_t e = o * chunk, len = on - e < chunk ? on - e : chunk;
     int64_t z = 0;
-    int64_t sp = sf_q8_neuron_block(xa ? xa + e : NULL, xa ? NULL : x + e, n->vi + e, n->kq + e, y ? y + e : NULL, n->ThE, n->iThE, n->iuE, n->thE, len, leak, lo, K, n->Th_max, n->Th_shift, &z);
+    int64_t sp = sf_q8_neuron_block(xa ? xa + e : NULL, xa ? NULL : x + e, n->nrn.vi + e, n->nrn.kq + e, y ? y + e : NULL, n->nrn.ThE, n->nrn.iThE, n->nrn.iuE, n->nrn.thE, len, leak, lo, K, n->nrn.Th_max, n->nrn.Th_shift, &z);
     spikes += sp;
     nz += z;
   });
@@ -275,36 +275,10 @@ static void reset_state(sf_snn_session *s) {
     const sf_node *nd = &g->nodes[i];
     int64_t on = numel(g, nd->out[0]);
     if (n->m == M_EC || n->m == M_PRODUCT) {
-      for (int k = 0; k < nd->n_in; k++) if (n->cum[k]) memset(n->cum[k], 0, sizeof(float) * (size_t)numel(g, nd->in[k]));
-      memset(n->prev, 0, sizeof(float) * (size_t)on);
+      for (int k = 0; k < nd->n_in; k++) if (n->ec.cum[k]) memset(n->ec.cum[k], 0, sizeof(float) * (size_t)numel(g, nd->in[k]));
+      memset(n->ec.prev, 0, sizeof(float) * (size_t)on);
     }
-    if (n->m == M_NEURON && !n->q) {
-      /* membranes start at theta / 2: [outer, C, inner] walked without divisions (channels last:
-       * rows of C thresholds) */
-      const int64_t C = n->ntheta == 1 ? 1 : n->C, inner = n->ntheta == 1 ? on : n->inner, outer = on / (C * inner);
-      const float *th = n->theta;
-      float *v = n->v;
-      if (inner == 1) {
-        for (int64_t o = 0; o < outer; o++)
-#pragma omp simd
-          for (int64_t c = 0; c < C; c++) v[o * C + c] = 0.5f * th[c];
-      } else {
-        for (int64_t o = 0; o < outer; o++)
-          for (int64_t c = 0; c < C; c++) {
-            const float h = 0.5f * th[n->ntheta == 1 ? 0 : c];
-            float *r = v + (o * C + c) * inner;
-#pragma omp simd
-            for (int64_t j = 0; j < inner; j++) r[j] = h;
-          }
-      }
-    }
-    if (n->m == M_NEURON && n->q)
-      for (int64_t e0 = 0; e0 < on; e0 += n->qchunk) {
-        const int64_t len = on - e0 < n->qchunk ? on - e0 : n->qchunk;
-        int32_t *vi = n->vi + e0;
-        const int32_t *th = n->ThE;
-        for (int64_t j = 0; j < len; j++) vi[j] = th[j] >> 1; /* thresholds are positive: half, rounded down */
-      }
+    if (n->m == M_NEURON) snn_neuron_reset(&n->nrn, on, n->q);
   }
   int64_t n_out = numel(g, g->outputs[0]);
   memset(s->cum_out, 0, sizeof(float) * (size_t)n_out);
@@ -319,51 +293,21 @@ static void run_neuron(sf_snn_session *s, int i, int t) {
   node_state *n = &s->ns[i];
   const int64_t on = numel(g, nd->out[0]);
   const float *x = s->inc[nd->in[0]];
-  float *y = s->inc[nd->out[0]], *v = n->v;
-  int K = n->K, lo = n->is_signed ? -K : 0;
-  int64_t C = n->ntheta == 1 ? 1 : n->C, inner = n->ntheta == 1 ? 1 : n->inner, outer = on / (C * inner);
-  if (n->ntheta == 1) inner = on, outer = 1;
-  float leak = n->leak;
-  const float *thv = n->theta;
+  float *y = s->inc[nd->out[0]];
   double spikes = 0, nz = 0;
-  if (n->q) {
-    neuron_step_q8(s, n, nd, on, t, &spikes, &nz);
-  } else if (n->ntheta == 1) {
-    /* one threshold: blocks of the whole tensor */
-    SF_PAR_IF(on > 16384, "omp parallel for reduction(+ : spikes, nz) schedule(static)",
-    for (int64_t e0 = 0; e0 < on; e0 += 4096) {
-      int64_t z = 0;
-      spikes += (double)sf_neuron_step_f32(x + e0, v + e0, y + e0, thv, n->inv_theta, 0, on - e0 < 4096 ? on - e0 : 4096, leak, lo, K, &z);
-      nz += (double)z;
-    });
-  } else {
-    SF_PAR_IF(on > 16384, "omp parallel for reduction(+ : spikes, nz) schedule(static)",
-    for (int64_t o = 0; o < outer; o++) {
-      int64_t z = 0;
-      if (inner == 1) {
-        /* channels last: one contiguous row with per-element thresholds */
-        spikes += (double)sf_neuron_step_f32(x + o * C, v + o * C, y + o * C, thv, n->inv_theta, 1, C, leak, lo, K, &z);
-        nz += (double)z;
-      } else {
-        for (int64_t c = 0; c < C; c++) {
-          int64_t base = (o * C + c) * inner;
-          spikes += (double)sf_neuron_step_f32(x + base, v + base, y + base, thv + c, n->inv_theta + c, 0, inner, leak, lo, K, &z);
-          nz += (double)z;
-        }
-      }
-    });
-  }
-  if (n->code_binary) spikes = binary_code_spikes(n, y, on);
-  if (s->delta) n->pending = nz > 0 && sf_delta_burst_cut(n, y, on);
+  if (n->q) neuron_step_q8(s, n, nd, on, t, &spikes, &nz);
+  else snn_neuron_step_f32(&n->nrn, x, y, on, &spikes, &nz);
+  if (n->nrn.code_binary) spikes = binary_code_spikes(n, y, on);
+  if (s->delta) n->nrn.pending = nz > 0 && sf_delta_burst_cut(n, y, on);
   n->st.spikes += spikes;
-  n->step_spikes = spikes;
-  n->step_nz = nz;
+  n->nrn.step_spikes = spikes;
+  n->nrn.step_nz = nz;
   n->st.neuron_updates += (double)on;
   if (s->raster && !s->raster_done && t <= s->raster_T) {
     int64_t per = on / (g->values[nd->out[0]].t.shape[0] ? g->values[nd->out[0]].t.shape[0] : 1);
     int8_t *row = s->raster + ((int64_t)i * s->raster_T + (t - 1)) * s->raster_n;
     for (int64_t e = 0; e < s->raster_n && e < per; e++) {
-      float th = n->theta[n->ntheta == 1 ? 0 : (e / n->inner) % n->C];
+      float th = n->nrn.theta[n->nrn.ntheta == 1 ? 0 : (e / n->nrn.inner) % n->nrn.C];
       float k = y[e] / th;
       row[e] = (int8_t)(k > 127 ? 127 : k < -127 ? -127 : k);
     }
@@ -386,17 +330,17 @@ static int run_spike_linear(sf_snn_session *s, int i, int x, int t) {
   /* auto: events where activity is low, except into a narrow int8 layer (a 10-class output),
    * where the per-row cost of the event path outweighs a dense row of VNNI products */
   int use_events = s->path == SF_PATH_EVENT || s->path == SF_PATH_BITPACKED ||
-                   (s->path == SF_PATH_AUTO && (double)ev < s->event_max_activity * (double)xn && !(n->q && n->qN <= 32));
+                   (s->path == SF_PATH_AUTO && (double)ev < s->event_max_activity * (double)xn && !(n->q && n->syn.qN <= 32));
   if (n->q) {
-    int64_t N = n->qN, rows = xn / n->qK;
-    int32_t *acc = n->acc;
-    const int8_t *X = s->ns[n->src[0]].kq;
-    if (n->xq) {
+    int64_t N = n->syn.qN, rows = xn / n->syn.qK;
+    int32_t *acc = n->syn.acc;
+    const int8_t *X = s->ns[n->src[0]].nrn.kq;
+    if (n->syn.xq) {
       /* reordered on the way: the counts back from the spikes in this layer's input order */
-      const float *xf = s->inc[x], *it = n->inv_thx;
-      const int64_t Kq = n->qK;
+      const float *xf = s->inc[x], *it = n->syn.inv_thx;
+      const int64_t Kq = n->syn.qK;
       for (int64_t r = 0; r < rows; r++) {
-        int8_t *qr = n->xq + r * Kq;
+        int8_t *qr = n->syn.xq + r * Kq;
         const float *fr = xf + r * Kq;
         /* x = k theta with a small integer k: round half away from zero recovers it */
 #pragma omp simd
@@ -405,21 +349,21 @@ static int run_spike_linear(sf_snn_session *s, int i, int x, int t) {
           qr[k] = (int8_t)(int)(q + (q >= 0.0f ? 0.5f : -0.5f));
         }
       }
-      X = n->xq;
+      X = n->syn.xq;
     }
     /* delta coding sends the bias once */
-    const int32_t *bq = sends_constants(s, t) ? n->bq : (const int32_t *)s->zeros;
+    const int32_t *bq = sends_constants(s, t) ? n->syn.bq : (const int32_t *)s->zeros;
     if (use_events) {
-      sf_q8_linear_events16(X, rows, n->qK, n->Wq, N, n->qkmax, bq, acc);
-      n->steps_event++;
+      sf_q8_linear_events16(X, rows, n->syn.qK, n->syn.Wq, N, n->syn.qkmax, bq, acc);
+      n->syn.steps_event++;
     } else {
-      sf_q8_linear_dense(X, rows, n->qK, n->Wq, n->Wp, n->colsum, N, bq, acc);
-      n->steps_dense++;
+      sf_q8_linear_dense(X, rows, n->syn.qK, n->syn.Wq, n->syn.Wp, n->syn.colsum, N, bq, acc);
+      n->syn.steps_dense++;
     }
-    if (n->feeds < 0) {
+    if (n->syn.feeds < 0) {
       /* float consumers: Y = scale * acc + bias */
       const float *b = nd->n_in > 2 && nd->in[2] >= 0 && sends_constants(s, t) ? g->values[nd->in[2]].t.data : NULL;
-      sf_q8_dequantise(acc, rows, N, n->wscale, b, s->inc[nd->out[0]]);
+      sf_q8_dequantise(acc, rows, N, n->syn.wscale, b, s->inc[nd->out[0]]);
     }
     return 1;
   }
@@ -435,9 +379,9 @@ static int run_spike_linear(sf_snn_session *s, int i, int x, int t) {
     memset(Y, 0, sizeof(float) * (size_t)(rows * N));
   }
   /* one accumulation order on every path: the same spikes whichever runs */
-  if (!use_events) { sf_spike_linear_dense(s->inc[x], rows, Kd, w->data, N, Y); n->steps_dense++; }
-  else if (s->path == SF_PATH_BITPACKED) { sf_spike_linear_bitpacked(s->inc[x], rows, Kd, w->data, N, Y); n->steps_event++; }
-  else { sf_spike_linear_events(s->inc[x], rows, Kd, w->data, N, Y); n->steps_event++; }
+  if (!use_events) { sf_spike_linear_dense(s->inc[x], rows, Kd, w->data, N, Y); n->syn.steps_dense++; }
+  else if (s->path == SF_PATH_BITPACKED) { sf_spike_linear_bitpacked(s->inc[x], rows, Kd, w->data, N, Y); n->syn.steps_event++; }
+  else { sf_spike_linear_events(s->inc[x], rows, Kd, w->data, N, Y); n->syn.steps_event++; }
   return 1;
 }
 
@@ -471,28 +415,28 @@ static void emit_increment(sf_snn_session *s, int i, int t) {
   node_state *n = &s->ns[i];
   const int64_t on = numel(g, nd->out[0]);
   const float te = form_t(s, t);
-  float *y = s->inc[nd->out[0]], *f = s->scratch_f, *prev = n->prev, ft = n->bilinear ? 1.0f / te : te;
+  float *y = s->inc[nd->out[0]], *f = s->scratch_f, *prev = n->ec.prev, ft = n->ec.bilinear ? 1.0f / te : te;
   SF_PAR_IF(on > 32768, "omp parallel for schedule(static)",
   for (int64_t e0 = 0; e0 < on; e0 += 4096) sf_ec_increment(y + e0, f + e0, prev + e0, ft, on - e0 < 4096 ? on - e0 : 4096););
   count_increment(s, i);
 }
 
-/* Step t of an ec node that runs fused with its running sums (n->rows, ec_rows.h): block by
+/* Step t of an ec node that runs fused with its running sums (n->ec.rows, ec_rows.h): block by
  * block, each block's means and op output in L1. A session that has the threads to itself spreads
  * the blocks over them, each block with its own part of the scratch buffers. */
 static void run_ec_rows(sf_snn_session *s, int i, int t) {
   const sf_graph *g = s->g;
   const sf_node *nd = &g->nodes[i];
   node_state *n = &s->ns[i];
-  const int64_t on = numel(g, nd->out[0]), block = sf_ec_rows_block(&n->rows), blocks = (on + block - 1) / block;
+  const int64_t on = numel(g, nd->out[0]), block = sf_ec_rows_block(&n->ec.rows), blocks = (on + block - 1) / block;
   const int par = !omp_in_parallel() && sf_threads_get() > 1 && on > 32768;
-  float *cum = n->cum[0], *prev = n->prev, *y = s->inc[nd->out[0]];
+  float *cum = n->ec.cum[0], *prev = n->ec.prev, *y = s->inc[nd->out[0]];
   const float *x = s->inc[nd->in[0]];
   const float te = form_t(s, t);
   SF_PAR_IF(par, "omp parallel for schedule(static)",
   for (int64_t b = 0; b < blocks; b++) {
     const int64_t e0 = b * block, len = on - e0 < block ? on - e0 : block, sc = par ? e0 : 0;
-    sf_ec_rows_step(&n->rows, cum + e0, x + e0, prev + e0, y + e0, s->scratch_mean[0] + sc, s->scratch_f + sc, 1.0f / te, te, len);
+    sf_ec_rows_step(&n->ec.rows, cum + e0, x + e0, prev + e0, y + e0, s->scratch_mean[0] + sc, s->scratch_f + sc, 1.0f / te, te, len);
   });
   count_increment(s, i);
 }
@@ -507,7 +451,7 @@ static sf_status run_op(sf_snn_session *s, int i, int t, op_args *a) {
   const sf_graph *g = s->g;
   const sf_node *nd = &g->nodes[i];
   node_state *n = &s->ns[i];
-  if (n->rows.kind != SF_EC_ROWS_NONE) {
+  if (n->ec.rows.kind != SF_EC_ROWS_NONE) {
     run_ec_rows(s, i, t);
     return SF_OK;
   }
@@ -518,11 +462,11 @@ static sf_status run_op(sf_snn_session *s, int i, int t, op_args *a) {
     a->tin[k] = g->values[v].t;
     a->tin[k].owns_data = 0;
     if (!is_const(g, v)) {
-      if (n->m != M_LINEAR && n->cum[k]) {
+      if (n->m != M_LINEAR && n->ec.cum[k]) {
         int64_t m = numel(g, v);
         /* a bilinear product runs on the running sums themselves: f(A/t, B/t) = f(A, B) / t^2;
          * delta coding runs everything on the sums */
-        float *cu = n->cum[k], *me = n->bilinear || s->delta ? NULL : s->scratch_mean[k];
+        float *cu = n->ec.cum[k], *me = n->ec.bilinear || s->delta ? NULL : s->scratch_mean[k];
         const float *x = s->inc[v];
         float inv = 1.0f / (float)t;
         SF_PAR_IF(m > 32768, "omp parallel for schedule(static)",
@@ -547,9 +491,9 @@ static sf_status run_op(sf_snn_session *s, int i, int t, op_args *a) {
     if (n->spike_in) done = run_spike_linear(s, i, x, t);
     else n->st.macs += n->macs_per_input * (double)numel(g, x);
   }
-  if (!done && n->q_in) {
+  if (!done && n->syn.q_in) {
     const float *b = nd->n_in > 2 && nd->in[2] >= 0 && sends_constants(s, t) ? g->values[nd->in[2]].t.data : NULL;
-    input_linear_q8(n, a->ins[0]->data, b, a->outs[0]->data, numel(g, nd->in[0]) / n->qK);
+    input_linear_q8(n, a->ins[0]->data, b, a->outs[0]->data, numel(g, nd->in[0]) / n->syn.qK);
     done = 1;
   }
   if (!done && n->is_static) {
@@ -560,7 +504,7 @@ static sf_status run_op(sf_snn_session *s, int i, int t, op_args *a) {
   if (!done) {
     sf_status st = nd->def->exec(&c);
     if (st) return st;
-    if (n->m == M_LINEAR && n->spike_in) n->steps_dense++;
+    if (n->m == M_LINEAR && n->spike_in) n->syn.steps_dense++;
     generic = 1;
   }
   /* a linear op that added its constants at a step that must not carry them (a clip's later frames
@@ -647,7 +591,7 @@ static sf_status run_steps(sf_snn_session *s, const sf_tensor *input, const floa
       if (n->m == M_NEURON) {
         run_neuron(s, i, t);
         /* a neuron that sent nothing changed nothing downstream */
-        if (s->delta && n->step_nz == 0) s->silent[g->nodes[i].out[0]] = 1;
+        if (s->delta && n->nrn.step_nz == 0) s->silent[g->nodes[i].out[0]] = 1;
       } else {
         st = run_op(s, i, t, a);
       }

@@ -16,7 +16,7 @@ static int is_graph_output(const sf_graph *g, int v) {
   return 0;
 }
 
-static float neuron_theta_at(const node_state *n, int64_t e) { return n->theta[n->ntheta == 1 ? 0 : (e / n->inner) % n->C]; }
+static float neuron_theta_at(const node_state *n, int64_t e) { return n->nrn.theta[n->nrn.ntheta == 1 ? 0 : (e / n->nrn.inner) % n->nrn.C]; }
 
 /* The thresholds of neuron `src` as they arrive at value v through layout ops: the same layout ops
  * run on a tensor holding theta at every neuron output. Returns a buffer of numel(v), or NULL. */
@@ -61,12 +61,12 @@ static int borrow_weights(const sf_snn_session *s, int i, node_state *n) {
   const sf_snn_session *d = s->donor;
   if (!d || d->g->n_nodes != s->g->n_nodes || strcmp(d->g->nodes[i].name, s->g->nodes[i].name)) return 0;
   const node_state *dn = &d->ns[i];
-  if (!dn->Wq || dn->qK != n->qK || dn->qN != n->qN) return 0;
-  n->Wq = dn->Wq;
-  n->Wp = dn->Wp;
-  n->colsum = dn->colsum;
-  n->wscale = dn->wscale;
-  n->q_shared = 1;
+  if (!dn->syn.Wq || dn->syn.qK != n->syn.qK || dn->syn.qN != n->syn.qN) return 0;
+  n->syn.Wq = dn->syn.Wq;
+  n->syn.Wp = dn->syn.Wp;
+  n->syn.colsum = dn->syn.colsum;
+  n->syn.wscale = dn->syn.wscale;
+  n->syn.q_shared = 1;
   return 1;
 }
 
@@ -75,31 +75,31 @@ static int borrow_weights(const sf_snn_session *s, int i, node_state *n) {
  * and accumulators [rows, N] of the node's own. Returns 1, or -1 out of memory. */
 static int quantise_weights(const sf_snn_session *s, int i, node_state *n, const float *W, const float *in_scale, int64_t Kd, int64_t N,
                             int64_t rows) {
-  n->qK = Kd;
-  n->qN = N;
-  n->bq = calloc((size_t)N, sizeof(int32_t));
-  n->acc = malloc(sizeof(int32_t) * (size_t)(rows * N));
-  if (!n->bq || !n->acc) return -1;
+  n->syn.qK = Kd;
+  n->syn.qN = N;
+  n->syn.bq = calloc((size_t)N, sizeof(int32_t));
+  n->syn.acc = malloc(sizeof(int32_t) * (size_t)(rows * N));
+  if (!n->syn.bq || !n->syn.acc) return -1;
   if (borrow_weights(s, i, n)) return 1;
-  n->Wq = malloc((size_t)(Kd * N));
-  n->Wp = malloc((size_t)sf_q8_packed_size(Kd, N));
-  n->colsum = malloc(sizeof(int32_t) * (size_t)N);
-  n->wscale = malloc(sizeof(float) * (size_t)N);
-  if (!n->Wq || !n->Wp || !n->colsum || !n->wscale) return -1;
+  n->syn.Wq = malloc((size_t)(Kd * N));
+  n->syn.Wp = malloc((size_t)sf_q8_packed_size(Kd, N));
+  n->syn.colsum = malloc(sizeof(int32_t) * (size_t)N);
+  n->syn.wscale = malloc(sizeof(float) * (size_t)N);
+  if (!n->syn.Wq || !n->syn.Wp || !n->syn.colsum || !n->syn.wscale) return -1;
   for (int64_t c = 0; c < N; c++) {
     float mx = 0;
     for (int64_t k = 0; k < Kd; k++) {
       float v = fabsf(in_scale ? W[k * N + c] * in_scale[k] : W[k * N + c]);
       mx = v > mx ? v : mx;
     }
-    n->wscale[c] = mx > 0 ? mx / 127.0f : 1.0f;
+    n->syn.wscale[c] = mx > 0 ? mx / 127.0f : 1.0f;
   }
   for (int64_t k = 0; k < Kd; k++)
     for (int64_t c = 0; c < N; c++) {
-      long q = lrintf((in_scale ? W[k * N + c] * in_scale[k] : W[k * N + c]) / n->wscale[c]);
-      n->Wq[k * N + c] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+      long q = lrintf((in_scale ? W[k * N + c] * in_scale[k] : W[k * N + c]) / n->syn.wscale[c]);
+      n->syn.Wq[k * N + c] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
     }
-  sf_q8_pack(n->Wq, Kd, N, n->Wp, n->colsum);
+  sf_q8_pack(n->syn.Wq, Kd, N, n->syn.Wp, n->syn.colsum);
   return 1;
 }
 
@@ -111,7 +111,7 @@ static int quantise_linear(sf_snn_session *s, int i) {
   node_state *n = &s->ns[i];
   if (n->m != M_LINEAR || sf_node_op(nd) != SF_OP_LINEAR || !n->spike_in || n->src[0] < 0) return 0;
   const node_state *src = &s->ns[n->src[0]];
-  if (src->K > 127 || is_const(g, nd->in[0])) return 0;
+  if (src->nrn.K > 127 || is_const(g, nd->in[0])) return 0;
   const sf_tensor *w = &g->values[nd->in[1]].t;
   if (w->ndim != 2 || w->dtype != SF_F32) return 0;
   int64_t Kd = w->shape[0], N = w->shape[1], xn = numel(g, nd->in[0]);
@@ -121,13 +121,13 @@ static int quantise_linear(sf_snn_session *s, int i) {
     if (!(thx = theta_through_layout(s, n->src[0], nd->in[0]))) return 0;
     for (int64_t e = 0; e < xn; e++)
       if (thx[e] != thx[e % Kd] || !(thx[e] > 0)) { free(thx); return 0; }
-    if (!(n->inv_thx = malloc(sizeof(float) * (size_t)Kd)) || !(n->xq = calloc((size_t)xn + 4, 1))) { free(thx); return -1; }
-    for (int64_t k = 0; k < Kd; k++) n->inv_thx[k] = 1.0f / thx[k];
+    if (!(n->syn.inv_thx = malloc(sizeof(float) * (size_t)Kd)) || !(n->syn.xq = calloc((size_t)xn + 4, 1))) { free(thx); return -1; }
+    for (int64_t k = 0; k < Kd; k++) n->syn.inv_thx[k] = 1.0f / thx[k];
   }
   /* the input's threshold must depend on the position within a row only; theta(e) has period
    * C * inner and e % Kd period Kd, so checking one common period covers every element */
-  if (!thx && src->ntheta != 1 && !(src->inner == 1 && src->C == Kd)) {
-    int64_t P = src->C * src->inner, a = P, b = Kd;
+  if (!thx && src->nrn.ntheta != 1 && !(src->nrn.inner == 1 && src->nrn.C == Kd)) {
+    int64_t P = src->nrn.C * src->nrn.inner, a = P, b = Kd;
     while (b) { int64_t t2 = a % b; a = b; b = t2; }
     int64_t span = P / a * Kd;
     for (int64_t e = 0; e < xn && e < span; e++)
@@ -141,7 +141,7 @@ static int quantise_linear(sf_snn_session *s, int i) {
   int r = quantise_weights(s, i, n, w->data, thx, Kd, N, xn / Kd);
   free(thx);
   if (r < 0) return -1;
-  n->qkmax = src->K;
+  n->syn.qkmax = src->nrn.K;
   n->q = 1;
   n->st.int8 = 1;
   return 1;
@@ -169,10 +169,10 @@ static int quantise_input_linear(sf_snn_session *s, int i) {
       }
   if (!ok || users != 1) return 0;
   int64_t rows = xn / Kd;
-  if (quantise_weights(s, i, n, w->data, NULL, Kd, N, rows) < 0 || !(n->xq8 = calloc((size_t)(rows * Kd + 4), 1)) ||
-      !(n->xscale = malloc(sizeof(float) * (size_t)rows)) || !(n->xu8 = malloc((size_t)rows)))
+  if (quantise_weights(s, i, n, w->data, NULL, Kd, N, rows) < 0 || !(n->syn.xq8 = calloc((size_t)(rows * Kd + 4), 1)) ||
+      !(n->syn.xscale = malloc(sizeof(float) * (size_t)rows)) || !(n->syn.xu8 = malloc((size_t)rows)))
     return -1;
-  n->q_in = 1;
+  n->syn.q_in = 1;
   n->st.int8 = 1;
   return 1;
 }
@@ -196,7 +196,7 @@ sf_status sf_snn_set_quant(sf_snn_session *s, sf_quant bits) {
     node_state *n = &s->ns[i];
     if (n->m != M_NEURON) continue;
     int64_t on = numel(g, g->nodes[i].out[0]);
-    if (!(n->kq = calloc((size_t)on + 4, 1)) || !(n->vi = calloc((size_t)on, sizeof(int32_t)))) goto oom;
+    if (!(n->nrn.kq = calloc((size_t)on + 4, 1)) || !(n->nrn.vi = calloc((size_t)on, sizeof(int32_t)))) goto oom;
   }
   for (int i = 0; i < g->n_nodes; i++)
     if (quantise_linear(s, i) < 0 || quantise_input_linear(s, i) < 0) goto oom;
@@ -210,57 +210,57 @@ sf_status sf_snn_set_quant(sf_snn_session *s, sf_quant bits) {
         if (g->nodes[j].in[k] == out) { users++; user = j; }
     if (users != 1 || is_graph_output(g, out) || s->ns[user].m != M_NEURON || g->nodes[user].in[0] != out) continue;
     node_state *nn = &s->ns[user];
-    if (!(nn->ntheta == 1 || (nn->inner == 1 && nn->C == n->qN))) continue;
-    n->feeds = user;
-    nn->fed_by = i;
+    if (!(nn->nrn.ntheta == 1 || (nn->nrn.inner == 1 && nn->nrn.C == n->syn.qN))) continue;
+    n->syn.feeds = user;
+    nn->nrn.fed_by = i;
     const sf_node *nd = &g->nodes[i];
     const float *b = nd->n_in > 2 && nd->in[2] >= 0 ? g->values[nd->in[2]].t.data : NULL;
-    for (int64_t c = 0; c < n->qN; c++) n->bq[c] = b ? (int32_t)lrintf(b[c] / n->wscale[c]) : 0;
+    for (int64_t c = 0; c < n->syn.qN; c++) n->syn.bq[c] = b ? (int32_t)lrintf(b[c] / n->syn.wscale[c]) : 0;
   }
   /* membrane units: the feeding layer's weight scale, or theta / 4096 for float currents */
   for (int i = 0; i < g->n_nodes; i++) {
     node_state *n = &s->ns[i];
     if (n->m != M_NEURON) continue;
-    if (n->fed_by >= 0) { n->qC = s->ns[n->fed_by].qN; n->qinner = 1; }
-    else if (n->ntheta == 1) { n->qC = 1; n->qinner = 1; }
-    else { n->qC = n->C; n->qinner = n->inner; }
-    if (!(n->Th = malloc(sizeof(int32_t) * (size_t)n->qC)) || !(n->inv_unit = malloc(sizeof(float) * (size_t)n->qC))) goto oom;
-    for (int64_t c = 0; c < n->qC; c++) {
-      float th = n->theta[n->ntheta == 1 ? 0 : c];
-      if (n->fed_by >= 0) {
-        long q = lrintf(th / s->ns[n->fed_by].wscale[c]);
-        n->Th[c] = (int32_t)(q < 1 ? 1 : q > (1L << 30) ? (1L << 30) : q);
-        n->inv_unit[c] = 1.0f / s->ns[n->fed_by].wscale[c];
+    if (n->nrn.fed_by >= 0) { n->nrn.qC = s->ns[n->nrn.fed_by].syn.qN; n->nrn.qinner = 1; }
+    else if (n->nrn.ntheta == 1) { n->nrn.qC = 1; n->nrn.qinner = 1; }
+    else { n->nrn.qC = n->nrn.C; n->nrn.qinner = n->nrn.inner; }
+    if (!(n->nrn.Th = malloc(sizeof(int32_t) * (size_t)n->nrn.qC)) || !(n->nrn.inv_unit = malloc(sizeof(float) * (size_t)n->nrn.qC))) goto oom;
+    for (int64_t c = 0; c < n->nrn.qC; c++) {
+      float th = n->nrn.theta[n->nrn.ntheta == 1 ? 0 : c];
+      if (n->nrn.fed_by >= 0) {
+        long q = lrintf(th / s->ns[n->nrn.fed_by].syn.wscale[c]);
+        n->nrn.Th[c] = (int32_t)(q < 1 ? 1 : q > (1L << 30) ? (1L << 30) : q);
+        n->nrn.inv_unit[c] = 1.0f / s->ns[n->nrn.fed_by].syn.wscale[c];
       } else {
-        n->Th[c] = 4096;
-        n->inv_unit[c] = 4096.0f / th;
+        n->nrn.Th[c] = 4096;
+        n->nrn.inv_unit[c] = 4096.0f / th;
       }
     }
-    n->Th_max = 1;
-    n->Th_shift = n->Th[0] > 0 && (n->Th[0] & (n->Th[0] - 1)) == 0 ? __builtin_ctz((unsigned)n->Th[0]) : -1;
-    for (int64_t c = 0; c < n->qC; c++) {
-      n->Th_max = n->Th[c] > n->Th_max ? n->Th[c] : n->Th_max;
-      if (n->Th[c] != n->Th[0]) n->Th_shift = -1;
+    n->nrn.Th_max = 1;
+    n->nrn.Th_shift = n->nrn.Th[0] > 0 && (n->nrn.Th[0] & (n->nrn.Th[0] - 1)) == 0 ? __builtin_ctz((unsigned)n->nrn.Th[0]) : -1;
+    for (int64_t c = 0; c < n->nrn.qC; c++) {
+      n->nrn.Th_max = n->nrn.Th[c] > n->nrn.Th_max ? n->nrn.Th[c] : n->nrn.Th_max;
+      if (n->nrn.Th[c] != n->nrn.Th[0]) n->nrn.Th_shift = -1;
     }
     /* per-position tables over one block of whole channel groups, at least 2048 positions long so
      * that a block is long enough for the vector unit to overlap its iterations */
-    int64_t period = n->qC * n->qinner;
-    n->qchunk = n->qC == 1 ? 4096 : period * ((2048 + period - 1) / period);
-    if (!(n->ThE = malloc(sizeof(int32_t) * (size_t)n->qchunk)) || !(n->iThE = malloc(sizeof(float) * (size_t)n->qchunk)) ||
-        !(n->iuE = malloc(sizeof(float) * (size_t)n->qchunk)) || !(n->thE = malloc(sizeof(float) * (size_t)n->qchunk)))
+    int64_t period = n->nrn.qC * n->nrn.qinner;
+    n->nrn.qchunk = n->nrn.qC == 1 ? 4096 : period * ((2048 + period - 1) / period);
+    if (!(n->nrn.ThE = malloc(sizeof(int32_t) * (size_t)n->nrn.qchunk)) || !(n->nrn.iThE = malloc(sizeof(float) * (size_t)n->nrn.qchunk)) ||
+        !(n->nrn.iuE = malloc(sizeof(float) * (size_t)n->nrn.qchunk)) || !(n->nrn.thE = malloc(sizeof(float) * (size_t)n->nrn.qchunk)))
       goto oom;
-    for (int64_t j = 0; j < n->qchunk; j++) {
-      int64_t c = n->qC == 1 ? 0 : (j / n->qinner) % n->qC;
-      n->ThE[j] = n->Th[c];
-      n->iThE[j] = 1.0f / (float)n->Th[c];
-      n->iuE[j] = n->inv_unit[c];
-      n->thE[j] = n->theta[n->ntheta == 1 ? 0 : c];
+    for (int64_t j = 0; j < n->nrn.qchunk; j++) {
+      int64_t c = n->nrn.qC == 1 ? 0 : (j / n->nrn.qinner) % n->nrn.qC;
+      n->nrn.ThE[j] = n->nrn.Th[c];
+      n->nrn.iThE[j] = 1.0f / (float)n->nrn.Th[c];
+      n->nrn.iuE[j] = n->nrn.inv_unit[c];
+      n->nrn.thE[j] = n->nrn.theta[n->nrn.ntheta == 1 ? 0 : c];
     }
     n->q = 1;
     n->st.int8 = 1;
     /* a constant input current (direct-coded input through static layers) is converted once
      * (rate coding: delta coding sends it at t = 1 only) */
-    if (n->fed_by < 0 && s->static_v[g->nodes[i].in[0]] && !s->delta && !(n->xin = malloc(sizeof(int32_t) * (size_t)numel(g, g->nodes[i].out[0])))) goto oom;
+    if (n->nrn.fed_by < 0 && s->static_v[g->nodes[i].in[0]] && !s->delta && !(n->nrn.xin = malloc(sizeof(int32_t) * (size_t)numel(g, g->nodes[i].out[0])))) goto oom;
     /* no float output when only int8 linears read this neuron (they read its counts) */
     int out = g->nodes[i].out[0], users = 0, ok = !is_graph_output(g, out);
     for (int j = 0; j < g->n_nodes && ok; j++)
@@ -269,7 +269,7 @@ sf_status sf_snn_set_quant(sf_snn_session *s, sf_quant bits) {
           users++;
           ok &= k == 0 && s->ns[j].m == M_LINEAR && s->ns[j].q && s->ns[j].src[0] == i;
         }
-    n->y_skip = ok && users > 0;
+    n->nrn.y_skip = ok && users > 0;
   }
   if (!s->delta && sf_chain_plan(s) < 0) goto oom; /* (delta coding runs step-major) */
   return SF_OK;

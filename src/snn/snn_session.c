@@ -20,13 +20,13 @@ void sf_snn_session_free(sf_snn_session *s) {
     for (int i = 0; i < g->n_nodes; i++) {
       node_state *n = &s->ns[i];
       for (int k = 0; k < g->nodes[i].n_in; k++)
-        if (n->cum) free(n->cum[k]);
-      free(n->cum); free(n->prev); free(n->v); free(n->inv_theta);
-      free(n->kq); free(n->vi); free(n->Th); free(n->inv_unit); free(n->bq); free(n->acc);
-      if (!n->q_shared) { free(n->Wq); free(n->Wp); free(n->colsum); free(n->wscale); } /* (else the donor's) */
-      if (!n->w16_shared) free(n->W16);
-      free(n->ThE); free(n->iThE); free(n->iuE); free(n->thE); free(n->xin); free(n->xq); free(n->inv_thx);
-      free(n->xq8); free(n->xscale); free(n->xu8); free(n->off);
+        if (n->ec.cum) free(n->ec.cum[k]);
+      free(n->ec.cum); free(n->ec.prev);
+      snn_neuron_free(&n->nrn);
+      free(n->syn.bq); free(n->syn.acc);
+      if (!n->syn.q_shared) { free(n->syn.Wq); free(n->syn.Wp); free(n->syn.colsum); free(n->syn.wscale); } /* (else the donor's) */
+      if (!n->syn.w16_shared) free(n->syn.W16);
+      free(n->syn.xq); free(n->syn.inv_thx); free(n->syn.xq8); free(n->syn.xscale); free(n->syn.xu8); free(n->syn.off);
     }
   for (int k = 0; k < s->n_scratch; k++) free(s->scratch_mean[k]);
   free(s->scratch_mean);
@@ -125,65 +125,6 @@ int64_t sf_snn_state_bytes(const sf_graph *g) {
   return floats * (int64_t)sizeof(float);
 }
 
-/* Buffer plan. Within a step a value's increment lives from its producer to its last reader (an
- * order-keeping layout op's output is its input's buffer, so the readers of both count); values
- * whose lifetimes do not overlap share one buffer, so a session works through a fraction of the
- * memory and more of it stays in cache. Values that live across steps keep their own: the input,
- * what is constant over time (computed at t = 1 only), and the graph's outputs (decoded after the
- * step). Returns 0, or -1 when out of memory. */
-static int plan_buffers(sf_snn_session *s) {
-  const sf_graph *g = s->g;
-  const int nv = g->n_values;
-  int *root = malloc(sizeof(int) * (size_t)nv), *last = malloc(sizeof(int) * (size_t)nv), *order = malloc(sizeof(int) * (size_t)nv);
-  uint8_t *pin = calloc((size_t)nv, 1);
-  int *busy_until = NULL, n_order = 0, ok = 0;
-  int64_t *size = NULL;
-  if (!root || !last || !order || !pin || !(s->pooled = calloc((size_t)nv, 1))) goto done;
-  for (int v = 0; v < nv; v++) { root[v] = v; last[v] = -1; }
-  for (int i = 0; i < g->n_nodes; i++)
-    if (s->ns[i].alias) root[g->nodes[i].out[0]] = root[g->nodes[i].in[0]];
-  for (int i = 0; i < g->n_nodes; i++)
-    for (int k = 0; k < g->nodes[i].n_in; k++) {
-      int v = g->nodes[i].in[k];
-      if (v >= 0 && s->inc[v] && last[root[v]] < i) last[root[v]] = i;
-    }
-  for (int v = 0; v < nv; v++)
-    if (s->inc[v] && (s->static_v[v] || s->producer[v] < 0 || g->values[v].is_input)) pin[root[v]] = 1;
-  for (int k = 0; k < g->n_outputs; k++) pin[root[g->outputs[k]]] = 1;
-  for (int v = 0; v < nv; v++)
-    if (s->inc[v] && !s->aliased[v] && !pin[v]) order[n_order++] = v;
-  /* by producer position (node order), so every buffer is taken when its value is written */
-  for (int a = 1; a < n_order; a++) {
-    int v = order[a], b = a - 1;
-    while (b >= 0 && s->producer[order[b]] > s->producer[v]) { order[b + 1] = order[b]; b--; }
-    order[b + 1] = v;
-  }
-  if (!(s->pool = calloc((size_t)(n_order ? n_order : 1), sizeof(float *))) || !(size = calloc((size_t)(n_order ? n_order : 1), sizeof(int64_t))) ||
-      !(busy_until = calloc((size_t)(n_order ? n_order : 1), sizeof(int))))
-    goto done;
-  for (int a = 0; a < n_order; a++) {
-    int v = order[a], start = s->producer[v], end = last[v] > start ? last[v] : start, best = -1;
-    int64_t need = numel(g, v) > 0 ? numel(g, v) : 1;
-    for (int b = 0; b < s->n_pool; b++)
-      if (busy_until[b] < start && size[b] >= need && (best < 0 || size[b] < size[best])) best = b;
-    if (best < 0) {
-      if (!(s->pool[s->n_pool] = sf_snn_alloc_f(need))) goto done;
-      size[s->n_pool] = need;
-      best = s->n_pool++;
-    }
-    busy_until[best] = end;
-    free(s->inc[v]);
-    s->inc[v] = s->pool[best];
-    s->pooled[v] = 1;
-  }
-  for (int v = 0; v < nv; v++)
-    if (s->aliased[v]) s->inc[v] = s->inc[root[v]];
-  ok = 1;
-done:
-  free(root); free(last); free(order); free(pin); free(size); free(busy_until);
-  return ok ? 0 : -1;
-}
-
 sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg, sf_decoder decoder, sf_snn_session **out) {
   if (g->n_inputs < 1 || g->n_outputs < 1)
     return sf_error(SF_ERR_ARG, "the spiking graph has %d inputs and %d outputs; it needs at least one of each", g->n_inputs, g->n_outputs);
@@ -235,46 +176,33 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
     n->st.mode = nd->mode;
     int64_t on = numel(g, nd->out[0]);
     if (n->m == M_EC || n->m == M_PRODUCT) {
-      n->cum = calloc((size_t)nd->n_in, sizeof(float *));
-      if (!n->cum) goto oom;
+      n->ec.cum = calloc((size_t)nd->n_in, sizeof(float *));
+      if (!n->ec.cum) goto oom;
       for (int k = 0; k < nd->n_in; k++)
         if (nd->in[k] >= 0 && !is_const(g, nd->in[k]) && sf_dtype_is_float(g->values[nd->in[k]].t.dtype)) {
-          if (!(n->cum[k] = sf_snn_alloc_f(numel(g, nd->in[k])))) goto oom;
+          if (!(n->ec.cum[k] = sf_snn_alloc_f(numel(g, nd->in[k])))) goto oom;
           scratch_in = nd->n_in > scratch_in ? nd->n_in : scratch_in;
           scratch_len = numel(g, nd->in[k]) > scratch_len ? numel(g, nd->in[k]) : scratch_len;
         }
       if (nd->n_out != 1) { sf_snn_session_free(s); return sf_error(SF_ERR_UNSUPPORTED, "node '%s': multi-output op in ec mode", nd->name); }
-      if (!(n->prev = sf_snn_alloc_f(on))) goto oom;
+      if (!(n->ec.prev = sf_snn_alloc_f(on))) goto oom;
       scratch_out = on > scratch_out ? on : scratch_out;
       if (n->m == M_PRODUCT && (sf_node_op(nd) == SF_OP_MATMUL || sf_node_op(nd) == SF_OP_MUL)) {
         int dyn = 0;
         for (int k = 0; k < nd->n_in; k++) dyn += nd->in[k] >= 0 && !is_const(g, nd->in[k]);
-        n->bilinear = dyn == 2 && nd->n_in == 2;
+        n->ec.bilinear = dyn == 2 && nd->n_in == 2;
       }
-      if (n->m == M_EC) n->rows = ec_rows_plan(g, nd);
+      if (n->m == M_EC) n->ec.rows = ec_rows_plan(g, nd);
     }
     if (n->m == M_NEURON) {
-      if (!(n->v = sf_snn_alloc_f(on))) goto oom;
-      const sf_tensor *x = &g->values[nd->in[0]].t, *th = &g->values[nd->in[1]].t;
-      n->K = (int)sf_node_attr_int(nd, "levels", 1);
-      n->code_binary = n->K > 1 && sf_node_attr_int(nd, "code", 0) == 1;
-      for (n->planes = 0; (n->K >> n->planes) > 0; n->planes++) {}
-      n->is_signed = (int)sf_node_attr_int(nd, "signed", 1);
-      n->leak = sf_node_attr_float(nd, "leak", 1.0f);
-      if (s->delta && n->leak != 1.0f) {
-        const double leak = n->leak;
+      if (snn_neuron_init(&n->nrn, g, nd)) goto oom;
+      const sf_tensor *x = &g->values[nd->in[0]].t;
+      if (s->delta && n->nrn.leak != 1.0f) {
+        const double leak = n->nrn.leak;
         sf_snn_session_free(s);
         return sf_error(SF_ERR_ARG, "node '%s': a leaky neuron (leak %g) cannot be delta-coded: a sigma-delta neuron keeps what it has not sent",
                         nd->name, leak);
       }
-      n->axis = (int)sf_node_attr_int(nd, "axis", x->ndim - 1);
-      n->theta = th->data;
-      n->ntheta = sf_tensor_numel(th);
-      if (!(n->inv_theta = sf_snn_alloc_f(n->ntheta))) goto oom;
-      for (int64_t c = 0; c < n->ntheta; c++) n->inv_theta[c] = 1.0f / n->theta[c];
-      n->C = x->shape[n->axis];
-      n->inner = 1;
-      for (int d = n->axis + 1; d < x->ndim; d++) n->inner *= x->shape[d];
       n->st.neurons = on / (x->shape[0] ? x->shape[0] : 1);
       s->spike_valued[nd->out[0]] = 1;
     }
@@ -309,25 +237,12 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
   for (int i = 0; i < g->n_nodes; i++)
     for (int k = 0; k < g->nodes[i].n_out; k++)
       if (g->nodes[i].out[k] >= 0) s->producer[g->nodes[i].out[k]] = i;
-  /* order-keeping layout ops on float values copy nothing: their output aliases the input buffer */
-  if (!(s->aliased = calloc((size_t)g->n_values, 1))) goto oom;
-  for (int i = 0; i < g->n_nodes; i++) {
-    const sf_node *nd = &g->nodes[i];
-    if (!keeps_order(nd) || nd->n_out != 1 || nd->n_in < 1 || nd->in[0] < 0 || nd->out[0] < 0) continue;
-    int x = nd->in[0], y = nd->out[0];
-    if (is_const(g, x) || is_const(g, y) || !s->inc[x] || !s->inc[y] || numel(g, x) != numel(g, y) ||
-        g->values[x].t.dtype != SF_F32 || g->values[y].t.dtype != SF_F32)
-      continue;
-    free(s->inc[y]);
-    s->inc[y] = s->inc[x];
-    s->aliased[y] = 1;
-    s->ns[i].alias = 1;
-  }
+  if (snn_plan_aliases(s)) goto oom;
   for (int i = 0; i < g->n_nodes; i++) {
     const sf_node *nd = &g->nodes[i];
     node_state *n = &s->ns[i];
     n->src[0] = n->src[1] = -1;
-    n->fed_by = n->feeds = -1;
+    n->nrn.fed_by = n->syn.feeds = -1;
     if (n->m == M_NEURON) continue;
     if (n->m == M_LINEAR && n->macs_per_input > 0 && n->spike_in) {
       int x = nd->in[0];
@@ -337,7 +252,7 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
     if (n->m == M_PRODUCT)
       for (int k = 0; k < 2 && k < nd->n_in; k++) n->src[k] = trace_source(s, nd->in[k], &n->src_exact[k]);
   }
-  if (plan_buffers(s)) goto oom;
+  if (snn_plan_buffers(s)) goto oom;
   s->n_scratch = scratch_in;
   if (!(s->scratch_mean = calloc((size_t)(scratch_in ? scratch_in : 1), sizeof(float *))) || !(s->scratch_f = sf_snn_alloc_f(scratch_out))) goto oom;
   for (int k = 0; k < scratch_in; k++)
@@ -395,8 +310,8 @@ void sf_snn_set_path(sf_snn_session *s, sf_spike_path path, float event_max_acti
 }
 
 void sf_snn_path_counts(const sf_snn_session *s, int i, int64_t *event_steps, int64_t *dense_steps) {
-  *event_steps = s->ns[i].steps_event;
-  *dense_steps = s->ns[i].steps_dense;
+  *event_steps = s->ns[i].syn.steps_event;
+  *dense_steps = s->ns[i].syn.steps_dense;
 }
 void sf_snn_node_stats_get(const sf_snn_session *s, int i, sf_snn_node_stats *out) { *out = s->ns[i].st; }
 void sf_snn_reset_stats(sf_snn_session *s) {

@@ -13,63 +13,83 @@
 
 typedef enum { M_LINEAR, M_PRODUCT, M_EC, M_NEURON } mode;
 
+/* A neuron node (mode neuron): its parameters, its membranes (float or int32 in units), and what
+ * it emitted this step. Everything a neuron model needs on its own (an emulator, a trainer that
+ * saves the membrane per step) is here: v / vi are the whole state across steps. */
 typedef struct {
-  mode m;
-  float **cum;        /* per input: running sum (ec/product, non-const inputs) */
-  float *prev;        /* ec: t * f at the previous step */
-  float *v;           /* neuron membrane */
   int K, is_signed, axis;
-  int code_binary;    /* neuron: a burst of k spikes travels as popcount(k) weighted spikes (K > 1) */
+  int code_binary;    /* a burst of k spikes travels as popcount(k) weighted spikes (K > 1) */
   int planes;         /* ... bits of K: the accumulators per target that the shifts combine */
   float leak;
   int64_t inner, C;   /* channel mapping: c = (i / inner) % C */
   const float *theta;
   float *inv_theta;   /* 1 / theta, per channel */
   int64_t ntheta;
+  float *v;           /* membrane (float runtime) */
+  double step_spikes, step_nz;  /* spikes sent (unit spikes, or popcount(|k|) when binary-coded) and non-zero outputs of the current step */
+  int pending;        /* delta coding: a burst was cut at K last step, so it may fire without input */
+  /* int32 membrane (sf_snn_set_quant) */
+  int fed_by;         /* the int8 linear whose accumulators are its input current, or -1 */
+  int8_t *kq;         /* signed spike counts of this step [on + 4] */
+  int32_t *vi;        /* membrane in units */
+  int32_t *Th;        /* threshold in units, per unit channel */
+  float *inv_unit;    /* 1 / unit, per unit channel (inputs that arrive as float currents) */
+  int64_t qC, qinner; /* unit channel of element e = (e / qinner) % qC */
+  int64_t qchunk;     /* elements per block; the tables below give each position's channel values */
+  int32_t *ThE; float *iThE, *iuE, *thE;
+  int32_t Th_max;     /* the largest threshold in units */
+  int Th_shift;       /* s when every threshold is 2^s units, else -1 */
+  int32_t *xin;       /* a constant input current in units (set at t = 1) */
+  int y_skip;         /* every consumer is an int8 linear reading kq: no float output */
+} snn_neuron;
+
+/* A linear node (mode linear) with weights: which synaptic path ran, and its int8 tables when it
+ * runs quantised (fed by spikes, or the analog input layer); delta coding's constant offset of a
+ * generic linear op. */
+typedef struct {
+  int64_t steps_event, steps_dense; /* which synaptic path ran */
+  int feeds;          /* int8 linear: the neuron it feeds directly (its only consumer), or -1 */
+  int q_in;           /* on the constant (analog) input: int8 weights and int8 inputs quantised per sample */
+  int q_shared;       /* Wq, Wp, colsum, wscale belong to a donor session (sf_snn_set_quant_shared) */
+  int8_t *xq8;        /* ... its inputs [rows, qK + 4] */
+  float *xscale;      /* ... their scale per sample */
+  uint8_t *xu8;       /* ... 1 where a sample's inputs are all >= 0 (unsigned 8-bit codes) */
+  int8_t *Wq, *Wp;    /* int8 weights [K, N] and packed for the dense path */
+  int16_t *W16;       /* in a time-major chain fed by binary neurons: Wq widened in panels (spike_lists_q8.h) */
+  int w16_shared;     /* ... W16 belongs to the donor session */
+  int qkmax;          /* largest |spike count| its source emits */
+  int8_t *xq;         /* source reached through reordering layout ops: its input's counts, rebuilt each step */
+  float *inv_thx;     /* ... and 1 / theta per input position within a row [qK] */
+  int32_t *colsum, *bq, *acc; /* column sums, bias in units [N], accumulators [rows, N] */
+  float *wscale;      /* weight scale per column (one unit of the accumulator) */
+  int64_t qK, qN;
+  float *off;         /* delta coding, a linear op with constant inputs (generic path): its output on zero inputs, */
+  int off_state;      /* ... subtracted at t > 1 (0 not yet computed, 1 computed, 2 all zero; allocated then) */
+} snn_synapse;
+
+/* An expectation-compensated node (mode ec) or a product of two spike streams (mode product): the
+ * running sums of its inputs and its previous cumulative output, the state across steps. */
+typedef struct {
+  float **cum;        /* per input: running sum (non-constant inputs) */
+  float *prev;        /* t * f at the previous step */
+  int bilinear;       /* product of exactly two dynamic inputs, linear in each (MatMul, Mul) */
+  sf_ec_rows_op rows; /* GELU, LayerNorm or softmax fused with its running sums (ec_rows.h), or kind NONE */
+} snn_ec;
+
+/* Per node: its mode, what every mode has, and the state of its mode (only that group is used). */
+typedef struct {
+  mode m;
   double macs_per_input; /* fan-out per input element (linear/product) */
   int spike_in;       /* input 0 is spike-valued */
   int is_static;      /* every dynamic input is constant over time: computed at t = 1 only */
   int alias;          /* order-keeping layout op: its output is its input's buffer, nothing to run */
-  int64_t steps_event, steps_dense; /* which synaptic path ran */
-  int bilinear;       /* product of exactly two dynamic inputs, linear in each (MatMul, Mul) */
-  sf_ec_rows_op rows; /* ec: GELU, LayerNorm or softmax fused with its running sums (ec_rows.h), or kind NONE */
   /* where input 0 (and 1, products) comes from: the neuron node reached through layout ops, or -1;
    * src_exact: only element-order-preserving layout ops in between */
   int src[2], src_exact[2];
-  double step_spikes, step_nz;  /* neuron: spikes sent (unit spikes, or popcount(|k|) when binary-coded) and non-zero outputs of the current step */
-  /* int8 weights / int32 membranes (sf_snn_set_quant) */
-  int q;              /* linear: runs on int8 weights; neuron: int32 membrane */
-  int fed_by;         /* neuron: the int8 linear whose accumulators are its input current, or -1 */
-  int feeds;          /* int8 linear: the neuron it feeds directly (its only consumer), or -1 */
-  int8_t *kq;         /* neuron: signed spike counts of this step [on + 4] */
-  int32_t *vi;        /* neuron: membrane in units */
-  int32_t *Th;        /* neuron: threshold in units, per unit channel */
-  float *inv_unit;    /* neuron: 1 / unit, per unit channel (inputs that arrive as float currents) */
-  int64_t qC, qinner; /* neuron: unit channel of element e = (e / qinner) % qC */
-  int64_t qchunk;     /* neuron: elements per block; the tables below give each position's channel values */
-  int32_t *ThE; float *iThE, *iuE, *thE;
-  int32_t Th_max;     /* neuron: the largest threshold in units */
-  int Th_shift;       /* neuron: s when every threshold is 2^s units, else -1 */
-  int32_t *xin;       /* neuron with a constant input current: that current in units (set at t = 1) */
-  int y_skip;         /* neuron whose every consumer is an int8 linear reading kq: no float output */
-  int q_in;           /* linear on the constant (analog) input: int8 weights and int8 inputs quantised per sample */
-  int q_shared;       /* linear: Wq, Wp, colsum, wscale belong to a donor session (sf_snn_set_quant_shared) */
-  int8_t *xq8;        /* ... its inputs [rows, qK + 4] */
-  float *xscale;      /* ... their scale per sample */
-  uint8_t *xu8;       /* ... 1 where a sample's inputs are all >= 0 (unsigned 8-bit codes) */
-  int8_t *Wq, *Wp;    /* linear: int8 weights [K, N] and packed for the dense path */
-  int16_t *W16;       /* linear in a time-major chain fed by binary neurons: Wq widened in panels (spike_lists_q8.h) */
-  int w16_shared;     /* ... W16 belongs to the donor session */
-  int qkmax;          /* linear: largest |spike count| its source emits */
-  int8_t *xq;         /* linear whose source reaches it through reordering layout ops: its input's counts, rebuilt each step */
-  float *inv_thx;     /* ... and 1 / theta per input position within a row [qK] */
-  int32_t *colsum, *bq, *acc; /* linear: column sums, bias in units [N], accumulators [rows, N] */
-  float *wscale;      /* linear: weight scale per column (one unit of the accumulator) */
-  int64_t qK, qN;
-  /* delta coding */
-  int pending;        /* neuron: a burst was cut at K last step, so it may fire without input */
-  float *off;         /* linear op with constant inputs (generic path): its output on zero inputs, */
-  int off_state;      /* ... subtracted at t > 1 (0 not yet computed, 1 computed, 2 all zero; allocated then) */
+  int q;              /* linear: runs on int8 weights; neuron: int32 membrane (sf_snn_set_quant) */
+  snn_neuron nrn;     /* mode neuron */
+  snn_synapse syn;    /* mode linear */
+  snn_ec ec;          /* modes ec and product */
   sf_snn_node_stats st;
 } node_state;
 
@@ -140,6 +160,20 @@ static inline double sf_snn_now(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+/* The neuron model on its own (snn_neuron.c): parameters and float membrane from a Neuron node
+ * (the int32 state is set by sf_snn_set_quant), the membranes at theta / 2, and one float step of
+ * the layer (on elements) giving the unit spikes and the non-zero outputs. */
+sf_status snn_neuron_init(snn_neuron *nr, const sf_graph *g, const sf_node *nd);
+void snn_neuron_reset(snn_neuron *nr, int64_t on, int int32_membrane);
+void snn_neuron_step_f32(snn_neuron *nr, const float *x, float *y, int64_t on, double *spikes, double *nz);
+void snn_neuron_free(snn_neuron *nr);
+
+/* Buffer plan (snn_plan.c), after the nodes' modes and s->inc / s->producer are set: aliases of
+ * order-keeping layout ops, then the pool of increment buffers shared by values whose lifetimes
+ * within a step do not overlap. Each returns 0, or -1 when out of memory. */
+int snn_plan_aliases(sf_snn_session *s);
+int snn_plan_buffers(sf_snn_session *s);
 
 /* sf_snn_run without the scan for non-finite inputs, for callers that checked the whole batch
  * (the CPU backend's shards). */
