@@ -14,7 +14,19 @@ trap 'rm -rf "$T"' EXIT
 "$BIN" convert "$ROOT/models/vit/model.onnx" -o "$T/vit-delta.sfm" --calib-samples 128 --coding delta > /dev/null || exit 1
 "$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/mlp-delta.sfm" --neuron if --calib-samples 128 --coding delta > /dev/null || exit 1
 pass=0; fail=0
-sig() { grep -E '"(spikes_per_sample|snn_accuracy_by_t)"' "$1" | tr -d ' \t'; }
+# The signature of a run: every layer's spikes and the accuracy after every step. A run whose JSON
+# lacks those keys (renamed, or an eval that wrote nothing) would give an empty signature that
+# matches every other empty one: stop at once, loudly, instead of passing.
+sig() {
+  local s
+  s=$(grep -E '"(spikes_per_sample|snn_accuracy_by_t)"' "$1" 2>/dev/null | tr -d ' \t')
+  if ! grep -q '"snn_accuracy_by_t"' <<< "$s" || ! grep -q '"spikes_per_sample"' <<< "$s"; then
+    echo "FAIL $1: the JSON lacks \"snn_accuracy_by_t\" or \"spikes_per_sample\" (keys renamed?): nothing to compare, stopping" >&2
+    echo "0 passed, 1 failed (signature keys missing)" >&2
+    exit 1
+  fi
+  printf '%s' "$s"
+}
 # float runs must agree among themselves, int8 runs among themselves. SF_ISA=c (portable kernels),
 # avx2 and avx512 (the int8 kernels' AVX2 code) must also agree for the int8 MLP, whose spiking
 # layers are all integer; float arithmetic (FMA or not, the ViT's float functions) may round
@@ -31,7 +43,7 @@ for m in mlp vit vit-delta mlp-delta; do
       isa_env=${3:-}; isa_env=${isa_env/#-/}; isa=${isa_env:-native}; sch=${4:-auto}
       out="$T/$m-$1-$2-$q-$isa-$sch.json"
       SF_ISA=$isa_env "$BIN" eval "$T/$m.sfm" --limit 200 --timesteps 8 --threads "$1" --path "$2" --quant $q --schedule $sch --no-ann --json "$out" > /dev/null || { echo "FAIL $m $q $cfg: eval failed"; fail=$((fail+1)); continue; }
-      s=$(sig "$out")
+      s=$(sig "$out") || exit 1
       what="$m $q threads=$1 path=$2 isa=$isa schedule=$(sed -n 's/.*"schedule":[ \t]*"\([a-z-]*\)".*/\1/p' "$out")"
       if [ -z "$ref" ]; then ref=$s; echo "ok   $what (reference)"; pass=$((pass+1))
       elif [ "$s" = "$ref" ]; then echo "ok   $what: identical spikes and accuracy"; pass=$((pass+1))
@@ -47,7 +59,9 @@ for nm in burst lif; do
     "$BIN" eval "$T/mlp-$nm.sfm" --limit 300 --batch 100 --timesteps 70 --threads 2 --quant int8 --schedule $sch --no-ann --json "$T/chain-$nm-$sch.json" > /dev/null ||
       { echo "FAIL mlp $nm int8 schedule=$sch: eval failed"; fail=$((fail+1)); }
   done
-  if [ "$(sig "$T/chain-$nm-auto.json")" = "$(sig "$T/chain-$nm-step.json")" ] && grep -q '"time-major"' "$T/chain-$nm-auto.json"; then
+  sa=$(sig "$T/chain-$nm-auto.json") || exit 1
+  sb=$(sig "$T/chain-$nm-step.json") || exit 1
+  if [ "$sa" = "$sb" ] && grep -q '"time-major"' "$T/chain-$nm-auto.json"; then
     echo "ok   mlp $nm int8 T=70: time-major chain and step-major identical"; pass=$((pass+1))
   else echo "FAIL mlp $nm int8 T=70: time-major chain and step-major differ"; fail=$((fail+1)); fi
 done
@@ -57,7 +71,9 @@ for q in float int8; do
   for th in 1 2; do
     "$BIN" eval "$T/mlp.sfm" --timesteps 8 --threads $th --quant $q --no-ann --json "$T/full-$q-$th.json" > /dev/null || { echo "FAIL mlp full $q: eval failed"; fail=$((fail+1)); }
   done
-  if [ "$(sig "$T/full-$q-1.json")" = "$(sig "$T/full-$q-2.json")" ]; then echo "ok   mlp $q full test set: threads 1 and 2 identical"; pass=$((pass+1))
+  sa=$(sig "$T/full-$q-1.json") || exit 1
+  sb=$(sig "$T/full-$q-2.json") || exit 1
+  if [ "$sa" = "$sb" ]; then echo "ok   mlp $q full test set: threads 1 and 2 identical"; pass=$((pass+1))
   else echo "FAIL mlp $q full test set: threads 1 and 2 differ"; fail=$((fail+1)); fi
 done
 # run --frames: a clip whose frames all equal the input gives the static input's outputs, byte for

@@ -28,6 +28,7 @@
 #include "snn/neuron_kernels_q8.h"
 #include "spikeformer/rng.h"
 #include "spikeformer/snn.h"
+#include "core/fault.h"
 #include "sfm_resign.h"
 #include "test_util.h"
 
@@ -1134,6 +1135,42 @@ static void unconvertible_node_named(void **st) {
   sf_graph_free(g);
 }
 
+/* An allocation that fails while the converter sets a neuron's attributes (signed, axis, levels,
+ * leak...) must fail the conversion with "out of memory"; the setters once returned nothing and the
+ * model came out with attributes missing (K = 1, a signed neuron where an unsigned one belongs). */
+static void attribute_oom(void **st) {
+  (void)st;
+  char path[1024];
+  TU_PATH(path, "models/mlp/model.onnx");
+  sf_graph *g;
+  assert_int_equal(sf_graph_load(path, &g), SF_OK);
+  sf_dataset calib = {0};
+  calib.n = 16; calib.c = 1; calib.h = 28; calib.w = 28;
+  calib.x = calloc(16 * 784, sizeof(float));
+  calib.labels = calloc(16, sizeof(int32_t));
+  for (int i = 0; i < 16 * 784; i++) calib.x[i] = (float)(i % 13) / 13.0f;
+  sf_convert_options o;
+  sf_convert_options_default(&o);
+  o.calib_samples = 16;
+  int failed = 0, k;
+  for (k = 1; k < 200; k++) {
+    sf_fault_fail_after(k);
+    sf_snn_model *m = NULL;
+    sf_status s = sf_convert(g, &calib, &o, &m);
+    sf_fault_fail_after(0);
+    if (s == SF_OK) {
+      sf_snn_model_free(m);
+      break; /* k is past the conversion's attribute allocations */
+    }
+    if (s != SF_ERR_NOMEM || !strstr(sf_last_error(), "out of memory")) fail_msg("allocation %d failed: %s (%s)", k, sf_status_name(s), sf_last_error());
+    failed++;
+  }
+  printf("  %d attribute allocations of a conversion failed in turn: each gave SF_ERR_NOMEM\n", failed);
+  assert_true(failed > 0 && k < 200);
+  sf_dataset_free(&calib);
+  sf_graph_free(g);
+}
+
 /* dynamic batching: full batches run at once, a partial one when its oldest sample has waited
  * the latency bound; every sample gets the prediction it gets when run alone */
 typedef struct { int64_t n; int pred[64]; } batch_results;
@@ -1205,7 +1242,7 @@ int main(void) {
     cmocka_unit_test(neuron_rounding), cmocka_unit_test(softmax_ec),     cmocka_unit_test(gelu_ec),
     cmocka_unit_test(layernorm_ec),    cmocka_unit_test(linear_ac),      cmocka_unit_test(product_streams),
     cmocka_unit_test(residual_add),    cmocka_unit_test(burst_levels),   cmocka_unit_test(binary_burst_counts),   cmocka_unit_test(sfm_integrity), cmocka_unit_test(sfm_crafted), cmocka_unit_test(extreme_weights),
-    cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),
+    cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(attribute_oom), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),
     cmocka_unit_test(vit_snn),         cmocka_unit_test(dynamic_batching), cmocka_unit_test(q8_kernels), cmocka_unit_test(q8_neuron_block),
     cmocka_unit_test(q8_row_kernels),  cmocka_unit_test(ec_rows_fused),
     cmocka_unit_test(chain_odd_widths), cmocka_unit_test(delta_coding), cmocka_unit_test(constant_output_refused),

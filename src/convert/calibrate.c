@@ -94,6 +94,7 @@ sf_status sf_calibrate(const sf_graph *src, const sf_dataset *calib, const sf_co
   int64_t B = opt->calib_batch < n ? opt->calib_batch : n;
   sf_graph *g = NULL;
   sf_session *s = NULL;
+  sf_tensor *outs = NULL;
   site_stats *ss = calloc((size_t)n_sites, sizeof *ss);
   int *site_in = malloc(sizeof(int) * (size_t)(n_sites ? n_sites : 1));
   sf_status st = SF_OK;
@@ -115,11 +116,13 @@ sf_status sf_calibrate(const sf_graph *src, const sf_dataset *calib, const sf_co
     ss[i].count = calloc((size_t)C, sizeof(uint64_t));
     if (!ss[i].hist || !ss[i].maxabs || !ss[i].count) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
   }
+  /* sf_session_run writes every output of the graph: room for all of them */
+  if (!(outs = calloc((size_t)(g->n_outputs ? g->n_outputs : 1), sizeof *outs))) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
   for (int64_t start = 0; start + B <= n; start += B) {
-    sf_tensor x = sf_dataset_batch(calib, start, B), outs[8] = {{0}};
+    sf_tensor x = sf_dataset_batch(calib, start, B);
     if (g->values[g->inputs[0]].t.ndim == 2) { x.ndim = 2; x.shape[1] = calib->c * calib->h * calib->w; }
     if ((st = sf_session_run(s, &x, outs))) goto done;
-    for (int k = 0; k < g->n_outputs && k < 8; k++) sf_tensor_free(&outs[k]);
+    for (int k = 0; k < g->n_outputs; k++) sf_tensor_free(&outs[k]);
 #pragma omp parallel for schedule(dynamic)
     for (int i = 0; i < n_sites; i++) {
       const sf_tensor *t = sf_session_value(s, g->values[site_in[i]].name);
@@ -156,6 +159,7 @@ sf_status sf_calibrate(const sf_graph *src, const sf_dataset *calib, const sf_co
         break;
       }
 done:
+  free(outs);
   if (ss)
     for (int i = 0; i < n_sites; i++) { free(ss[i].hist); free(ss[i].maxabs); free(ss[i].count); }
   free(ss);

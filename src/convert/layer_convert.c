@@ -123,7 +123,8 @@ static sf_status split_attention(sf_graph *g) {
     }
     snprintf(nm, sizeof nm, "%s/softmax", an);
     if (sf_graph_insert_node(g, pos, nm, "Softmax", "", 1, in4, 1, &p) < 0) return sf_error(SF_ERR_NOMEM, "out of memory");
-    sf_node_set_attr_int(&g->nodes[pos], "axis", -1);
+    sf_status ast = sf_node_set_attr_int(&g->nodes[pos], "axis", -1);
+    if (ast) return ast;
     pos++;
     /* the attention node itself becomes MatMul(P, V) */
     sf_node *mv = &g->nodes[pos];
@@ -249,12 +250,12 @@ static sf_status insert_neurons(sf_graph *g, const sf_convert_options *opt, cons
         if (sf_graph_insert_node(g, pos, nm, "Neuron", "spikeformer", 2, in2, 1, &out) < 0) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
         sf_node *nn = &g->nodes[pos];
         nn->def = sf_op_find("Neuron", "spikeformer");
-        sf_node_set_attr_int(nn, "signed", is_signed);
-        sf_node_set_attr_int(nn, "axis", axis);
-        sf_node_set_attr_string(nn, "model", sf_neuron_model_name(opt->snn.neuron_model));
-        sf_node_set_attr_int(nn, "levels", sf_convert_step_levels(opt));
-        if (sf_config_binary_bursts(&opt->snn)) sf_node_set_attr_int(nn, "code", 1);
-        sf_node_set_attr_float(nn, "leak", opt->snn.neuron_model == SF_NEURON_LIF ? opt->snn.leak : 1.0f);
+        if ((st = sf_node_set_attr_int(nn, "signed", is_signed)) || (st = sf_node_set_attr_int(nn, "axis", axis)) ||
+            (st = sf_node_set_attr_string(nn, "model", sf_neuron_model_name(opt->snn.neuron_model))) ||
+            (st = sf_node_set_attr_int(nn, "levels", sf_convert_step_levels(opt))) ||
+            (sf_config_binary_bursts(&opt->snn) && (st = sf_node_set_attr_int(nn, "code", 1))) ||
+            (st = sf_node_set_attr_float(nn, "leak", opt->snn.neuron_model == SF_NEURON_LIF ? opt->snn.leak : 1.0f)))
+          goto done;
         if ((st = sf_node_infer(g, pos))) goto done;
         if (pos <= i) i++;
         if (pos <= path_node) path_node++;

@@ -192,8 +192,7 @@ static sf_status fuse_layernorm(fctx *f, int idx) {
     if (nodes_to_kill[k] >= 0 && nodes_to_kill[k] != i_last) detach(f, &g->nodes[nodes_to_kill[k]]);
   sf_status st = rewrite(f, &g->nodes[i_last], "LayerNormalization", 3, in, note);
   if (st) return st;
-  sf_node_set_attr_int(&g->nodes[i_last], "axis", -1);
-  sf_node_set_attr_float(&g->nodes[i_last], "epsilon", (float)eps);
+  if ((st = sf_node_set_attr_int(&g->nodes[i_last], "axis", -1)) || (st = sf_node_set_attr_float(&g->nodes[i_last], "epsilon", (float)eps))) return st;
   f->n_fused[0]++;
   return SF_OK;
 }
@@ -225,7 +224,7 @@ static sf_status finish_gelu(fctx *f, sf_node *last, int x, int *kill, int nkill
     if (kill[k] >= 0 && &g->nodes[kill[k]] != last) detach(f, &g->nodes[kill[k]]);
   sf_status st = rewrite(f, last, "Gelu", 1, &x, note);
   if (st) return st;
-  sf_node_set_attr_string(last, "approximate", approx);
+  if ((st = sf_node_set_attr_string(last, "approximate", approx))) return st;
   f->n_fused[1]++;
   return SF_OK;
 }
@@ -352,7 +351,7 @@ static sf_status fuse_attention(fctx *f, int idx) {
   int in[4] = {q, kt, v, mask};
   sf_status st = rewrite(f, MV, "Attention", mask >= 0 ? 4 : 3, in, note);
   if (st) return st;
-  sf_node_set_attr_float(MV, "scale", (float)scale);
+  if ((st = sf_node_set_attr_float(MV, "scale", (float)scale))) return st;
   f->n_fused[2]++;
   return SF_OK;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "core/util.h"
 #include "spikeformer/log.h"
 
@@ -192,19 +193,22 @@ void sf_graph_free(sf_graph *g) {
 sf_attr *sf_node_add_attr(sf_node *n, const char *name, sf_attr_type type) {
   for (int i = 0; i < n->n_attr; i++)
     if (!strcmp(n->attrs[i].name, name)) {
+      char *nm = sf_fault_alloc() ? NULL : sf_strdup(name);
+      if (!nm) return NULL; /* the old value stays */
       attr_free(&n->attrs[i]);
       memset(&n->attrs[i], 0, sizeof n->attrs[i]);
-      n->attrs[i].name = sf_strdup(name);
+      n->attrs[i].name = nm;
       n->attrs[i].type = type;
       return &n->attrs[i];
     }
-  sf_attr *a = realloc(n->attrs, sizeof *a * (size_t)(n->n_attr + 1));
+  sf_attr *a = sf_fault_alloc() ? NULL : realloc(n->attrs, sizeof *a * (size_t)(n->n_attr + 1));
   if (!a) return NULL;
   n->attrs = a;
-  sf_attr *r = &a[n->n_attr++];
+  sf_attr *r = &a[n->n_attr];
   memset(r, 0, sizeof *r);
-  r->name = sf_strdup(name);
+  if (!(r->name = sf_fault_alloc() ? NULL : sf_strdup(name))) return NULL;
   r->type = type;
+  n->n_attr++;
   return r;
 }
 
@@ -242,24 +246,33 @@ int sf_node_attr_ints(const sf_node *n, const char *name, const int64_t **out) {
   return a->n;
 }
 
-void sf_node_set_attr_int(sf_node *n, const char *name, int64_t v) {
+static sf_status attr_oom(const sf_node *n, const char *name) {
+  return sf_error(SF_ERR_NOMEM, "out of memory setting attribute '%s' of node '%s'", name, n->name ? n->name : "?");
+}
+
+sf_status sf_node_set_attr_int(sf_node *n, const char *name, int64_t v) {
   sf_attr *a = sf_node_add_attr(n, name, SF_ATTR_INT);
-  if (a) a->i = v;
+  if (!a) return attr_oom(n, name);
+  a->i = v;
+  return SF_OK;
 }
 
-void sf_node_set_attr_float(sf_node *n, const char *name, float v) {
+sf_status sf_node_set_attr_float(sf_node *n, const char *name, float v) {
   sf_attr *a = sf_node_add_attr(n, name, SF_ATTR_FLOAT);
-  if (a) a->f = v;
+  if (!a) return attr_oom(n, name);
+  a->f = v;
+  return SF_OK;
 }
 
-void sf_node_set_attr_string(sf_node *n, const char *name, const char *v) {
+sf_status sf_node_set_attr_string(sf_node *n, const char *name, const char *v) {
   sf_attr *a = sf_node_add_attr(n, name, SF_ATTR_STRING);
-  if (a) a->s = sf_strdup(v);
+  if (!a || !(a->s = sf_fault_alloc() ? NULL : sf_strdup(v))) return attr_oom(n, name);
+  return SF_OK;
 }
 
 sf_status sf_node_set_attr_ints(sf_node *n, const char *name, const int64_t *v, int count) {
   sf_attr *a = sf_node_add_attr(n, name, SF_ATTR_INTS);
-  if (!a || !(a->ints = malloc(sizeof(int64_t) * (size_t)(count ? count : 1)))) return sf_error(SF_ERR_NOMEM, "out of memory");
+  if (!a || !(a->ints = malloc(sizeof(int64_t) * (size_t)(count ? count : 1)))) return attr_oom(n, name);
   if (count) memcpy(a->ints, v, sizeof(int64_t) * (size_t)count);
   a->n = count;
   return SF_OK;

@@ -89,9 +89,10 @@ float sf_node_attr_float(const sf_node *n, const char *name, float dflt);
 const char *sf_node_attr_string(const sf_node *n, const char *name, const char *dflt);
 /* ints attribute: returns count (or -1 if absent) and sets *out */
 int sf_node_attr_ints(const sf_node *n, const char *name, const int64_t **out);
-void sf_node_set_attr_int(sf_node *n, const char *name, int64_t v);
-void sf_node_set_attr_float(sf_node *n, const char *name, float v);
-void sf_node_set_attr_string(sf_node *n, const char *name, const char *v);
+/* Setters: SF_ERR_NOMEM (naming the node and attribute) when an allocation fails. */
+sf_status sf_node_set_attr_int(sf_node *n, const char *name, int64_t v);
+sf_status sf_node_set_attr_float(sf_node *n, const char *name, float v);
+sf_status sf_node_set_attr_string(sf_node *n, const char *name, const char *v);
 sf_status sf_node_set_attr_ints(sf_node *n, const char *name, const int64_t *v, int count);
 
 /* Deep copy of the structure; constant data is borrowed from src (src must outlive the copy),

@@ -12,6 +12,14 @@ static int fail(sf_builder *b, sf_status st) {
   return -1;
 }
 
+sf_status b_note(sf_builder *b, sf_status st) {
+  if (st && !b->status) b->status = st;
+  return st;
+}
+
+/* y, or -1 (recorded) when setting the attribute that makes it failed */
+static int attr_ok(sf_builder *b, int y, sf_status st) { return st ? fail(b, st) : y; }
+
 int b_has(sf_builder *b, const char *name) { return sf_safetensors_find(b->w, name) != NULL; }
 
 int b_weight(sf_builder *b, const char *name, int transpose) {
@@ -109,22 +117,20 @@ int b_layernorm(sf_builder *b, int x, const char *prefix, const char *wsuffix, c
   if (!b_has(b, wn)) { snprintf(wn, sizeof wn, "%s.gamma", prefix); snprintf(bn, sizeof bn, "%s.beta", prefix); }
   int in[3] = {x, b_weight(b, wn, 0), b_weight(b, bn, 0)};
   int y = b_op(b, "LayerNormalization", "spikeformer", 3, in);
-  if (y >= 0) {
-    sf_node_set_attr_int(b_last_node(b), "axis", -1);
-    sf_node_set_attr_float(b_last_node(b), "epsilon", eps);
-  }
+  if (y >= 0) y = attr_ok(b, y, sf_node_set_attr_int(b_last_node(b), "axis", -1));
+  if (y >= 0) y = attr_ok(b, y, sf_node_set_attr_float(b_last_node(b), "epsilon", eps));
   return y;
 }
 
 int b_act(sf_builder *b, int x, const char *act) {
   if (!strcmp(act, "gelu")) {
     int y = b_op(b, "Gelu", "spikeformer", 1, &x);
-    if (y >= 0) sf_node_set_attr_string(b_last_node(b), "approximate", "none");
+    if (y >= 0) y = attr_ok(b, y, sf_node_set_attr_string(b_last_node(b), "approximate", "none"));
     return y;
   }
   if (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh") || !strcmp(act, "gelu_fast")) {
     int y = b_op(b, "Gelu", "spikeformer", 1, &x);
-    if (y >= 0) sf_node_set_attr_string(b_last_node(b), "approximate", "tanh");
+    if (y >= 0) y = attr_ok(b, y, sf_node_set_attr_string(b_last_node(b), "approximate", "tanh"));
     return y;
   }
   if (!strcmp(act, "relu")) return b_op(b, "Relu", "", 1, &x);
@@ -161,7 +167,7 @@ int b_merge_heads(sf_builder *b, int x, int d) {
 int b_attention(sf_builder *b, int q, int kt, int v, int mask, float scale) {
   int in[4] = {q, kt, v, mask};
   int y = b_op(b, "Attention", "spikeformer", mask >= 0 ? 4 : 3, in);
-  if (y >= 0) sf_node_set_attr_float(b_last_node(b), "scale", scale);
+  if (y >= 0) y = attr_ok(b, y, sf_node_set_attr_float(b_last_node(b), "scale", scale));
   return y;
 }
 
@@ -177,7 +183,7 @@ int b_take_token(sf_builder *b, int x, int64_t index) {
   *(int64_t *)t.data = index;
   int in[2] = {x, b_const_tensor(b, "token_index", &t)};
   int y = b_op(b, "Gather", "", 2, in);
-  if (y >= 0) sf_node_set_attr_int(b_last_node(b), "axis", 1);
+  if (y >= 0) y = attr_ok(b, y, sf_node_set_attr_int(b_last_node(b), "axis", 1));
   return y;
 }
 

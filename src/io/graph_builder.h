@@ -40,4 +40,7 @@ int b_take_token(sf_builder *b, int x, int64_t index);
 int b_rows_like(sf_builder *b, int table, int like, int axis);
 int b_input(sf_builder *b, const char *name, sf_dtype dt, int ndim, const int64_t *shape);
 
+/* Record st as the builder's failure (the first one wins); returns st. */
+sf_status b_note(sf_builder *b, sf_status st);
+
 #endif

@@ -124,12 +124,12 @@ static sf_status build_vit(sf_builder *b, cfg *c, int classifier) {
   int64_t rest[2] = {1, D};
   int cat_in[2] = {nb, b_const_i64(b, "cls_shape", rest, 2)};
   int cshape = b_op(b, "Concat", "", 2, cat_in);
-  if (cshape >= 0) sf_node_set_attr_int(b_last_node(b), "axis", 0);
+  if (cshape >= 0) b_note(b, sf_node_set_attr_int(b_last_node(b), "axis", 0));
   int ex_in[2] = {cls, cshape};
   int cls_b = b_op(b, "Expand", "", 2, ex_in);
   int cc_in[2] = {cls_b, tr};
   int h = b_op(b, "Concat", "", 2, cc_in);
-  if (h >= 0) sf_node_set_attr_int(b_last_node(b), "axis", 1);
+  if (h >= 0) b_note(b, sf_node_set_attr_int(b_last_node(b), "axis", 1));
   wname(b, n1, sizeof n1, P, "embeddings.position_embeddings");
   h = b_add(b, h, b_weight(b, n1, 0));
   int dh = D / H;
@@ -181,7 +181,7 @@ static sf_status build_vit(sf_builder *b, cfg *c, int classifier) {
 /* extended additive mask from attention_mask [N, S] int: (1 - m) * min -> [N, 1, 1, S] */
 static int padding_mask(sf_builder *b, int mask) {
   int m = b_op(b, "Cast", "", 1, &mask);
-  if (m >= 0) sf_node_set_attr_int(b_last_node(b), "to", 1);
+  if (m >= 0) b_note(b, sf_node_set_attr_int(b_last_node(b), "to", 1));
   int sub_in[2] = {b_const_f32(b, "one", 1.0f), m};
   int inv = b_op(b, "Sub", "", 2, sub_in);
   int mul_in[2] = {inv, b_const_f32(b, "fmin", -FLT_MAX)};
@@ -345,7 +345,8 @@ static sf_status build_gpt2(sf_builder *b, cfg *c, int lm_head) {
     int idx = sf_graph_add_node(b->g, name, "Split", "", 1, sp_in, 3, outs);
     if (idx < 0) return sf_error(SF_ERR_NOMEM, "out of memory");
     b->g->nodes[idx].def = sf_op_find("Split", "");
-    sf_node_set_attr_int(&b->g->nodes[idx], "axis", 2);
+    sf_status ast = sf_node_set_attr_int(&b->g->nodes[idx], "axis", 2);
+    if (ast) return ast;
     int q = b_split_heads(b, outs[0], H, dh, 0), kt = b_split_heads(b, outs[1], H, dh, 1), v = b_split_heads(b, outs[2], H, dh, 0);
     int att = b_merge_heads(b, b_attention(b, q, kt, v, mask, scale), D);
     snprintf(w, sizeof w, "%s.attn.c_proj.weight", pre);

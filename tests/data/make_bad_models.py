@@ -64,3 +64,39 @@ save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "unconve
 x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
 g = helper.make_graph([helper.make_node("Relu", ["x"], ["h"], name="act")], "g", [x], [])
 save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "no_outputs.onnx")
+
+# onnx_conformance's guard: a case whose op imports but is refused at run time (Range over float
+# inputs: a shape computed from data) must fail the harness, not pass as a skip
+import shutil as _sh
+_sh.rmtree(os.path.join(here, "conformance_guard"), ignore_errors=True)
+case = os.path.join(here, "conformance_guard", "test_range_runtime_bounds")
+os.makedirs(os.path.join(case, "test_data_set_0"), exist_ok=True)
+ins = [helper.make_tensor_value_info(nm, TensorProto.FLOAT, []) for nm in ("start", "limit", "delta")]
+yo = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None])
+g = helper.make_graph([helper.make_node("Range", ["start", "limit", "delta"], ["y"], name="range")], "g", ins, [yo])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), os.path.join(case, "model.onnx"))
+for k, (v, nm) in enumerate([(1.0, "start"), (5.0, "limit"), (1.5, "delta")]):
+    with open(os.path.join(case, "test_data_set_0", "input_%d.pb" % k), "wb") as f:
+        f.write(numpy_helper.from_array(np.array(v, np.float32), nm).SerializeToString())
+with open(os.path.join(case, "test_data_set_0", "output_0.pb"), "wb") as f:
+    f.write(numpy_helper.from_array(np.arange(1.0, 5.0, 1.5, dtype=np.float32), "y").SerializeToString())
+
+# a model of constants only: it takes no input and still runs (`spikeformer run` once refused it)
+yc = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2])
+a = numpy_helper.from_array(np.array([[1, 2], [3, 4]], np.float32), "a")
+b = numpy_helper.from_array(np.array([[10, 20], [30, 40]], np.float32), "b")
+g = helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"], name="sum")], "g", [], [yc], [a, b])
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "constants_only.onnx")
+
+# a classifier with more than 8 outputs (eval, optimize and report once kept outputs in arrays of 8)
+xi = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1, 28, 28])
+w = numpy_helper.from_array((np.random.RandomState(0).randn(784, 10) * 0.05).astype(np.float32), "w")
+shape = numpy_helper.from_array(np.array([-1, 784], np.int64), "flat_shape")
+nodes = [helper.make_node("Reshape", ["x", "flat_shape"], ["flat"], name="flatten"),
+         helper.make_node("MatMul", ["flat", "w"], ["logits"], name="head")]
+outs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None)]
+for k in range(11):
+    nodes.append(helper.make_node("Relu", ["logits"], ["extra_%d" % k], name="extra_%d" % k))
+    outs.append(helper.make_tensor_value_info("extra_%d" % k, TensorProto.FLOAT, None))
+g = helper.make_graph(nodes, "g", [xi], outs, [w, shape])
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "many_outputs.onnx")
