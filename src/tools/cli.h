@@ -93,6 +93,23 @@ void cli_progress_fn(const char *what, int64_t done, int64_t total, void *user);
 /* Finish the line of a bar that was drawn. */
 void cli_progress_end(cli_progress *p);
 
+/* The SpikingConfig flags of convert and config (F: the offset of an sf_spiking_config). */
+#define CLI_CONFIG_OPTIONS(F)                                                                                                                         \
+  {.name = "--timesteps", .kind = CLI_CONFIG, .arg = "T", .offset = F, .help = "timesteps the thresholds are tuned for (convert default 16)", .key = "timesteps"},          \
+  {.name = "--neuron", .kind = CLI_CONFIG, .arg = "M", .offset = F, .help = "if | lif | burst (convert default burst)", .key = "neuron_model"},                               \
+  {.name = "--burst-levels", .kind = CLI_CONFIG, .arg = "K", .offset = F, .help = "spikes per step of a burst neuron (default 4)", .key = "burst_levels"},                     \
+  {.name = "--burst-code", .kind = CLI_CONFIG, .arg = "C", .offset = F, .help = "unary (default) | binary: how a burst of k spikes travels; binary sends one spike per set bit "     \
+                                             "of k, weighted 2^bit: popcount(k) synaptic events instead of k, same sums", .key = "burst_code"}, \
+  {.name = "--leak", .kind = CLI_CONFIG, .arg = "B", .offset = F, .help = "LIF leak factor (default 0.99)", .key = "leak"},                                                    \
+  {.name = "--coding", .kind = CLI_CONFIG, .arg = "C", .offset = F, .help = "rate (default) | delta: rate coding re-sends every activation at every step (its mean over T "          \
+                                         "steps is the value); delta coding (sigma-delta, Loihi 2's SDNN neurons) sends a value once and then "  \
+                                         "only its changes, thresholds of R / (K T), bursts of up to 127 per step", .key = "coding"},       \
+  {.name = "--encoding", .kind = CLI_CONFIG, .arg = "E", .offset = F, .help = "input encoding stored with the model: rate | direct | latency", .key = "spike_encoding"},     \
+  {.name = "--seed", .kind = CLI_CONFIG, .arg = "N", .offset = F, .help = "seed of the random streams (rate encoding)", .key = "seed"},                                      \
+  {.name = "--config", .kind = CLI_CONFIG, .arg = "FILE", .offset = F, .help = "SpikingConfig keys from a JSON file (see 'spikeformer config --help')", .key = "@"},         \
+  {.name = "--set", .kind = CLI_CONFIG, .arg = "KEY=VALUE", .offset = F, .help = "one SpikingConfig key", .key = "="}
+
+
 /* The commands (one file each). */
 extern const cli_command cmd_analyze, cmd_convert, cmd_eval, cmd_profile, cmd_run, cmd_validate, cmd_optimize, cmd_report, cmd_ops,
     cmd_config, cmd_version;

@@ -17,21 +17,6 @@ typedef struct {
 static const char *const policies[] = {"max", "percentile", "mse", NULL};
 static const char *const natives[] = {"gelu", NULL};
 #define A(f) offsetof(convert_args, f)
-#define CONFIG_OPTIONS(F)                                                                                                                         \
-  {.name = "--timesteps", .kind = CLI_CONFIG, .arg = "T", .offset = F, .help = "timesteps the thresholds are tuned for (convert default 16)", .key = "timesteps"},          \
-  {.name = "--neuron", .kind = CLI_CONFIG, .arg = "M", .offset = F, .help = "if | lif | burst (convert default burst)", .key = "neuron_model"},                               \
-  {.name = "--burst-levels", .kind = CLI_CONFIG, .arg = "K", .offset = F, .help = "spikes per step of a burst neuron (default 4)", .key = "burst_levels"},                     \
-  {.name = "--burst-code", .kind = CLI_CONFIG, .arg = "C", .offset = F, .help = "unary (default) | binary: how a burst of k spikes travels; binary sends one spike per set bit "     \
-                                             "of k, weighted 2^bit: popcount(k) synaptic events instead of k, same sums", .key = "burst_code"}, \
-  {.name = "--leak", .kind = CLI_CONFIG, .arg = "B", .offset = F, .help = "LIF leak factor (default 0.99)", .key = "leak"},                                                    \
-  {.name = "--coding", .kind = CLI_CONFIG, .arg = "C", .offset = F, .help = "rate (default) | delta: rate coding re-sends every activation at every step (its mean over T "          \
-                                         "steps is the value); delta coding (sigma-delta, Loihi 2's SDNN neurons) sends a value once and then "  \
-                                         "only its changes, thresholds of R / (K T), bursts of up to 127 per step", .key = "coding"},       \
-  {.name = "--encoding", .kind = CLI_CONFIG, .arg = "E", .offset = F, .help = "input encoding stored with the model: rate | direct | latency", .key = "spike_encoding"},     \
-  {.name = "--seed", .kind = CLI_CONFIG, .arg = "N", .offset = F, .help = "seed of the random streams (rate encoding)", .key = "seed"},                                      \
-  {.name = "--config", .kind = CLI_CONFIG, .arg = "FILE", .offset = F, .help = "SpikingConfig keys from a JSON file (see 'spikeformer config --help')", .key = "@"},         \
-  {.name = "--set", .kind = CLI_CONFIG, .arg = "KEY=VALUE", .offset = F, .help = "one SpikingConfig key", .key = "="}
-
 static const cli_option options[] = {
     {.name = "--calib", .kind = CLI_STR, .arg = "DIR", .offset = A(calib), .help = "calibration data (its train split; default " SF_DEFAULT_DATA_DIR ")"},
     {.name = "--output", .alias = "-o", .kind = CLI_STR, .arg = "OUT.sfm", .offset = A(out), .help = "the converted model"},
@@ -44,7 +29,7 @@ static const cli_option options[] = {
     {.name = "--spike-native", .kind = CLI_CHOICE, .arg = "gelu", .offset = A(spike_native), .help = "replace GELU by ReLU (an unsigned IF neuron): no float GELU at runtime, "
                                                                   "costs accuracy (softmax and LayerNorm have no spike-native form here)", .choices = natives},
     {.name = "--calib-samples", .kind = CLI_INT, .arg = "N", .offset = A(calib_samples), .help = "calibration images (default 512)", .lo = 1, .hi = 1 << 20},
-    CONFIG_OPTIONS(A(snn)),
+    CLI_CONFIG_OPTIONS(A(snn)),
     {.name = NULL}};
 
 static void defaults(void *p) {
@@ -142,27 +127,3 @@ const cli_command cmd_convert = {
     "thresholds on training images, inserts spiking neurons wherever an op needs spikes, gives every node its\n"
     "spiking mode, and writes a checksummed .sfm file.",
     options, sizeof(convert_args), defaults, run, 1, 1, "MODEL"};
-
-/* spikeformer config: the effective SpikingConfig */
-typedef struct {
-  cli_head h;
-  sf_spiking_config snn;
-} config_args;
-
-static const cli_option config_options[] = {CONFIG_OPTIONS(offsetof(config_args, snn)), {.name = NULL}};
-
-static void config_defaults(void *p) { sf_config_default(&((config_args *)p)->snn); }
-
-static int config_run(void *p) {
-  char *j = sf_config_to_json(&((config_args *)p)->snn);
-  if (!j) return cli_fail(sf_error(SF_ERR_NOMEM, "out of memory"));
-  printf("%s\n", j);
-  free(j);
-  return 0;
-}
-
-const cli_command cmd_config = {
-    "config", "[--config FILE] [--set KEY=VALUE]... [flags]", "the effective SpikingConfig (defaults, --config FILE, flags) as JSON",
-    "Prints the effective SpikingConfig as JSON: the defaults (timesteps 32, LIF, rate coding), then the keys of\n"
-    "--config FILE, then each flag in order. The same flags are accepted by the commands that convert models.",
-    config_options, sizeof(config_args), config_defaults, config_run, 0, 0, "argument"};

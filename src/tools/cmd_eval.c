@@ -5,58 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cmd_eval.h"
 
-typedef struct {
-  cli_head h;
-  const char *data, *json, *predictions, *split, *encoding, *backend, *path, *quant, *decoder, *schedule, *mlflow, *energy_models;
-  int64_t limit, batch, timesteps;
-  int no_ann, profile;
-} eval_args;
-
-static const char *const encodings[] = {"direct", "rate", "latency", NULL};
-static const char *const paths[] = {"auto", "dense", "event", "bitpacked", NULL};
-static const char *const quants[] = {"float", "int8", NULL};
-static const char *const decoders[] = {"membrane", "count", NULL};
-static const char *const schedules[] = {"auto", "step", NULL};
 static const char *const splits[] = {"test", "train", NULL};
-
-#define A(f) offsetof(eval_args, f)
-#define SNN_OPTIONS                                                                                                                          \
-  {.name = "--data", .kind = CLI_STR, .arg = "DIR", .offset = A(data), .help = "labelled data: IDX (MNIST layout, .gz or raw) or NPY folder (default " SF_DEFAULT_DATA_DIR ")"}, \
-  {.name = "--limit", .kind = CLI_INT, .arg = "N", .offset = A(limit), .help = "only the first N samples", .lo = 1, .hi = 9.2e18},                                                        \
-  {.name = "--batch", .kind = CLI_INT, .arg = "N", .offset = A(batch), .help = "samples run together (default: about 256, or 128 per thread where that is more, the data split "  \
-                                             "into equal batches)", .lo = 1, .hi = 65536},                                                            \
-  {.name = "--json", .kind = CLI_STR, .arg = "FILE", .offset = A(json), .help = "write the results as JSON"},                                                                 \
-  {.name = "--timesteps", .kind = CLI_INT, .arg = "T", .offset = A(timesteps), .help = "spiking models: run T steps (default: the T it was converted for)", .lo = 1, .hi = 100000},       \
-  {.name = "--encoding", .kind = CLI_CHOICE, .arg = "E", .offset = A(encoding), .help = "spiking models: input encoding, direct (default), rate or latency", .choices = encodings}, \
-  {.name = "--decoder", .kind = CLI_CHOICE, .arg = "D", .offset = A(decoder), .help = "spiking models: membrane (default) or count", .choices = decoders},                         \
-  {.name = "--backend", .kind = CLI_STR, .arg = "NAME", .offset = A(backend), .help = "spiking models: the backend to run on (default cpu)"},                                 \
-  {.name = "--path", .kind = CLI_CHOICE, .arg = "P", .offset = A(path), .help = "cpu backend: synaptic path auto (default), dense, event or bitpacked (same spikes)", .choices = paths}, \
-  {.name = "--quant", .kind = CLI_CHOICE, .arg = "Q", .offset = A(quant), .help = "cpu backend: float (default) or int8 (int8 weights, int32 accumulators and membranes)", .choices = \
-   quants},                                                                                                                                \
-  {.name = "--schedule", .kind = CLI_CHOICE, .arg = "S", .offset = A(schedule), .help = "cpu backend: auto (default; a feed-forward int8 chain runs one sample through a block " \
-                                                      "of steps, layer after layer) or step (every layer over the batch at each step)", .choices = schedules}, \
-  {.name = "--no-ann", .kind = CLI_FLAG, .offset = A(no_ann), .help = "spiking models: do not run the ANN beside it"},                                          \
-  {.name = "--energy-models", .kind = CLI_STR, .arg = "DIR", .offset = A(energy_models), .help = "profile: energy models folder (default: the installed data/energy)"},     \
-  {.name = "--mlflow", .kind = CLI_STR, .arg = "DIR", .offset = A(mlflow), .help = "spiking models: log the run to an MLflow file store"}
-
 static const cli_option eval_options[] = {
     SNN_OPTIONS,
     {.name = "--split", .kind = CLI_CHOICE, .arg = "S", .offset = A(split), .help = "ANNs: test (default) or train", .choices = splits},
     {.name = "--predictions", .kind = CLI_STR, .arg = "FILE", .offset = A(predictions), .help = "ANNs: write the predicted class of every sample (int64 .npy)"},
     {.name = NULL}};
-static const cli_option profile_options[] = {SNN_OPTIONS, {.name = NULL}};
 
-static void defaults(void *p) {
+void cmd_eval_defaults(void *p) {
   eval_args *a = p;
   a->data = SF_DEFAULT_DATA_DIR;
   a->split = "test";
-}
-
-static void profile_defaults(void *p) {
-  defaults(p);
-  ((eval_args *)p)->profile = 1;
 }
 
 static int run_ann(eval_args *a, const char *model) {
@@ -258,7 +219,7 @@ out:
   return st ? cli_fail(st) : 0;
 }
 
-static int run(void *p) {
+int cmd_eval_run(void *p) {
   eval_args *a = p;
   const char *model = a->h.pos[0];
   if (cli_is_sfm(model)) return run_snn(a, model);
@@ -274,13 +235,4 @@ const cli_command cmd_eval = {
     "firing rates, synaptic operations, and the spike purity (the share of operations that are accumulates\n"
     "triggered by spikes, versus multiply-accumulates and float function evaluations). --quant int8 runs the\n"
     "layers fed by spikes on int8 weights with int32 accumulators and every neuron with an int32 membrane.",
-    eval_options, sizeof(eval_args), defaults, run, 1, 1, "MODEL"};
-
-const cli_command cmd_profile = {
-    "profile", "OUT.sfm [options]", "per-layer operations and energy under each energy model, beside the ANN",
-    "EnergyAnalyzer: runs the spiking network like 'eval' and reports per layer the synaptic operations, MACs,\n"
-    "neuron updates, spikes and the energy under every model in the energy-model folder (one JSON file per model,\n"
-    "each naming its sources), beside the ANN's energy under the same model, and the ANN beside the SNN at every\n"
-    "T. Measures with RAPL / NVML where the machine allows and says why not otherwise. The JSON has\n"
-    "energy_ratio_45nm (SNN / ANN) and per-layer energies.",
-    profile_options, sizeof(eval_args), profile_defaults, run, 1, 1, "OUT.sfm"};
+    eval_options, sizeof(eval_args), cmd_eval_defaults, cmd_eval_run, 1, 1, "MODEL"};

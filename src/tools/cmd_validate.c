@@ -1,10 +1,9 @@
-/* spikeformer validate | ops | version: small commands over the library. */
+/* spikeformer validate OUT.sfm: ArchitectureValidator over a converted model. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
-/* ---- validate OUT.sfm ---- */
 typedef struct {
   cli_head h;
   int64_t max_fan_in, max_neurons_per_core;
@@ -47,29 +46,3 @@ const cli_command cmd_validate = {
     "constraints stored in the model's SpikingConfig).",
     validate_options, sizeof(validate_args), NULL, validate_run, 1, 1, "OUT.sfm"};
 
-/* ---- ops ---- */
-static const cli_option no_options[] = {{.name = NULL}};
-
-static int ops_run(void *p) {
-  (void)p;
-  for (int i = 0; i < sf_op_count(); i++) {
-    const char *type, *domain, *summary;
-    sf_op_describe(i, &type, &domain, &summary);
-    printf("%-12s %-20s %s\n", *domain ? domain : "onnx", type, summary);
-  }
-  return 0;
-}
-
-const cli_command cmd_ops = {"ops", "", "the ONNX and fused ops the importer and executor support",
-                             "Lists the ops the importer and the float executor support (domain 'spikeformer' = fused by SpikeFormer's passes).",
-                             no_options, sizeof(cli_head), NULL, ops_run, 0, 0, "argument"};
-
-/* ---- version ---- */
-static int version_run(void *p) {
-  (void)p;
-  printf("spikeformer %s\nBLAS: OpenBLAS, %s kernels%s\n", sf_version(), sf_blas_core(), getenv("OPENBLAS_CORETYPE") ? " (OPENBLAS_CORETYPE)" : "");
-  return 0;
-}
-
-const cli_command cmd_version = {"version", "", "print the version (and the BLAS kernels in use)", "Prints the version and the OpenBLAS kernels in use.",
-                                 no_options, sizeof(cli_head), NULL, version_run, 0, 0, "argument"};
