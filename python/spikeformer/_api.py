@@ -479,7 +479,8 @@ class Model:
 
     def analyze(self, batch: int = 1, seq_len: int = 16, fuse: bool = True, full: bool = False) -> Any:
         """Per-node report: op, output shape, parameters, MACs, and how the node converts to spikes
-        (sf_analyze_model + sf_model_report_json, as ``spikeformer analyze --json``).
+        (sf_analyze_model + sf_model_report_json, as ``spikeformer analyze --json``). The GIL is
+        released while the library works.
 
         Args:
             batch: batch size the shapes are for.
@@ -549,6 +550,7 @@ class Model:
     def evaluate(self, data: Union[None, PathLike, Dataset] = None, limit: Optional[int] = None, split: str = "test",
                  batch: Optional[int] = None, progress: Progress = False, predictions: bool = False) -> Dict[str, Any]:
         """Accuracy of the first output on a labelled set (sf_eval_ann, as ``spikeformer eval MODEL``).
+        The GIL is released while the library works.
 
         Args:
             data: data folder (IDX or NPY; default the CLI's) or a :class:`Dataset`.
@@ -859,14 +861,15 @@ class SNNModel:
                 batch: Optional[int] = None, ann: bool = True, backend: str = "cpu", energy_dir: Optional[PathLike] = None,
                 progress: Progress = False, mlflow: Optional[PathLike] = None, **backend_options: Any) -> Dict[str, Any]:
         """:meth:`evaluate` with the energy per layer, per model and at every T under each energy
-        model, beside the ANN's (as ``spikeformer profile --json``)."""
+        model, beside the ANN's (as ``spikeformer profile --json``). The GIL is released while the
+        library works."""
         return self._eval(True, data, timesteps, limit, batch, ann, backend, energy_dir, progress, mlflow, backend_options)
 
     def report(self, path: PathLike, data: Union[None, PathLike, Dataset] = None, limit: Optional[int] = 1000,
                timesteps: Optional[int] = None, optimize_json: Union[None, PathLike, Mapping[str, Any]] = None,
                progress: Progress = False) -> Dict[str, Any]:
         """Write the self-contained HTML dashboard (sf_report_evaluate + sf_report_html, as
-        ``spikeformer report OUT.sfm -o FILE.html``).
+        ``spikeformer report OUT.sfm -o FILE.html``). The GIL is released while the library works.
 
         Args:
             path: the .html file.
@@ -935,6 +938,7 @@ def _model_arg(model: Union[Model, PathLike]) -> Model:
 def convert(model: Union[Model, PathLike], calib: Union[None, PathLike, Dataset] = None, validate: bool = True,
             **options: Any) -> SNNModel:
     """Calibrate and convert an ANN into a spiking network (sf_convert, as ``spikeformer convert``).
+    The GIL is released while the library works.
 
     Args:
         model: a :class:`Model` (or a path to load).
@@ -993,7 +997,8 @@ def optimize(model: Union[Model, PathLike], max_drop: float, calib: Union[None, 
              data: Union[None, PathLike, Dataset] = None, progress: Progress = False, mlflow: Optional[PathLike] = None,
              **options: Any) -> Tuple[SNNModel, Dict[str, Any]]:
     """Search neuron type, threshold policy, T and per-layer thresholds for the least energy within
-    an accuracy drop (sf_optimize, as ``spikeformer optimize``).
+    an accuracy drop (sf_optimize, as ``spikeformer optimize``). The GIL is released while the
+    library works (minutes on a full test set).
 
     Args:
         model: a :class:`Model` (or a path).

@@ -19,6 +19,10 @@ Where the library is found, in order:
      ``<prefix>/lib/pythonX.Y/site-packages/spikeformer/`` (``make install PREFIX=...``);
   4. the repository's ``build/libspikeformer.so`` when the package is used from the source tree;
   5. ``ctypes.util.find_library("spikeformer")``.
+It is loaded on the first call (so ``import spikeformer`` always works and a missing library raises
+:class:`spikeformer.Error` from that call). The energy models installed with the package (bundled
+by pip, or ``<prefix>/share/spikeformer/energy``) are announced to the library at import through
+``SPIKEFORMER_ENERGY_DIR``, unless that is set already.
 """
 from __future__ import annotations
 
@@ -295,15 +299,25 @@ def _candidates() -> List[Tuple[str, str]]:
     return out
 
 
-def _energy_dir_for(how: str, path: str) -> Optional[Path]:
-    """The energy-model folder that goes with the library found this way, if the package knows it."""
+def _packaged_energy_dir() -> Optional[Path]:
+    """The energy models installed with the package: bundled by pip, or PREFIX/share/spikeformer/energy
+    beside PREFIX/lib/libspikeformer.so.0 when the package sits in PREFIX/lib/pythonX.Y/site-packages."""
     if (BUNDLED_DIR / "energy").is_dir():
         return BUNDLED_DIR / "energy"
-    if how == "installed prefix":
-        d = Path(path).resolve().parent.parent / "share" / "spikeformer" / "energy"
-        if d.is_dir():
+    if len(PACKAGE_DIR.parents) > 3:
+        prefix = PACKAGE_DIR.parents[3]
+        d = prefix / "share" / "spikeformer" / "energy"
+        if (prefix / "lib" / LIBNAME).exists() and d.is_dir():
             return d
     return None
+
+
+# The library reads SPIKEFORMER_ENERGY_DIR in sf_energy_default_dir(): point it at the package's
+# energy models at import, before any call (a value already set wins).
+if not os.environ.get("SPIKEFORMER_ENERGY_DIR"):
+    _energy = _packaged_energy_dir()
+    if _energy is not None:
+        os.environ["SPIKEFORMER_ENERGY_DIR"] = str(_energy)
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -351,10 +365,6 @@ def lib() -> ctypes.CDLL:
             if not is_name and not os.path.exists(path):
                 tried.append(f"  {how}: {path} (not there)")
                 continue
-            energy = _energy_dir_for(how, path)
-            if energy is not None and not os.environ.get("SPIKEFORMER_ENERGY_DIR"):
-                # the library reads this in sf_energy_default_dir(); set before the first call
-                os.environ["SPIKEFORMER_ENERGY_DIR"] = str(energy)
             try:
                 handle = ctypes.CDLL(path)
             except OSError as e:

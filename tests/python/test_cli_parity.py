@@ -194,3 +194,21 @@ def test_ops_config_version(work):
         json.loads(cli("config", "--timesteps", 4, "--neuron", "if", "--set", "hardware_constraints.max_fan_in=256").stdout)
     assert cli("version").stdout.startswith(f"spikeformer {sf.version()}\n")
     assert [b["name"] for b in sf.backends()] == ["cpu"] and "quant" in sf.backends()[0]["options"]
+
+
+@pytest.mark.parametrize("name", ["gpt2_lm", "bert_cls"])
+def test_text_model_run(work, name):
+    """Token models: int64 inputs by name, the attention mask left out (all ones) or given."""
+    d = ROOT / "models/hf_text" / name
+    ids = np.load(d / "input_ids.npy")
+    out = work / f"text_{name}"
+    cli("run", d, "--input", f"input_ids={d / 'input_ids.npy'}", "-o", out)
+    m = sf.load(str(d))
+    got = m.run({"input_ids": ids})
+    assert list(got) == m.outputs
+    for i, k in enumerate(m.outputs):
+        assert np.array_equal(got[k], np.load(out / f"output_{i}.npy"))
+    if (d / "attention_mask.npy").exists():
+        mask = np.load(d / "attention_mask.npy")
+        cli("run", d, "--input", f"input_ids={d / 'input_ids.npy'}", "--input", f"attention_mask={d / 'attention_mask.npy'}", "-o", out / "m")
+        assert np.array_equal(m.run({"input_ids": ids, "attention_mask": mask})[m.outputs[0]], np.load(out / "m" / "output_0.npy"))

@@ -22,7 +22,7 @@ def clean_env(**extra):
 
 def test_pip_install_bundles_library(tmp_path):
     copy_package(tmp_path / "python")
-    lib = os.environ.get("SPIKEFORMER_LIB", str(ROOT / "build" / "libspikeformer.so"))
+    lib = os.path.abspath(os.environ.get("SPIKEFORMER_LIB", str(ROOT / "build" / "libspikeformer.so")))
     site = tmp_path / "site"
     r = subprocess.run(PIP + ["--target", str(site), str(tmp_path / "python")], capture_output=True, text=True,
                        env=clean_env(SPIKEFORMER_LIB=lib, SPIKEFORMER_ENERGY_DIR=str(ROOT / "data" / "energy")))
