@@ -7,11 +7,14 @@ BUILD_PKGS="build-essential cmake pkg-config clang llvm libclang-rt-14-dev valgr
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev libcjson-dev zlib1g-dev \
   libopenblas-dev libopenblas0-openmp libsodium-dev libhdf5-dev libmicrohttpd-dev libcmocka-dev"
 DATA_PKGS="dataset-fashion-mnist libonnx-testdata chromium"  # chromium: headless rendering test of the HTML report
-# Python is only needed to regenerate the committed reference fixtures (models/*.py), not to build or test.
-PY_PKGS="python3-numpy python3-torch python3-onnx"
+# The Python package (python/) and its tests (tests/python: pytest, from_torch against PyTorch, the
+# matplotlib example, pip install of the package), with Debian's /usr/bin/python3.
+PY_PKGS="python3-numpy python3-pytest python3-torch python3-matplotlib python3-setuptools python3-pip"
+# Only to regenerate the committed reference fixtures (models/*.py).
+FIXTURE_PKGS="python3-onnx"
 
-want="$BUILD_PKGS $DATA_PKGS"
-[ "${SF_WITH_PYTHON:-0}" = 1 ] && want="$want $PY_PKGS"
+want="$BUILD_PKGS $DATA_PKGS $PY_PKGS"
+[ "${SF_WITH_PYTHON:-0}" = 1 ] && want="$want $FIXTURE_PKGS"
 
 missing=""
 for p in $want; do

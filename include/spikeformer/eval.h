@@ -148,6 +148,11 @@ SF_API int64_t sf_eval_default_batch(int64_t n);
 SF_API int sf_file_is_sfm(const char *path);
 /* Free memory the library allocated and handed over (a tensor's data taken from it, JSON text). */
 SF_API void sf_free(void *p);
+/* sizeof a public struct by its type name ("sf_tensor", "sf_eval_options", ...; every struct a front end
+ * allocates or mirrors), or 0 for a name it does not know: bindings that reach the library through a
+ * foreign-function interface (Python's ctypes) check their copies of the layouts against the library
+ * they loaded, and size the structs they only pass along. */
+SF_API size_t sf_struct_size(const char *name);
 /* Write text to a file atomically (a temporary file renamed into place): for front ends that write
  * what these functions return. */
 SF_API sf_status sf_write_text_file(const char *path, const char *text);

@@ -83,6 +83,9 @@ SF_API sf_status sf_optimize(const sf_graph *ann, const char *name, const sf_dat
 SF_API char *sf_optimize_json(const sf_optimize_result *r);
 SF_API sf_status sf_optimize_log_mlflow(const sf_optimize_result *r, const char *store_dir);
 SF_API void sf_optimize_result_free(sf_optimize_result *r);
+/* Hand the optimised model (r->result) over to the caller, who frees it with sf_snn_model_free;
+ * the result no longer holds it (sf_optimize_result_free leaves it alone). NULL if already taken. */
+SF_API sf_snn_model *sf_optimize_result_take_model(sf_optimize_result *r);
 
 #ifdef __cplusplus
 }
