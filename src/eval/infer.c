@@ -134,14 +134,12 @@ static sf_status prepare_snn(const sf_snn_model *m, const char *backend, const s
   return st;
 }
 
-sf_status sf_infer_snn(const sf_snn_model *m, const char *backend, const sf_backend_options *o, const sf_tensor *x_in, int T, sf_tensor *out) {
-  memset(out, 0, sizeof *out);
-  if (T <= 0) T = sf_snn_model_options(m)->snn.timesteps;
-  if (x_in->ndim < 1) return sf_error(SF_ERR_SHAPE, "SNN input needs a batch dimension");
-  if (x_in->shape[0] == 0) return sf_error(SF_ERR_SHAPE, "SNN input holds no samples (batch dimension 0)");
-  sf_tensor x = *x_in;
+/* x as float32, deploy for its batch, run T steps (clips: T = x's second dimension) and keep the
+ * decoded output of the last step in out */
+static sf_status run_snn(const sf_snn_model *m, const char *backend, const sf_backend_options *o, const sf_tensor *x_in, int T, int clips,
+                         sf_tensor *out) {
+  sf_tensor x = *x_in, cast = {0};
   x.owns_data = 0;
-  sf_tensor cast = {0};
   sf_compiled *c = NULL;
   sf_deployed *d = NULL;
   sf_status st = SF_OK;
@@ -152,7 +150,7 @@ sf_status sf_infer_snn(const sf_snn_model *m, const char *backend, const sf_back
   }
   if (!(st = prepare_snn(m, backend, o, x.shape[0], &c, &d, out))) {
     keep_ctx kc = {out};
-    st = sf_backend_execute(d, &x, T, keep_last, &kc);
+    st = clips ? sf_backend_execute_frames(d, &x, keep_last, &kc) : sf_backend_execute(d, &x, T, keep_last, &kc);
   }
   sf_deployed_free(d);
   sf_compiled_free(c);
@@ -161,27 +159,17 @@ sf_status sf_infer_snn(const sf_snn_model *m, const char *backend, const sf_back
   return st;
 }
 
+sf_status sf_infer_snn(const sf_snn_model *m, const char *backend, const sf_backend_options *o, const sf_tensor *x, int T, sf_tensor *out) {
+  memset(out, 0, sizeof *out);
+  if (T <= 0) T = sf_snn_model_options(m)->snn.timesteps;
+  if (x->ndim < 1) return sf_error(SF_ERR_SHAPE, "SNN input needs a batch dimension");
+  if (x->shape[0] == 0) return sf_error(SF_ERR_SHAPE, "SNN input holds no samples (batch dimension 0)");
+  return run_snn(m, backend, o, x, T, 0, out);
+}
+
 sf_status sf_infer_snn_frames(const sf_snn_model *m, const char *backend, const sf_backend_options *o, const sf_tensor *clips, sf_tensor *out) {
   memset(out, 0, sizeof *out);
   if (clips->ndim < 2 || clips->shape[0] < 1 || clips->shape[1] < 1)
     return sf_error(SF_ERR_SHAPE, "SNN clips: expected [batch, T, the input's shape] with batch and T at least 1");
-  sf_tensor x = *clips, cast = {0};
-  x.owns_data = 0;
-  sf_compiled *c = NULL;
-  sf_deployed *d = NULL;
-  sf_status st = SF_OK;
-  if (x.dtype != SF_F32) {
-    if ((st = sf_tensor_cast(&cast, clips, SF_F32))) return st;
-    x = cast;
-    x.owns_data = 0;
-  }
-  if (!(st = prepare_snn(m, backend, o, x.shape[0], &c, &d, out))) {
-    keep_ctx kc = {out};
-    st = sf_backend_execute_frames(d, &x, keep_last, &kc);
-  }
-  sf_deployed_free(d);
-  sf_compiled_free(c);
-  sf_tensor_free(&cast);
-  if (st) sf_tensor_free(out);
-  return st;
+  return run_snn(m, backend, o, clips, 0, 1, out);
 }
