@@ -3,7 +3,8 @@
 directly with BPTT and a surrogate gradient, the way snnTorch / SpikingJelly users train it.
 
   neurons  LIF, v = beta v + I, spike when v >= theta (theta 1), reset by subtraction, the reset
-           detached from the graph (snnTorch's and SpikingJelly's default); beta 1 gives IF
+           detached from the graph (snnTorch's and SpikingJelly's default); beta 1 gives IF; the
+           membrane starts at theta / 2 as SpikeFormer's neurons do (--v0 zero: at 0, as snnTorch)
   surrogate fast sigmoid: d spike / d v = 1 / (1 + k |v - theta|)^2, k = 25 (snnTorch's default)
   input    direct: the image (pixel / 255) is the input current at every step; fc1 of a constant
            input is the same every step, so it is computed once per batch (--per-step-fc1 computes
@@ -42,6 +43,7 @@ ap.add_argument("--slope", type=float, default=25.0)
 ap.add_argument("--limit", type=int, default=0, help="training images (0: all 60,000)")
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--per-step-fc1", action="store_true")
+ap.add_argument("--v0", choices=["half", "zero"], default="half", help="the membrane at the start: theta / 2 (SpikeFormer's neurons) or 0")
 ap.add_argument("--json")
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
@@ -74,8 +76,9 @@ class Net(torch.nn.Module):
 
     def forward(self, x, T, beta, slope, per_step_fc1=False):
         B = x.shape[0]
-        v1 = torch.zeros(B, 512)
-        v2 = torch.zeros(B, 256)
+        v0 = 0.5 if a.v0 == "half" else 0.0
+        v1 = torch.full((B, 512), v0)
+        v2 = torch.full((B, 256), v0)
         out = 0
         spikes = 0.0
         c1 = None if per_step_fc1 else self.fc1(x)
@@ -152,7 +155,7 @@ for e in range(a.epochs):
     print(json.dumps(epochs[-1]), file=sys.stderr)
 
 doc = {"framework": "pytorch %s" % torch.__version__, "threads": a.threads, "timesteps": a.timesteps, "batch": a.batch, "beta": a.beta,
-       "surrogate": "fast_sigmoid", "slope": a.slope, "per_step_fc1": a.per_step_fc1, "train_images": len(xtr), "epochs": epochs,
+       "surrogate": "fast_sigmoid", "slope": a.slope, "per_step_fc1": a.per_step_fc1, "v0": a.v0, "train_images": len(xtr), "epochs": epochs,
        "test_accuracy": epochs[-1]["test_accuracy"], "seconds_per_12800_images": 12800 * sum(x["seconds"] for x in epochs) / (len(xtr) * a.epochs)}
 print(json.dumps(doc, indent=1))
 if a.json:

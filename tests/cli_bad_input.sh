@@ -158,5 +158,17 @@ expect_error output_folder_missing "$T/no/x.sfm: cannot write there (folder $T/n
 npy_f32 "1, 100" 400 > "$T/ids_long.npy"
 expect_error tokens_past_positions "ids_long.npy: 100 tokens per sequence, but $ROOT/models/hf_text/gpt2_lm's position table covers 64" "$T/o11/output_0.npy" -- "$BIN" run "$ROOT/models/hf_text/gpt2_lm" --input "input_ids=$T/ids_long.npy" -o "$T/o11"
 
+# train: a model without a trainer, data of the wrong shape, bad options; nothing written
+MLP=$ROOT/models/mlp/model.onnx
+expect_error train_vit "node '/vit/embeddings/patch_embeddings/projection/Conv' (Conv) cannot be trained" "$T/tr.sfm" -- "$BIN" train "$VIT" -o "$T/tr.sfm" --limit 64 --val 0 --epochs 1
+expect_usage train_no_output "missing -o OUT.sfm" "" -- "$BIN" train "$MLP"
+expect_usage train_bad_surrogate "gaussian" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.sfm" --surrogate gaussian
+expect_usage train_bad_epochs "--epochs" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.sfm" --epochs 0
+mkdir -p "$T/cifar_like"
+/usr/bin/python3 -c "import numpy as np; np.save('$T/cifar_like/x_train.npy', np.zeros((16, 3, 8, 8), np.float32)); np.save('$T/cifar_like/y_train.npy', np.zeros(16, np.int64)); np.save('$T/cifar_like/x_test.npy', np.zeros((4, 3, 8, 8), np.float32)); np.save('$T/cifar_like/y_test.npy', np.zeros(4, np.int64))"
+expect_error train_wrong_shape "samples of $T/cifar_like" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.sfm" --data "$T/cifar_like" --val 0 --epochs 1
+/usr/bin/python3 -c "import numpy as np; np.save('$T/cifar_like/x_train.npy', np.zeros((16, 1, 28, 28), np.float32)); y = np.zeros(16, np.int64); y[9] = 10; np.save('$T/cifar_like/y_train.npy', y)"
+expect_error train_label_range "label 10 of sample 9" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.sfm" --data "$T/cifar_like" --val 0 --epochs 1
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -13,6 +13,7 @@
 #include "spikeformer/infer.h"
 #include "spikeformer/optimize.h"
 #include "spikeformer/report.h"
+#include "spikeformer/train.h"
 #include "spikeformer/snn.h"
 #include "spikeformer/validate.h"
 #include "spikeformer/config.h"

@@ -1056,6 +1056,80 @@ def optimize(model: Union[Model, PathLike], max_drop: float, calib: Union[None, 
     return snn, doc
 
 
+def train(model: Union[Model, PathLike], data: Union[None, PathLike, Dataset] = None, test: Union[bool, PathLike, Dataset] = True,
+          test_limit: Optional[int] = None, progress: Progress = False, on_epoch: Optional[Callable[[Dict[str, Any]], None]] = None,
+          mlflow: Optional[PathLike] = None, **options: Any) -> Tuple[SNNModel, Dict[str, Any]]:
+    """Train the spiking network of a model (sf_train, as ``spikeformer train``): hybrid fine-tuning of
+    its conversion (default) or direct training, with BPTT and a surrogate gradient. The GIL is
+    released while the library works.
+
+    Args:
+        model: a :class:`Model` (or a path): today a chain of Linear layers with ReLU between them.
+        data: training data: a folder whose train split is read (its last ``val_images`` images
+            validate), or a :class:`Dataset`.
+        test: evaluate the trained model through the runtime on the test split of `data` (True),
+            on this folder's test split or :class:`Dataset`, or not (False).
+        test_limit: only the first N test images.
+        progress: True for a bar on stderr, or a function(what, done, total).
+        on_epoch: called after each epoch with its figures (a dict: epoch, train_loss,
+            train_accuracy, val_accuracy, seconds, images_per_second, spikes_per_neuron_per_step).
+        mlflow: log the run to this MLflow file store.
+        **options: every train option by name, each set with sf_train_options_set(key, str(value))
+            in the order given: mode ("hybrid", "direct"), init ("model", "random"), surrogate
+            ("fast_sigmoid", "atan", "sigmoid", "triangle", "straight_through"), slope,
+            detach_reset, train_thresholds, rate_penalty, epochs, batch, lr, weight_decay,
+            momentum, optimizer ("adamw", "sgd"), schedule ("cosine", "constant"), warmup,
+            clip_norm, seed, limit, val_images, beta, and every convert option (timesteps, neuron,
+            burst_levels, leak, policy, calib_samples, ...).
+
+    Returns:
+        (the trained :class:`SNNModel`, the ``train --json`` document).
+    """
+    L = lib()
+    _use_threads()
+    m = _model_arg(model)
+    g = m._h()
+    o = _lib.sf_train_options()
+    L.sf_train_options_default(byref(o))
+    for k, v in options.items():
+        if v is None:
+            continue
+        L.sf_train_options_set(byref(o), k.encode(), _text(v).encode())
+    if test is True and isinstance(data, Dataset):
+        raise Error("train: data is a Dataset: pass test=False, or the test images as test=FOLDER or test=Dataset", _lib.SF_ERR_ARG)
+    errors: List[BaseException] = []
+
+    def epoch_cb(ep: Any, user: Any) -> None:
+        try:
+            e = ep.contents
+            on_epoch({f: getattr(e, f) for f, _ in _lib.sf_train_epoch._fields_})  # type: ignore[misc]
+        except BaseException as ex:  # an exception cannot cross the C frames: re-raised after the call
+            errors.append(ex)
+
+    with _Progress(progress) as pb:
+        o.progress = pb.fn
+        efn = _lib.EPOCH_FN(epoch_cb) if on_epoch is not None else _lib.EPOCH_FN()
+        o.on_epoch = efn
+        ds = _dataset(data, _lib.SF_SPLIT_TRAIN, 0)
+        r = c_void_p()
+        L.sf_train(g.ptr, _b(m.name), byref(ds._ds), byref(o), byref(r))
+        try:
+            if errors:
+                raise errors[0]
+            if test is not False:
+                tds = _dataset(data if test is True else test, _lib.SF_SPLIT_TEST, _check_limit(test_limit, "test_limit"))
+                L.sf_train_evaluate(r, byref(tds._ds), None, None)
+            doc = json.loads(take_string(L.sf_train_json(r)))
+            if mlflow is not None:
+                L.sf_train_log_mlflow(r, _b(mlflow))
+            mp = L.sf_train_result_take_model(r)
+        finally:
+            L.sf_train_result_free(r)
+    snn = SNNModel(_Handle(mp, L.sf_snn_model_free), None, None)
+    snn._src_name = m.name
+    return snn, doc
+
+
 def ops() -> List[Dict[str, str]]:
     """Every op the importer and the float executor support (as ``spikeformer ops``): op_type,
     domain ("" = ONNX, "spikeformer" = fused by SpikeFormer's passes) and a line on what it does."""

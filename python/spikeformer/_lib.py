@@ -141,8 +141,25 @@ class sf_optimize_options(Structure):
 # sf_dtype (tensor.h) item sizes: f32, f64, i8, i16, i32, i64, u8, bool
 DTYPE_SIZES = (4, 8, 1, 2, 4, 8, 1, 1)
 
+class sf_train_epoch(Structure):
+    _fields_ = [("epoch", c_int), ("train_loss", c_double), ("train_accuracy", c_double), ("val_accuracy", c_double), ("seconds", c_double),
+                ("images_per_second", c_double), ("spikes_per_neuron_per_step", c_double)]
+
+
+EPOCH_FN = CFUNCTYPE(None, POINTER(sf_train_epoch), c_void_p)
+
+
+class sf_train_options(Structure):
+    _fields_ = [("mode", c_int), ("convert", sf_convert_options), ("init_random", c_int), ("surrogate", c_int), ("slope", c_float),
+                ("detach_reset", c_int), ("train_thresholds", c_int), ("rate_penalty", c_double), ("epochs", c_int), ("batch", c_int),
+                ("lr", c_double), ("weight_decay", c_double), ("momentum", c_double), ("optimizer", c_int), ("schedule", c_int),
+                ("warmup_steps", c_int), ("clip_norm", c_double), ("seed", c_uint64), ("limit", c_int64), ("val_images", c_int64),
+                ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("on_epoch", EPOCH_FN), ("on_epoch_user", c_void_p)]
+
+
 MIRRORED = [sf_tensor, sf_dataset, sf_hardware_constraints, sf_spiking_config, sf_convert_options, sf_analyze_options, sf_validation,
-            sf_backend_options, sf_ann_eval_options, sf_ann_eval_result, sf_eval_options, sf_optimize_options]
+            sf_backend_options, sf_ann_eval_options, sf_ann_eval_result, sf_eval_options, sf_optimize_options, sf_train_epoch,
+            sf_train_options]
 # passed along only, never read: storage of the library's size
 OPAQUE = ["sf_model_report"]
 
@@ -257,6 +274,18 @@ FUNCTIONS = {
     "sf_optimize_log_mlflow": (STATUS, [P, c_char_p]),
     "sf_optimize_result_take_model": (P, [P]),
     "sf_optimize_result_free": (None, [P]),
+    # train.h
+    "sf_train_options_default": (None, [POINTER(sf_train_options)]),
+    "sf_train_options_set": (STATUS, [POINTER(sf_train_options), c_char_p, c_char_p]),
+    "sf_train": (STATUS, [P, c_char_p, PD, POINTER(sf_train_options), POINTER(P)]),
+    "sf_train_evaluate": (STATUS, [P, PD, c_void_p, POINTER(c_double)]),
+    "sf_train_json": (c_void_p, [P]),
+    "sf_train_log_mlflow": (STATUS, [P, c_char_p]),
+    "sf_train_result_take_model": (P, [P]),
+    "sf_train_result_free": (None, [P]),
+    "sf_surrogate_grad": (c_float, [c_int, c_float, c_float]),
+    "sf_surrogate_parse": (c_int, [c_char_p, POINTER(c_int)]),
+    "sf_surrogate_default_slope": (c_float, [c_int]),
 }
 
 

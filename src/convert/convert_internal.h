@@ -35,6 +35,11 @@ sf_status sf_build_spiking_graph(const sf_graph *src, int64_t batch, const sf_co
 void sf_sites_free(sf_site *s, int n);
 /* Calibrate thresholds for the sites of a spiking graph built with provisional thresholds. */
 sf_status sf_calibrate(const sf_graph *src, const sf_dataset *calib, const sf_convert_options *opt, sf_site *sites, int n_sites);
+/* A model from a Hugging Face source held in memory (config.json text + safetensors bytes, both
+ * copied) and its thresholds (the sites are taken over): what a trainer hands out. `name` names the
+ * source in messages and in the .sfm. */
+sf_status sf_snn_model_from_hf_memory(const char *name, const char *config_text, const void *safetensors, size_t len, const sf_convert_options *opt,
+                                      sf_site *sites, int n_sites, sf_snn_model **out);
 /* Neuron node of site `key` in a spiking graph, or -1. */
 const char *sf_snn_mode(const sf_node *n);
 

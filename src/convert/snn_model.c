@@ -121,6 +121,40 @@ sf_status sf_convert(const sf_graph *ann, const sf_dataset *calib, const sf_conv
   return SF_OK;
 }
 
+sf_status sf_snn_model_from_hf_memory(const char *name, const char *config_text, const void *safetensors, size_t len, const sf_convert_options *opt,
+                                      sf_site *sites, int n_sites, sf_snn_model **out) {
+  *out = NULL;
+  if (sodium_init() < 0) { sf_sites_free(sites, n_sites); return sf_error(SF_ERR_INTERNAL, "libsodium failed to initialise"); }
+  sf_snn_model *m = calloc(1, sizeof *m);
+  if (!m) { sf_sites_free(sites, n_sites); return sf_error(SF_ERR_NOMEM, "out of memory"); }
+  m->sites = sites;
+  m->n_sites = n_sites;
+  m->opt = *opt;
+  m->src_kind = sf_strdup("hf");
+  m->hf_config = sf_strdup(config_text);
+  m->src_blob = malloc(len ? len : 1);
+  if (!m->src_kind || !m->hf_config || !m->src_blob) { sf_snn_model_free(m); return sf_error(SF_ERR_NOMEM, "out of memory"); }
+  memcpy(m->src_blob, safetensors, len);
+  m->src_len = len;
+  sf_status st = sf_graph_load_hf_memory(name, m->hf_config, m->src_blob, m->src_len, &m->owned_src);
+  if (st) { sf_snn_model_free(m); return st; }
+  m->src = m->owned_src;
+  unsigned char h[32];
+  crypto_hash_sha256_state hs;
+  crypto_hash_sha256_init(&hs);
+  crypto_hash_sha256_update(&hs, (const unsigned char *)m->hf_config, strlen(m->hf_config));
+  crypto_hash_sha256_update(&hs, m->src_blob, m->src_len);
+  crypto_hash_sha256_final(&hs, h);
+  hex(h, m->src_sha256);
+  /* the thresholds must fit the source's sites */
+  sf_graph *g = NULL;
+  st = sf_snn_model_build(m, 1, &g);
+  sf_graph_free(g);
+  if (st) { sf_snn_model_free(m); return st; }
+  *out = m;
+  return SF_OK;
+}
+
 void sf_snn_model_free(sf_snn_model *m) {
   if (!m) return;
   sf_sites_free(m->sites, m->n_sites);

@@ -30,13 +30,17 @@ const char *sf_blas_better_core(void) {
   const char *env = getenv("OPENBLAS_CORETYPE");
   if (env && *env) return NULL;
   const char *c = sf_blas_core();
-  if (strcasecmp(c, "Prescott") && strcasecmp(c, "Core2") && strcasecmp(c, "Nehalem") && strcasecmp(c, "Katmai") &&
-      strcasecmp(c, "Coppermine") && strcasecmp(c, "Northwood"))
-    return NULL;
+  const int generic = !strcasecmp(c, "Prescott") || !strcasecmp(c, "Core2") || !strcasecmp(c, "Nehalem") || !strcasecmp(c, "Katmai") ||
+                      !strcasecmp(c, "Coppermine") || !strcasecmp(c, "Northwood");
+  /* AVX2 kernels (OpenBLAS 0.3.21 runs AMD's AVX-512 CPUs, Zen 4 and later, as "Zen" = Haswell) */
+  const int avx2 = !strcasecmp(c, "Haswell") || !strcasecmp(c, "Zen");
+  if (!generic && !avx2) return NULL;
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) return "SkylakeX";
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq"))
+    return "SkylakeX";
+  if (generic && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
 #endif
   return NULL;
 }

@@ -382,8 +382,25 @@ static sf_status build_mlp(sf_builder *b, cfg *c) {
   if (c->st) return c->st;
   if (!cJSON_IsArray(hs)) return sf_error(SF_ERR_FORMAT, "%s: 'hidden_sizes' must be a list", c->path);
   int side = (int)lround(sqrt((double)in_size));
-  int64_t in_shape[4] = {-1, 1, side, side};
-  int x = side * side == in_size ? b_input(b, "pixel_values", SF_F32, 4, in_shape) : b_input(b, "pixel_values", SF_F32, 2, (int64_t[]){-1, in_size});
+  int64_t in_shape[SF_MAX_DIMS] = {-1, 1, side, side};
+  int in_rank = side * side == in_size ? 4 : 2;
+  if (in_rank == 2) in_shape[1] = in_size;
+  /* "input_shape": the sample's shape ([C, H, W], [features]...) when it is not a square image */
+  cJSON *ish = cJSON_GetObjectItemCaseSensitive(c->root, "input_shape");
+  if (ish) {
+    int64_t prod = 1;
+    in_rank = cJSON_GetArraySize(ish) + 1;
+    if (!cJSON_IsArray(ish) || in_rank < 2 || in_rank > SF_MAX_DIMS) return sf_error(SF_ERR_FORMAT, "%s: 'input_shape' must be a list of 1 to %d sizes", c->path, SF_MAX_DIMS - 1);
+    for (int d = 1; d < in_rank; d++) {
+      cJSON *e = cJSON_GetArrayItem(ish, d - 1);
+      if (!cJSON_IsNumber(e) || e->valuedouble < 1 || e->valuedouble > (1 << 24) || e->valuedouble != floor(e->valuedouble))
+        return sf_error(SF_ERR_FORMAT, "%s: 'input_shape' entry %d is not a positive integer", c->path, d - 1);
+      in_shape[d] = (int64_t)e->valuedouble;
+      prod *= in_shape[d];
+    }
+    if (prod != in_size) return sf_error(SF_ERR_FORMAT, "%s: 'input_shape' holds %lld values, 'input_size' is %d", c->path, (long long)prod, in_size);
+  }
+  int x = b_input(b, "pixel_values", SF_F32, in_rank, in_shape);
   int h = b_op(b, "Flatten", "", 1, &x);
   int n = cJSON_GetArraySize(hs);
   for (int l = 0; l <= n && !b->status; l++) {

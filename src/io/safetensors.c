@@ -197,3 +197,47 @@ void sf_safetensors_free(sf_safetensors *s) {
   s->e = NULL;
   s->n = 0;
 }
+
+sf_status sf_safetensors_serialize(int n, const char *const *names, const sf_tensor *tensors, unsigned char **out, size_t *len) {
+  *out = NULL;
+  *len = 0;
+  cJSON *h = cJSON_CreateObject();
+  size_t off = 0;
+  for (int i = 0; i < n && h; i++) {
+    const sf_tensor *t = &tensors[i];
+    if (t->dtype != SF_F32 || !t->data) {
+      cJSON_Delete(h);
+      return sf_error(SF_ERR_ARG, "safetensors: tensor '%s' is not float32 data", names[i]);
+    }
+    cJSON *e = cJSON_AddObjectToObject(h, names[i]), *shape = e ? cJSON_AddArrayToObject(e, "shape") : NULL, *offs = NULL;
+    if (e) cJSON_AddStringToObject(e, "dtype", "F32");
+    for (int d = 0; shape && d < t->ndim; d++) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[d]));
+    const size_t nb = sf_tensor_nbytes(t);
+    if (e) offs = cJSON_AddArrayToObject(e, "data_offsets");
+    if (offs) {
+      cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+      cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + nb)));
+    }
+    off += nb;
+  }
+  char *text = h ? cJSON_PrintUnformatted(h) : NULL;
+  cJSON_Delete(h);
+  if (!text) return sf_error(SF_ERR_NOMEM, "out of memory");
+  size_t hl = strlen(text);
+  const size_t padded = (hl + 7) / 8 * 8;
+  unsigned char *buf = malloc(8 + padded + off);
+  if (!buf) { free(text); return sf_error(SF_ERR_NOMEM, "out of memory"); }
+  for (int b = 0; b < 8; b++) buf[b] = (unsigned char)((uint64_t)padded >> (8 * b));
+  memcpy(buf + 8, text, hl);
+  memset(buf + 8 + hl, ' ', padded - hl);
+  free(text);
+  size_t p = 8 + padded;
+  for (int i = 0; i < n; i++) {
+    const size_t nb = sf_tensor_nbytes(&tensors[i]);
+    memcpy(buf + p, tensors[i].data, nb);
+    p += nb;
+  }
+  *out = buf;
+  *len = p;
+  return SF_OK;
+}

@@ -21,5 +21,8 @@ sf_status sf_safetensors_parse(const void *data, size_t size, const char *name, 
 /* Find by exact name; NULL if absent. */
 sf_st_entry *sf_safetensors_find(sf_safetensors *s, const char *name);
 void sf_safetensors_free(sf_safetensors *s);
+/* Serialise n float32 tensors (named) as one safetensors buffer: the 8-byte header length, the
+ * JSON header (padded with spaces to 8 bytes), the data in the given order. Caller frees *out. */
+sf_status sf_safetensors_serialize(int n, const char *const *names, const sf_tensor *tensors, unsigned char **out, size_t *len);
 
 #endif
