@@ -22,7 +22,8 @@ The network (the semantics SpikeFormer's runtime runs, so that a trained model e
            straight_through  1
 
 Writes one .npy per array: case_<name>_{x,y,w1,b1,...,theta1,...,loss,dw1,db1,...,dtheta1,...}.npy
-and cases.json (the settings of each case). Run: /usr/bin/python3 models/make_train_fixtures.py
+kd_{z,t,loss,dz}.npy (distillation), qcfs_{loss,logits,dw*,db*,dtheta*}.npy (the ANN with QCFS
+activations on case if_fast's weights, thresholds as clip levels, x and y), and cases.json (the settings of each case). Run: /usr/bin/python3 models/make_train_fixtures.py
 """
 import json
 import math
@@ -136,6 +137,34 @@ def main():
             np.save(os.path.join(OUT, "case_%s_%s.npy" % (case["name"], k)), v.astype(np.int64 if k == "y" else np.float32))
         case["loss"] = float(loss)
         print(case["name"], "loss %.6f" % float(loss), "|dw1| %.4g" % float(params[0].grad.abs().max()))
+    # qcfs (Bu et al. 2022): the same weights, thresholds as the clip levels lambda, the ANN with
+    # h = lambda clip(floor(z L / lambda + 1/2) / L, 0, 1), the floor's gradient straight through
+    # (floor(v) = v + (floor(v) - v).detach(), as their code's autograd), L = qcfs["levels"]
+    qcfs = {"levels": 6}
+    Lq = qcfs["levels"]
+    params = [p.clone().requires_grad_(True) for p in base]
+    lams = [t.clone().requires_grad_(True) for t in base_th]
+    h = x
+    margin = 1.0
+    for l in range(len(sizes) - 1):
+        z = h @ params[2 * l].T + params[2 * l + 1]
+        if l == len(sizes) - 2:
+            break
+        v = z * Lq / lams[l] + 0.5
+        margin = min(margin, float((v - torch.round(v)).abs().min()))  # (floor ties: none near)
+        q = (v + (torch.floor(v) - v).detach()) / Lq
+        h = lams[l] * torch.clamp(q, 0, 1)
+    qloss = torch.nn.functional.cross_entropy(z, y)
+    qloss.backward()
+    print("qcfs loss %.6f, closest floor tie %.3g" % (float(qloss), margin))
+    arrays = {"loss": qloss.detach().reshape(1), "logits": z.detach()}
+    for l in range(len(sizes) - 1):
+        arrays["dw%d" % (l + 1)] = params[2 * l].grad
+        arrays["db%d" % (l + 1)] = params[2 * l + 1].grad
+    for l in range(len(lams)):
+        arrays["dtheta%d" % (l + 1)] = lams[l].grad
+    for k, v in arrays.items():
+        np.save(os.path.join(OUT, "qcfs_%s.npy" % k), v.detach().numpy().astype(np.float32))
     # the optimizers: three steps of PyTorch's AdamW and SGD (momentum, weight decay) on one tensor
     p0 = rng.randn(6)
     grads = rng.randn(3, 6)
@@ -149,8 +178,19 @@ def main():
             p.grad = torch.tensor(g)
             o.step()
         np.save(os.path.join(OUT, "optim_%s_p3.npy" % name), p.detach().numpy().astype(np.float32))
+    # distillation: alpha tau^2 KL(softmax(t / tau) || softmax(z / tau)), the mean over the batch
+    # (torch.nn.functional.kl_div with reduction "batchmean"), and its gradient in the student's logits
+    kd = {"alpha": 0.7, "temperature": 3.0}
+    z = torch.tensor((rng.randn(5, 4) * 3).astype(np.float32).astype(np.float64), requires_grad=True)
+    t = torch.tensor((rng.randn(5, 4) * 3).astype(np.float32).astype(np.float64))
+    tau = kd["temperature"]
+    kl = torch.nn.functional.kl_div(torch.log_softmax(z / tau, 1), torch.softmax(t / tau, 1), reduction="batchmean")
+    kd_loss = kd["alpha"] * tau * tau * kl
+    kd_loss.backward()
+    for k, v in {"z": z.detach(), "t": t, "loss": kd_loss.detach().reshape(1), "dz": z.grad}.items():
+        np.save(os.path.join(OUT, "kd_%s.npy" % k), v.numpy().astype(np.float32))
     with open(os.path.join(OUT, "cases.json"), "w") as f:
-        json.dump({"sizes": sizes, "batch": B, "cases": cases, "optimizers": {k: v[1] for k, v in optims.items()}}, f, indent=1)
+        json.dump({"sizes": sizes, "batch": B, "cases": cases, "optimizers": {k: v[1] for k, v in optims.items()}, "distillation": kd, "qcfs": qcfs}, f, indent=1)
 
 
 if __name__ == "__main__":

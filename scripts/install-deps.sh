@@ -5,7 +5,8 @@ set -euo pipefail
 
 BUILD_PKGS="build-essential cmake pkg-config clang llvm libclang-rt-14-dev valgrind \
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev libcjson-dev zlib1g-dev \
-  libopenblas-dev libopenblas0-openmp libsodium-dev libhdf5-dev libmicrohttpd-dev libcmocka-dev"
+  libopenblas-dev libopenblas0-openmp libsodium-dev libhdf5-dev libmicrohttpd-dev libcmocka-dev \
+  libopenmpi-dev openmpi-bin"  # Open MPI: data-parallel training (mpirun -np N spikeformer train)
 DATA_PKGS="dataset-fashion-mnist libonnx-testdata chromium"  # chromium: headless rendering test of the HTML report
 # The Python package (python/) and its tests (tests/python: pytest, from_torch against PyTorch, the
 # matplotlib example, pip install of the package), with Debian's /usr/bin/python3.

@@ -169,6 +169,12 @@ mkdir -p "$T/cifar_like"
 expect_error train_wrong_shape "samples of $T/cifar_like" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.sfm" --data "$T/cifar_like" --val 0 --epochs 1
 /usr/bin/python3 -c "import numpy as np; np.save('$T/cifar_like/x_train.npy', np.zeros((16, 1, 28, 28), np.float32)); y = np.zeros(16, np.int64); y[9] = 10; np.save('$T/cifar_like/y_train.npy', y)"
 expect_error train_label_range "label 10 of sample 9" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.sfm" --data "$T/cifar_like" --val 0 --epochs 1
+head -c 3000 /dev/urandom > "$T/junk.ck"
+expect_error train_corrupt_checkpoint "$T/junk.ck: not a SpikeFormer training checkpoint" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.sfm" --resume "$T/junk.ck" --limit 64 --val 0 --epochs 1
+expect_error train_checkpoint_dir "is a directory" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.sfm" --checkpoint "$T" --limit 64 --val 0 --epochs 1
+expect_usage train_bad_qat "int4" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.sfm" --qat int4
+expect_usage train_bad_prune "--prune" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.sfm" --prune 1.5
+expect_usage train_bad_kd "--kd-temperature" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.sfm" --kd-temperature 0
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -161,7 +161,7 @@ static int b_layernorm(int sp) {
 }
 static int b_linear(int sp) {
   float w[16 * 8];
-  for (int i = 0; i < 128; i++) w[i] = (float)((i * 37) % 11 - 5) / 40.0f;
+  for (int i = 0; i < 128; i++) w[i] = ((float)((i * 37) % 11 - 5) + 0.5f) / 40.0f; /* (no zero: every spike reaches all 8 outputs) */
   int64_t ws[2] = {16, 8};
   int in[2] = {sp, cval("w", SF_F32, 2, ws, w)};
   return node("Linear", "spikeformer", "linear", 2, in, "y");
@@ -829,6 +829,76 @@ static void chain_odd_widths(void **st) {
   sf_graph_free(G);
 }
 
+/* Pruned weights make no synaptic operations: x -> Linear(identity) -> IF neurons (theta 1) ->
+ * Linear(W with zeros). Each neuron j gets the constant current x_j = q/8, so over T = 8 steps it
+ * fires exactly round(8 x_j) times (membrane from theta/2, reset by subtraction; exact in float),
+ * and each of its spikes costs the non-zero weights of row j: sops = sum_(b,j) spikes_bj nnz_j,
+ * on every path, float and int8. The identity input layer: MACs = B x its K non-zeros. */
+static void pruned_synapses_counted(void **st) {
+  (void)st;
+  enum { B = 3, K = 16, N = 12, T = 8 };
+  G = sf_graph_new();
+  G->opset = 17;
+  int64_t xs[2] = {B, K};
+  int v = sf_graph_value(G, "x");
+  sf_tensor_describe(&G->values[v].t, SF_F32, 2, xs);
+  sf_graph_add_input(G, v);
+  float eye[K * K] = {0}, w1[K * N], b0[K] = {0}, b1[N] = {0};
+  for (int j = 0; j < K; j++) eye[j * K + j] = 1.0f;
+  int64_t nnz[K];
+  for (int j = 0; j < K; j++) {
+    nnz[j] = 0;
+    for (int c = 0; c < N; c++) {
+      const int keep = (j * 7 + c * 3) % 5 < j % 4; /* rows from empty to 3/5 full */
+      w1[j * N + c] = keep ? 0.01f * (float)(1 + (j + c) % 9) : 0.0f;
+      nnz[j] += keep;
+    }
+  }
+  const int64_t s0[2] = {K, K}, s1[2] = {K, N}, kk = K, nn = N;
+  int in0[3] = {v, cval("w0", SF_F32, 2, s0, eye), cval("b0", SF_F32, 1, &kk, b0)};
+  v = node("Linear", "spikeformer", "linear", 3, in0, "fc0");
+  v = neuron(v, 1.0f, 1, 0, "if0");
+  int in1[3] = {v, cval("w1", SF_F32, 2, s1, w1), cval("b1", SF_F32, 1, &nn, b1)};
+  v = node("Linear", "spikeformer", "linear", 3, in1, "fc1");
+  sf_graph_add_output(G, v);
+  for (int i = 0; i < G->n_nodes; i++) assert_int_equal(sf_node_infer(G, i), SF_OK);
+  float x[B * K];
+  double want = 0;
+  for (int b = 0; b < B; b++)
+    for (int j = 0; j < K; j++) {
+      const int q = (b * 5 + j * 3) % 9; /* 0..8 spikes in 8 steps */
+      x[b * K + j] = (float)q / 8.0f;
+      want += (double)q * (double)nnz[j];
+    }
+  sf_tensor in = {0};
+  sf_tensor_describe(&in, SF_F32, 2, xs);
+  in.data = x;
+  for (int quant = 0; quant <= 8; quant += 8)
+    for (int path = 0; path <= 2; path++) {
+      sf_spiking_config cfg;
+      sf_config_default(&cfg);
+      cfg.spike_encoding = SF_ENCODE_DIRECT;
+      sf_snn_session *s;
+      assert_int_equal(sf_snn_session_create(G, &cfg, SF_DECODE_MEMBRANE, &s), SF_OK);
+      if (quant) assert_int_equal(sf_snn_set_quant(s, 8), SF_OK);
+      sf_snn_set_path(s, path, 0);
+      assert_int_equal(sf_snn_run(s, &in, T, NULL, NULL), SF_OK);
+      double sops = 0, macs = 0;
+      for (int i = 0; i < sf_snn_num_nodes(s); i++) {
+        sf_snn_node_stats ns;
+        sf_snn_node_stats_get(s, i, &ns);
+        sops += ns.sops;
+        macs += ns.macs;
+      }
+      if (sops != want || macs != (double)(B * K)) fprintf(stderr, "  quant %d path %d: sops %g (want %g), macs %g (want %d)\n", quant, path, sops, want, macs, B * K);
+      assert_true(sops == want);
+      assert_true(macs == (double)(B * K));
+      sf_snn_session_free(s);
+    }
+  printf("  pruned layer: %g synaptic operations = sum of spikes x each row's non-zero weights, float and int8, every path\n", want);
+  sf_graph_free(G);
+}
+
 /* int32-membrane neurons against exact integer arithmetic: floor division, clamping, reset by
  * subtraction; few and many levels, small and huge thresholds (both kernel strategies) */
 static void q8_neuron_block(void **st) {
@@ -1245,7 +1315,7 @@ int main(void) {
     cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(attribute_oom), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),
     cmocka_unit_test(vit_snn),         cmocka_unit_test(dynamic_batching), cmocka_unit_test(q8_kernels), cmocka_unit_test(q8_neuron_block),
     cmocka_unit_test(q8_row_kernels),  cmocka_unit_test(ec_rows_fused),
-    cmocka_unit_test(chain_odd_widths), cmocka_unit_test(delta_coding), cmocka_unit_test(constant_output_refused),
+    cmocka_unit_test(chain_odd_widths), cmocka_unit_test(pruned_synapses_counted), cmocka_unit_test(delta_coding), cmocka_unit_test(constant_output_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

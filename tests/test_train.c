@@ -14,6 +14,7 @@
  * within 1e-4 of a threshold in these fixtures; the test reports it if one does). */
 #include <math.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,8 @@
 
 #include "core/util.h"
 #include "train/optimizer.h"
+#include "train/prune.h"
+#include "train/qcfs.h"
 #include "train/snn_net.h"
 #include "test_util.h"
 
@@ -277,6 +280,108 @@ static void optimizers_vs_pytorch(void **state) {
   assert_float_equal(optim_lr_at(SF_SCHEDULE_CONSTANT, 1.0, 55, 100, 10), 1.0, 1e-12);
 }
 
+/* qcfs: the ANN with QCFS activations (6 levels; clip levels = case if_fast's thresholds) against
+ * PyTorch autograd with the floor passed straight through: loss, logits, every gradient (no
+ * pre-activation lies within 0.027 of a floor step in this fixture). And the reason for the mode: an
+ * IF neuron fed a constant current z for T = L steps from theta / 2 fires exactly the QCFS level,
+ * T clip(floor(z T / theta + 1/2) / T, 0, 1) times: the first layer's spike counts equal it. */
+static void qcfs_vs_pytorch(void **state) {
+  (void)state;
+  fixture_case cases[16];
+  int64_t sizes[4];
+  int B;
+  read_cases(cases, 16, sizes, &B);
+  assert_string_equal(cases[0].name, "if_fast");
+  snn_net net;
+  net_from_case(&net, &cases[0], sizes);
+  sf_tensor x = load_case("if_fast", "x"), y = load_case("if_fast", "y"), loss = load("qcfs_loss"), logits = load("qcfs_logits");
+  int32_t labels[64];
+  for (int b = 0; b < B; b++) labels[b] = (int32_t)((int64_t *)y.data)[b];
+  const int Lq = 6;
+  qcfs_ann a;
+  memset(&a, 0, sizeof a);
+  assert_int_equal(qcfs_forward(&a, &net, x.data, B, Lq), SF_OK);
+  float dlogits[64 * 16];
+  const double l = snn_cross_entropy(a.z[3], labels, B, sizes[3], dlogits, NULL);
+  snn_net_zero_grad(&net);
+  qcfs_backward(&a, &net, x.data, dlogits, 1);
+  double ew = 0, eb = 0, et = 0;
+  for (int k = 0; k < 3; k++) {
+    char w[16], b[16];
+    snprintf(w, sizeof w, "qcfs_dw%d", k + 1);
+    snprintf(b, sizeof b, "qcfs_db%d", k + 1);
+    sf_tensor tw = load(w), tb = load(b);
+    ew = fmax(ew, rel_err(net.dW[k], &tw, sizes[k], sizes[k + 1], 1));
+    eb = fmax(eb, rel_err(net.db[k], &tb, 1, sizes[k + 1], 0));
+    sf_tensor_free(&tw);
+    sf_tensor_free(&tb);
+  }
+  for (int k = 1; k < 3; k++) {
+    char th[16];
+    snprintf(th, sizeof th, "qcfs_dtheta%d", k);
+    sf_tensor t = load(th);
+    et = fmax(et, rel_err(net.dtheta[k], &t, 1, sizes[k], 0));
+    sf_tensor_free(&t);
+  }
+  const double el = fabs(l - ((float *)loss.data)[0]) / fabs(((float *)loss.data)[0]), elog = rel_err(a.z[3], &logits, B, sizes[3], 0);
+  printf("  qcfs: loss %.2e, logits %.2e, dW %.2e, db %.2e, dlambda %.2e (relative to PyTorch)\n", el, elog, ew, eb, et);
+  assert_true(el < 1e-5 && elog < 1e-5 && ew < GRAD_RTOL && eb < GRAD_RTOL && et < GRAD_RTOL);
+  /* the first layer: spike counts over T = 6 steps = the QCFS levels */
+  assert_int_equal(snn_net_forward(&net, x.data, B, Lq), SF_OK);
+  int64_t differ = 0;
+  for (int b = 0; b < B; b++)
+    for (int64_t j = 0; j < sizes[1]; j++) {
+      int count = 0;
+      for (int t = 0; t < Lq; t++) count += net.k[1][((int64_t)t * B + b) * sizes[1] + j];
+      const float h = a.h[1][b * sizes[1] + j], lam = net.theta[1][j];
+      differ += count != (int)lrintf(h / lam * (float)Lq);
+    }
+  printf("  qcfs: first-layer spike counts over %d steps = the QCFS levels for all %lld neurons\n", Lq, (long long)(B * sizes[1]));
+  assert_int_equal(differ, 0);
+  qcfs_free(&a);
+  snn_net_free(&net);
+  sf_tensor_free(&x);
+  sf_tensor_free(&y);
+  sf_tensor_free(&loss);
+  sf_tensor_free(&logits);
+}
+
+/* distillation: the loss and its gradient in the student's logits against PyTorch's kl_div
+ * (batchmean) in double, and against central differences of the C function itself */
+static void distillation_vs_pytorch(void **state) {
+  (void)state;
+  sf_tensor z = load("kd_z"), t = load("kd_t"), loss = load("kd_loss"), dz = load("kd_dz");
+  const int64_t B = z.shape[0], C = z.shape[1];
+  const double alpha = 0.7, tau = 3.0; /* cases.json "distillation" */
+  float *g = calloc((size_t)(B * C), sizeof(float));
+  const double l = snn_distill_loss(z.data, t.data, B, C, tau, alpha, g);
+  const double lerr = fabs(l - ((float *)loss.data)[0]) / fabs(((float *)loss.data)[0]);
+  const double gerr = rel_err(g, &dz, B, C, 0);
+  /* finite differences (float logits: h = 1e-2 keeps the rounding of the loss below 1e-6 of it) */
+  double fd = 0, gmax = 0;
+  float *zz = z.data;
+  for (int64_t i = 0; i < B * C; i++) {
+    const float keep = zz[i];
+    zz[i] = keep + 1e-2f;
+    const double up = snn_distill_loss(zz, t.data, B, C, tau, alpha, NULL);
+    zz[i] = keep - 1e-2f;
+    const double down = snn_distill_loss(zz, t.data, B, C, tau, alpha, NULL);
+    zz[i] = keep;
+    const double d = (up - down) / (double)((keep + 1e-2f) - (keep - 1e-2f));
+    if (fabs(d - g[i]) > fd) fd = fabs(d - g[i]);
+    if (fabs(g[i]) > gmax) gmax = fabs(g[i]);
+  }
+  printf("  distillation: loss rel err %.2e, gradient rel err %.2e (PyTorch), finite differences %.2e of max |g| %.3g\n", lerr, gerr, fd / gmax, gmax);
+  assert_true(lerr <= 1e-5);
+  assert_true(gerr <= 1e-5);
+  assert_true(fd <= 1e-3 * gmax); /* central differences: O(h^2) curvature terms */
+  free(g);
+  sf_tensor_free(&z);
+  sf_tensor_free(&t);
+  sf_tensor_free(&loss);
+  sf_tensor_free(&dz);
+}
+
 /* train on a slice, save, load, evaluate through the runtime: the same accuracy */
 static void train_save_eval(sf_train_mode mode, const char *const *kv, double min_val) {
   char mp[1024];
@@ -302,10 +407,14 @@ static void train_save_eval(sf_train_mode mode, const char *const *kv, double mi
   if (st) fail_msg("%s", sf_last_error());
   assert_int_equal(r->n_epochs, 1);
   const double val = r->epochs[0].val_accuracy;
-  printf("  %s%s: loss %.4f, train %.2f%%, validation %.2f%%, %.3f spikes per neuron per step\n", mode == SF_TRAIN_HYBRID ? "hybrid" : "direct",
+  printf("  %s%s: loss %.4f, train %.2f%%, validation %.2f%%, %.3f spikes per neuron per step\n", sf_train_mode_name(mode),
          what, r->epochs[0].train_loss, 100 * r->epochs[0].train_accuracy, 100 * val,
          r->epochs[0].spikes_per_neuron_per_step);
   assert_true(val >= min_val);
+  if (o.prune > 0) { /* every layer pruned to floor(S n) zeros at least */
+    printf("  sparsity %.4f (asked %.2f)\n", r->sparsity, o.prune);
+    assert_true(r->sparsity >= o.prune - 1e-4 && r->sparsity < o.prune + 0.01);
+  }
   char *js = sf_train_json(r);
   cJSON *j = cJSON_Parse(js);
   assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "epochs"), 0), "spikes_per_neuron_per_step"));
@@ -328,11 +437,21 @@ static void train_save_eval(sf_train_mode mode, const char *const *kv, double mi
   sf_eval_options eo;
   sf_eval_options_default(&eo);
   eo.ann = 0;
+  void *target = NULL;
+  if (o.qat) { /* trained for the int8 runtime: evaluated there */
+    const sf_backend *be;
+    assert_int_equal(sf_backend_find("cpu", &be), SF_OK);
+    assert_int_equal(sf_backend_target_new(be, &target), SF_OK);
+    assert_int_equal(sf_backend_target_set(be, target, "quant", "int8"), SF_OK);
+    eo.backend_options.target = target;
+  }
   sf_eval_result *er;
   assert_int_equal(sf_eval_snn(m, "trained", &v, &eo, &er), SF_OK);
+  free(target);
   assert_int_equal(er->timesteps, 4);
   const double acc = er->snn_accuracy_by_t[3];
-  printf("  the saved model in the runtime: %.2f%% (trainer %.2f%%), %.3f spikes per neuron per step\n", 100 * acc, 100 * val, er->firing_rate);
+  printf("  the saved model in the %s runtime: %.2f%% (trainer %.2f%%), %.3f spikes per neuron per step\n", o.qat ? "int8" : "float", 100 * acc, 100 * val,
+         er->firing_rate);
   /* the same network and decisions; a membrane exactly at a threshold may round the other way in the
    * runtime's vector kernels: at most 2 of 1000 images */
   assert_true(fabs(acc - val) <= 0.002 + 1e-9);
@@ -358,6 +477,169 @@ static void direct_burst_atan(void **state) {
   (void)state;
   const char *kv[] = {"neuron", "burst", "burst_levels", "3", "surrogate", "atan", "train_thresholds", "true", NULL};
   train_save_eval(SF_TRAIN_DIRECT, kv, 0.60);
+}
+
+/* ---- checkpoints: a stopped and resumed run ends bit for bit where the run that was not stopped does */
+
+typedef struct {
+  volatile sig_atomic_t *stop;
+  int64_t at; /* set the flag once this many images are done */
+} stopper;
+static void stop_at(const char *what, int64_t done, int64_t total, void *user) {
+  (void)what;
+  (void)total;
+  stopper *s = user;
+  if (done >= s->at) *s->stop = 1;
+}
+
+/* the bytes of the trained model as saved */
+static char *trained_bytes(sf_train_result *r, size_t *n) {
+  char path[] = "/tmp/sf_ck_model_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  assert_int_equal(sf_snn_model_save(r->result, path), SF_OK);
+  char *b;
+  assert_int_equal(sf_read_file(path, &b, n), SF_OK);
+  unlink(path);
+  return b;
+}
+
+static sf_status run_ck(sf_graph *g, const sf_dataset *d, const char *ck, const char *resume, int64_t stop_after, sf_train_result **r) {
+  sf_train_options o;
+  sf_train_options_default(&o);
+  o.epochs = 2;
+  o.batch = 100;
+  o.val_images = 500;
+  o.convert.snn.timesteps = 4;
+  o.convert.calib_samples = 256;
+  o.checkpoint = ck;
+  o.resume = resume;
+  volatile sig_atomic_t stop = 0;
+  stopper s = {&stop, stop_after};
+  if (stop_after > 0) {
+    o.stop = &stop;
+    o.progress = stop_at;
+    o.progress_user = &s;
+  }
+  return sf_train(g, "mlp", d, &o, r);
+}
+
+static void checkpoint_resume(void **state) {
+  (void)state;
+  char mp[1024];
+  TU_PATH(mp, "models/mlp/model.onnx");
+  sf_graph *g;
+  assert_int_equal(sf_graph_load(mp, &g), SF_OK);
+  sf_dataset d;
+  assert_int_equal(sf_dataset_load(SF_DEFAULT_DATA_DIR, SF_SPLIT_TRAIN, 2000, &d), SF_OK);
+  char ck[] = "/tmp/sf_ck_XXXXXX";
+  int fd = mkstemp(ck);
+  assert_true(fd >= 0);
+  close(fd);
+  /* the run that is not stopped (15 steps per epoch) */
+  sf_train_result *ref;
+  assert_int_equal(run_ck(g, &d, NULL, NULL, 0, &ref), SF_OK);
+  size_t nref;
+  char *bref = trained_bytes(ref, &nref);
+  /* stopped mid-epoch (epoch 1, step 7), at an epoch's end (15 steps: the epoch-end check), and in
+   * the second epoch; each resumed to the end */
+  const int64_t stops[] = {700, 1500, 2300};
+  for (int k = 0; k < 3; k++) {
+    sf_train_result *r = NULL;
+    assert_int_equal(run_ck(g, &d, ck, NULL, stops[k], &r), SF_ERR_INTERRUPTED);
+    printf("  stopped: %s\n", sf_last_error());
+    assert_non_null(strstr(sf_last_error(), ck));
+    assert_null(r);
+    assert_int_equal(run_ck(g, &d, ck, ck, 0, &r), SF_OK);
+    assert_int_equal(r->n_epochs, 2);
+    for (int e = 0; e < 2; e++) {
+      if (r->epochs[e].train_loss != ref->epochs[e].train_loss) fprintf(stderr, "  epoch %d: loss %.17g, reference %.17g\n", e + 1, r->epochs[e].train_loss, ref->epochs[e].train_loss);
+      assert_true(r->epochs[e].train_loss == ref->epochs[e].train_loss);
+      assert_true(r->epochs[e].train_accuracy == ref->epochs[e].train_accuracy);
+      assert_true(r->epochs[e].val_accuracy == ref->epochs[e].val_accuracy);
+    }
+    size_t n;
+    char *b = trained_bytes(r, &n);
+    assert_int_equal(n, nref);
+    assert_memory_equal(b, bref, n);
+    free(b);
+    sf_train_result_free(r);
+  }
+  printf("  resumed after a stop at images 700, 1500 and 2300: the trained model is byte-identical, loss %.6f\n", ref->epochs[1].train_loss);
+  /* another run's checkpoint is refused, naming the setting */
+  sf_train_options o;
+  sf_train_options_default(&o);
+  o.epochs = 2;
+  o.batch = 100;
+  o.val_images = 500;
+  o.convert.snn.timesteps = 4;
+  o.convert.calib_samples = 256;
+  o.lr = 5e-4;
+  o.resume = ck;
+  sf_train_result *r = NULL;
+  assert_int_equal(sf_train(g, "mlp", &d, &o, &r), SF_ERR_ARG);
+  printf("  mismatched: %s\n", sf_last_error());
+  assert_non_null(strstr(sf_last_error(), "lr"));
+  /* a corrupt checkpoint: one byte flipped */
+  char *b;
+  size_t n;
+  assert_int_equal(sf_read_file(ck, &b, &n), SF_OK);
+  b[n / 2] ^= 0x10;
+  assert_int_equal(sf_write_file_atomic(ck, b, n), SF_OK);
+  assert_int_equal(run_ck(g, &d, NULL, ck, 0, &r), SF_ERR_FORMAT);
+  printf("  corrupt: %s\n", sf_last_error());
+  assert_non_null(strstr(sf_last_error(), "checksum"));
+  /* truncated */
+  assert_int_equal(sf_write_file_atomic(ck, b, n - 40), SF_OK);
+  assert_int_equal(run_ck(g, &d, NULL, ck, 0, &r), SF_ERR_FORMAT);
+  /* not a checkpoint */
+  assert_int_equal(sf_write_file_atomic(ck, "hello", 5), SF_OK);
+  assert_int_equal(run_ck(g, &d, NULL, ck, 0, &r), SF_ERR_FORMAT);
+  assert_non_null(strstr(sf_last_error(), "not a SpikeFormer training checkpoint"));
+  free(b);
+  unlink(ck);
+  free(bref);
+  sf_train_result_free(ref);
+  sf_dataset_free(&d);
+  sf_graph_free(g);
+}
+
+static void qcfs_mlp(void **state) {
+  (void)state;
+  /* the ANN fine-tuned with QCFS activations, its clip levels the thresholds: the validation
+   * accuracy is the spiking network's at T, and the saved model runs to it */
+  train_save_eval(SF_TRAIN_QCFS, NULL, 0.80);
+}
+
+static void hybrid_qat_int8(void **state) {
+  (void)state;
+  /* the trainer's forward on the int8 runtime's weights, thresholds and input codes: the int8
+   * runtime evaluates the saved model to the trainer's validation accuracy (the same 2-image bound:
+   * the runtime's membranes start at floor(Th / 2) units, the trainer's at Th / 2) */
+  const char *kv[] = {"qat", "int8", NULL};
+  train_save_eval(SF_TRAIN_HYBRID, kv, 0.80);
+}
+
+static void hybrid_pruned(void **state) {
+  (void)state;
+  /* the schedule: Zhu & Gupta's cubic ramp to S at two thirds of the steps */
+  snn_net net;
+  const int64_t sizes[3] = {4, 3, 2};
+  assert_int_equal(snn_net_init(&net, 2, sizes), SF_OK);
+  pruner p;
+  assert_int_equal(pruner_init(&p, &net, 0.8, 300), SF_OK);
+  assert_int_equal(p.end_step, 200);
+  assert_float_equal(pruner_sparsity_at(&p, 0), 0.0, 1e-12);
+  assert_float_equal(pruner_sparsity_at(&p, 100), 0.8 * (1 - 0.125), 1e-12);
+  assert_float_equal(pruner_sparsity_at(&p, 200), 0.8, 1e-12);
+  assert_float_equal(pruner_sparsity_at(&p, 250), 0.8, 1e-12);
+  pruner_free(&p);
+  snn_net_free(&net);
+  /* pruned to half its weights in 20 steps: the saved model, zeros included, evaluates to the
+   * trainer's accuracy (90% takes longer fine-tuning than a test affords: docs/RESULTS.md) */
+  const char *kv[] = {"prune", "0.5", "lr", "1e-3", NULL};
+  train_save_eval(SF_TRAIN_HYBRID, kv, 0.75);
 }
 
 static void refuses_bad_input(void **state) {
@@ -407,9 +689,18 @@ static void refuses_bad_input(void **state) {
   o.mode = SF_TRAIN_DIRECT;
   o.schedule = SF_SCHEDULE_CONSTANT;
   o.epochs = 3;
+  char ck[] = "/tmp/sf_ck_nan_XXXXXX";
+  int fd = mkstemp(ck);
+  assert_true(fd >= 0);
+  close(fd);
+  o.checkpoint = ck;
   assert_int_equal(sf_train(g, "mlp", &d, &o, &r), SF_ERR_VALUE);
   printf("  diverging: %s\n", sf_last_error());
   assert_non_null(strstr(sf_last_error(), "diverged"));
+  assert_non_null(strstr(sf_last_error(), "epoch 2, step 2"));
+  assert_non_null(strstr(sf_last_error(), ck)); /* the last good state: after epoch 1 */
+  unlink(ck);
+  o.checkpoint = NULL;
   /* a non-finite input, named with its sample */
   d.x[5 * 784 + 3] = NAN;
   assert_int_equal(sf_train(g, "mlp", &d, &o, &r), SF_ERR_VALUE);
@@ -422,7 +713,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(gradients_vs_pytorch), cmocka_unit_test(readout_finite_differences), cmocka_unit_test(optimizers_vs_pytorch),
       cmocka_unit_test(refuses_bad_input),    cmocka_unit_test(hybrid_mlp),                 cmocka_unit_test(direct_random_lif),
-      cmocka_unit_test(direct_burst_atan),
+      cmocka_unit_test(direct_burst_atan),    cmocka_unit_test(checkpoint_resume),          cmocka_unit_test(distillation_vs_pytorch), cmocka_unit_test(hybrid_pruned), cmocka_unit_test(hybrid_qat_int8), cmocka_unit_test(qcfs_vs_pytorch), cmocka_unit_test(qcfs_mlp),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "spikeformer/validate.h"
 #include "spikeformer/config.h"
 #include "spikeformer/cpu.h"
+#include "spikeformer/dist.h"
 #include "spikeformer/dataset.h"
 #include "spikeformer/graph.h"
 #include "spikeformer/log.h"

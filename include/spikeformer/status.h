@@ -17,7 +17,8 @@ typedef enum {
   SF_ERR_VALUE = 5,       /* bad value: NaN weight, out-of-range index */
   SF_ERR_ARG = 6,         /* bad argument from the caller / command line */
   SF_ERR_NOMEM = 7,       /* allocation failed */
-  SF_ERR_INTERNAL = 8
+  SF_ERR_INTERNAL = 8,
+  SF_ERR_INTERRUPTED = 9  /* stopped on request (a signal); what was done is kept (a checkpoint) */
 } sf_status;
 
 /* Record an error message (printf-style) and return `code`. */

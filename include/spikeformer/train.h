@@ -24,6 +24,7 @@
  * (SpikingJelly spikes when z >= 0, snnTorch when z > 0; SpikeFormer when z >= 0, as its runtime.) */
 #ifndef SPIKEFORMER_TRAIN_H
 #define SPIKEFORMER_TRAIN_H
+#include <signal.h>
 #include <stdint.h>
 
 #include "spikeformer/export.h"
@@ -46,8 +47,12 @@ SF_API float sf_surrogate_grad(sf_surrogate s, float slope, float z);
 
 typedef enum {
   SF_TRAIN_DIRECT = 0, /* the spiking network with the model's architecture, from its weights or random ones (init) */
-  SF_TRAIN_HYBRID      /* convert the model (calibrated thresholds), then fine-tune weights and thresholds at T */
+  SF_TRAIN_HYBRID,     /* convert the model (calibrated thresholds), then fine-tune weights and thresholds at T */
+  SF_TRAIN_QCFS        /* fine-tune the model's ANN with QCFS activations of T levels (Bu et al., ICLR 2022; their
+                          clip levels start at the calibrated thresholds), then convert with them as thresholds */
 } sf_train_mode;
+/* "direct", "hybrid", "qcfs" */
+SF_API const char *sf_train_mode_name(sf_train_mode m);
 typedef enum { SF_OPTIM_ADAMW = 0, SF_OPTIM_SGD } sf_optimizer;
 typedef enum { SF_SCHEDULE_COSINE = 0, SF_SCHEDULE_CONSTANT } sf_lr_schedule;
 
@@ -63,7 +68,7 @@ typedef struct {
   int train_thresholds;        /* 1: thresholds are trained too; -1 (default): hybrid yes, direct no */
   double rate_penalty;         /* lambda: the loss adds lambda x spikes per neuron per step (default 0) */
   int epochs, batch;           /* default 10, 128 */
-  double lr, weight_decay;     /* default 1e-3, 0.01 */
+  double lr, weight_decay;     /* peak learning rate (default -1: 3e-4 in hybrid mode, 1e-3 in direct), 0.01 */
   double momentum;             /* SGD (default 0.9) */
   sf_optimizer optimizer;
   sf_lr_schedule schedule;
@@ -76,6 +81,26 @@ typedef struct {
   void *progress_user;
   void (*on_epoch)(const struct sf_train_epoch *e, void *user); /* after each epoch (front ends print it) */
   void *on_epoch_user;
+  const char *checkpoint;      /* written atomically after every epoch and when stopped (NULL: none); the
+                                  string must outlive the call */
+  const char *resume;          /* continue the run saved in this checkpoint: the same result, bit for bit, as
+                                  the run that was not stopped (same seed and threads); a checkpoint of
+                                  another model, data or settings is refused, naming the difference */
+  volatile sig_atomic_t *stop; /* when set non-zero (a signal handler may), the run stops after the step
+                                  in progress, writes the checkpoint and returns SF_ERR_INTERRUPTED */
+  /* knowledge distillation (Hinton et al. 2015): the loss adds kd_alpha tau^2 KL(softmax(teacher / tau)
+   * || softmax(student / tau)), tau = kd_temperature, the teacher's logits computed once per training
+   * image before the first epoch */
+  const sf_graph *teacher;     /* any model with the student's classes (NULL: the model being trained,
+                                  i.e. its ANN, when kd_alpha > 0) */
+  double kd_alpha;             /* weight of the distillation term (default -1: 1 in hybrid mode or with a
+                                  teacher, else 0) */
+  double kd_temperature;       /* tau (default 4) */
+  double prune;                /* magnitude pruning with fine-tuning to this sparsity of every weighted layer
+                                  (0: none; at most 0.99): gradually over the first two thirds of the steps,
+                                  then fine-tuned; the zeros cost no synaptic operations in the runtime */
+  int qat;                     /* 8: quantisation-aware training for the int8 runtime (weights, biases,
+                                  thresholds and inputs as --quant int8 runs them); 0: float (default) */
 } sf_train_options;
 
 typedef struct sf_train_epoch {
@@ -92,15 +117,23 @@ typedef struct {
   int64_t train_images, val_images, parameters;
   int layers;                  /* weighted layers of the chain */
   double seconds;
-  double test_accuracy;        /* filled by the caller's evaluation, NAN until then */
+  double test_accuracy;        /* filled by the caller's evaluation (float runtime), NAN until then */
   sf_snn_model *result;        /* the trained network as an ordinary converted model (owned; save it) */
   sf_train_options options;    /* what it ran with (without the callbacks) */
+  int world_size;              /* ranks that trained it (mpirun -np N; 1 without MPI) */
+  double kd_alpha;             /* the distillation weight used (0: none) */
+  char *teacher;               /* the teacher's name (NULL: none) */
+  double sparsity;             /* the share of zero weights in the trained layers */
+  double test_accuracy_int8;   /* sf_train_evaluate with the int8 runtime (quant=int8 in the options' target);
+                                  NAN until then */
 } sf_train_result;
 
 SF_API void sf_train_options_default(sf_train_options *o);
 /* One option from text (front ends): mode, init (random|model), surrogate, slope, detach_reset,
  * train_thresholds, rate_penalty, epochs, batch, lr, weight_decay, momentum, optimizer (adamw|sgd), schedule
- * (cosine|constant), warmup, clip_norm, seed, limit, val_images, and every convert option
+ * (cosine|constant), warmup, clip_norm, seed, limit, val_images, kd_alpha, kd_temperature, prune, qat (int8|none),
+ * checkpoint and resume (the value
+ * string is kept: it must outlive the options), and every convert option
  * (sf_convert_options_set: timesteps, neuron, burst_levels, leak (beta), ...). */
 SF_API sf_status sf_train_options_set(sf_train_options *o, const char *key, const char *value);
 /* Train on `train` (its last val_images samples held out for validation). The model is an ANN whose

@@ -24,7 +24,7 @@ The library is looked for in SPIKEFORMER_LIB, then a copy bundled by ``pip insta
 installed prefix (``make install PREFIX=...``), then the source tree's build/, then the system
 (see :mod:`spikeformer._lib`).
 """
-from ._api import (Dataset, Model, SNNModel, backends, blas_core, config, convert, energy_dir, library_path, load, load_dataset,
+from ._api import (Dataset, Model, SNNModel, backends, blas_core, config, convert, distributed, energy_dir, library_path, load, load_dataset,
                    ops, optimize, set_threads, threads, train, version)
 from ._lib import Error
 from ._torch import from_torch
@@ -32,4 +32,4 @@ from ._torch import from_torch
 __version__ = "0.1.0"
 
 __all__ = ["Error", "Model", "SNNModel", "Dataset", "load", "convert", "optimize", "train", "from_torch", "load_dataset", "ops", "config",
-           "version", "set_threads", "threads", "backends", "library_path", "energy_dir", "blas_core", "__version__"]
+           "version", "set_threads", "threads", "distributed", "backends", "library_path", "energy_dir", "blas_core", "__version__"]

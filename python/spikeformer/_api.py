@@ -7,6 +7,7 @@ writes, bit for bit.
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import json
 import os
@@ -14,7 +15,7 @@ import sys
 import tempfile
 import time
 import weakref
-from ctypes import POINTER, byref, c_char_p, c_float, c_int, c_void_p
+from ctypes import POINTER, byref, c_char_p, c_float, c_int, c_void_p, pointer
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -172,8 +173,9 @@ class _Progress:
     """An sf_progress_fn for the duration of one call: a bar on stderr (progress=True) or the
     caller's function(what, done, total). The ctypes callback object lives as long as this."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, on_error: Optional[Callable[[], None]] = None) -> None:
         self.user = progress if callable(progress) else None
+        self.on_error = on_error
         self.enabled = bool(progress)
         self.fn = _lib.PROGRESS_FN(self._cb) if self.enabled else _lib.PROGRESS_FN()
         self.error: Optional[BaseException] = None
@@ -199,6 +201,8 @@ class _Progress:
         except BaseException as e:  # an exception cannot cross the C frames: re-raised after the call
             if self.error is None:
                 self.error = e
+            if self.on_error is not None:
+                self.on_error()
 
     def __enter__(self) -> "_Progress":
         return self
@@ -1058,7 +1062,7 @@ def optimize(model: Union[Model, PathLike], max_drop: float, calib: Union[None, 
 
 def train(model: Union[Model, PathLike], data: Union[None, PathLike, Dataset] = None, test: Union[bool, PathLike, Dataset] = True,
           test_limit: Optional[int] = None, progress: Progress = False, on_epoch: Optional[Callable[[Dict[str, Any]], None]] = None,
-          mlflow: Optional[PathLike] = None, **options: Any) -> Tuple[SNNModel, Dict[str, Any]]:
+          mlflow: Optional[PathLike] = None, teacher: Union[None, Model, PathLike] = None, **options: Any) -> Tuple[SNNModel, Dict[str, Any]]:
     """Train the spiking network of a model (sf_train, as ``spikeformer train``): hybrid fine-tuning of
     its conversion (default) or direct training, with BPTT and a surrogate gradient. The GIL is
     released while the library works.
@@ -1074,13 +1078,25 @@ def train(model: Union[Model, PathLike], data: Union[None, PathLike, Dataset] = 
         on_epoch: called after each epoch with its figures (a dict: epoch, train_loss,
             train_accuracy, val_accuracy, seconds, images_per_second, spikes_per_neuron_per_step).
         mlflow: log the run to this MLflow file store.
+        teacher: distil from this model (a :class:`Model` or a path) with the student's classes;
+            without one, the model's own ANN teaches where ``kd_alpha`` > 0 (hybrid's default).
         **options: every train option by name, each set with sf_train_options_set(key, str(value))
             in the order given: mode ("hybrid", "direct"), init ("model", "random"), surrogate
             ("fast_sigmoid", "atan", "sigmoid", "triangle", "straight_through"), slope,
             detach_reset, train_thresholds, rate_penalty, epochs, batch, lr, weight_decay,
             momentum, optimizer ("adamw", "sgd"), schedule ("cosine", "constant"), warmup,
-            clip_norm, seed, limit, val_images, beta, and every convert option (timesteps, neuron,
-            burst_levels, leak, policy, calib_samples, ...).
+            clip_norm, seed, limit, val_images, beta, kd_alpha (default 1 in hybrid mode or with a
+            teacher, else 0),
+            kd_temperature (default 4), prune (sparsity of magnitude pruning with fine-tuning), qat
+            ("int8": quantisation-aware training for the int8 runtime),
+            checkpoint (a file written after every epoch
+            and when the run stops), resume (a checkpoint to continue from, to the same result bit
+            for bit), and every convert option (timesteps, neuron, burst_levels, leak, policy,
+            calib_samples, ...).
+
+    An exception raised in ``progress`` or ``on_epoch`` (KeyboardInterrupt included) stops the run
+    after the step in progress; with ``checkpoint`` set, the state is written first, and
+    ``resume=`` continues it.
 
     Returns:
         (the trained :class:`SNNModel`, the ``train --json`` document).
@@ -1091,13 +1107,24 @@ def train(model: Union[Model, PathLike], data: Union[None, PathLike, Dataset] = 
     g = m._h()
     o = _lib.sf_train_options()
     L.sf_train_options_default(byref(o))
+    keep: List[bytes] = []  # the option strings the library keeps pointers to (checkpoint, resume)
     for k, v in options.items():
         if v is None:
             continue
-        L.sf_train_options_set(byref(o), k.encode(), _text(v).encode())
+        b = _text(v).encode()
+        keep.append(b)
+        L.sf_train_options_set(byref(o), k.encode(), b)
     if test is True and isinstance(data, Dataset):
         raise Error("train: data is a Dataset: pass test=False, or the test images as test=FOLDER or test=Dataset", _lib.SF_ERR_ARG)
+    t = _model_arg(teacher) if teacher is not None else None
+    if t is not None:
+        o.teacher = t._h().ptr
     errors: List[BaseException] = []
+    stop = c_int(0)  # set when a callback raises: the run stops after its step and writes its checkpoint
+    o.stop = pointer(stop)
+
+    def request_stop() -> None:
+        stop.value = 1
 
     def epoch_cb(ep: Any, user: Any) -> None:
         try:
@@ -1105,14 +1132,22 @@ def train(model: Union[Model, PathLike], data: Union[None, PathLike, Dataset] = 
             on_epoch({f: getattr(e, f) for f, _ in _lib.sf_train_epoch._fields_})  # type: ignore[misc]
         except BaseException as ex:  # an exception cannot cross the C frames: re-raised after the call
             errors.append(ex)
+            request_stop()
 
-    with _Progress(progress) as pb:
+    with _Progress(progress, request_stop) as pb:
         o.progress = pb.fn
         efn = _lib.EPOCH_FN(epoch_cb) if on_epoch is not None else _lib.EPOCH_FN()
         o.on_epoch = efn
         ds = _dataset(data, _lib.SF_SPLIT_TRAIN, 0)
         r = c_void_p()
-        L.sf_train(g.ptr, _b(m.name), byref(ds._ds), byref(o), byref(r))
+        try:
+            L.sf_train(g.ptr, _b(m.name), byref(ds._ds), byref(o), byref(r))
+        except Error as ex:
+            first = errors[0] if errors else pb.error
+            if first is not None and ex.code == _lib.SF_ERR_INTERRUPTED:
+                pb.error = None
+                raise first from ex  # the callback's exception, the run stopped (and checkpointed) for it
+            raise
         try:
             if errors:
                 raise errors[0]
@@ -1173,6 +1208,28 @@ def set_threads(n: int) -> None:
     global _threads
     _threads = max(int(n), 0)
     lib().sf_threads_set(_threads)
+
+
+_dist_started = False
+
+
+def distributed() -> Dict[str, int]:
+    """Join the data-parallel run this process belongs to (dist.h), when it was started by mpirun
+    (``mpirun -np 2 python3 script.py``): every later :func:`train`, ``evaluate`` and
+    :func:`optimize` then takes this rank's share of the samples and combines the ranks' figures, as
+    ``mpirun -np N spikeformer ...`` does; each rank gets cores / ranks threads. Started without
+    mpirun, the world is this process alone. MPI is shut down when Python exits.
+
+    Returns:
+        {"rank": this process's rank, "size": the number of ranks, "available": 1 if this build has MPI}
+    """
+    global _dist_started
+    L = lib()
+    L.sf_dist_init()
+    if not _dist_started:
+        _dist_started = True
+        atexit.register(L.sf_dist_finalize)
+    return {"rank": int(L.sf_dist_rank()), "size": int(L.sf_dist_size()), "available": int(L.sf_dist_available())}
 
 
 def threads() -> int:

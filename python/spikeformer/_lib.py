@@ -51,8 +51,8 @@ DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist"  # SF_DEFAULT_DATA_DIR (d
 
 # sf_status (status.h) and the names sf_status_name gives them
 STATUS_NAMES = {0: "ok", 1: "i/o error", 2: "format error", 3: "unsupported", 4: "shape error", 5: "value error", 6: "argument error",
-                7: "out of memory", 8: "internal error"}
-SF_ERR_IO, SF_ERR_FORMAT, SF_ERR_UNSUPPORTED, SF_ERR_SHAPE, SF_ERR_INTERNAL = 1, 2, 3, 4, 8
+                7: "out of memory", 8: "internal error", 9: "interrupted"}
+SF_ERR_IO, SF_ERR_FORMAT, SF_ERR_UNSUPPORTED, SF_ERR_SHAPE, SF_ERR_INTERNAL, SF_ERR_INTERRUPTED = 1, 2, 3, 4, 8, 9
 
 
 class Error(RuntimeError):
@@ -61,8 +61,9 @@ class Error(RuntimeError):
     Attributes:
         message: the library's message (``sf_last_error()``), naming what failed and where.
         status: the status name (``sf_status_name()``): "i/o error", "format error", "unsupported",
-            "shape error", "value error", "argument error", "out of memory" or "internal error".
-        code: the sf_status number (1 = SF_ERR_IO ... 8 = SF_ERR_INTERNAL).
+            "shape error", "value error", "argument error", "out of memory", "internal error" or
+            "interrupted".
+        code: the sf_status number (1 = SF_ERR_IO ... 9 = SF_ERR_INTERRUPTED).
     """
 
     def __init__(self, message: str, code: int = SF_ERR_INTERNAL, status: Optional[str] = None) -> None:
@@ -154,7 +155,9 @@ class sf_train_options(Structure):
                 ("detach_reset", c_int), ("train_thresholds", c_int), ("rate_penalty", c_double), ("epochs", c_int), ("batch", c_int),
                 ("lr", c_double), ("weight_decay", c_double), ("momentum", c_double), ("optimizer", c_int), ("schedule", c_int),
                 ("warmup_steps", c_int), ("clip_norm", c_double), ("seed", c_uint64), ("limit", c_int64), ("val_images", c_int64),
-                ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("on_epoch", EPOCH_FN), ("on_epoch_user", c_void_p)]
+                ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("on_epoch", EPOCH_FN), ("on_epoch_user", c_void_p),
+                ("checkpoint", c_char_p), ("resume", c_char_p), ("stop", POINTER(c_int)), ("teacher", c_void_p), ("kd_alpha", c_double),
+                ("kd_temperature", c_double), ("prune", c_double), ("qat", c_int)]
 
 
 MIRRORED = [sf_tensor, sf_dataset, sf_hardware_constraints, sf_spiking_config, sf_convert_options, sf_analyze_options, sf_validation,
@@ -178,6 +181,12 @@ FUNCTIONS = {
     "sf_version": (c_char_p, []),
     "sf_threads_set": (None, [c_int]),
     "sf_threads_get": (c_int, []),
+    # dist.h
+    "sf_dist_init": (STATUS, []),
+    "sf_dist_rank": (c_int, []),
+    "sf_dist_size": (c_int, []),
+    "sf_dist_available": (c_int, []),
+    "sf_dist_finalize": (None, []),
     "sf_blas_core": (c_char_p, []),
     "sf_blas_better_core": (c_char_p, []),
     "sf_energy_default_dir": (c_char_p, []),

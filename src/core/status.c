@@ -49,6 +49,7 @@ const char *sf_status_name(sf_status s) {
     case SF_ERR_ARG: return "argument error";
     case SF_ERR_NOMEM: return "out of memory";
     case SF_ERR_INTERNAL: return "internal error";
+    case SF_ERR_INTERRUPTED: return "interrupted";
   }
   return "unknown error";
 }

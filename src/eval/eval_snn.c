@@ -9,6 +9,7 @@
 
 #include "core/util.h"
 #include "eval/eval_internal.h"
+#include "spikeformer/dist.h"
 #include "spikeformer/eval.h"
 #include "spikeformer/session.h"
 #include "spikeformer/threads.h"
@@ -84,6 +85,42 @@ void sf_eval_result_free(sf_eval_result *r) {
   free(r);
 }
 
+/* Under mpirun: every rank's counters summed (each evaluated its share of the samples). The
+ * layers are the same on every rank (one model); the times are summed too (thread-seconds). */
+static sf_status sum_over_ranks(sf_eval_result *r, int64_t *correct, int64_t *ann_correct, int T) {
+  const int per_layer = 7;
+  const int64_t n = (int64_t)T + 3 + (int64_t)r->n_layers * per_layer + (int64_t)T * 4;
+  double *v = calloc((size_t)n, sizeof(double));
+  if (!v) return sf_error(SF_ERR_NOMEM, "out of memory");
+  int64_t k = 0;
+  for (int t = 0; t < T; t++) v[k++] = (double)correct[t];
+  v[k++] = (double)*ann_correct;
+  v[k++] = r->ann_seconds;
+  v[k++] = r->snn_seconds;
+  for (int i = 0; i < r->n_layers; i++) {
+    const sf_snn_node_stats *s = &r->layers[i].stats;
+    const double x[7] = {s->spikes, s->events, s->sops, s->macs, s->float_ops, s->neuron_updates, s->seconds};
+    for (int j = 0; j < per_layer; j++) v[k++] = x[j];
+  }
+  for (int64_t j = 0; j < (int64_t)T * 4; j++) v[k++] = r->ops_by_t[j];
+  sf_status st = sf_dist_sum_f64(v, n);
+  if (!st) {
+    k = 0;
+    for (int t = 0; t < T; t++) correct[t] = (int64_t)v[k++];
+    *ann_correct = (int64_t)v[k++];
+    r->ann_seconds = v[k++];
+    r->snn_seconds = v[k++];
+    for (int i = 0; i < r->n_layers; i++) {
+      sf_snn_node_stats *s = &r->layers[i].stats;
+      s->spikes = v[k++]; s->events = v[k++]; s->sops = v[k++]; s->macs = v[k++];
+      s->float_ops = v[k++]; s->neuron_updates = v[k++]; s->seconds = v[k++];
+    }
+    for (int64_t j = 0; j < (int64_t)T * 4; j++) r->ops_by_t[j] = v[k++];
+  }
+  free(v);
+  return st;
+}
+
 /* The totals and per-layer figures that follow from the merged counters. */
 static void summarise(sf_eval_result *r) {
   const double n = (double)r->samples, T = (double)r->timesteps;
@@ -121,7 +158,11 @@ sf_status sf_eval_snn(const sf_snn_model *m, const char *name, const sf_dataset 
   if (ds->n < 1) return sf_error(SF_ERR_ARG, "%s: no samples to evaluate", ds->source);
   sf_status st = sf_eval_labels_fit(ds, sf_snn_model_classes(m), name);
   if (st) return st;
-  int64_t batch = o.batch > 0 ? o.batch : sf_eval_default_batch(ds->n);
+  /* under mpirun each rank takes its share of the samples; the counters are summed below (dist.h) */
+  int64_t lo = 0, hi = ds->n;
+  if (ds->n >= sf_dist_size()) sf_dist_share(ds->n, &lo, &hi);
+  const int sharded = hi - lo < ds->n;
+  int64_t batch = o.batch > 0 ? o.batch : sf_eval_default_batch(hi - lo);
   sf_eval_result *r = calloc(1, sizeof *r);
   if (!r) return sf_error(SF_ERR_NOMEM, "out of memory");
   r->model = sf_strdup(name);
@@ -155,10 +196,10 @@ sf_status sf_eval_snn(const sf_snn_model *m, const char *name, const sf_dataset 
   const double j0 = sf_power_monitor_rapl_joules(pm), g0 = sf_power_monitor_gpu_joules(pm);
   const sf_graph *src = sf_snn_model_source(m);
   int64_t cur_batch = 0;
-  if (o.progress) o.progress(o.profile ? "profile" : "snn eval", 0, ds->n, o.progress_user);
+  if (o.progress) o.progress(o.profile ? "profile" : "snn eval", 0, hi - lo, o.progress_user);
   double t0 = sf_now();
-  for (int64_t start = 0; start < ds->n; start += batch) {
-    int64_t cnt = ds->n - start < batch ? ds->n - start : batch;
+  for (int64_t start = lo; start < hi; start += batch) {
+    int64_t cnt = hi - start < batch ? hi - start : batch;
     if (cnt != cur_batch) {
       /* deploy for this batch size (at most two: full batches and the remainder) */
       if (n_deps == 2) { st = sf_error(SF_ERR_INTERNAL, "unexpected batch size"); goto done; }
@@ -183,7 +224,7 @@ sf_status sf_eval_snn(const sf_snn_model *m, const char *name, const sf_dataset 
     if ((st = sf_backend_execute(dep, &x, T, sf_acc_step, &sc))) goto done;
     r->snn_seconds += sf_now() - ts;
     if (js >= 0) snn_j += sf_power_monitor_rapl_joules(pm) - js;
-    if (o.progress) o.progress(o.profile ? "profile" : "snn eval", start + cnt, ds->n, o.progress_user);
+    if (o.progress) o.progress(o.profile ? "profile" : "snn eval", start + cnt - lo, hi - lo, o.progress_user);
   }
   /* merge the counters of every deployment (same layers, same order) */
   r->n_layers = n_deps ? sf_backend_profile_count(deps[0]) : 0;
@@ -202,6 +243,18 @@ sf_status sf_eval_snn(const sf_snn_model *m, const char *name, const sf_dataset 
     s->op_type = sf_strdup(s->op_type ? s->op_type : "");
     if (!s->name || !s->op_type) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
   }
+  /* the work done at each step, summed over the samples (per sample below) */
+  if (!(r->work_by_t = calloc((size_t)T, sizeof(double))) || !(r->ops_by_t = calloc((size_t)T * 4, sizeof(double)))) {
+    st = sf_error(SF_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  for (int d = 0; d < n_deps; d++)
+    for (int t = 1; t <= T; t++) {
+      double o4[4];
+      sf_backend_profile_step(deps[d], t, o4);
+      for (int k = 0; k < 4; k++) r->ops_by_t[(t - 1) * 4 + k] += o4[k];
+    }
+  if (sharded && (st = sum_over_ranks(r, correct, &ann_correct, T))) goto done;
   r->seconds = sf_now() - t0;
   /* the raster the first deployment recorded */
   if (n_deps && o.backend_options.raster_neurons > 0) {
@@ -226,16 +279,10 @@ sf_status sf_eval_snn(const sf_snn_model *m, const char *name, const sf_dataset 
   summarise(r);
   /* the work done at each step (synaptic ops, MACs, float evaluations, neuron updates per sample):
    * under delta coding, what a static input leaves for the steps after the first */
-  if (!(r->work_by_t = calloc((size_t)T, sizeof(double))) || !(r->ops_by_t = calloc((size_t)T * 4, sizeof(double)))) {
-    st = sf_error(SF_ERR_NOMEM, "out of memory");
-    goto done;
-  }
-  for (int d = 0; d < n_deps; d++)
-    for (int t = 1; t <= T; t++) {
-      double o4[4];
-      sf_backend_profile_step(deps[d], t, o4);
-      r->work_by_t[t - 1] += (o4[0] + o4[1] + o4[2] + o4[3]) / (double)ds->n;
-      for (int k = 0; k < 4; k++) r->ops_by_t[(t - 1) * 4 + k] += o4[k] / (double)ds->n;
+  for (int t = 0; t < T; t++)
+    for (int k = 0; k < 4; k++) {
+      r->ops_by_t[t * 4 + k] /= (double)ds->n;
+      r->work_by_t[t] += r->ops_by_t[t * 4 + k];
     }
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);

@@ -11,6 +11,7 @@
 #include "core/util.h"
 #include "eval/eval_internal.h"
 #include "spikeformer/mlflow.h"
+#include "spikeformer/dist.h"
 #include "spikeformer/optimize.h"
 
 /* a candidate conversion: neuron, burst size and code, threshold policy, and the T its thresholds
@@ -73,6 +74,30 @@ static void convert_opts(const cand *c, int tune_t, sf_convert_options *o) {
   o->snn.timesteps = tune_t;
 }
 
+/* Under mpirun each rank evaluates its share of the samples (dist.h); a set smaller than the
+ * world is evaluated whole by every rank. */
+static void share(int64_t n, int64_t *lo, int64_t *hi) {
+  *lo = 0;
+  *hi = n;
+  if (n >= sf_dist_size()) sf_dist_share(n, lo, hi);
+}
+
+/* the ranks' counts summed: counts [nc], per-sample flags [nf] (each set by one rank), ops [no] */
+static sf_status sum_shares(int64_t *counts, int64_t nc, uint8_t *flags, int64_t nf, double *ops, int64_t no) {
+  if (!flags) nf = 0;
+  double *v = calloc((size_t)(nc + nf + no + 1), sizeof(double));
+  if (!v) return sf_error(SF_ERR_NOMEM, "out of memory");
+  for (int64_t i = 0; i < nc; i++) v[i] = (double)counts[i];
+  for (int64_t i = 0; i < nf; i++) v[nc + i] = flags[i];
+  for (int64_t i = 0; i < no; i++) v[nc + nf + i] = ops[i];
+  sf_status st = sf_dist_sum_f64(v, nc + nf + no);
+  for (int64_t i = 0; !st && i < nc; i++) counts[i] = (int64_t)v[i];
+  for (int64_t i = 0; !st && i < nf; i++) flags[i] = v[nc + i] > 0;
+  for (int64_t i = 0; !st && i < no; i++) ops[i] = v[nc + nf + i];
+  free(v);
+  return st;
+}
+
 /* Run m over ds for T steps in batches of `batch` through the backend: correct[t-1] right after
  * step t; ok_steps (if given) [T][ds->n] per-sample flags; ops[T][4] the operations per sample at
  * each step. */
@@ -83,8 +108,11 @@ static sf_status run_model(const ctx *x, const sf_snn_model *m, const sf_dataset
   int n_deps = 0;
   int64_t cur = 0;
   sf_status st = sf_backend_compile(x->be, m, &x->o->backend_options, &comp);
-  for (int64_t start = 0; start < ds->n && !st; start += batch) {
-    int64_t cnt = ds->n - start < batch ? ds->n - start : batch;
+  int64_t lo, hi;
+  share(ds->n, &lo, &hi);
+  if (ok_steps && hi - lo < ds->n) memset(ok_steps, 0, (size_t)T * (size_t)ds->n); /* the other ranks' flags arrive summed */
+  for (int64_t start = lo; start < hi && !st; start += batch) {
+    int64_t cnt = hi - start < batch ? hi - start : batch;
     if (cnt != cur) {
       if (n_deps == 2) { st = sf_error(SF_ERR_INTERNAL, "unexpected batch size"); break; }
       if ((st = sf_backend_deploy(comp, cnt, &deps[n_deps]))) break;
@@ -101,9 +129,12 @@ static sf_status run_model(const ctx *x, const sf_snn_model *m, const sf_dataset
       for (int t = 1; t <= T; t++) {
         double o4[4];
         sf_backend_profile_step(deps[d], t, o4);
-        for (int k = 0; k < 4; k++) ops[(t - 1) * 4 + k] += o4[k] / (double)ds->n;
+        for (int k = 0; k < 4; k++) ops[(t - 1) * 4 + k] += o4[k];
       }
   }
+  if (!st && hi - lo < ds->n) st = sum_shares(correct, T, ok_steps, (int64_t)T * ds->n, ops, ops ? 4 * T : 0);
+  if (!st && ops)
+    for (int k = 0; k < 4 * T; k++) ops[k] /= (double)ds->n;
   for (int d = 0; d < n_deps; d++) sf_deployed_free(deps[d]);
   sf_compiled_free(comp);
   return st;
@@ -147,14 +178,17 @@ static sf_status ann_accuracy(const sf_graph *g, const sf_dataset *ds, double *a
   sf_session *a;
   sf_status st = sf_session_create(g, NULL, &a);
   if (st) return st;
-  int64_t right = 0;
-  for (int64_t start = 0; start < ds->n && !st; start += EVAL_BATCH) {
-    int64_t cnt = ds->n - start < EVAL_BATCH ? ds->n - start : EVAL_BATCH, r = 0;
+  int64_t right = 0, lo, hi;
+  share(ds->n, &lo, &hi);
+  if (ok) memset(ok, 0, (size_t)ds->n);
+  for (int64_t start = lo; start < hi && !st; start += EVAL_BATCH) {
+    int64_t cnt = hi - start < EVAL_BATCH ? hi - start : EVAL_BATCH, r = 0;
     sf_tensor xb = sf_eval_batch(ds, g, start, cnt);
     st = sf_eval_ann_batch(a, g, &xb, ds->labels + start, cnt, &r, ok ? ok + start : NULL, NULL, NULL);
     right += r;
   }
   sf_session_free(a);
+  if (!st && hi - lo < ds->n) st = sum_shares(&right, 1, ok, ds->n, NULL, 0);
   *acc = (double)right / (double)(ds->n ? ds->n : 1);
   return st;
 }

@@ -85,7 +85,8 @@ int sf_chain_plan(sf_snn_session *s) {
     if (nr->m != M_NEURON || !nr->q || !nr->nrn.y_skip) return 0;
     if (nr->nrn.code_binary) return 0; /* its tallies count unit spikes: binary-coded bursts run step-major */
     if (j == 0 ? !nr->nrn.xin : nr->nrn.fed_by != nodes[j - 1]) return 0;
-    if (ln->m != M_LINEAR || !ln->q || !ln->spike_in || ln->src[0] != nodes[j] || !ln->src_exact[0] || ln->syn.xq || ln->macs_per_input <= 0)
+    if (ln->m != M_LINEAR || !ln->q || !ln->spike_in || ln->src[0] != nodes[j] || !ln->src_exact[0] || ln->syn.xq || ln->macs_per_input <= 0 ||
+        ln->fan) /* (a pruned layer counts each spike's own fan-out: step-major) */
       return 0;
     if (sf_node_op(lnd) != SF_OP_LINEAR) return 0;
     int last = j + 2 == n;

@@ -100,6 +100,25 @@ static double combine_adds(const sf_snn_session *s, int src) {
   return src >= 0 && s->ns[src].nrn.code_binary ? (double)(s->ns[src].nrn.planes - 1) : 0.0;
 }
 
+/* Sum over this step's non-zero inputs of their fan-out (the layer's non-zero weights per input
+ * feature): the synaptic operations of a pruned layer, exact for binary neurons (IF, LIF); a burst
+ * neuron's events are then scaled by its mean burst (burst_factor). x [xn] the input spikes (or,
+ * where an int8 layer reads its neuron's counts in place, those counts). */
+static double fanned_events(const sf_snn_session *s, const node_state *n, int x, int64_t xn) {
+  const float *fan = n->fan;
+  const int64_t K = n->fan_k;
+  const node_state *src = n->src[0] >= 0 && n->src_exact[0] ? &s->ns[n->src[0]] : NULL;
+  double f = 0;
+  if (src && src->nrn.kq && n->q) {
+    const int8_t *k = src->nrn.kq;
+    for (int64_t e = 0; e < xn; e++) f += k[e] ? fan[e % K] : 0.0f;
+  } else {
+    const float *v = s->inc[x];
+    for (int64_t e = 0; e < xn; e++) f += v[e] != 0.0f ? fan[e % K] : 0.0f;
+  }
+  return f;
+}
+
 static double burst_factor(const sf_snn_session *s, int src) {
   if (src < 0) return 1.0;
   const node_state *n = &s->ns[src];
@@ -325,8 +344,10 @@ static int run_spike_linear(sf_snn_session *s, int i, int x, int t) {
   /* an int8 layer reads its source neuron's counts in place: their non-zeros were counted by the neuron */
   int64_t xn = numel(g, x), ev = nonzero_events(s, n->src[0], x);
   n->st.events += (double)ev;
-  /* a burst of k spikes is k synaptic events at each target */
-  n->st.sops += (double)ev * n->macs_per_input * burst_factor(s, n->src[0]) + (double)on * combine_adds(s, n->src[0]);
+  /* a burst of k spikes is k synaptic events at each target; with pruned weights, each spike at
+   * its own input's non-zero targets */
+  const double fanned = n->fan ? fanned_events(s, n, x, xn) : (double)ev * n->macs_per_input;
+  n->st.sops += fanned * burst_factor(s, n->src[0]) + (double)on * combine_adds(s, n->src[0]);
   /* auto: events where activity is low, except into a narrow int8 layer (a 10-class output),
    * where the per-row cost of the event path outweighs a dense row of VNNI products */
   int use_events = s->path == SF_PATH_EVENT || s->path == SF_PATH_BITPACKED ||

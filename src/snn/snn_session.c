@@ -27,6 +27,7 @@ void sf_snn_session_free(sf_snn_session *s) {
       if (!n->syn.q_shared) { free(n->syn.Wq); free(n->syn.Wp); free(n->syn.colsum); free(n->syn.wscale); } /* (else the donor's) */
       if (!n->syn.w16_shared) free(n->syn.W16);
       free(n->syn.xq); free(n->syn.inv_thx); free(n->syn.xq8); free(n->syn.xscale); free(n->syn.xu8); free(n->syn.off);
+      free(n->fan);
     }
   for (int k = 0; k < s->n_scratch; k++) free(s->scratch_mean[k]);
   free(s->scratch_mean);
@@ -125,6 +126,29 @@ int64_t sf_snn_state_bytes(const sf_graph *g) {
   return floats * (int64_t)sizeof(float);
 }
 
+/* A weighted layer's zero weights (a pruned model) make no synaptic operations: the mean fan-out
+ * counts the non-zero weights only, and a Linear / Gemm / MatMul with zeros keeps each input
+ * feature's own fan-out (fan), so a spike costs exactly its row. w: the weights, K: the input
+ * features. Returns non-zero when out of memory. */
+static int fan_out(node_state *n, const sf_node *nd, const sf_tensor *w, int64_t K) {
+  if (!w->data || w->dtype != SF_F32 || K < 1) return 0;
+  const int64_t total = sf_tensor_numel(w);
+  const float *d = w->data;
+  int64_t nnz = 0;
+  for (int64_t i = 0; i < total; i++) nnz += d[i] != 0.0f;
+  if (nnz == total) return 0;
+  n->macs_per_input *= (double)nnz / (double)total;
+  const sf_op_id op = sf_node_op(nd);
+  if (w->ndim != 2 || op == SF_OP_CONV || total % K) return 0;
+  const int64_t N = total / K;
+  const int trans = op == SF_OP_GEMM && sf_node_attr_int(nd, "transB", 0); /* W [N, K], else [K, N] */
+  if (!(n->fan = calloc((size_t)K, sizeof(float)))) return 1;
+  n->fan_k = K;
+  for (int64_t i = 0; i < total; i++)
+    if (d[i] != 0.0f) n->fan[trans ? i % K : i / N] += 1.0f;
+  return 0;
+}
+
 sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg, sf_decoder decoder, sf_snn_session **out) {
   if (g->n_inputs < 1 || g->n_outputs < 1)
     return sf_error(SF_ERR_ARG, "the spiking graph has %d inputs and %d outputs; it needs at least one of each", g->n_inputs, g->n_outputs);
@@ -218,6 +242,7 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
       else K = w->shape[0];
       n->macs_per_input = (double)on * (double)K / (double)numel(g, x);
       n->spike_in = s->spike_valued[x];
+      if (fan_out(n, nd, w, K)) goto oom;
     }
     if (n->m == M_PRODUCT) n->spike_in = 1;
     if (n->m != M_NEURON) {

@@ -79,7 +79,11 @@ typedef struct {
 /* Per node: its mode, what every mode has, and the state of its mode (only that group is used). */
 typedef struct {
   mode m;
-  double macs_per_input; /* fan-out per input element (linear/product) */
+  double macs_per_input; /* fan-out per input element (linear/product): its mean over the inputs, the non-zero
+                            weights only (a pruned weight makes no synaptic operation) */
+  float *fan;         /* linear with zero weights (Linear / Gemm / MatMul): the non-zero weights of each input
+                         feature [fan_k], so that a spike costs exactly its own fan-out; NULL: all equal */
+  int64_t fan_k;
   int spike_in;       /* input 0 is spike-valued */
   int is_static;      /* every dynamic input is constant over time: computed at t = 1 only */
   int alias;          /* order-keeping layout op: its output is its input's buffer, nothing to run */

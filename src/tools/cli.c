@@ -47,7 +47,8 @@ double cli_now(void) {
 int cli_is_sfm(const char *path) { return sf_file_is_sfm(path); }
 
 sf_status cli_write_text(const char *path, char *text) {
-  sf_status st = sf_write_text_file(path, text);
+  /* under mpirun every rank holds the same figures: rank 0 writes them */
+  sf_status st = !text || sf_dist_rank() == 0 ? sf_write_text_file(path, text) : SF_OK;
   free(text);
   return st;
 }

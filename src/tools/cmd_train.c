@@ -1,6 +1,7 @@
 /* spikeformer train MODEL --data DIR -o OUT.sfm [options]: parse, sf_train, evaluate the trained
  * model on the test split through the runtime, save it, print and write the figures. */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,26 +9,30 @@
 
 typedef struct {
   cli_head h;
-  const char *data, *out, *json, *mlflow, *mode, *init, *surrogate, *optimizer, *schedule, *train_thresholds, *policy;
-  double slope, lr, weight_decay, momentum, clip_norm, rate_penalty, beta, percentile;
+  const char *data, *out, *json, *mlflow, *checkpoint, *resume, *teacher, *mode, *init, *surrogate, *optimizer, *schedule, *train_thresholds, *policy;
+  double slope, lr, weight_decay, momentum, clip_norm, rate_penalty, beta, percentile, kd_alpha, kd_temperature, prune;
   int64_t epochs, batch, warmup, seed, limit, val, calib_samples, test_limit;
   int attach_reset, no_test;
+  const char *qat;
   sf_spiking_config snn;
 } train_args;
 
-static const char *const modes[] = {"hybrid", "direct", NULL};
+static const char *const modes[] = {"hybrid", "direct", "qcfs", NULL};
 static const char *const inits[] = {"model", "random", NULL};
 static const char *const surrogates[] = {"fast_sigmoid", "atan", "sigmoid", "triangle", "straight_through", NULL};
 static const char *const optimizers[] = {"adamw", "sgd", NULL};
 static const char *const lr_schedules[] = {"cosine", "constant", NULL};
 static const char *const yes_no[] = {"yes", "no", NULL};
 static const char *const policies[] = {"max", "percentile", "mse", NULL};
+static const char *const qats[] = {"int8", "none", NULL};
 #define A(f) offsetof(train_args, f)
 static const cli_option options[] = {
     {.name = "--data", .kind = CLI_STR, .arg = "DIR", .offset = A(data), .help = "labelled data: its train split trains (the last --val images validate), its test split tests (default " SF_DEFAULT_DATA_DIR ")"},
     {.name = "--output", .alias = "-o", .kind = CLI_STR, .arg = "OUT.sfm", .offset = A(out), .help = "the trained spiking network (an ordinary .sfm: eval, run, profile, report take it)"},
     {.name = "--mode", .kind = CLI_CHOICE, .arg = "M", .offset = A(mode), .help = "hybrid (default): convert MODEL (calibrated thresholds), then fine-tune weights and thresholds "
-                                                    "at T; direct: the spiking network with MODEL's architecture, from its weights or --init random, thresholds 1", .choices = modes},
+                                                    "at T; direct: the spiking network with MODEL's architecture, from its weights or --init random, thresholds 1; "
+                                                    "qcfs: fine-tune MODEL's ANN with QCFS activations of T levels (Bu et al. 2022), then convert with their "
+                                                    "clip levels as thresholds", .choices = modes},
     {.name = "--init", .kind = CLI_CHOICE, .arg = "I", .offset = A(init), .help = "direct: model (default) or random weights (PyTorch nn.Linear's uniform +-1/sqrt(fan_in))", .choices = inits},
     {.name = "--timesteps", .kind = CLI_CONFIG, .arg = "T", .offset = A(snn), .help = "steps the network is trained and run for (default 8)", .key = "timesteps"},
     {.name = "--neuron", .kind = CLI_CONFIG, .arg = "M", .offset = A(snn), .help = "if (default: binary, one spike per step at most) | lif | burst", .key = "neuron_model"},
@@ -39,9 +44,18 @@ static const cli_option options[] = {
     {.name = "--attach-reset", .kind = CLI_FLAG, .offset = A(attach_reset), .help = "let the gradient flow through the reset (default: detached, as snnTorch and SpikingJelly)"},
     {.name = "--train-thresholds", .kind = CLI_CHOICE, .arg = "yes|no", .offset = A(train_thresholds), .help = "train the thresholds too (default: yes in hybrid, no in direct)", .choices = yes_no},
     {.name = "--rate-penalty", .kind = CLI_NUM, .arg = "R", .offset = A(rate_penalty), .help = "add R x (spikes per neuron per step) to the loss, so the network fires less (default 0)", .lo = 0, .hi = 1e6},
+    {.name = "--teacher", .kind = CLI_STR, .arg = "MODEL", .offset = A(teacher), .help = "distil from this model (ONNX file or Hugging Face directory) with the "
+                                                                "student's classes (default in hybrid mode: MODEL itself, the ANN)"},
+    {.name = "--kd-alpha", .kind = CLI_NUM, .arg = "A", .offset = A(kd_alpha), .help = "weight of the distillation term A tau^2 KL(teacher/tau || student/tau) "
+                                                            "(default 1 in hybrid mode or with --teacher, else 0: none)", .lo = 0, .hi = 1000},
+    {.name = "--kd-temperature", .kind = CLI_NUM, .arg = "K", .offset = A(kd_temperature), .help = "distillation temperature tau (default 4)", .lo = 1e-3, .hi = 1000},
+    {.name = "--prune", .kind = CLI_NUM, .arg = "S", .offset = A(prune), .help = "magnitude pruning with fine-tuning to sparsity S of every weighted layer "
+                                                     "(gradually over two thirds of the steps; zero weights cost no synaptic operations)", .lo = 0, .hi = 0.99},
+    {.name = "--qat", .kind = CLI_CHOICE, .arg = "int8", .offset = A(qat), .help = "quantisation-aware training: the forward on the weights, thresholds and "
+                                                   "inputs as '--quant int8' runs them (the test then runs float and int8)", .choices = qats},
     {.name = "--epochs", .kind = CLI_INT, .arg = "E", .offset = A(epochs), .help = "passes over the training images (default 10)", .lo = 1, .hi = 100000},
     {.name = "--batch", .kind = CLI_INT, .arg = "B", .offset = A(batch), .help = "images per step (default 128)", .lo = 1, .hi = 1 << 20},
-    {.name = "--lr", .kind = CLI_NUM, .arg = "LR", .offset = A(lr), .help = "peak learning rate (default 1e-3)", .lo = 1e-12, .hi = 100},
+    {.name = "--lr", .kind = CLI_NUM, .arg = "LR", .offset = A(lr), .help = "peak learning rate (default 3e-4 in hybrid mode, 1e-3 in direct)", .lo = 1e-12, .hi = 100},
     {.name = "--optimizer", .kind = CLI_CHOICE, .arg = "O", .offset = A(optimizer), .help = "adamw (default) | sgd (with momentum)", .choices = optimizers},
     {.name = "--weight-decay", .kind = CLI_NUM, .arg = "W", .offset = A(weight_decay), .help = "decoupled (AdamW) or L2 (SGD) weight decay on weights and biases (default 0.01)", .lo = 0, .hi = 100},
     {.name = "--momentum", .kind = CLI_NUM, .arg = "M", .offset = A(momentum), .help = "SGD momentum (default 0.9)", .lo = 0, .hi = 0.999999},
@@ -58,6 +72,10 @@ static const cli_option options[] = {
     {.name = "--calib-samples", .kind = CLI_INT, .arg = "N", .offset = A(calib_samples), .help = "hybrid: calibration images (default 512)", .lo = 1, .hi = 1 << 20},
     {.name = "--config", .kind = CLI_CONFIG, .arg = "FILE", .offset = A(snn), .help = "SpikingConfig keys from a JSON file (see 'spikeformer config --help')", .key = "@"},
     {.name = "--set", .kind = CLI_CONFIG, .arg = "KEY=VALUE", .offset = A(snn), .help = "one SpikingConfig key", .key = "="},
+    {.name = "--checkpoint", .kind = CLI_STR, .arg = "FILE", .offset = A(checkpoint), .help = "write the training state to FILE (atomically) after every epoch, and when "
+                                                                  "SIGINT or SIGTERM stops the run"},
+    {.name = "--resume", .kind = CLI_STR, .arg = "FILE", .offset = A(resume), .help = "continue the run saved in FILE, to the same result bit for bit as if it had not "
+                                                              "stopped (same model, data, options and --threads; another run's checkpoint is refused)"},
     {.name = "--json", .kind = CLI_STR, .arg = "FILE", .offset = A(json), .help = "write the per-epoch figures and the test accuracy as JSON"},
     {.name = "--mlflow", .kind = CLI_STR, .arg = "DIR", .offset = A(mlflow), .help = "log the run to an MLflow file store"},
     {.name = NULL}};
@@ -81,6 +99,13 @@ static void print_epoch(const sf_train_epoch *e, void *user) {
   fflush(stdout);
 }
 
+/* SIGINT / SIGTERM: the trainer finishes its step, writes the checkpoint and returns */
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
+
 /* a train option from the command line, by its library key */
 #define SET(key, ...)                                                            \
   do {                                                                           \
@@ -93,7 +118,7 @@ static int run(void *p) {
   train_args *a = p;
   const char *model = a->h.pos[0];
   if (!a->out) return cli_usage_error("train", "missing -o OUT.sfm");
-  sf_status st = sf_check_writable((const char *[]){a->out, a->json}, 2);
+  sf_status st = sf_check_writable((const char *[]){a->out, a->json, a->checkpoint}, 3);
   if (st) return cli_fail(st);
   sf_train_options o;
   sf_train_options_default(&o);
@@ -109,6 +134,10 @@ static int run(void *p) {
   o.detach_reset = !a->attach_reset;
   if (a->train_thresholds) o.train_thresholds = !strcmp(a->train_thresholds, "yes");
   if (cli_given(a, "--rate-penalty")) o.rate_penalty = a->rate_penalty;
+  if (cli_given(a, "--kd-alpha")) o.kd_alpha = a->kd_alpha;
+  if (cli_given(a, "--prune")) o.prune = a->prune;
+  if (a->qat) SET("qat", "%s", a->qat);
+  if (cli_given(a, "--kd-temperature")) o.kd_temperature = a->kd_temperature;
   if (a->epochs) o.epochs = (int)a->epochs;
   if (a->batch) o.batch = (int)a->batch;
   if (cli_given(a, "--lr")) o.lr = a->lr;
@@ -124,23 +153,47 @@ static int run(void *p) {
   if (a->policy) SET("policy", "%s", a->policy);
   if (cli_given(a, "--percentile")) SET("percentile", "%.17g", a->percentile);
   if (a->calib_samples) o.convert.calib_samples = (int)a->calib_samples;
+  o.checkpoint = a->checkpoint;
+  o.resume = a->resume;
+  stop_requested = 0;
+  o.stop = &stop_requested;
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
   cli_progress pb = {0};
-  o.progress = cli_progress_fn;
+  const int rank0 = sf_dist_rank() == 0; /* under mpirun, rank 0 alone shows progress, tests and writes */
+  o.progress = rank0 ? cli_progress_fn : NULL;
   o.progress_user = &pb;
   o.on_epoch = print_epoch;
-  sf_graph *g = NULL;
+  sf_graph *g = NULL, *teacher = NULL;
   sf_dataset train = {0}, test = {0};
   sf_train_result *r = NULL;
+  int ret = 0;
   if ((st = sf_graph_load(model, &g))) return cli_fail(st);
+  if (a->teacher && (st = sf_graph_load(a->teacher, &teacher))) goto done;
+  o.teacher = teacher;
   /* the limit counts training images: read them and the validation images behind the whole split */
   if ((st = sf_dataset_load(a->data, SF_SPLIT_TRAIN, 0, &train))) goto done;
-  printf("training %s (%s) on %s: %lld images, T=%d, %s neurons\n", model, o.mode == SF_TRAIN_HYBRID ? "hybrid" : "direct", train.source, (long long)train.n,
+  printf("training %s (%s) on %s: %lld images, T=%d, %s neurons", model, sf_train_mode_name(o.mode), train.source, (long long)train.n,
          o.convert.snn.timesteps, sf_neuron_model_name(o.convert.snn.neuron_model));
+  if (sf_dist_size() > 1) printf(", %d ranks x %d threads (each a share of every batch)", sf_dist_size(), sf_threads_get());
+  printf("\n");
   printf("%5s %10s %10s %10s %10s %9s %9s\n", "epoch", "loss", "train", "val", "spikes/n/t", "seconds", "images/s");
   st = sf_train(g, model, &train, &o, &r);
   cli_progress_end(&pb);
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  if (st == SF_ERR_INTERRUPTED && a->checkpoint) {
+    fprintf(stderr, "spikeformer train: %s\n  continue with the same command and --resume %s\n", sf_last_error(), a->checkpoint);
+    st = SF_OK;
+    ret = 130; /* stopped by a signal, cleanly */
+    goto done;
+  }
   if (st) goto done;
-  if (!a->no_test) {
+  if (!a->no_test) { /* (every rank: each evaluates its share of the test images) */
     if ((st = sf_dataset_load(a->data, SF_SPLIT_TEST, a->test_limit, &test))) goto done;
     sf_eval_options eo;
     sf_eval_options_default(&eo);
@@ -153,9 +206,25 @@ static int run(void *p) {
     if (st) goto done;
     printf("test: %.2f%% of %lld images at T=%d (the trained model in the runtime), %.3f spikes per neuron per step\n", 100 * r->test_accuracy,
            (long long)test.n, o.convert.snn.timesteps, rate);
+    if (o.qat) { /* and in the int8 runtime it was trained for */
+      const sf_backend *be;
+      void *target = NULL;
+      if ((st = sf_backend_find("cpu", &be)) || (st = sf_backend_target_new(be, &target)) || (st = sf_backend_target_set(be, target, "quant", "int8"))) {
+        free(target);
+        goto done;
+      }
+      eo.backend_options.target = target;
+      st = sf_train_evaluate(r, &test, &eo, &rate);
+      cli_progress_end(&pb);
+      free(target);
+      if (st) goto done;
+      printf("test, int8 runtime (--quant int8): %.2f%% (%+.2f points from float)\n", 100 * r->test_accuracy_int8, 100 * (r->test_accuracy_int8 - r->test_accuracy));
+    }
   }
+  if (!rank0) goto done;
   if ((st = sf_snn_model_save(r->result, a->out))) goto done;
   printf("wrote %s (%lld parameters, %.1f s of training)\n", a->out, (long long)r->parameters, r->seconds);
+  if (o.prune > 0) printf("sparsity: %.2f%% of the weights are zero\n", 100 * r->sparsity);
   if (a->json && (st = cli_write_text(a->json, sf_train_json(r)))) goto done;
   if (a->mlflow) {
     if ((st = sf_train_log_mlflow(r, a->mlflow))) goto done;
@@ -166,7 +235,8 @@ done:
   sf_dataset_free(&test);
   sf_dataset_free(&train);
   sf_graph_free(g);
-  return st ? cli_fail(st) : 0;
+  sf_graph_free(teacher);
+  return st ? cli_fail(st) : ret;
 }
 
 const cli_command cmd_train = {
@@ -178,5 +248,7 @@ const cli_command cmd_train = {
     "reset by subtraction, the output is the mean of the last layer's current over T), so the saved .sfm\n"
     "evaluates to the accuracy the trainer reports. Today the trainer takes chains of Linear layers with ReLU\n"
     "between them (MLPs); the transformer ops have no backward pass yet, and such a model is refused with the\n"
-    "first node that has none.",
+    "first node that has none.\n"
+    "With --checkpoint FILE the state is written after every epoch; SIGINT or SIGTERM stops the run after the\n"
+    "step in progress, writes FILE and exits with status 130; --resume FILE continues it.",
     options, sizeof(train_args), defaults, run, 1, 1, "MODEL"};

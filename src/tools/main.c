@@ -34,7 +34,20 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
   if (!strcmp(cmd, "--version")) cmd = "version";
   for (int i = 0; i < cli_n_commands; i++)
-    if (!strcmp(cmd, cli_commands[i]->name)) return cli_main(cli_commands[i], argc - 1, argv + 1);
+    if (!strcmp(cmd, cli_commands[i]->name)) {
+      /* under mpirun: every rank runs the command; rank 0 alone prints and writes (dist.h) */
+      sf_status st = sf_dist_init();
+      if (st) {
+        fprintf(stderr, "spikeformer: error: %s\n", sf_last_error());
+        return 1;
+      }
+      if (sf_dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) return 1;
+      const int rc = cli_main(cli_commands[i], argc - 1, argv + 1);
+      /* a failure on some ranks must not leave the others waiting in a collective step */
+      if (rc && rc != 130) sf_dist_abort(rc);
+      sf_dist_finalize();
+      return rc;
+    }
   fprintf(stderr, "spikeformer: unknown command '%s'\n\n", cmd);
   usage(stderr);
   return 2;

@@ -229,6 +229,30 @@ double snn_cross_entropy(const float *logits, const int32_t *labels, int64_t B, 
   return loss / (double)B;
 }
 
+double snn_distill_loss(const float *logits, const float *teacher, int64_t B, int64_t C, double tau, double alpha, float *dlogits) {
+  double kl = 0;
+  for (int64_t b = 0; b < B; b++) {
+    const float *z = logits + b * C, *t = teacher + b * C;
+    double mz = z[0], mt = t[0];
+    for (int64_t c = 1; c < C; c++) {
+      if (z[c] > mz) mz = z[c];
+      if (t[c] > mt) mt = t[c];
+    }
+    double sz = 0, st = 0;
+    for (int64_t c = 0; c < C; c++) {
+      sz += exp((z[c] - mz) / tau);
+      st += exp((t[c] - mt) / tau);
+    }
+    const double lz = log(sz), lt = log(st);
+    for (int64_t c = 0; c < C; c++) {
+      const double log_ps = (z[c] - mz) / tau - lz, log_pt = (t[c] - mt) / tau - lt, pt = exp(log_pt);
+      kl += pt * (log_pt - log_ps);
+      if (dlogits) dlogits[b * C + c] += (float)(alpha * tau * (exp(log_ps) - pt) / (double)B);
+    }
+  }
+  return alpha * tau * tau * kl / (double)B;
+}
+
 double snn_net_rate_loss(const snn_net *net) {
   int64_t N = 0;
   for (int l = 1; l < net->L; l++) N += net->n[l];

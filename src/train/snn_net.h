@@ -72,6 +72,10 @@ sf_status snn_net_forward(snn_net *net, const float *x, int64_t B, int T);
 /* Cross-entropy of the logits against labels (mean over the batch); dlogits [B, n[L]] receives its
  * gradient. Returns the loss; *right the rows whose argmax is the label. */
 double snn_cross_entropy(const float *logits, const int32_t *labels, int64_t B, int64_t C, float *dlogits, int64_t *right);
+/* Knowledge distillation: alpha tau^2 KL(softmax(t / tau) || softmax(z / tau)), the mean over the
+ * batch, for student logits z and teacher logits t [B, C]; adds its gradient
+ * alpha tau (softmax(z / tau) - softmax(t / tau)) / B to dlogits (if given). Returns the term. */
+double snn_distill_loss(const float *logits, const float *teacher, int64_t B, int64_t C, double tau, double alpha, float *dlogits);
 /* The rate penalty's part of the loss for the last forward: lambda sum k / (B T N), N the neurons. */
 double snn_net_rate_loss(const snn_net *net);
 /* Backward from dlogits (and the rate penalty) [B, n[L]]: adds to dW, db, and (train_thresholds) dtheta. */

@@ -15,7 +15,7 @@ static void add_num(cJSON *o, const char *k, double v) {
 char *sf_train_json(const sf_train_result *r) {
   cJSON *o = cJSON_CreateObject(), *eps = cJSON_AddArrayToObject(o, "epochs");
   cJSON_AddStringToObject(o, "model", r->model ? r->model : "");
-  cJSON_AddStringToObject(o, "mode", r->mode == SF_TRAIN_HYBRID ? "hybrid" : "direct");
+  cJSON_AddStringToObject(o, "mode", sf_train_mode_name(r->mode));
   for (int e = 0; e < r->n_epochs; e++) {
     const sf_train_epoch *ep = &r->epochs[e];
     cJSON *x = cJSON_CreateObject();
@@ -29,7 +29,9 @@ char *sf_train_json(const sf_train_result *r) {
     cJSON_AddItemToArray(eps, x);
   }
   add_num(o, "test_accuracy", r->test_accuracy);
-  cJSON_AddNumberToObject(o, "world_size", 1);
+  add_num(o, "test_accuracy_int8", r->test_accuracy_int8);
+  cJSON_AddNumberToObject(o, "world_size", r->world_size > 0 ? r->world_size : 1);
+  cJSON_AddNumberToObject(o, "sparsity", r->sparsity);
   cJSON_AddNumberToObject(o, "train_images", (double)r->train_images);
   cJSON_AddNumberToObject(o, "val_images", (double)r->val_images);
   cJSON_AddNumberToObject(o, "parameters", (double)r->parameters);
@@ -55,6 +57,13 @@ char *sf_train_json(const sf_train_result *r) {
   cJSON_AddNumberToObject(set, "clip_norm", op->clip_norm);
   cJSON_AddNumberToObject(set, "rate_penalty", op->rate_penalty);
   cJSON_AddNumberToObject(set, "seed", (double)op->seed);
+  cJSON_AddNumberToObject(set, "kd_alpha", r->kd_alpha);
+  cJSON_AddNumberToObject(set, "prune", op->prune);
+  cJSON_AddStringToObject(set, "qat", op->qat ? "int8" : "none");
+  if (r->kd_alpha > 0) {
+    cJSON_AddNumberToObject(set, "kd_temperature", op->kd_temperature);
+    cJSON_AddStringToObject(set, "teacher", r->teacher ? r->teacher : "");
+  }
   char *s = cJSON_Print(o);
   cJSON_Delete(o);
   return s;
@@ -85,6 +94,7 @@ sf_status sf_train_log_mlflow(const sf_train_result *r, const char *store_dir) {
       if (isfinite(v[i]) && (st = sf_mlflow_metric(run, k[i], v[i], ep->epoch))) break;
   }
   if (!st && isfinite(r->test_accuracy)) st = sf_mlflow_metric(run, "test_accuracy", r->test_accuracy, r->n_epochs);
+  if (!st && isfinite(r->test_accuracy_int8)) st = sf_mlflow_metric(run, "test_accuracy_int8", r->test_accuracy_int8, r->n_epochs);
   sf_status st2 = sf_mlflow_end(run, !st);
   return st ? st : st2;
 }

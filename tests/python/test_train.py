@@ -3,13 +3,15 @@ same test accuracy, and a model that evaluates the same; callbacks, errors, and 
 the library computes them (their formulas in train.h)."""
 import json
 import math
+import signal
+import subprocess
 
 import numpy as np
 import pytest
 
 import spikeformer as sf
 from spikeformer import _lib
-from conftest import DATA, MODELS, cli, cli_error, strip
+from conftest import DATA, MODELS, cli, cli_error, cli_path, strip
 
 ARGS = {"epochs": 1, "limit": 1500, "val_images": 500, "timesteps": 4, "batch": 64, "seed": 3}
 CLI_ARGS = ["--epochs", 1, "--limit", 1500, "--val", 500, "--timesteps", 4, "--batch", 64, "--seed", 3, "--test-limit", 300]
@@ -66,3 +68,80 @@ def test_surrogates_are_the_documented_formulas():
         for slope in (0.5, 2.0, 5.0):
             got = np.array([L.sf_surrogate_grad(kind, slope, float(v)) for v in z])
             assert np.allclose(got, f(slope, z.astype(np.float64)), rtol=1e-5, atol=1e-7), name
+
+
+CK_ARGS = ["--epochs", 3, "--limit", 3000, "--val", 500, "--timesteps", 4, "--batch", 50, "--seed", 5, "--no-test", "--threads", 1]
+
+
+def test_cli_sigterm_checkpoint_resume(work):
+    """SIGTERM mid-run: the step finishes, the checkpoint is written, exit 130 with a message; the same
+    command with --resume ends with the model, byte for byte, that the run without a stop saves."""
+    ref = work / "ck_ref.sfm"
+    cli("train", MODELS["mlp-onnx"], "--data", DATA, "-o", ref, *CK_ARGS)
+    out, ck = work / "ck_out.sfm", work / "run.ck"
+    cmd = [cli_path(), "train", str(MODELS["mlp-onnx"]), "--data", str(DATA), "-o", str(out), "--checkpoint", str(ck), *map(str, CK_ARGS)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while True:  # the table's header: training has started (3 epochs of 60 steps are still ahead)
+        line = p.stdout.readline()
+        assert line, p.stderr.read()
+        if line.startswith("epoch"):
+            break
+    p.send_signal(signal.SIGTERM)
+    rest, err = p.communicate(timeout=120)
+    assert p.returncode == 130, (p.returncode, err)
+    assert "stopped" in err and f"--resume {ck}" in err
+    assert ck.exists() and not out.exists()
+    r = cli("train", MODELS["mlp-onnx"], "--data", DATA, "-o", out, "--checkpoint", ck, "--resume", ck, *CK_ARGS)
+    assert "resuming" in r.stderr or r.returncode == 0
+    assert out.read_bytes() == ref.read_bytes()
+    # a checkpoint is refused for another run, naming the setting
+    msg = cli_error("train", MODELS["mlp-onnx"], "--data", DATA, "-o", work / "other.sfm", "--resume", ck, *CK_ARGS, "--lr", "0.002")
+    assert "belongs to another run" in msg and "lr" in msg and not (work / "other.sfm").exists()
+
+
+def test_python_stop_and_resume(work):
+    """An exception in on_epoch stops the run (after writing the checkpoint) and is re-raised;
+    resume= continues it to the result of the run that was not stopped."""
+    args = dict(epochs=2, limit=2000, val_images=500, timesteps=4, batch=100, seed=2, test=False)
+    sf.set_threads(1)
+    want, _ = sf.train(str(MODELS["mlp-onnx"]), data=DATA, **args)
+    ck = work / "py.ck"
+
+    def stop_after_first(e):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sf.train(str(MODELS["mlp-onnx"]), data=DATA, checkpoint=str(ck), on_epoch=stop_after_first, **args)
+    assert ck.exists()
+    got, doc = sf.train(str(MODELS["mlp-onnx"]), data=DATA, checkpoint=str(ck), resume=str(ck), **args)
+    assert [e["epoch"] for e in doc["epochs"]] == [1, 2]
+    a, b = work / "want.sfm", work / "got.sfm"
+    want.save(str(a))
+    got.save(str(b))
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_distillation(work):
+    """--teacher / teacher=: the teacher's logits enter the loss (the run differs from one without,
+    and says so in its JSON); a teacher of other classes is refused, naming both."""
+    import torch
+    args = dict(epochs=1, limit=1500, val_images=500, timesteps=4, batch=100, seed=2, test=False)
+    sf.set_threads(1)
+    _, plain = sf.train(str(MODELS["mlp-onnx"]), data=DATA, kd_alpha=0, **args)
+    _, kd = sf.train(str(MODELS["mlp-onnx"]), data=DATA, kd_alpha=1.0, kd_temperature=2, **args)
+    _, default = sf.train(str(MODELS["mlp-onnx"]), data=DATA, **args)
+    _, direct = sf.train(str(MODELS["mlp-onnx"]), data=DATA, mode="direct", **args)
+    assert plain["settings"]["kd_alpha"] == 0 and "teacher" not in plain["settings"]
+    # hybrid distils from the source ANN by default (alpha 1, tau 4) at lr 3e-4; direct does neither
+    assert default["settings"]["kd_alpha"] == 1 and default["settings"]["kd_temperature"] == 4 and default["settings"]["lr"] == 3e-4
+    assert direct["settings"]["kd_alpha"] == 0 and direct["settings"]["lr"] == 1e-3
+    assert kd["settings"]["kd_alpha"] == 1.0 and kd["settings"]["teacher"] == "the model's ANN"
+    assert kd["epochs"][0]["train_loss"] != plain["epochs"][0]["train_loss"]
+    # the CLI: the same figures with the same teacher
+    js = work / "kd.json"
+    cli("train", MODELS["mlp-onnx"], "--data", DATA, "-o", work / "kd.sfm", "--kd-alpha", 1, "--kd-temperature", 2, "--json", js, "--threads", 1,
+        "--epochs", 1, "--limit", 1500, "--val", 500, "--timesteps", 4, "--batch", 100, "--seed", 2, "--no-test")
+    assert json.loads(js.read_text())["epochs"][0]["train_loss"] == kd["epochs"][0]["train_loss"]
+    five = sf.from_torch(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 5)), torch.zeros(1, 1, 28, 28))
+    with pytest.raises(sf.Error, match=r"not \[batch, 10\] logits"):
+        sf.train(str(MODELS["mlp-onnx"]), data=DATA, teacher=five, **args)
