@@ -346,6 +346,81 @@ static void qcfs_vs_pytorch(void **state) {
   sf_tensor_free(&logits);
 }
 
+/* gradient checkpointing over time: segments of 1, 2 and 3 steps recomputed in the backward give
+ * PyTorch's gradients as the whole record does (the same tolerance), on both paths; and the state
+ * stops growing with T: the 784-512-256-10 MLP, batch 128, T = 32 in segments of 4 takes at most
+ * 1.5x the bytes of T = 4 */
+static void recompute_over_time(void **state) {
+  (void)state;
+  fixture_case cases[16];
+  int64_t sizes[4];
+  int B;
+  const int n = read_cases(cases, 16, sizes, &B);
+  double worst = 0;
+  for (int ci = 0; ci < n; ci++)
+    for (int path = 0; path < 2; path++)
+      for (int rc = 1; rc <= 3; rc++) {
+        const fixture_case *c = &cases[ci];
+        snn_net net;
+        net_from_case(&net, c, sizes);
+        net.sparse_max = path ? 2.0f : -1.0f;
+        net.recompute = rc;
+        sf_tensor x = load_case(c->name, "x"), y = load_case(c->name, "y");
+        int32_t labels[64];
+        for (int b = 0; b < B; b++) labels[b] = (int32_t)((int64_t *)y.data)[b];
+        assert_int_equal(snn_net_forward(&net, x.data, B, c->T), SF_OK);
+        float dlogits[64 * 16];
+        const double loss = snn_cross_entropy(net.logits, labels, B, sizes[3], dlogits, NULL) + snn_net_rate_loss(&net);
+        assert_true(fabs(loss - c->loss) / fabs(c->loss) < 1e-5);
+        snn_net_zero_grad(&net);
+        assert_int_equal(snn_net_backward(&net, dlogits, 1), SF_OK);
+        for (int l = 0; l < 3; l++) {
+          char w[8], b[8];
+          snprintf(w, sizeof w, "dw%d", l + 1);
+          snprintf(b, sizeof b, "db%d", l + 1);
+          sf_tensor tw = load_case(c->name, w), tb = load_case(c->name, b);
+          worst = fmax(worst, fmax(rel_err(net.dW[l], &tw, sizes[l], sizes[l + 1], 1), rel_err(net.db[l], &tb, 1, sizes[l + 1], 0)));
+          sf_tensor_free(&tw);
+          sf_tensor_free(&tb);
+        }
+        for (int l = 1; l < 3; l++) {
+          char th[16];
+          snprintf(th, sizeof th, "dtheta%d", l);
+          sf_tensor t = load_case(c->name, th);
+          worst = fmax(worst, rel_err(net.dtheta[l], &t, 1, sizes[l], 0));
+          sf_tensor_free(&t);
+        }
+        sf_tensor_free(&x);
+        sf_tensor_free(&y);
+        snn_net_free(&net);
+      }
+  printf("  recompute in segments of 1, 2, 3 steps: largest gradient error against PyTorch %.2e\n", worst);
+  assert_true(worst < GRAD_RTOL);
+  /* memory */
+  const int64_t mlp[4] = {784, 512, 256, 10};
+  const int64_t Bm = 128;
+  float *xm = calloc((size_t)(Bm * 784), sizeof(float));
+  for (int64_t i = 0; i < Bm * 784; i++) xm[i] = (float)(i % 7) / 7.0f;
+  int64_t bytes[3];
+  const int Ts[3] = {4, 32, 32}, rcs[3] = {0, 0, 4};
+  for (int k = 0; k < 3; k++) {
+    snn_net net;
+    assert_int_equal(snn_net_init(&net, 3, mlp), SF_OK);
+    snn_net_init_random(&net, 1);
+    net.recompute = rcs[k];
+    assert_int_equal(snn_net_forward(&net, xm, Bm, Ts[k]), SF_OK);
+    float dl[128 * 10] = {0};
+    dl[3] = 1.0f;
+    assert_int_equal(snn_net_backward(&net, dl, 1), SF_OK);
+    bytes[k] = snn_net_state_bytes(&net);
+    snn_net_free(&net);
+  }
+  free(xm);
+  printf("  training state, batch 128: T=4 %.1f MB, T=32 %.1f MB, T=32 recomputed every 4 steps %.1f MB (%.2fx T=4)\n", bytes[0] / 1e6, bytes[1] / 1e6,
+         bytes[2] / 1e6, (double)bytes[2] / (double)bytes[0]);
+  assert_true((double)bytes[2] <= 1.5 * (double)bytes[0]);
+}
+
 /* distillation: the loss and its gradient in the student's logits against PyTorch's kl_div
  * (batchmean) in double, and against central differences of the C function itself */
 static void distillation_vs_pytorch(void **state) {
@@ -628,7 +703,7 @@ static void hybrid_pruned(void **state) {
   const int64_t sizes[3] = {4, 3, 2};
   assert_int_equal(snn_net_init(&net, 2, sizes), SF_OK);
   pruner p;
-  assert_int_equal(pruner_init(&p, &net, 0.8, 300), SF_OK);
+  assert_int_equal(pruner_init(&p, &net, 0.8, 0, 300), SF_OK);
   assert_int_equal(p.end_step, 200);
   assert_float_equal(pruner_sparsity_at(&p, 0), 0.0, 1e-12);
   assert_float_equal(pruner_sparsity_at(&p, 100), 0.8 * (1 - 0.125), 1e-12);
@@ -713,7 +788,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(gradients_vs_pytorch), cmocka_unit_test(readout_finite_differences), cmocka_unit_test(optimizers_vs_pytorch),
       cmocka_unit_test(refuses_bad_input),    cmocka_unit_test(hybrid_mlp),                 cmocka_unit_test(direct_random_lif),
-      cmocka_unit_test(direct_burst_atan),    cmocka_unit_test(checkpoint_resume),          cmocka_unit_test(distillation_vs_pytorch), cmocka_unit_test(hybrid_pruned), cmocka_unit_test(hybrid_qat_int8), cmocka_unit_test(qcfs_vs_pytorch), cmocka_unit_test(qcfs_mlp),
+      cmocka_unit_test(direct_burst_atan),    cmocka_unit_test(checkpoint_resume),          cmocka_unit_test(distillation_vs_pytorch), cmocka_unit_test(hybrid_pruned), cmocka_unit_test(hybrid_qat_int8), cmocka_unit_test(qcfs_vs_pytorch), cmocka_unit_test(qcfs_mlp), cmocka_unit_test(recompute_over_time),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

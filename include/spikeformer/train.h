@@ -99,6 +99,9 @@ typedef struct {
   double prune;                /* magnitude pruning with fine-tuning to this sparsity of every weighted layer
                                   (0: none; at most 0.99): gradually over the first two thirds of the steps,
                                   then fine-tuned; the zeros cost no synaptic operations in the runtime */
+  int prune_per_layer;         /* 1: each layer pruned to `prune`; 0 (default): one magnitude cut over all layers */
+  int recompute;               /* K > 0: gradient checkpointing over time, the membranes kept every K steps and
+                                  the steps between recomputed in the backward (memory flat in T; 0: off) */
   int qat;                     /* 8: quantisation-aware training for the int8 runtime (weights, biases,
                                   thresholds and inputs as --quant int8 runs them); 0: float (default) */
 } sf_train_options;
@@ -124,6 +127,7 @@ typedef struct {
   double kd_alpha;             /* the distillation weight used (0: none) */
   char *teacher;               /* the teacher's name (NULL: none) */
   double sparsity;             /* the share of zero weights in the trained layers */
+  int64_t state_bytes;         /* the training state's largest size (per-step record and checkpoints) */
   double test_accuracy_int8;   /* sf_train_evaluate with the int8 runtime (quant=int8 in the options' target);
                                   NAN until then */
 } sf_train_result;
@@ -131,7 +135,8 @@ typedef struct {
 SF_API void sf_train_options_default(sf_train_options *o);
 /* One option from text (front ends): mode, init (random|model), surrogate, slope, detach_reset,
  * train_thresholds, rate_penalty, epochs, batch, lr, weight_decay, momentum, optimizer (adamw|sgd), schedule
- * (cosine|constant), warmup, clip_norm, seed, limit, val_images, kd_alpha, kd_temperature, prune, qat (int8|none),
+ * (cosine|constant), warmup, clip_norm, seed, limit, val_images, kd_alpha, kd_temperature, prune, prune_per_layer,
+ * recompute, qat (int8|none),
  * checkpoint and resume (the value
  * string is kept: it must outlive the options), and every convert option
  * (sf_convert_options_set: timesteps, neuron, burst_levels, leak (beta), ...). */

@@ -1087,7 +1087,8 @@ def train(model: Union[Model, PathLike], data: Union[None, PathLike, Dataset] = 
             momentum, optimizer ("adamw", "sgd"), schedule ("cosine", "constant"), warmup,
             clip_norm, seed, limit, val_images, beta, kd_alpha (default 1 in hybrid mode or with a
             teacher, else 0),
-            kd_temperature (default 4), prune (sparsity of magnitude pruning with fine-tuning), qat
+            kd_temperature (default 4), prune (sparsity of magnitude pruning with fine-tuning),
+            prune_per_layer, recompute (K: gradient checkpointing over time every K steps), qat
             ("int8": quantisation-aware training for the int8 runtime),
             checkpoint (a file written after every epoch
             and when the run stops), resume (a checkpoint to continue from, to the same result bit

@@ -11,8 +11,8 @@ typedef struct {
   cli_head h;
   const char *data, *out, *json, *mlflow, *checkpoint, *resume, *teacher, *mode, *init, *surrogate, *optimizer, *schedule, *train_thresholds, *policy;
   double slope, lr, weight_decay, momentum, clip_norm, rate_penalty, beta, percentile, kd_alpha, kd_temperature, prune;
-  int64_t epochs, batch, warmup, seed, limit, val, calib_samples, test_limit;
-  int attach_reset, no_test;
+  int64_t epochs, batch, warmup, seed, limit, val, calib_samples, test_limit, recompute;
+  int attach_reset, no_test, prune_per_layer;
   const char *qat;
   sf_spiking_config snn;
 } train_args;
@@ -51,6 +51,9 @@ static const cli_option options[] = {
     {.name = "--kd-temperature", .kind = CLI_NUM, .arg = "K", .offset = A(kd_temperature), .help = "distillation temperature tau (default 4)", .lo = 1e-3, .hi = 1000},
     {.name = "--prune", .kind = CLI_NUM, .arg = "S", .offset = A(prune), .help = "magnitude pruning with fine-tuning to sparsity S of every weighted layer "
                                                      "(gradually over two thirds of the steps; zero weights cost no synaptic operations)", .lo = 0, .hi = 0.99},
+    {.name = "--prune-per-layer", .kind = CLI_FLAG, .offset = A(prune_per_layer), .help = "prune each layer to S (default: one magnitude cut over all layers)"},
+    {.name = "--recompute", .kind = CLI_INT, .arg = "K", .offset = A(recompute), .help = "gradient checkpointing over time: keep the membranes every K steps, "
+                                                       "recompute the steps between in the backward (memory stops growing with T; default 0: off)", .hi = 4096},
     {.name = "--qat", .kind = CLI_CHOICE, .arg = "int8", .offset = A(qat), .help = "quantisation-aware training: the forward on the weights, thresholds and "
                                                    "inputs as '--quant int8' runs them (the test then runs float and int8)", .choices = qats},
     {.name = "--epochs", .kind = CLI_INT, .arg = "E", .offset = A(epochs), .help = "passes over the training images (default 10)", .lo = 1, .hi = 100000},
@@ -136,6 +139,8 @@ static int run(void *p) {
   if (cli_given(a, "--rate-penalty")) o.rate_penalty = a->rate_penalty;
   if (cli_given(a, "--kd-alpha")) o.kd_alpha = a->kd_alpha;
   if (cli_given(a, "--prune")) o.prune = a->prune;
+  o.prune_per_layer = a->prune_per_layer;
+  o.recompute = (int)a->recompute;
   if (a->qat) SET("qat", "%s", a->qat);
   if (cli_given(a, "--kd-temperature")) o.kd_temperature = a->kd_temperature;
   if (a->epochs) o.epochs = (int)a->epochs;
@@ -223,7 +228,7 @@ static int run(void *p) {
   }
   if (!rank0) goto done;
   if ((st = sf_snn_model_save(r->result, a->out))) goto done;
-  printf("wrote %s (%lld parameters, %.1f s of training)\n", a->out, (long long)r->parameters, r->seconds);
+  printf("wrote %s (%lld parameters, %.1f s of training, training state %.1f MB)\n", a->out, (long long)r->parameters, r->seconds, (double)r->state_bytes / 1e6);
   if (o.prune > 0) printf("sparsity: %.2f%% of the weights are zero\n", 100 * r->sparsity);
   if (a->json && (st = cli_write_text(a->json, sf_train_json(r)))) goto done;
   if (a->mlflow) {

@@ -7,9 +7,10 @@
 
 #define PRUNE_EVENTS 10
 
-sf_status pruner_init(pruner *p, const snn_net *net, double target, int64_t total_steps) {
+sf_status pruner_init(pruner *p, const snn_net *net, double target, int global, int64_t total_steps) {
   memset(p, 0, sizeof *p);
   p->target = target;
+  p->global = global;
   p->L = net->L;
   p->end_step = total_steps * 2 / 3 > 0 ? total_steps * 2 / 3 : 1;
   p->every = p->end_step / PRUNE_EVENTS > 0 ? p->end_step / PRUNE_EVENTS : 1;
@@ -18,7 +19,8 @@ sf_status pruner_init(pruner *p, const snn_net *net, double target, int64_t tota
     const int64_t n = net->n[l] * net->n[l + 1];
     if (!(p->mask[l] = malloc((size_t)n))) return sf_error(SF_ERR_NOMEM, "out of memory");
     memset(p->mask[l], 1, (size_t)n);
-    if (n > largest) largest = n;
+    if (global) largest += n;
+    else if (n > largest) largest = n;
   }
   if (!(p->scratch = malloc(sizeof(float) * (size_t)largest))) return sf_error(SF_ERR_NOMEM, "out of memory");
   return SF_OK;
@@ -52,11 +54,31 @@ static void prune_layer(float *W, uint8_t *mask, int64_t n, double s, float *scr
     if (fabsf(W[i]) <= cut) mask[i] = 0;
 }
 
-void pruner_after_step(pruner *p, snn_net *net, int64_t steps) {
-  const int event = steps <= p->end_step && (steps % p->every == 0 || steps == p->end_step);
+/* prune all layers together to sparsity s: one cut over every |W| */
+static void prune_global(pruner *p, snn_net *net, double s) {
+  int64_t all = 0;
   for (int l = 0; l < net->L; l++) {
     const int64_t n = net->n[l] * net->n[l + 1];
-    if (event) prune_layer(net->W[l], p->mask[l], n, pruner_sparsity_at(p, steps), p->scratch);
+    for (int64_t i = 0; i < n; i++) p->scratch[all + i] = fabsf(net->W[l][i]);
+    all += n;
+  }
+  const int64_t k = (int64_t)floor(s * (double)all);
+  if (k < 1) return;
+  qsort(p->scratch, (size_t)all, sizeof(float), by_value);
+  const float cut = p->scratch[k - 1];
+  for (int l = 0; l < net->L; l++) {
+    const int64_t n = net->n[l] * net->n[l + 1];
+    for (int64_t i = 0; i < n; i++)
+      if (fabsf(net->W[l][i]) <= cut) p->mask[l][i] = 0;
+  }
+}
+
+void pruner_after_step(pruner *p, snn_net *net, int64_t steps) {
+  const int event = steps <= p->end_step && (steps % p->every == 0 || steps == p->end_step);
+  if (event && p->global) prune_global(p, net, pruner_sparsity_at(p, steps));
+  for (int l = 0; l < net->L; l++) {
+    const int64_t n = net->n[l] * net->n[l + 1];
+    if (event && !p->global) prune_layer(net->W[l], p->mask[l], n, pruner_sparsity_at(p, steps), p->scratch);
     float *W = net->W[l];
     const uint8_t *m = p->mask[l];
     for (int64_t i = 0; i < n; i++)

@@ -59,8 +59,9 @@ sf_status snn_net_init(snn_net *net, int L, const int64_t *n) {
 void snn_net_free(snn_net *net) {
   for (int l = 0; l < SNN_NET_MAX_LAYERS; l++) {
     free(net->W[l]); free(net->dW[l]); free(net->b[l]); free(net->db[l]); free(net->theta[l]); free(net->dtheta[l]);
-    free(net->u[l]); free(net->k[l]);
+    free(net->u[l]); free(net->k[l]); free(net->vck[l]); free(net->dvc[l]);
   }
+  free(net->dc_sum);
   free(net->c); free(net->cur); free(net->dcur); free(net->ds); free(net->s_sum); free(net->logits);
   for (int l = 0; l < SNN_NET_MAX_LAYERS; l++) tk_lists_free(&net->lists[l]);
   memset(net, 0, sizeof *net);
@@ -91,31 +92,56 @@ void snn_net_zero_grad(snn_net *net) {
   for (int l = 1; l < net->L; l++) memset(net->dtheta[l], 0, sizeof(float) * (size_t)net->n[l]);
 }
 
-/* room for B samples and T steps */
-static sf_status reserve(snn_net *net, int64_t B, int T) {
+/* room for B samples, a record of Ts steps (a segment, or the whole run), and the membranes at the
+ * start of `segments` segments */
+static sf_status reserve(snn_net *net, int64_t B, int Ts, int64_t segments) {
   int64_t width = 0;
   for (int l = 0; l <= net->L; l++) width = net->n[l] > width ? net->n[l] : width;
-  const int64_t rows = B * T;
-  if (rows <= net->cap_rows && width <= net->cap_width && B <= net->cap_rows) return SF_OK;
-  const int64_t R = rows > net->cap_rows ? rows : net->cap_rows;
-  for (int l = 1; l < net->L; l++) {
-    free(net->u[l]); free(net->k[l]);
-    net->u[l] = malloc(sizeof(float) * (size_t)(R * net->n[l]));
-    net->k[l] = malloc((size_t)(R * net->n[l]));
-    if (!net->u[l] || !net->k[l]) return sf_error(SF_ERR_NOMEM, "out of memory for the record of %lld steps x samples", (long long)R);
+  const int64_t rows = B * Ts;
+  if (rows > net->cap_rows || width > net->cap_width) {
+    const int64_t R = rows > net->cap_rows ? rows : net->cap_rows;
+    for (int l = 1; l < net->L; l++) {
+      free(net->u[l]); free(net->k[l]);
+      net->u[l] = malloc(sizeof(float) * (size_t)(R * net->n[l]));
+      net->k[l] = malloc((size_t)(R * net->n[l]));
+      if (!net->u[l] || !net->k[l]) return sf_error(SF_ERR_NOMEM, "out of memory for the record of %lld steps x samples", (long long)R);
+    }
+    free(net->cur); free(net->dcur); free(net->ds);
+    net->cur = malloc(sizeof(float) * (size_t)(R * width));
+    net->dcur = malloc(sizeof(float) * (size_t)(R * width));
+    net->ds = malloc(sizeof(float) * (size_t)(R * width));
+    if (!net->cur || !net->dcur || !net->ds) return sf_error(SF_ERR_NOMEM, "out of memory");
+    net->cap_rows = R;
+    net->cap_width = width;
   }
-  free(net->c); free(net->cur); free(net->dcur); free(net->ds); free(net->s_sum); free(net->logits);
-  net->c = malloc(sizeof(float) * (size_t)(R * width));
-  net->cur = malloc(sizeof(float) * (size_t)(R * width));
-  net->dcur = malloc(sizeof(float) * (size_t)(R * width));
-  net->ds = malloc(sizeof(float) * (size_t)(R * width));
-  net->s_sum = malloc(sizeof(float) * (size_t)(R * width));
-  net->logits = malloc(sizeof(float) * (size_t)(R * width));
-  if (!net->c || !net->cur || !net->dcur || !net->ds || !net->s_sum || !net->logits) return sf_error(SF_ERR_NOMEM, "out of memory");
-  net->cap_rows = R;
-  net->cap_width = width;
+  if (B > net->cap_B) { /* what one sample row needs, whatever the steps */
+    free(net->c); free(net->s_sum); free(net->logits); free(net->dc_sum);
+    net->c = malloc(sizeof(float) * (size_t)(B * width));
+    net->s_sum = malloc(sizeof(float) * (size_t)(B * width));
+    net->logits = malloc(sizeof(float) * (size_t)(B * width));
+    net->dc_sum = malloc(sizeof(float) * (size_t)(B * width));
+    if (!net->c || !net->s_sum || !net->logits || !net->dc_sum) return sf_error(SF_ERR_NOMEM, "out of memory");
+    for (int l = 1; l < net->L; l++) {
+      free(net->dvc[l]);
+      if (!(net->dvc[l] = malloc(sizeof(float) * (size_t)(B * net->n[l])))) return sf_error(SF_ERR_NOMEM, "out of memory");
+    }
+    net->cap_B = B;
+  }
+  if (segments > 1 && B * segments > net->cap_ck) {
+    for (int l = 1; l < net->L; l++) {
+      free(net->vck[l]);
+      if (!(net->vck[l] = malloc(sizeof(float) * (size_t)(B * segments * net->n[l])))) return sf_error(SF_ERR_NOMEM, "out of memory for the checkpoints");
+    }
+    net->cap_ck = B * segments;
+  }
+  int64_t hidden = 0;
+  for (int l = 1; l < net->L; l++) hidden += net->n[l];
+  net->state_bytes = net->cap_rows * (hidden * (int64_t)(sizeof(float) + 1) + 3 * net->cap_width * (int64_t)sizeof(float)) +
+                     net->cap_ck * hidden * (int64_t)sizeof(float) + net->cap_B * (4 * net->cap_width + hidden) * (int64_t)sizeof(float);
   return SF_OK;
 }
+
+int64_t snn_net_state_bytes(const snn_net *net) { return net->state_bytes; }
 
 /* ---- dense layer on the analog input ---- */
 
@@ -167,41 +193,62 @@ static sf_status spike_linear_backward_weights(const int8_t *k, const float *the
 }
 
 static tk_neurons neurons_of(const snn_net *net, int l) {
-  return (tk_neurons){net->theta[l], net->beta, net->K, net->surrogate, net->slope, net->detach_reset};
+  return (tk_neurons){.theta = net->theta[l], .beta = net->beta, .K = net->K, .surrogate = net->surrogate, .slope = net->slope,
+                      .detach_reset = net->detach_reset, .v_in = NULL, .v_out = NULL, .dv_in = NULL, .dv_out = NULL};
 }
 
 /* ---- the whole chain ---- */
 
+/* the steps [t0, t0 + Ts) of the chain from the membranes at t0 (segment seg of S: its start in
+ * vck[.][seg], or theta / 2 at t0 = 0; with keep, the membranes at its end stored as segment seg + 1's
+ * start); the record u, k, lists of these steps in the buffers. Returns the spikes. */
+static double run_segment(snn_net *net, int seg, int S, int Ts, int keep, double *t) {
+  const int L = net->L;
+  const int64_t *n = net->n, B = net->B, R = B * Ts;
+  double spikes = 0;
+  for (int l = 1; l < L; l++) {
+    tk_neurons p = neurons_of(net, l);
+    p.v_in = seg > 0 ? net->vck[l] + (int64_t)seg * B * n[l] : NULL;
+    p.v_out = keep && seg + 1 < S ? net->vck[l] + (int64_t)(seg + 1) * B * n[l] : NULL;
+    if (l == 1) spikes += tk_neuron_forward(&p, net->c, 0, B, n[1], Ts, net->u[1], net->k[1]);
+    else spikes += tk_neuron_forward(&p, net->cur, B * n[l], B, n[l], Ts, net->u[l], net->k[l]);
+    charge(net, SNN_PHASE_NEURONS, t);
+    if (l + 1 < L) {
+      net->listed[l] = spike_linear_forward(net->k[l], net->theta[l], R, n[l], net->W[l], net->b[l], n[l + 1], net->cur, net->ds, net->sparse_max, &net->lists[l]);
+      charge(net, SNN_PHASE_SPIKE_LAYERS, t);
+    }
+  }
+  return spikes;
+}
+
+/* steps per segment and segments */
+static int segment_steps(const snn_net *net, int T) { return net->recompute > 0 && net->recompute < T ? net->recompute : T; }
+
 sf_status snn_net_forward(snn_net *net, const float *x, int64_t B, int T) {
-  sf_status st = reserve(net, B, T);
+  const int Ks = segment_steps(net, T), S = (T + Ks - 1) / Ks;
+  sf_status st = reserve(net, B, Ks, S);
   if (st) return st;
   net->x = (float *)x;
   net->B = B;
   net->T = T;
   net->spikes = 0;
   const int L = net->L;
-  const int64_t *n = net->n, R = B * T;
+  const int64_t *n = net->n;
   double t = now_s();
   linear_forward(x, B, n[0], net->W[0], net->b[0], n[1], net->c);
   charge(net, SNN_PHASE_INPUT_LAYER, &t);
-  tk_neurons p = neurons_of(net, 1);
-  net->spikes += tk_neuron_forward(&p, net->c, 0, B, n[1], T, net->u[1], net->k[1]);
-  charge(net, SNN_PHASE_NEURONS, &t);
-  for (int l = 1; l + 1 < L; l++) {
-    net->listed[l] = spike_linear_forward(net->k[l], net->theta[l], R, n[l], net->W[l], net->b[l], n[l + 1], net->cur, net->ds, net->sparse_max, &net->lists[l]);
-    charge(net, SNN_PHASE_SPIKE_LAYERS, &t);
-    p = neurons_of(net, l + 1);
-    net->spikes += tk_neuron_forward(&p, net->cur, B * n[l + 1], B, n[l + 1], T, net->u[l + 1], net->k[l + 1]);
-    charge(net, SNN_PHASE_NEURONS, &t);
-  }
-  /* readout: logits = (1/T) (sum_t s_t) W + b */
+  /* readout: logits = (1/T) (sum_t s_t) W + b, the sum gathered segment by segment */
   const int l = L - 1;
-  const int8_t *kl = net->k[l];
-  const float *th = net->theta[l];
   float *ss = net->s_sum;
   memset(ss, 0, sizeof(float) * (size_t)(B * n[l]));
-  for (int s = 0; s < T; s++)
-    for (int64_t e = 0; e < B * n[l]; e++) ss[e] += (float)kl[(int64_t)s * B * n[l] + e];
+  for (int seg = 0; seg < S; seg++) {
+    const int Ts = T - seg * Ks < Ks ? T - seg * Ks : Ks;
+    net->spikes += run_segment(net, seg, S, Ts, 1, &t);
+    const int8_t *kl = net->k[l];
+    for (int s = 0; s < Ts; s++)
+      for (int64_t e = 0; e < B * n[l]; e++) ss[e] += (float)kl[(int64_t)s * B * n[l] + e];
+  }
+  const float *th = net->theta[l];
   for (int64_t b = 0; b < B; b++)
     for (int64_t j = 0; j < n[l]; j++) ss[b * n[l] + j] = th[j] * ss[b * n[l] + j] / (float)T;
   linear_forward(net->s_sum, B, n[l], net->W[l], net->b[l], n[L], net->logits);
@@ -260,38 +307,56 @@ double snn_net_rate_loss(const snn_net *net) {
 }
 
 sf_status snn_net_backward(snn_net *net, const float *dlogits, int train_thresholds) {
-  const int L = net->L, T = net->T;
-  const int64_t *n = net->n, B = net->B, R = B * T;
+  const int L = net->L, T = net->T, Ks = segment_steps(net, T), S = (T + Ks - 1) / Ks;
+  const int64_t *n = net->n, B = net->B;
   /* the rate penalty lambda sum k / (B T N): each spike adds lambda / (B T N) */
   int64_t N = 0;
   for (int l = 1; l < L; l++) N += n[l];
-  const float rate_unit = (float)((double)net->rate_penalty / ((double)R * (double)N));
-  /* readout: dW += s_sum^T dlogits (s_sum holds the mean over steps); ds_t = dlogits W^T / T, the same at every step */
+  const float rate_unit = (float)((double)net->rate_penalty / ((double)(B * T) * (double)N));
+  /* readout: dW += s_sum^T dlogits (s_sum holds the mean over steps); ds_t = dlogits W^T / T, the same
+   * at every step (kept in dc_sum's room until the segments below need it: [B, n[L-1]]) */
   int l = L - 1;
   double t = now_s();
   linear_backward(net->s_sum, B, n[l], dlogits, n[L], net->dW[l], net->db[l]);
+  float *ds_read = net->s_sum; /* (s_sum is not needed any more) */
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)n[l], (int)n[L], 1.0f / (float)T, dlogits, (int)n[L], net->W[l], (int)n[L], 0.0f,
-              net->ds, (int)n[l]);
+              ds_read, (int)n[l]);
   charge(net, SNN_PHASE_READOUT, &t);
-  /* neurons l over time, then the layer that feeds them; the first neurons' input current is the
-   * same at every step, so they hand back its gradient summed over the steps, dc [B, n[1]] */
-  tk_neurons p = neurons_of(net, l);
-  tk_neuron_backward(&p, net->ds, 0, net->u[l], net->k[l], B, n[l], T, rate_unit, l == 1, net->dcur, train_thresholds ? net->dtheta[l] : NULL);
-  charge(net, SNN_PHASE_NEURONS, &t);
-  for (l = L - 2; l >= 1; l--) {
-    /* dcur [R, n[l+1]]: dL/di of layer l+1's neurons; layer l's weights W[l] map n[l] -> n[l+1] */
-    sf_status st = spike_linear_backward_weights(net->k[l], net->theta[l], R, n[l], net->dcur, n[l + 1], net->dW[l], net->db[l], net->cur, &net->lists[l], net->listed[l]);
-    if (st) return st;
-    charge(net, SNN_PHASE_SPIKE_LAYERS, &t);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n[l], (int)n[l + 1], 1.0f, net->dcur, (int)n[l + 1], net->W[l], (int)n[l + 1], 0.0f,
-                net->ds, (int)n[l]);
-    charge(net, SNN_PHASE_SPIKE_GRADS, &t);
-    p = neurons_of(net, l);
-    tk_neuron_backward(&p, net->ds, B * n[l], net->u[l], net->k[l], B, n[l], T, rate_unit, l == 1, net->dcur, train_thresholds ? net->dtheta[l] : NULL);
-    charge(net, SNN_PHASE_NEURONS, &t);
+  /* segments from the last: recompute its steps from the membranes at its start (the last one is
+   * still in the record), then back through its steps layer by layer, the membranes' gradient carried
+   * to the segment before; the first neurons' input current is the same at every step, so they hand
+   * back its gradient summed over the steps, dc [B, n[1]], summed over the segments */
+  const double spikes = net->spikes;
+  for (int k = 1; k < L; k++) memset(net->dvc[k], 0, sizeof(float) * (size_t)(B * n[k]));
+  if (S > 1) memset(net->dc_sum, 0, sizeof(float) * (size_t)(B * n[1]));
+  for (int seg = S - 1; seg >= 0; seg--) {
+    const int Ts = T - seg * Ks < Ks ? T - seg * Ks : Ks;
+    const int64_t R = B * Ts;
+    if (seg < S - 1) run_segment(net, seg, S, Ts, 0, &t);
+    for (l = L - 1; l >= 1; l--) {
+      if (l < L - 1) {
+        /* dcur [R, n[l+1]]: dL/di of layer l+1's neurons; layer l's weights W[l] map n[l] -> n[l+1] */
+        sf_status st = spike_linear_backward_weights(net->k[l], net->theta[l], R, n[l], net->dcur, n[l + 1], net->dW[l], net->db[l], net->cur, &net->lists[l],
+                                                     net->listed[l]);
+        if (st) return st;
+        charge(net, SNN_PHASE_SPIKE_LAYERS, &t);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n[l], (int)n[l + 1], 1.0f, net->dcur, (int)n[l + 1], net->W[l], (int)n[l + 1], 0.0f,
+                    net->ds, (int)n[l]);
+        charge(net, SNN_PHASE_SPIKE_GRADS, &t);
+      }
+      tk_neurons p = neurons_of(net, l);
+      p.dv_in = net->dvc[l];
+      p.dv_out = seg > 0 ? net->dvc[l] : NULL;
+      tk_neuron_backward(&p, l == L - 1 ? ds_read : net->ds, l == L - 1 ? 0 : B * n[l], net->u[l], net->k[l], B, n[l], Ts, rate_unit, l == 1, net->dcur,
+                         train_thresholds ? net->dtheta[l] : NULL);
+      charge(net, SNN_PHASE_NEURONS, &t);
+    }
+    if (S > 1)
+      for (int64_t e = 0; e < B * n[1]; e++) net->dc_sum[e] += net->dcur[e];
   }
+  net->spikes = spikes;
   /* layer 0 from dc */
-  linear_backward(net->x, B, n[0], net->dcur, n[1], net->dW[0], net->db[0]);
+  linear_backward(net->x, B, n[0], S > 1 ? net->dc_sum : net->dcur, n[1], net->dW[0], net->db[0]);
   charge(net, SNN_PHASE_INPUT_LAYER, &t);
   return SF_OK;
 }

@@ -54,7 +54,15 @@ typedef struct {
   float *logits;                           /* [B, n[L]] */
   double spikes;                           /* unit spikes of the last forward */
   double phase[SNN_PHASES];                /* seconds by phase since init */
-  int64_t cap_rows, cap_width;             /* what the buffers hold */
+  int recompute;                           /* K > 0: gradient checkpointing over time: the forward keeps the
+                                              membranes every K steps only, the backward recomputes each
+                                              segment of K steps from them, so memory stops growing with T;
+                                              0: every step kept */
+  float *vck[SNN_NET_MAX_LAYERS];          /* [segments, B, n[l]] membranes at each segment's start */
+  float *dvc[SNN_NET_MAX_LAYERS];          /* [B, n[l]] dL/dv carried from one segment to the one before */
+  float *dc_sum;                           /* [B, n[1]] layer 0's current gradient, summed over the segments */
+  int64_t cap_rows, cap_width, cap_B, cap_ck; /* what the buffers hold */
+  int64_t state_bytes;                     /* bytes of the per-step record and checkpoints now allocated */
   tk_lists lists[SNN_NET_MAX_LAYERS];      /* spike lists of layer l's neurons (event-driven forward), for the backward */
   int listed[SNN_NET_MAX_LAYERS];          /* 1: the last forward ran layer l event-driven */
 } snn_net;
@@ -82,5 +90,7 @@ double snn_net_rate_loss(const snn_net *net);
 sf_status snn_net_backward(snn_net *net, const float *dlogits, int train_thresholds);
 /* Zero the gradients. */
 void snn_net_zero_grad(snn_net *net);
+/* Bytes the training state takes for the last forward (the per-step record, the checkpoints). */
+int64_t snn_net_state_bytes(const snn_net *net);
 
 #endif

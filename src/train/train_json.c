@@ -32,6 +32,7 @@ char *sf_train_json(const sf_train_result *r) {
   add_num(o, "test_accuracy_int8", r->test_accuracy_int8);
   cJSON_AddNumberToObject(o, "world_size", r->world_size > 0 ? r->world_size : 1);
   cJSON_AddNumberToObject(o, "sparsity", r->sparsity);
+  cJSON_AddNumberToObject(o, "state_bytes", (double)r->state_bytes);
   cJSON_AddNumberToObject(o, "train_images", (double)r->train_images);
   cJSON_AddNumberToObject(o, "val_images", (double)r->val_images);
   cJSON_AddNumberToObject(o, "parameters", (double)r->parameters);
@@ -59,6 +60,8 @@ char *sf_train_json(const sf_train_result *r) {
   cJSON_AddNumberToObject(set, "seed", (double)op->seed);
   cJSON_AddNumberToObject(set, "kd_alpha", r->kd_alpha);
   cJSON_AddNumberToObject(set, "prune", op->prune);
+  cJSON_AddNumberToObject(set, "recompute", op->recompute);
+  if (op->prune > 0) cJSON_AddStringToObject(set, "prune_scope", op->prune_per_layer ? "per layer" : "global");
   cJSON_AddStringToObject(set, "qat", op->qat ? "int8" : "none");
   if (r->kd_alpha > 0) {
     cJSON_AddNumberToObject(set, "kd_temperature", op->kd_temperature);

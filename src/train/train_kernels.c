@@ -44,7 +44,10 @@ INLINE double neuron_forward_body(const tk_neurons *p, const float *in, int64_t 
   }
   double spikes = 0;
   for (int64_t b = 0; b < B; b++) {
-    for (int64_t j = 0; j < w; j++) v[j] = 0.5f * th[j];
+    if (p->v_in)
+      for (int64_t j = 0; j < w; j++) v[j] = p->v_in[b * n + h0 + j];
+    else
+      for (int64_t j = 0; j < w; j++) v[j] = 0.5f * th[j];
     for (int t = 0; t < T; t++) {
       const float *x = in + t * in_stride + b * n + h0;
       float *uo = u + ((int64_t)t * B + b) * n + h0;
@@ -63,6 +66,8 @@ INLINE double neuron_forward_body(const tk_neurons *p, const float *in, int64_t 
       for (int64_t j = 0; j < w; j++) cnt += ko[j];
       spikes += (double)cnt;
     }
+    if (p->v_out)
+      for (int64_t j = 0; j < w; j++) p->v_out[b * n + h0 + j] = v[j];
   }
   return spikes;
 }
@@ -131,7 +136,10 @@ INLINE void neuron_backward_body(const tk_neurons *p, const float *ds, int64_t d
     dth[j] = 0.0f;
   }
   for (int64_t b = 0; b < B; b++) {
-    for (int64_t j = 0; j < w; j++) dv[j] = acc[j] = 0.0f;
+    for (int64_t j = 0; j < w; j++) {
+      dv[j] = p->dv_in ? p->dv_in[b * n + h0 + j] : 0.0f;
+      acc[j] = 0.0f;
+    }
     for (int t = T - 1; t >= 0; t--) {
       const int64_t row = ((int64_t)t * B + b) * n + h0;
       const float *dsr = ds + t * ds_stride + b * n + h0, *ur = u + row;
@@ -164,7 +172,10 @@ INLINE void neuron_backward_body(const tk_neurons *p, const float *ds, int64_t d
         }
       }
     }
-    for (int64_t j = 0; j < w; j++) dth[j] += 0.5f * dv[j]; /* v_0 = theta / 2 */
+    if (p->dv_out) /* an earlier segment continues from here */
+      for (int64_t j = 0; j < w; j++) p->dv_out[b * n + h0 + j] = dv[j];
+    else
+      for (int64_t j = 0; j < w; j++) dth[j] += 0.5f * dv[j]; /* v_0 = theta / 2 */
     if (sum_over_t)
       for (int64_t j = 0; j < w; j++) di[b * n + h0 + j] = acc[j];
   }

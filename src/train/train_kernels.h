@@ -18,6 +18,12 @@ typedef struct {
   sf_surrogate surrogate;
   float slope;
   int detach_reset;
+  /* segments of the steps (gradient checkpointing over time; NULL: the whole run from v_0 = theta / 2) */
+  const float *v_in;    /* [B, n] membranes before the first step (NULL: theta / 2) */
+  float *v_out;         /* [B, n] membranes after the last step (NULL: not kept) */
+  const float *dv_in;   /* backward: [B, n] dL/dv after the last step, from the steps after (NULL: 0) */
+  float *dv_out;        /* backward: [B, n] dL/dv before the first step (may be dv_in; NULL: the start is
+                           v_0 = theta / 2, whose gradient goes to dtheta) */
 } tk_neurons;
 
 /* tk_neuron_forward: in [T, B, n] currents (in_stride = B n), or one [B, n] for every step

@@ -143,6 +143,8 @@ sf_status sf_train_options_set(sf_train_options *o, const char *key, const char 
     else return sf_error(SF_ERR_ARG, "train option 'qat': int8 or none, not '%s'", v);
     return SF_OK;
   }
+  if (!strcmp(key, "recompute")) { if ((st = parse_i64(key, v, 0, 4096, &i))) return st; o->recompute = (int)i; return SF_OK; }
+  if (!strcmp(key, "prune_per_layer")) return parse_flag(key, v, &o->prune_per_layer);
   if (!strcmp(key, "prune")) { if ((st = parse_num(key, v, 0, 0.99, &d))) return st; o->prune = d; return SF_OK; }
   if (!strcmp(key, "kd_temperature")) { if ((st = parse_num(key, v, 1e-3, 1000, &d))) return st; o->kd_temperature = d; return SF_OK; }
   if (!strcmp(key, "checkpoint")) { o->checkpoint = *v ? v : NULL; return SF_OK; }
@@ -152,7 +154,7 @@ sf_status sf_train_options_set(sf_train_options *o, const char *key, const char 
   st = sf_convert_options_set(&o->convert, key, v);
   if (st == SF_ERR_ARG && strstr(sf_last_error(), "unknown convert option"))
     return sf_error(SF_ERR_ARG, "unknown train option '%s' (mode, init, surrogate, slope, detach_reset, train_thresholds, rate_penalty, epochs, batch, lr, weight_decay, "
-                    "momentum, optimizer, schedule, warmup, clip_norm, seed, limit, val_images, kd_alpha, kd_temperature, prune, qat, checkpoint, resume, beta, or a convert option)", key);
+                    "momentum, optimizer, schedule, warmup, clip_norm, seed, limit, val_images, kd_alpha, kd_temperature, prune, prune_per_layer, recompute, qat, checkpoint, resume, beta, or a convert option)", key);
   return st;
 }
 
@@ -172,6 +174,7 @@ static sf_status check_options(const sf_train_options *o) {
   if ((unsigned)o->surrogate >= SF_SURROGATE_COUNT) return sf_error(SF_ERR_ARG, "train: unknown surrogate %d", (int)o->surrogate);
   if (o->slope < 0 || !isfinite(o->slope)) return sf_error(SF_ERR_ARG, "train: surrogate slope %g must be positive", (double)o->slope);
   if (!(o->kd_alpha >= 0) || !isfinite(o->kd_alpha)) return sf_error(SF_ERR_ARG, "train: distillation weight %g must be >= 0", o->kd_alpha);
+  if (o->recompute < 0) return sf_error(SF_ERR_ARG, "train: recompute %d must be >= 0", o->recompute);
   if (o->qat != 0 && o->qat != 8) return sf_error(SF_ERR_ARG, "train: qat %d: 8 (int8) or 0", o->qat);
   if (!(o->prune >= 0 && o->prune <= 0.99)) return sf_error(SF_ERR_ARG, "train: pruning sparsity %g is not in [0, 0.99]", o->prune);
   if (!(o->kd_temperature > 0) || !isfinite(o->kd_temperature)) return sf_error(SF_ERR_ARG, "train: distillation temperature %g must be > 0", o->kd_temperature);
@@ -357,7 +360,9 @@ static char *run_fingerprint(const snn_net *net, const sf_train_options *o, cons
   cJSON_AddNumberToObject(f, "seed", (double)o->seed);
   cJSON_AddNumberToObject(f, "kd_alpha", kd_alpha);
   if (o->prune > 0) cJSON_AddNumberToObject(f, "prune", o->prune);
+  if (o->prune > 0 && o->prune_per_layer) cJSON_AddBoolToObject(f, "prune_per_layer", 1);
   if (o->qat) cJSON_AddNumberToObject(f, "qat", o->qat);
+  if (o->recompute) cJSON_AddNumberToObject(f, "recompute", o->recompute); /* (segments sum in another order) */
   if (teacher) {
     cJSON_AddNumberToObject(f, "kd_temperature", o->kd_temperature);
     sha_hex(teacher, sizeof(float) * (size_t)(n_train * net->n[net->L]), hex);
@@ -407,6 +412,7 @@ sf_status sf_train(const sf_graph *model, const char *name, const sf_dataset *tr
   net.slope = o->slope > 0 ? o->slope : sf_surrogate_default_slope(o->surrogate);
   net.detach_reset = o->detach_reset;
   net.rate_penalty = (float)o->rate_penalty;
+  net.recompute = o->recompute;
   /* the data: training images first (limit), the last val_images held out */
   const int64_t val = o->val_images < train->n ? o->val_images : 0;
   int64_t n_train = train->n - val;
@@ -479,7 +485,7 @@ sf_status sf_train(const sf_graph *model, const char *name, const sf_dataset *tr
   const int64_t warmup = o->warmup_steps < total / 10 ? o->warmup_steps : total / 10;
   int64_t hidden = 0;
   for (int l = 1; l < ch.L; l++) hidden += net.n[l];
-  if (o->prune > 0 && (st = pruner_init(&pr, &net, o->prune, total))) goto done;
+  if (o->prune > 0 && (st = pruner_init(&pr, &net, o->prune, !o->prune_per_layer, total))) goto done;
   if (o->qat && (st = qat_init(&qa, &net))) goto done;
   if (rank == 0)
     sf_log(SF_LOG_INFO, "train: %s, %d layers, %lld parameters, %lld training images, %lld validation, T=%d, %s neurons, surrogate %s (slope %g), %s",
@@ -580,6 +586,7 @@ sf_status sf_train(const sf_graph *model, const char *name, const sf_dataset *tr
       const double to = now_s();
       optim_step(&opt, optim_lr_at(o->schedule, o->lr, pg.global_step, total, warmup));
       optim_seconds += now_s() - to;
+      if (snn_net_state_bytes(&net) > r->state_bytes) r->state_bytes = snn_net_state_bytes(&net);
       pg.global_step++;
       if (o->prune > 0) pruner_after_step(&pr, &net, pg.global_step);
       pg.step_in_epoch = s + 1;
