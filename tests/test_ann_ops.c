@@ -17,6 +17,7 @@
 #include "spikeformer/tensor_io.h"
 #include "spikeformer/npy.h"
 #include "train/ann_ops.h"
+#include "train/vit_net.h"
 
 #define TOL 1e-5
 
@@ -230,11 +231,61 @@ static void finite_differences(void **state) {
   }
 }
 
+/* The whole ViT assembled from the pairs (src/train/vit_net.c) on the shipped model: its logits on
+ * the 4 sample images against the plain-PyTorch ViT (itself within 1.7e-06 of the transformers
+ * library's), and the cross-entropy's gradient for every one of its parameters. Float32 through
+ * 4 layers: tolerance 1e-4 of the largest gradient (measured: printed). */
+static void vit_whole(void **state) {
+  (void)state;
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s/models/vit/hf", SF_SOURCE_DIR);
+  vit_net v;
+  if (vit_net_load_hf(&v, dir)) fail_msg("%s", sf_last_error());
+  char p[1024];
+  snprintf(p, sizeof p, "%s/models/vit/sample_input.npy", SF_SOURCE_DIR);
+  sf_tensor img;
+  assert_int_equal(sf_npy_read(p, &img), SF_OK);
+  sf_tensor logits = load("vit", "logits"), loss = load("vit", "loss"), y = load("vit", "y"), grads = load("vit", "grads");
+  const int64_t B = img.shape[0], C = v.classes;
+  assert_int_equal(sf_tensor_numel(&grads), v.n_params);
+  assert_int_equal(vit_net_forward(&v, img.data, B), SF_OK);
+  const double el = err(v.logits, &logits, 0);
+  /* cross-entropy (mean) and its gradient */
+  float dl[64];
+  double l = 0;
+  for (int64_t b = 0; b < B; b++) {
+    const float *z = v.logits + b * C;
+    float mx = z[0];
+    for (int64_t c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
+    double sum = 0;
+    for (int64_t c = 0; c < C; c++) sum += exp((double)(z[c] - mx));
+    const int yb = (int)f(&y)[b];
+    l += log(sum) - (z[yb] - mx);
+    for (int64_t c = 0; c < C; c++) dl[b * C + c] = (float)((exp((double)(z[c] - mx)) / sum - (c == yb)) / (double)B);
+  }
+  l /= (double)B;
+  vit_net_zero_grad(&v);
+  vit_net_backward(&v, dl);
+  double m = 0, scale = 0;
+  for (int64_t i = 0; i < v.n_params; i++) {
+    m = fmax(m, fabs((double)v.grads[i] - f(&grads)[i]));
+    scale = fmax(scale, fabs(f(&grads)[i]));
+  }
+  printf("  ViT (%d layers, %lld parameters): logits %.2e, loss %.2e, gradients %.2e of the largest (%.3g)\n", v.L, (long long)v.n_params, el,
+         fabs(l - f(&loss)[0]) / f(&loss)[0], m / scale, scale);
+  assert_true(el < 1e-4);
+  assert_true(fabs(l - f(&loss)[0]) / f(&loss)[0] < 1e-5);
+  assert_true(m / scale < 1e-4);
+  sf_tensor *all[] = {&img, &logits, &loss, &y, &grads};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++) sf_tensor_free(all[i]);
+  vit_net_free(&v);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(linear),   cmocka_unit_test(layernorm), cmocka_unit_test(gelu),     cmocka_unit_test(gelu_tanh),
       cmocka_unit_test(softmax),  cmocka_unit_test(attention), cmocka_unit_test(residual), cmocka_unit_test(patch_embed),
-      cmocka_unit_test(pool_cls), cmocka_unit_test(pool_mean), cmocka_unit_test(finite_differences),
+      cmocka_unit_test(pool_cls), cmocka_unit_test(pool_mean), cmocka_unit_test(finite_differences), cmocka_unit_test(vit_whole),
   };
   const int r = cmocka_run_group_tests(tests, NULL, NULL);
   printf("  largest error against PyTorch: %.2e (tolerance %.0e)\n", worst, TOL);

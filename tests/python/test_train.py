@@ -145,3 +145,20 @@ def test_distillation(work):
     five = sf.from_torch(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 5)), torch.zeros(1, 1, 28, 28))
     with pytest.raises(sf.Error, match=r"not \[batch, 10\] logits"):
         sf.train(str(MODELS["mlp-onnx"]), data=DATA, teacher=five, **args)
+
+
+def test_modes_and_options_from_python(work):
+    """qcfs, pruning, QAT and recompute by keyword, as the CLI flags: the JSON says what ran."""
+    args = dict(epochs=1, limit=1000, val_images=300, timesteps=4, batch=100, seed=4, test=False)
+    sf.set_threads(1)
+    snn, doc = sf.train(str(MODELS["mlp-onnx"]), data=DATA, mode="qcfs", **args)
+    assert doc["mode"] == "qcfs" and 0.5 < doc["epochs"][0]["val_accuracy"] <= 1
+    _, doc = sf.train(str(MODELS["mlp-onnx"]), data=DATA, prune=0.5, lr=1e-3, **args)
+    assert abs(doc["sparsity"] - 0.5) < 0.01 and doc["settings"]["prune_scope"] == "global"
+    _, doc = sf.train(str(MODELS["mlp-onnx"]), data=DATA, qat="int8", **args)
+    assert doc["settings"]["qat"] == "int8"
+    _, whole = sf.train(str(MODELS["mlp-onnx"]), data=DATA, **dict(args, timesteps=8))
+    _, rec = sf.train(str(MODELS["mlp-onnx"]), data=DATA, recompute=2, **dict(args, timesteps=8))
+    assert rec["settings"]["recompute"] == 2 and rec["state_bytes"] < whole["state_bytes"]
+    with pytest.raises(sf.Error, match="qat"):
+        sf.train(str(MODELS["mlp-onnx"]), data=DATA, qat="int4", **args)
