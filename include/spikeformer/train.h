@@ -141,6 +141,10 @@ SF_API void sf_train_options_default(sf_train_options *o);
  * string is kept: it must outlive the options), and every convert option
  * (sf_convert_options_set: timesteps, neuron, burst_levels, leak (beta), ...). */
 SF_API sf_status sf_train_options_set(sf_train_options *o, const char *key, const char *value);
+/* Hybrid training that starts from a converted model (an .sfm) instead of converting the ANN: its
+ * source ANN's weights, its thresholds, and its neurons and coding (o->convert is replaced by the
+ * model's options, except timesteps, taken from o). Other modes are refused (give the ANN). */
+SF_API sf_status sf_train_snn(const sf_snn_model *m, const char *name, const sf_dataset *train, const sf_train_options *o, sf_train_result **out);
 /* Train on `train` (its last val_images samples held out for validation). The model is an ANN whose
  * spiking network is a chain (a multi-layer perceptron: weighted layers with activations between
  * them); hybrid mode calibrates on the training images first. */

@@ -1060,7 +1060,7 @@ def optimize(model: Union[Model, PathLike], max_drop: float, calib: Union[None, 
     return snn, doc
 
 
-def train(model: Union[Model, PathLike], data: Union[None, PathLike, Dataset] = None, test: Union[bool, PathLike, Dataset] = True,
+def train(model: Union[Model, SNNModel, PathLike], data: Union[None, PathLike, Dataset] = None, test: Union[bool, PathLike, Dataset] = True,
           test_limit: Optional[int] = None, progress: Progress = False, on_epoch: Optional[Callable[[Dict[str, Any]], None]] = None,
           mlflow: Optional[PathLike] = None, teacher: Union[None, Model, PathLike] = None, **options: Any) -> Tuple[SNNModel, Dict[str, Any]]:
     """Train the spiking network of a model (sf_train, as ``spikeformer train``): hybrid fine-tuning of
@@ -1068,7 +1068,9 @@ def train(model: Union[Model, PathLike], data: Union[None, PathLike, Dataset] = 
     released while the library works.
 
     Args:
-        model: a :class:`Model` (or a path): today a chain of Linear layers with ReLU between them.
+        model: a :class:`Model` (or a path): today a chain of Linear layers with ReLU between them;
+            or an :class:`SNNModel` (or .sfm path), whose thresholds and neurons hybrid training
+            starts from (sf_train_snn) at its own T unless ``timesteps`` is given.
         data: training data: a folder whose train split is read (its last ``val_images`` images
             validate), or a :class:`Dataset`.
         test: evaluate the trained model through the runtime on the test split of `data` (True),
@@ -1104,10 +1106,15 @@ def train(model: Union[Model, PathLike], data: Union[None, PathLike, Dataset] = 
     """
     L = lib()
     _use_threads()
-    m = _model_arg(model)
-    g = m._h()
+    start = model if isinstance(model, SNNModel) else None
+    if start is None and not isinstance(model, Model) and L.sf_file_is_sfm(_b(os.fspath(model))):
+        start = load(model)  # type: ignore[assignment]
+    m = _model_arg(model) if start is None else None
+    name = m.name if m is not None else (start._name or start.source)  # type: ignore[union-attr]
     o = _lib.sf_train_options()
     L.sf_train_options_default(byref(o))
+    if start is not None and "timesteps" not in options:
+        o.convert.snn.timesteps = start.timesteps  # the steps it was converted for, unless asked
     keep: List[bytes] = []  # the option strings the library keeps pointers to (checkpoint, resume)
     for k, v in options.items():
         if v is None:
@@ -1142,7 +1149,10 @@ def train(model: Union[Model, PathLike], data: Union[None, PathLike, Dataset] = 
         ds = _dataset(data, _lib.SF_SPLIT_TRAIN, 0)
         r = c_void_p()
         try:
-            L.sf_train(g.ptr, _b(m.name), byref(ds._ds), byref(o), byref(r))
+            if start is not None:
+                L.sf_train_snn(start._h().ptr, _b(name), byref(ds._ds), byref(o), byref(r))
+            else:
+                L.sf_train(m._h().ptr, _b(name), byref(ds._ds), byref(o), byref(r))  # type: ignore[union-attr]
         except Error as ex:
             first = errors[0] if errors else pb.error
             if first is not None and ex.code == _lib.SF_ERR_INTERRUPTED:
@@ -1162,7 +1172,7 @@ def train(model: Union[Model, PathLike], data: Union[None, PathLike, Dataset] = 
         finally:
             L.sf_train_result_free(r)
     snn = SNNModel(_Handle(mp, L.sf_snn_model_free), None, None)
-    snn._src_name = m.name
+    snn._src_name = name
     return snn, doc
 
 

@@ -287,6 +287,7 @@ FUNCTIONS = {
     "sf_train_options_default": (None, [POINTER(sf_train_options)]),
     "sf_train_options_set": (STATUS, [POINTER(sf_train_options), c_char_p, c_char_p]),
     "sf_train": (STATUS, [P, c_char_p, PD, POINTER(sf_train_options), POINTER(P)]),
+    "sf_train_snn": (STATUS, [P, c_char_p, PD, POINTER(sf_train_options), POINTER(P)]),
     "sf_train_evaluate": (STATUS, [P, PD, c_void_p, POINTER(c_double)]),
     "sf_train_json": (c_void_p, [P]),
     "sf_train_log_mlflow": (STATUS, [P, c_char_p]),

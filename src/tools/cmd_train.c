@@ -177,17 +177,24 @@ static int run(void *p) {
   sf_dataset train = {0}, test = {0};
   sf_train_result *r = NULL;
   int ret = 0;
-  if ((st = sf_graph_load(model, &g))) return cli_fail(st);
+  /* MODEL: an ANN, or a converted model (.sfm) that hybrid training starts from */
+  sf_snn_model *start = NULL;
+  if (cli_is_sfm(model)) {
+    if ((st = sf_snn_model_load(model, &start))) return cli_fail(st);
+    if (!cli_given(a, "--timesteps")) o.convert.snn.timesteps = sf_snn_model_options(start)->snn.timesteps;
+  } else if ((st = sf_graph_load(model, &g))) {
+    return cli_fail(st);
+  }
   if (a->teacher && (st = sf_graph_load(a->teacher, &teacher))) goto done;
   o.teacher = teacher;
   /* the limit counts training images: read them and the validation images behind the whole split */
   if ((st = sf_dataset_load(a->data, SF_SPLIT_TRAIN, 0, &train))) goto done;
-  printf("training %s (%s) on %s: %lld images, T=%d, %s neurons", model, sf_train_mode_name(o.mode), train.source, (long long)train.n,
-         o.convert.snn.timesteps, sf_neuron_model_name(o.convert.snn.neuron_model));
+  printf("training %s (%s%s) on %s: %lld images, T=%d, %s neurons", model, sf_train_mode_name(o.mode), start ? ", from its thresholds" : "", train.source,
+         (long long)train.n, o.convert.snn.timesteps, sf_neuron_model_name(start ? sf_snn_model_options(start)->snn.neuron_model : o.convert.snn.neuron_model));
   if (sf_dist_size() > 1) printf(", %d ranks x %d threads (each a share of every batch)", sf_dist_size(), sf_threads_get());
   printf("\n");
   printf("%5s %10s %10s %10s %10s %9s %9s\n", "epoch", "loss", "train", "val", "spikes/n/t", "seconds", "images/s");
-  st = sf_train(g, model, &train, &o, &r);
+  st = start ? sf_train_snn(start, model, &train, &o, &r) : sf_train(g, model, &train, &o, &r);
   cli_progress_end(&pb);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
@@ -241,12 +248,14 @@ done:
   sf_dataset_free(&train);
   sf_graph_free(g);
   sf_graph_free(teacher);
+  sf_snn_model_free(start);
   return st ? cli_fail(st) : ret;
 }
 
 const cli_command cmd_train = {
-    "train", "MODEL -o OUT.sfm [--data DIR] [options]", "train a spiking network: hybrid fine-tuning of a converted model, or direct training",
-    "Trains the spiking network of MODEL (an ONNX file or Hugging Face directory) with backpropagation through\n"
+    "train", "MODEL|IN.sfm -o OUT.sfm [--data DIR] [options]", "train a spiking network: hybrid fine-tuning of a converted model, or direct training",
+    "Trains the spiking network of MODEL (an ONNX file or Hugging Face directory, or a converted .sfm, whose\n"
+    "thresholds and neurons hybrid training then starts from) with backpropagation through\n"
     "time and a surrogate gradient for the spike. hybrid (default) converts MODEL with calibrated thresholds and\n"
     "fine-tunes weights and thresholds at T steps; direct trains the spiking network with MODEL's architecture\n"
     "from its weights or from random ones. The network is the one the runtime runs (membranes start at theta/2,\n"

@@ -373,7 +373,28 @@ static char *run_fingerprint(const snn_net *net, const sf_train_options *o, cons
   return s;
 }
 
-sf_status sf_train(const sf_graph *model, const char *name, const sf_dataset *train, const sf_train_options *o_in, sf_train_result **out) {
+static sf_status train_impl(const sf_graph *model, const sf_snn_model *start, const char *name, const sf_dataset *train, const sf_train_options *o_in,
+                            sf_train_result **out);
+
+sf_status sf_train(const sf_graph *model, const char *name, const sf_dataset *train, const sf_train_options *o, sf_train_result **out) {
+  return train_impl(model, NULL, name, train, o, out);
+}
+
+sf_status sf_train_snn(const sf_snn_model *m, const char *name, const sf_dataset *train, const sf_train_options *o, sf_train_result **out) {
+  *out = NULL;
+  if (!m) return sf_error(SF_ERR_ARG, "train: no converted model");
+  if (o->mode != SF_TRAIN_HYBRID)
+    return sf_error(SF_ERR_ARG, "train: a converted model (.sfm) starts hybrid training; for %s mode give its ANN (%s)", sf_train_mode_name(o->mode),
+                    sf_graph_source(m->src));
+  /* the model's neurons, coding and thresholds; the steps the caller asks for */
+  sf_train_options from = *o;
+  from.convert = m->opt;
+  from.convert.snn.timesteps = o->convert.snn.timesteps;
+  return train_impl(m->src, m, name ? name : sf_graph_source(m->src), train, &from, out);
+}
+
+static sf_status train_impl(const sf_graph *model, const sf_snn_model *start, const char *name, const sf_dataset *train, const sf_train_options *o_in,
+                            sf_train_result **out) {
   *out = NULL;
   /* the mode's defaults where the caller left them to it (chosen on validation images: see the user
    * guide's training section) */
@@ -439,11 +460,13 @@ sf_status sf_train(const sf_graph *model, const char *name, const sf_dataset *tr
   if (o->mode != SF_TRAIN_DIRECT && !o->resume) { /* (a resumed run reads its thresholds from the checkpoint) */
     sf_dataset calib = *train;
     calib.n = n_train;
-    if ((st = sf_convert(model, &calib, &copt, &calibrated))) goto done;
+    /* the thresholds: the converted model's it starts from, or a calibration of the ANN */
+    if (!start && (st = sf_convert(model, &calib, &copt, &calibrated))) goto done;
+    const sf_snn_model *from = start ? start : calibrated;
     for (int l = 1; l < ch.L; l++) {
       const sf_site *s = NULL;
-      for (int i = 0; i < calibrated->n_sites; i++)
-        if (!strcmp(calibrated->sites[i].key, ch.site[l])) s = &calibrated->sites[i];
+      for (int i = 0; i < from->n_sites; i++)
+        if (!strcmp(from->sites[i].key, ch.site[l])) s = &from->sites[i];
       if (!s || (s->channels != 1 && s->channels != net.n[l])) { st = sf_error(SF_ERR_INTERNAL, "train: no calibrated thresholds for site '%s'", ch.site[l]); goto done; }
       for (int64_t h = 0; h < net.n[l]; h++) net.theta[l][h] = s->theta[s->channels == 1 ? 0 : h];
     }

@@ -162,3 +162,20 @@ def test_modes_and_options_from_python(work):
     assert rec["settings"]["recompute"] == 2 and rec["state_bytes"] < whole["state_bytes"]
     with pytest.raises(sf.Error, match="qat"):
         sf.train(str(MODELS["mlp-onnx"]), data=DATA, qat="int4", **args)
+
+
+def test_hybrid_from_a_converted_model(work):
+    """An .sfm starts hybrid training from its own thresholds and T (sf_train_snn), from Python and
+    the CLI alike; other modes are refused for it."""
+    sfm = work / "start.sfm"
+    cli("convert", MODELS["mlp-onnx"], "-o", sfm, "--neuron", "if", "--timesteps", 4, "--calib-samples", 256)
+    args = dict(epochs=1, limit=1500, val_images=500, batch=100, seed=6, test=False)
+    sf.set_threads(1)
+    _, doc = sf.train(sf.load(str(sfm)), data=DATA, **args)
+    assert doc["settings"]["timesteps"] == 4 and doc["epochs"][0]["val_accuracy"] > 0.8
+    js = work / "from_sfm.json"
+    cli("train", sfm, "--data", DATA, "-o", work / "t.sfm", "--json", js, "--threads", 1, "--epochs", 1, "--limit", 1500, "--val", 500, "--batch", 100,
+        "--seed", 6, "--no-test")
+    assert json.loads(js.read_text())["epochs"][0]["train_loss"] == doc["epochs"][0]["train_loss"]
+    with pytest.raises(sf.Error, match="starts hybrid training"):
+        sf.train(str(sfm), data=DATA, mode="direct", **args)
