@@ -161,6 +161,8 @@ expect_error tokens_past_positions "ids_long.npy: 100 tokens per sequence, but $
 # train: a model without a trainer, data of the wrong shape, bad options; nothing written
 MLP=$ROOT/models/mlp/model.onnx
 expect_error train_vit "node '/vit/embeddings/patch_embeddings/projection/Conv' (Conv) cannot be trained" "$T/tr.sfm" -- "$BIN" train "$VIT" -o "$T/tr.sfm" --limit 64 --val 0 --epochs 1
+"$BIN" convert "$VIT" -o "$T/vit_for_train.sfm" --timesteps 4 --calib-samples 64 > /dev/null 2>&1 || { echo "FAIL: convert the ViT for the train case"; fail=1; }
+expect_error train_vit_sfm "cannot be trained" "$T/tr.sfm" -- "$BIN" train "$T/vit_for_train.sfm" -o "$T/tr.sfm" --limit 64 --val 0 --epochs 1
 expect_usage train_no_output "missing -o OUT.sfm" "" -- "$BIN" train "$MLP"
 expect_usage train_bad_surrogate "gaussian" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.sfm" --surrogate gaussian
 expect_usage train_bad_epochs "--epochs" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.sfm" --epochs 0

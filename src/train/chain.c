@@ -9,7 +9,8 @@
 static sf_status refuse(const sf_graph *ann, const sf_node *n, const char *why) {
   return sf_error(SF_ERR_UNSUPPORTED,
                   "%s: node '%s' (%s) cannot be trained: %s. The trainer takes a chain of Linear layers with ReLU between them "
-                  "(an MLP); backward passes for the transformer ops (attention, LayerNorm, GELU, softmax) are not built yet",
+                  "(an MLP); a spiking transformer (its expectation-compensated LayerNorm, GELU and softmax, its products of spike "
+                  "streams) has no backward pass yet",
                   ann->source, n->name, n->op_type, why);
 }
 
