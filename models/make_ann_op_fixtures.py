@@ -61,6 +61,19 @@ def main():
         x = torch.nn.functional.conv2d(img, W, bias, stride=P).flatten(2).transpose(1, 2)  # [B, Np, E]
         return torch.cat([cls.expand(img.shape[0], 1, E), x], 1) + pos
     run("patch_embed", patch_embed, {"img": t(B, Cin, Hh, Ww), "W": t(E, Cin, P, P, scale=0.5), "bias": t(E), "cls": t(1, 1, E), "pos": t(1, 1 + Np, E)})
+    # signed QCFS (the ViT's neurons are signed), 3 levels, per-channel clip levels; the floor's
+    # gradient straight through (floor(v) = v + (floor(v) - v).detach(), as Bu et al.'s code)
+    Lq = 3
+
+    def qcfs_signed(x, lam):
+        v = x * Lq / lam + 0.5
+        q = torch.clamp(v + (torch.floor(v) - v).detach(), -Lq, Lq) / Lq
+        return lam * q
+    lam = torch.tensor((rng.rand(C) * 0.8 + 0.6).astype(np.float32).astype(np.float64), requires_grad=True)
+    xq = t(N, C, scale=1.2)
+    v = (xq * Lq / lam + 0.5).detach()
+    print("signed qcfs: closest floor tie %.3g" % float((v - torch.round(v)).abs().min()))
+    run("qcfs_signed", qcfs_signed, {"x": xq, "lam": lam})
     run("pool_cls", lambda x: x[:, 0], {"x": t(B, S, E)})
     run("pool_mean", lambda x: x.mean(1), {"x": t(B, S, E)})
     vit()

@@ -166,6 +166,24 @@ static void patch_embed(void **state) {
   for (size_t i = 0; i < sizeof all / sizeof *all; i++) sf_tensor_free(all[i]);
 }
 
+static void qcfs_signed(void **state) {
+  (void)state;
+  sf_tensor x = load("qcfs_signed", "x"), lam = load("qcfs_signed", "lam"), out = load("qcfs_signed", "out"), dout = load("qcfs_signed", "dout");
+  sf_tensor dx = load("qcfs_signed", "dx"), dlam = load("qcfs_signed", "dlam");
+  const int64_t N = x.shape[0], C = x.shape[1];
+  float *y = malloc(sizeof(float) * (size_t)(N * C)), *gx = ones(N * C), *gl = ones(C);
+  ann_qcfs_forward(y, f(&x), f(&lam), N, C, 3, 1);
+  ann_qcfs_backward(gx, gl, f(&dout), f(&x), f(&lam), N, C, 3, 1);
+  check("qcfs_signed", "out", err(y, &out, 0));
+  check("qcfs_signed", "dx", err(gx, &dx, 1));
+  check("qcfs_signed", "dlam", err(gl, &dlam, 1));
+  free(y);
+  free(gx);
+  free(gl);
+  sf_tensor *all[] = {&x, &lam, &out, &dout, &dx, &dlam};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++) sf_tensor_free(all[i]);
+}
+
 static void pool(int mean) {
   const char *op = mean ? "pool_mean" : "pool_cls";
   sf_tensor x = load(op, "x"), out = load(op, "out"), dout = load(op, "dout"), dx = load(op, "dx");
@@ -286,6 +304,7 @@ int main(void) {
       cmocka_unit_test(linear),   cmocka_unit_test(layernorm), cmocka_unit_test(gelu),     cmocka_unit_test(gelu_tanh),
       cmocka_unit_test(softmax),  cmocka_unit_test(attention), cmocka_unit_test(residual), cmocka_unit_test(patch_embed),
       cmocka_unit_test(pool_cls), cmocka_unit_test(pool_mean), cmocka_unit_test(finite_differences), cmocka_unit_test(vit_whole),
+      cmocka_unit_test(qcfs_signed),
   };
   const int r = cmocka_run_group_tests(tests, NULL, NULL);
   printf("  largest error against PyTorch: %.2e (tolerance %.0e)\n", worst, TOL);

@@ -269,3 +269,30 @@ void ann_pool_backward(float *dinp, const float *dout, int64_t B, int64_t S, int
       for (int64_t t = 0; t < S; t++) dinp[(b * S + t) * E + e] += g;
     }
 }
+
+/* ---- QCFS ---- */
+
+void ann_qcfs_forward(float *out, const float *inp, const float *lambda, int64_t N, int64_t C, int L, int is_signed) {
+  const float lo = is_signed ? -(float)L : 0.0f, hi = (float)L;
+  for (int64_t r = 0; r < N; r++)
+    for (int64_t c = 0; c < C; c++) {
+      const float lam = lambda[c], k = floorf(inp[r * C + c] * (float)L / lam + 0.5f);
+      out[r * C + c] = lam * ((k < lo ? lo : k > hi ? hi : k) / (float)L);
+    }
+}
+
+void ann_qcfs_backward(float *dinp, float *dlambda, const float *dout, const float *inp, const float *lambda, int64_t N, int64_t C, int L, int is_signed) {
+  const float lo = is_signed ? -(float)L : 0.0f, hi = (float)L;
+  for (int64_t r = 0; r < N; r++)
+    for (int64_t c = 0; c < C; c++) {
+      const float lam = lambda[c], z = inp[r * C + c], k = floorf(z * (float)L / lam + 0.5f), g = dout[r * C + c];
+      if (k > hi) {
+        if (dlambda) dlambda[c] += g;
+      } else if (k < lo) {
+        if (dlambda && is_signed) dlambda[c] -= g; /* (unsigned: out = 0 below, nothing to pass) */
+      } else {
+        dinp[r * C + c] += g;
+        if (dlambda) dlambda[c] += g * (k / (float)L - z / lam);
+      }
+    }
+}

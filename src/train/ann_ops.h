@@ -56,4 +56,12 @@ void ann_patch_embed_backward(float *dW, float *dbias, float *dcls, float *dpos,
 void ann_pool_forward(float *out, const float *inp, int64_t B, int64_t S, int64_t E, int mean);
 void ann_pool_backward(float *dinp, const float *dout, int64_t B, int64_t S, int64_t E, int mean);
 
+/* QCFS activation (Bu et al., ICLR 2022), per channel c = index % C, L levels, clip level lambda [C]:
+ *   q = clip(floor(z L / lambda + 1/2), lo, L) / L, lo = -L (signed) or 0;  out = lambda q
+ * the floor's gradient passed straight through (the paper's autograd): where lo <= L q <= L,
+ * dinp += dout and dlambda += dout (q - z / lambda); above, dlambda += dout; below, dlambda -= dout
+ * when signed (out = -lambda there), nothing when not (out = 0). inp, out [N, C]; dlambda may be NULL. */
+void ann_qcfs_forward(float *out, const float *inp, const float *lambda, int64_t N, int64_t C, int L, int is_signed);
+void ann_qcfs_backward(float *dinp, float *dlambda, const float *dout, const float *inp, const float *lambda, int64_t N, int64_t C, int L, int is_signed);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "train/ann_ops.h"
 #include "train/train_kernels.h"
 
 void qcfs_free(qcfs_ann *a) {
@@ -41,32 +42,6 @@ static void affine(const float *X, int64_t B, int64_t K, const float *W, const f
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)N, (int)K, 1.0f, X, (int)K, W, (int)N, 1.0f, Y, (int)N);
 }
 
-/* qcfs_act_forward: h [B, n] = lambda clip(floor(z L / lambda + 1/2) / L, 0, 1) */
-static void qcfs_act_forward(const float *z, int64_t B, int64_t n, const float *lambda, int L, float *h) {
-  for (int64_t r = 0; r < B; r++)
-    for (int64_t j = 0; j < n; j++) {
-      const float lam = lambda[j], q = floorf(z[r * n + j] * (float)L / lam + 0.5f) / (float)L;
-      h[r * n + j] = lam * (q < 0.0f ? 0.0f : q > 1.0f ? 1.0f : q);
-    }
-}
-
-/* qcfs_act_backward: dz [B, n] from dh; dlambda [n] += the lambda part (qcfs.h) */
-static void qcfs_act_backward(const float *z, const float *dh, int64_t B, int64_t n, const float *lambda, int L, float *dz, float *dlambda) {
-  for (int64_t r = 0; r < B; r++)
-    for (int64_t j = 0; j < n; j++) {
-      const float lam = lambda[j], zz = z[r * n + j], q = floorf(zz * (float)L / lam + 0.5f) / (float)L, g = dh[r * n + j];
-      if (q < 0.0f) {
-        dz[r * n + j] = 0.0f;
-      } else if (q > 1.0f) {
-        dz[r * n + j] = 0.0f;
-        if (dlambda) dlambda[j] += g;
-      } else {
-        dz[r * n + j] = g;
-        if (dlambda) dlambda[j] += g * (q - zz / lam);
-      }
-    }
-}
-
 sf_status qcfs_forward(qcfs_ann *a, const snn_net *net, const float *x, int64_t B, int levels) {
   sf_status st = reserve(a, net, B);
   if (st) return st;
@@ -77,7 +52,7 @@ sf_status qcfs_forward(qcfs_ann *a, const snn_net *net, const float *x, int64_t 
   for (int l = 0; l < L; l++) {
     affine(h, B, net->n[l], net->W[l], net->b[l], net->n[l + 1], a->z[l + 1]);
     if (l + 1 < L) {
-      qcfs_act_forward(a->z[l + 1], B, net->n[l + 1], net->theta[l + 1], levels, a->h[l + 1]);
+      ann_qcfs_forward(a->h[l + 1], a->z[l + 1], net->theta[l + 1], B, net->n[l + 1], levels, 0);
       h = a->h[l + 1];
     }
   }
@@ -97,6 +72,7 @@ void qcfs_backward(qcfs_ann *a, snn_net *net, const float *x, const float *dlogi
     if (l == 0) break;
     /* dh [B, K] = dz W^T, then through the activation */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)K, (int)N, 1.0f, a->dz, (int)N, net->W[l], (int)N, 0.0f, a->dh, (int)K);
-    qcfs_act_backward(a->z[l], a->dh, B, K, net->theta[l], a->levels, a->dz, train_lambda ? net->dtheta[l] : NULL);
+    memset(a->dz, 0, sizeof(float) * (size_t)(B * K));
+    ann_qcfs_backward(a->dz, train_lambda ? net->dtheta[l] : NULL, a->dh, a->z[l], net->theta[l], B, K, a->levels, 0);
   }
 }
