@@ -142,6 +142,28 @@ static double closest_tie(const snn_net *net) {
   return m;
 }
 
+/* the largest relative errors of the net's dW, db and dtheta against case `name`'s PyTorch gradients */
+static void case_grad_errors(const snn_net *net, const char *name, const int64_t *sizes, double *ew, double *eb, double *et) {
+  *ew = *eb = *et = 0;
+  for (int l = 0; l < 3; l++) {
+    char w[8], b[8];
+    snprintf(w, sizeof w, "dw%d", l + 1);
+    snprintf(b, sizeof b, "db%d", l + 1);
+    sf_tensor tw = load_case(name, w), tb = load_case(name, b);
+    *ew = fmax(*ew, rel_err(net->dW[l], &tw, sizes[l], sizes[l + 1], 1));
+    *eb = fmax(*eb, rel_err(net->db[l], &tb, 1, sizes[l + 1], 0));
+    sf_tensor_free(&tw);
+    sf_tensor_free(&tb);
+  }
+  for (int l = 1; l < 3; l++) {
+    char th[16];
+    snprintf(th, sizeof th, "dtheta%d", l);
+    sf_tensor t = load_case(name, th);
+    *et = fmax(*et, rel_err(net->dtheta[l], &t, 1, sizes[l], 0));
+    sf_tensor_free(&t);
+  }
+}
+
 static void gradients_vs_pytorch(void **state) {
   (void)state;
   fixture_case cases[16];
@@ -168,24 +190,8 @@ static void gradients_vs_pytorch(void **state) {
       const double loss = snn_cross_entropy(net.logits, labels, B, sizes[3], dlogits, NULL) + snn_net_rate_loss(&net);
       snn_net_zero_grad(&net);
       assert_int_equal(snn_net_backward(&net, dlogits, 1), SF_OK);
-      double ew = 0, eb = 0, et = 0;
-      for (int l = 0; l < 3; l++) {
-        char w[8], b[8];
-        snprintf(w, sizeof w, "dw%d", l + 1);
-        snprintf(b, sizeof b, "db%d", l + 1);
-        sf_tensor tw = load_case(c->name, w), tb = load_case(c->name, b);
-        ew = fmax(ew, rel_err(net.dW[l], &tw, sizes[l], sizes[l + 1], 1));
-        eb = fmax(eb, rel_err(net.db[l], &tb, 1, sizes[l + 1], 0));
-        sf_tensor_free(&tw);
-        sf_tensor_free(&tb);
-      }
-      for (int l = 1; l < 3; l++) {
-        char th[16];
-        snprintf(th, sizeof th, "dtheta%d", l);
-        sf_tensor t = load_case(c->name, th);
-        et = fmax(et, rel_err(net.dtheta[l], &t, 1, sizes[l], 0));
-        sf_tensor_free(&t);
-      }
+      double ew, eb, et;
+      case_grad_errors(&net, c->name, sizes, &ew, &eb, &et);
       const double el = fabs(loss - c->loss) / fabs(c->loss), elog = rel_err(net.logits, &logits, B, sizes[3], 0);
       printf("  %-14s %-6s %-11s %10.2e %10.2e %10.2e %10.2e %10.2e\n", c->name, path ? "sparse" : "dense", sf_isa_name((sf_isa)isa), el, ew, eb, et, tie);
       assert_true(el < 1e-5);
@@ -374,22 +380,9 @@ static void recompute_over_time(void **state) {
         assert_true(fabs(loss - c->loss) / fabs(c->loss) < 1e-5);
         snn_net_zero_grad(&net);
         assert_int_equal(snn_net_backward(&net, dlogits, 1), SF_OK);
-        for (int l = 0; l < 3; l++) {
-          char w[8], b[8];
-          snprintf(w, sizeof w, "dw%d", l + 1);
-          snprintf(b, sizeof b, "db%d", l + 1);
-          sf_tensor tw = load_case(c->name, w), tb = load_case(c->name, b);
-          worst = fmax(worst, fmax(rel_err(net.dW[l], &tw, sizes[l], sizes[l + 1], 1), rel_err(net.db[l], &tb, 1, sizes[l + 1], 0)));
-          sf_tensor_free(&tw);
-          sf_tensor_free(&tb);
-        }
-        for (int l = 1; l < 3; l++) {
-          char th[16];
-          snprintf(th, sizeof th, "dtheta%d", l);
-          sf_tensor t = load_case(c->name, th);
-          worst = fmax(worst, rel_err(net.dtheta[l], &t, 1, sizes[l], 0));
-          sf_tensor_free(&t);
-        }
+        double ew, eb, et;
+        case_grad_errors(&net, c->name, sizes, &ew, &eb, &et);
+        worst = fmax(worst, fmax(ew, fmax(eb, et)));
         sf_tensor_free(&x);
         sf_tensor_free(&y);
         snn_net_free(&net);
