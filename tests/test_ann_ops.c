@@ -119,12 +119,12 @@ static void attention(void **state) {
   sf_tensor qkv = load("attention", "qkv"), out = load("attention", "out"), dout = load("attention", "dout"), dqkv = load("attention", "dqkv");
   const int64_t B = qkv.shape[0], S = qkv.shape[1], H = 3, D = qkv.shape[2] / (3 * H); /* (the fixture's heads) */
   float *y = malloc(sizeof(float) * (size_t)(B * S * H * D)), *att = malloc(sizeof(float) * (size_t)(B * H * S * S)), *g = ones(sf_tensor_numel(&qkv));
-  float scratch[64 * 64];
+  float *datt = malloc(sizeof(float) * (size_t)(B * H * S * S));
   ann_attention_forward(y, att, f(&qkv), B, S, H, D);
-  ann_attention_backward(g, f(&dout), f(&qkv), att, B, S, H, D, scratch);
+  ann_attention_backward(g, f(&dout), f(&qkv), att, B, S, H, D, datt);
   check("attention", "out", err(y, &out, 0));
   check("attention", "dqkv", err(g, &dqkv, 1));
-  free(y); free(att); free(g);
+  free(y); free(att); free(g); free(datt);
   sf_tensor *all[] = {&qkv, &out, &dout, &dqkv};
   for (size_t i = 0; i < sizeof all / sizeof *all; i++) sf_tensor_free(all[i]);
 }

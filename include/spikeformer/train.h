@@ -4,7 +4,8 @@
  * The network is the spiking network SpikeFormer's runtime runs (so a trained model evaluates the
  * same): a chain of weighted layers with neurons between them, the first fed the analog input (the
  * same current at every step), the last read out as the mean of its current over the T steps
- * (logits). A neuron layer: u_t = beta v_(t-1) + i_t (v_0 = theta / 2; beta = 1: IF), k_t =
+ * (logits); or a Hugging Face ViT, trained through its converted spiking form (src/train/vit_snn.h has
+ * the forward and backward through time; surrogates there act on (u - j theta) / theta). A neuron layer: u_t = beta v_(t-1) + i_t (v_0 = theta / 2; beta = 1: IF), k_t =
  * sum_(j=1..K) H(u_t - j theta) (K = 1 for IF / LIF; a burst of up to K), v_t = u_t - theta k_t
  * (reset by subtraction, optionally detached from the gradient as snnTorch and SpikingJelly do),
  * s_t = theta k_t. dH(z)/dz is replaced by a surrogate g(z), z = u - j theta.
@@ -36,6 +37,7 @@ extern "C" {
 #endif
 
 typedef enum {
+  SF_SURROGATE_BY_MODEL = -1, /* options only: fast_sigmoid for an MLP, triangle (slope 1 on u / theta) for a ViT */
   SF_SURROGATE_FAST_SIGMOID = 0, SF_SURROGATE_ATAN, SF_SURROGATE_SIGMOID, SF_SURROGATE_TRIANGLE, SF_SURROGATE_STRAIGHT_THROUGH, SF_SURROGATE_COUNT
 } sf_surrogate;
 SF_API const char *sf_surrogate_name(sf_surrogate s);
@@ -56,18 +58,26 @@ SF_API const char *sf_train_mode_name(sf_train_mode m);
 typedef enum { SF_OPTIM_ADAMW = 0, SF_OPTIM_SGD } sf_optimizer;
 typedef enum { SF_SCHEDULE_COSINE = 0, SF_SCHEDULE_CONSTANT } sf_lr_schedule;
 
+/* The ViT's defaults (hybrid training at T=4 on this 2-core machine in under 15 minutes; chosen on
+ * validation images, docs/RESULTS.md) */
+#define SF_TRAIN_VIT_EPOCHS 4
+#define SF_TRAIN_VIT_RATE_PENALTY 1.0
+#define SF_TRAIN_VIT_AUGMENT 0
+
 struct sf_train_epoch;
 typedef struct {
   sf_train_mode mode;
   sf_convert_options convert;  /* neuron model (default IF), K, leak (beta), T (convert.snn.timesteps, default 8),
                                   calibration (hybrid) */
   int init_random;             /* direct: random weights (He-uniform) instead of the model's */
-  sf_surrogate surrogate;
+  sf_surrogate surrogate;      /* default SF_SURROGATE_BY_MODEL */
   float slope;                 /* <= 0: the surrogate's default */
   int detach_reset;            /* 1 (default): the reset carries no gradient */
   int train_thresholds;        /* 1: thresholds are trained too; -1 (default): hybrid yes, direct no */
-  double rate_penalty;         /* lambda: the loss adds lambda x spikes per neuron per step (default 0) */
-  int epochs, batch;           /* default 10, 128 */
+  double rate_penalty;         /* lambda: the loss adds lambda x spikes per neuron per step (default -1: by
+                                  model, 0 for an MLP, SF_TRAIN_VIT_RATE_PENALTY for a ViT, whose spikes are
+                                  weighted by the synaptic operations they cause: see vit_snn.h) */
+  int epochs, batch;           /* default 0 (by model: 10 for an MLP, SF_TRAIN_VIT_EPOCHS for a ViT), 128 */
   double lr, weight_decay;     /* peak learning rate (default -1: 3e-4 in hybrid mode, 1e-3 in direct), 0.01 */
   double momentum;             /* SGD (default 0.9) */
   sf_optimizer optimizer;
@@ -104,6 +114,12 @@ typedef struct {
                                   the steps between recomputed in the backward (memory flat in T; 0: off) */
   int qat;                     /* 8: quantisation-aware training for the int8 runtime (weights, biases,
                                   thresholds and inputs as --quant int8 runs them); 0: float (default) */
+  int augment;                 /* training images transformed per step: 1 a random shift by up to 2 pixels
+                                  (zero padding), 2 a horizontal flip (p = 1/2), 3 both (for a model trained
+                                  with them: the shipped ViT was not, and loses 48 points on images shifted
+                                  by 2 pixels, 20 on flipped ones); -1 (default): by model, none for both
+                                  (the MLP's trainer does not augment yet). With augmentation the teacher
+                                  sees each transformed batch. */
 } sf_train_options;
 
 typedef struct sf_train_epoch {
@@ -136,7 +152,7 @@ SF_API void sf_train_options_default(sf_train_options *o);
 /* One option from text (front ends): mode, init (random|model), surrogate, slope, detach_reset,
  * train_thresholds, rate_penalty, epochs, batch, lr, weight_decay, momentum, optimizer (adamw|sgd), schedule
  * (cosine|constant), warmup, clip_norm, seed, limit, val_images, kd_alpha, kd_temperature, prune, prune_per_layer,
- * recompute, qat (int8|none),
+ * recompute, qat (int8|none), augment (none|shift|flip|shift,flip),
  * checkpoint and resume (the value
  * string is kept: it must outlive the options), and every convert option
  * (sf_convert_options_set: timesteps, neuron, burst_levels, leak (beta), ...). */

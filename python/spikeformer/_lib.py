@@ -157,7 +157,8 @@ class sf_train_options(Structure):
                 ("warmup_steps", c_int), ("clip_norm", c_double), ("seed", c_uint64), ("limit", c_int64), ("val_images", c_int64),
                 ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("on_epoch", EPOCH_FN), ("on_epoch_user", c_void_p),
                 ("checkpoint", c_char_p), ("resume", c_char_p), ("stop", POINTER(c_int)), ("teacher", c_void_p), ("kd_alpha", c_double),
-                ("kd_temperature", c_double), ("prune", c_double), ("prune_per_layer", c_int), ("recompute", c_int), ("qat", c_int)]
+                ("kd_temperature", c_double), ("prune", c_double), ("prune_per_layer", c_int), ("recompute", c_int), ("qat", c_int),
+                ("augment", c_int)]
 
 
 MIRRORED = [sf_tensor, sf_dataset, sf_hardware_constraints, sf_spiking_config, sf_convert_options, sf_analyze_options, sf_validation,

@@ -9,7 +9,7 @@
 
 typedef struct {
   cli_head h;
-  const char *data, *out, *json, *mlflow, *checkpoint, *resume, *teacher, *mode, *init, *surrogate, *optimizer, *schedule, *train_thresholds, *policy;
+  const char *data, *out, *json, *mlflow, *checkpoint, *resume, *teacher, *mode, *init, *surrogate, *optimizer, *schedule, *train_thresholds, *policy, *augment;
   double slope, lr, weight_decay, momentum, clip_norm, rate_penalty, beta, percentile, kd_alpha, kd_temperature, prune;
   int64_t epochs, batch, warmup, seed, limit, val, calib_samples, test_limit, recompute;
   int attach_reset, no_test, prune_per_layer;
@@ -25,6 +25,7 @@ static const char *const lr_schedules[] = {"cosine", "constant", NULL};
 static const char *const yes_no[] = {"yes", "no", NULL};
 static const char *const policies[] = {"max", "percentile", "mse", NULL};
 static const char *const qats[] = {"int8", "none", NULL};
+static const char *const augments[] = {"none", "shift", "flip", "shift,flip", NULL};
 #define A(f) offsetof(train_args, f)
 static const cli_option options[] = {
     {.name = "--data", .kind = CLI_STR, .arg = "DIR", .offset = A(data), .help = "labelled data: its train split trains (the last --val images validate), its test split tests (default " SF_DEFAULT_DATA_DIR ")"},
@@ -38,12 +39,12 @@ static const cli_option options[] = {
     {.name = "--neuron", .kind = CLI_CONFIG, .arg = "M", .offset = A(snn), .help = "if (default: binary, one spike per step at most) | lif | burst", .key = "neuron_model"},
     {.name = "--beta", .kind = CLI_NUM, .arg = "B", .offset = A(beta), .help = "LIF leak: v <- beta v + i (implies --neuron lif)", .lo = 0, .hi = 1, .range_text = "a number in [0, 1]"},
     {.name = "--burst-levels", .kind = CLI_CONFIG, .arg = "K", .offset = A(snn), .help = "spikes per step of a burst neuron (default 4)", .key = "burst_levels"},
-    {.name = "--surrogate", .kind = CLI_CHOICE, .arg = "NAME", .offset = A(surrogate), .help = "the spike's surrogate gradient: fast_sigmoid (default), atan, sigmoid, "
-                                                            "triangle, straight_through (see train.h for the formulas and how they map to snnTorch's and SpikingJelly's)", .choices = surrogates},
-    {.name = "--surrogate-slope", .kind = CLI_NUM, .arg = "S", .offset = A(slope), .help = "its slope (defaults: fast_sigmoid 25, atan 2, sigmoid 25, triangle 1)", .lo = 1e-6, .hi = 1e6},
+    {.name = "--surrogate", .kind = CLI_CHOICE, .arg = "NAME", .offset = A(surrogate), .help = "the spike's surrogate gradient: fast_sigmoid (default for an MLP), atan, sigmoid, triangle (default for a ViT), "
+                                                            "straight_through (see train.h for the formulas and how they map to snnTorch's and SpikingJelly's)", .choices = surrogates},
+    {.name = "--surrogate-slope", .kind = CLI_NUM, .arg = "S", .offset = A(slope), .help = "its slope (defaults for an MLP, on u: fast_sigmoid 25, atan 2, sigmoid 25, triangle 1; for a ViT, on u / theta: 2, 2, 4, 1)", .lo = 1e-6, .hi = 1e6},
     {.name = "--attach-reset", .kind = CLI_FLAG, .offset = A(attach_reset), .help = "let the gradient flow through the reset (default: detached, as snnTorch and SpikingJelly)"},
     {.name = "--train-thresholds", .kind = CLI_CHOICE, .arg = "yes|no", .offset = A(train_thresholds), .help = "train the thresholds too (default: yes in hybrid, no in direct)", .choices = yes_no},
-    {.name = "--rate-penalty", .kind = CLI_NUM, .arg = "R", .offset = A(rate_penalty), .help = "add R x (spikes per neuron per step) to the loss, so the network fires less (default 0)", .lo = 0, .hi = 1e6},
+    {.name = "--rate-penalty", .kind = CLI_NUM, .arg = "R", .offset = A(rate_penalty), .help = "add R x (spikes per neuron per step) to the loss, so the network fires less (default 0 for an MLP; 1 for a ViT in hybrid mode, each spike weighted by the synaptic operations it causes)", .lo = 0, .hi = 1e6},
     {.name = "--teacher", .kind = CLI_STR, .arg = "MODEL", .offset = A(teacher), .help = "distil from this model (ONNX file or Hugging Face directory) with the "
                                                                 "student's classes (default in hybrid mode: MODEL itself, the ANN)"},
     {.name = "--kd-alpha", .kind = CLI_NUM, .arg = "A", .offset = A(kd_alpha), .help = "weight of the distillation term A tau^2 KL(teacher/tau || student/tau) "
@@ -54,9 +55,12 @@ static const cli_option options[] = {
     {.name = "--prune-per-layer", .kind = CLI_FLAG, .offset = A(prune_per_layer), .help = "prune each layer to S (default: one magnitude cut over all layers)"},
     {.name = "--recompute", .kind = CLI_INT, .arg = "K", .offset = A(recompute), .help = "gradient checkpointing over time: keep the membranes every K steps, "
                                                        "recompute the steps between in the backward (memory stops growing with T; default 0: off)", .hi = 4096},
+    {.name = "--augment", .kind = CLI_CHOICE, .arg = "A", .offset = A(augment), .help = "transform each training batch: shift (by up to 2 pixels), flip "
+                                                   "(horizontal), shift,flip, or none (default; a ViT only, for one trained with them: its teacher "
+                                                   "then sees each transformed batch)", .choices = augments},
     {.name = "--qat", .kind = CLI_CHOICE, .arg = "int8", .offset = A(qat), .help = "quantisation-aware training: the forward on the weights, thresholds and "
                                                    "inputs as '--quant int8' runs them (the test then runs float and int8)", .choices = qats},
-    {.name = "--epochs", .kind = CLI_INT, .arg = "E", .offset = A(epochs), .help = "passes over the training images (default 10)", .lo = 1, .hi = 100000},
+    {.name = "--epochs", .kind = CLI_INT, .arg = "E", .offset = A(epochs), .help = "passes over the training images (default 10 for an MLP, 4 for a ViT)", .lo = 1, .hi = 100000},
     {.name = "--batch", .kind = CLI_INT, .arg = "B", .offset = A(batch), .help = "images per step (default 128)", .lo = 1, .hi = 1 << 20},
     {.name = "--lr", .kind = CLI_NUM, .arg = "LR", .offset = A(lr), .help = "peak learning rate (default 3e-4 in hybrid mode, 1e-3 in direct)", .lo = 1e-12, .hi = 100},
     {.name = "--optimizer", .kind = CLI_CHOICE, .arg = "O", .offset = A(optimizer), .help = "adamw (default) | sgd (with momentum)", .choices = optimizers},
@@ -142,6 +146,7 @@ static int run(void *p) {
   o.prune_per_layer = a->prune_per_layer;
   o.recompute = (int)a->recompute;
   if (a->qat) SET("qat", "%s", a->qat);
+  if (a->augment) SET("augment", "%s", a->augment);
   if (cli_given(a, "--kd-temperature")) o.kd_temperature = a->kd_temperature;
   if (a->epochs) o.epochs = (int)a->epochs;
   if (a->batch) o.batch = (int)a->batch;
@@ -260,9 +265,11 @@ const cli_command cmd_train = {
     "fine-tunes weights and thresholds at T steps; direct trains the spiking network with MODEL's architecture\n"
     "from its weights or from random ones. The network is the one the runtime runs (membranes start at theta/2,\n"
     "reset by subtraction, the output is the mean of the last layer's current over T), so the saved .sfm\n"
-    "evaluates to the accuracy the trainer reports. Today the trainer takes chains of Linear layers with ReLU\n"
-    "between them (MLPs); the transformer ops have no backward pass yet, and such a model is refused with the\n"
-    "first node that has none.\n"
+    "evaluates to the accuracy the trainer reports. The trainer takes chains of Linear layers with ReLU between\n"
+    "them (MLPs: every mode) and Hugging Face ViTs (ViTForImageClassification, a directory or its .sfm: hybrid\n"
+    "mode, BPTT through the converted ViT's neurons, expectation-compensated LayerNorm, GELU and softmax and\n"
+    "its products of spike streams; an ONNX ViT is refused: give its Hugging Face directory). Other models\n"
+    "are refused with the first node the trainer cannot take.\n"
     "With --checkpoint FILE the state is written after every epoch; SIGINT or SIGTERM stops the run after the\n"
     "step in progress, writes FILE and exits with status 130; --resume FILE continues it.",
     options, sizeof(train_args), defaults, run, 1, 1, "MODEL"};

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/par.h"
+
 /* ---- Linear ---- */
 
 void ann_linear_forward(float *out, const float *inp, const float *W, const float *b, int64_t N, int64_t C, int64_t OC) {
@@ -26,6 +28,7 @@ void ann_linear_backward(float *dinp, float *dW, float *db, const float *dout, c
 /* ---- LayerNorm ---- */
 
 void ann_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b, int64_t N, int64_t C, float eps) {
+  SF_PAR_IF(N * C > 32768, "omp parallel for schedule(static)",
   for (int64_t r = 0; r < N; r++) {
     const float *x = inp + r * C;
     double m = 0, v = 0;
@@ -37,11 +40,13 @@ void ann_layernorm_forward(float *out, float *mean, float *rstd, const float *in
     for (int64_t c = 0; c < C; c++) out[r * C + c] = ((x[c] - (float)m) * s) * w[c] + b[c];
     mean[r] = (float)m;
     rstd[r] = s;
-  }
+  });
 }
 
 void ann_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w, const float *mean, const float *rstd,
                             int64_t N, int64_t C) {
+  /* the input's gradient row by row */
+  SF_PAR_IF(N * C > 32768, "omp parallel for schedule(static)",
   for (int64_t r = 0; r < N; r++) {
     const float *x = inp + r * C, *dy = dout + r * C;
     const float m = mean[r], s = rstd[r];
@@ -55,11 +60,22 @@ void ann_layernorm_backward(float *dinp, float *dw, float *db, const float *dout
     const float ma = (float)(a / (double)C), mb = (float)(bb / (double)C);
     for (int64_t c = 0; c < C; c++) {
       const float xhat = (x[c] - m) * s, dxhat = dy[c] * w[c];
-      db[c] += dy[c];
-      dw[c] += dy[c] * xhat;
       dinp[r * C + c] += s * (dxhat - ma - xhat * mb);
     }
-  }
+  });
+  /* the parameters' gradients column block by column block, rows in order */
+  SF_PAR_IF(N * C > 32768 && C >= 32, "omp parallel for schedule(static)",
+  for (int64_t c0 = 0; c0 < C; c0 += 16) {
+    const int64_t c1 = c0 + 16 < C ? c0 + 16 : C;
+    for (int64_t r = 0; r < N; r++) {
+      const float *x = inp + r * C, *dy = dout + r * C;
+      const float m = mean[r], s = rstd[r];
+      for (int64_t c = c0; c < c1; c++) {
+        db[c] += dy[c];
+        dw[c] += dy[c] * ((x[c] - m) * s);
+      }
+    }
+  });
 }
 
 /* ---- GELU ---- */
@@ -70,29 +86,33 @@ void ann_layernorm_backward(float *dinp, float *dw, float *db, const float *dout
 #define GELU_C 0.044715f
 
 void ann_gelu_forward(float *out, const float *inp, int64_t n) {
-  for (int64_t i = 0; i < n; i++) out[i] = 0.5f * inp[i] * (1.0f + erff(inp[i] * SQRT_HALF));
+  SF_PAR_IF(n > 32768, "omp parallel for schedule(static)",
+  for (int64_t i = 0; i < n; i++) out[i] = 0.5f * inp[i] * (1.0f + erff(inp[i] * SQRT_HALF)););
 }
 
 void ann_gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
+  SF_PAR_IF(n > 32768, "omp parallel for schedule(static)",
   for (int64_t i = 0; i < n; i++) {
     const float x = inp[i], cdf = 0.5f * (1.0f + erff(x * SQRT_HALF)), pdf = INV_SQRT_2PI * expf(-0.5f * x * x);
     dinp[i] += dout[i] * (cdf + x * pdf);
-  }
+  });
 }
 
 void ann_gelu_tanh_forward(float *out, const float *inp, int64_t n) {
+  SF_PAR_IF(n > 32768, "omp parallel for schedule(static)",
   for (int64_t i = 0; i < n; i++) {
     const float x = inp[i];
     out[i] = 0.5f * x * (1.0f + tanhf(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)));
-  }
+  });
 }
 
 void ann_gelu_tanh_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
+  SF_PAR_IF(n > 32768, "omp parallel for schedule(static)",
   for (int64_t i = 0; i < n; i++) {
     const float x = inp[i], t = tanhf(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
     const float d = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_C * x * x);
     dinp[i] += dout[i] * d;
-  }
+  });
 }
 
 /* ---- softmax ---- */
@@ -122,9 +142,10 @@ void ann_softmax_backward(float *dinp, const float *dout, const float *p, int64_
 
 /* ---- attention ---- */
 
-void ann_attention_forward(float *out, float *att, const float *qkv, int64_t B, int64_t S, int64_t H, int64_t D) {
+void ann_attention_probs_forward(float *att, const float *qkv, int64_t B, int64_t S, int64_t H, int64_t D) {
   const int64_t HD = H * D, row = 3 * HD;
   const float scale = 1.0f / sqrtf((float)D);
+  SF_PAR_IF(B * H * S * S * D > 65536, "omp parallel for collapse(2) schedule(static)",
   for (int64_t b = 0; b < B; b++)
     for (int64_t h = 0; h < H; h++) {
       float *a = att + ((b * H + h) * S) * S;
@@ -138,6 +159,47 @@ void ann_attention_forward(float *out, float *att, const float *qkv, int64_t B, 
         }
       }
       ann_softmax_forward(a, a, S, S);
+    });
+}
+
+void ann_attention_probs_backward(float *dqkv, float *datt, const float *qkv, const float *att, int64_t B, int64_t S, int64_t H, int64_t D) {
+  const int64_t HD = H * D, row = 3 * HD;
+  const float scale = 1.0f / sqrtf((float)D);
+  /* (each (b, h) writes its own columns of dqkv: the heads run in parallel) */
+  SF_PAR_IF(B * H * S * S * D > 65536, "omp parallel for collapse(2) schedule(static)",
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t h = 0; h < H; h++) {
+      const float *a = att + ((b * H + h) * S) * S;
+      float *ds = datt + ((b * H + h) * S) * S;
+      /* through the softmax: dscore = att (datt - rowsum(datt att)), in place */
+      for (int64_t i = 0; i < S; i++) {
+        double dot = 0;
+        for (int64_t j = 0; j < S; j++) dot += ds[i * S + j] * a[i * S + j];
+        for (int64_t j = 0; j < S; j++) ds[i * S + j] = a[i * S + j] * (ds[i * S + j] - (float)dot);
+      }
+      /* dq = dscore k / sqrt D, dk = dscore^T q / sqrt D */
+      for (int64_t i = 0; i < S; i++) {
+        const float *q = qkv + (b * S + i) * row + h * D;
+        float *dq = dqkv + (b * S + i) * row + h * D;
+        for (int64_t j = 0; j < S; j++) {
+          const float *k = qkv + (b * S + j) * row + HD + h * D;
+          float *dk = dqkv + (b * S + j) * row + HD + h * D;
+          const float g = ds[i * S + j] * scale;
+          for (int64_t c = 0; c < D; c++) {
+            dq[c] += g * k[c];
+            dk[c] += g * q[c];
+          }
+        }
+      }
+    });
+}
+
+void ann_attention_mix_forward(float *out, const float *att, const float *qkv, int64_t B, int64_t S, int64_t H, int64_t D) {
+  const int64_t HD = H * D, row = 3 * HD;
+  SF_PAR_IF(B * H * S * S * D > 65536, "omp parallel for collapse(2) schedule(static)",
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t h = 0; h < H; h++) {
+      const float *a = att + ((b * H + h) * S) * S;
       for (int64_t i = 0; i < S; i++) {
         float *o = out + (b * S + i) * HD + h * D;
         memset(o, 0, sizeof(float) * (size_t)D);
@@ -146,16 +208,17 @@ void ann_attention_forward(float *out, float *att, const float *qkv, int64_t B, 
           for (int64_t c = 0; c < D; c++) o[c] += w * v[c];
         }
       }
-    }
+    });
 }
 
-void ann_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t B, int64_t S, int64_t H, int64_t D, float *scratch) {
+void ann_attention_mix_backward(float *datt, float *dqkv, const float *dout, const float *att, const float *qkv, int64_t B, int64_t S, int64_t H, int64_t D) {
   const int64_t HD = H * D, row = 3 * HD;
-  const float scale = 1.0f / sqrtf((float)D);
+  SF_PAR_IF(B * H * S * S * D > 65536, "omp parallel for collapse(2) schedule(static)",
   for (int64_t b = 0; b < B; b++)
     for (int64_t h = 0; h < H; h++) {
       const float *a = att + ((b * H + h) * S) * S;
-      /* datt [S, S] = dout v^T; dv += att^T dout */
+      float *da = datt + ((b * H + h) * S) * S;
+      /* datt [S, S] += dout v^T; dv += att^T dout */
       for (int64_t i = 0; i < S; i++) {
         const float *dO = dout + (b * S + i) * HD + h * D;
         for (int64_t j = 0; j < S; j++) {
@@ -166,36 +229,28 @@ void ann_attention_backward(float *dqkv, const float *dout, const float *qkv, co
             d += dO[c] * v[c];
             dv[c] += a[i * S + j] * dO[c];
           }
-          scratch[i * S + j] = d;
+          da[i * S + j] += d;
         }
       }
-      /* through the softmax: dscore = att (datt - rowsum(datt att)), in place */
-      for (int64_t i = 0; i < S; i++) {
-        double dot = 0;
-        for (int64_t j = 0; j < S; j++) dot += scratch[i * S + j] * a[i * S + j];
-        for (int64_t j = 0; j < S; j++) scratch[i * S + j] = a[i * S + j] * (scratch[i * S + j] - (float)dot);
-      }
-      /* dq = dscore k / sqrt D, dk = dscore^T q / sqrt D */
-      for (int64_t i = 0; i < S; i++) {
-        const float *q = qkv + (b * S + i) * row + h * D;
-        float *dq = dqkv + (b * S + i) * row + h * D;
-        for (int64_t j = 0; j < S; j++) {
-          const float *k = qkv + (b * S + j) * row + HD + h * D;
-          float *dk = dqkv + (b * S + j) * row + HD + h * D;
-          const float g = scratch[i * S + j] * scale;
-          for (int64_t c = 0; c < D; c++) {
-            dq[c] += g * k[c];
-            dk[c] += g * q[c];
-          }
-        }
-      }
-    }
+    });
+}
+
+void ann_attention_forward(float *out, float *att, const float *qkv, int64_t B, int64_t S, int64_t H, int64_t D) {
+  ann_attention_probs_forward(att, qkv, B, S, H, D);
+  ann_attention_mix_forward(out, att, qkv, B, S, H, D);
+}
+
+void ann_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t B, int64_t S, int64_t H, int64_t D, float *datt) {
+  memset(datt, 0, sizeof(float) * (size_t)(B * H * S * S));
+  ann_attention_mix_backward(datt, dqkv, dout, att, qkv, B, S, H, D);
+  ann_attention_probs_backward(dqkv, datt, qkv, att, B, S, H, D);
 }
 
 /* ---- residual ---- */
 
 void ann_residual_forward(float *out, const float *a, const float *b, int64_t n) {
-  for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+  SF_PAR_IF(n > 65536, "omp parallel for simd schedule(static)",
+  for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];);
 }
 
 void ann_residual_backward(float *da, float *db, const float *dout, int64_t n) {

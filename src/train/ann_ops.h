@@ -33,9 +33,18 @@ void ann_softmax_backward(float *dinp, const float *dout, const float *p, int64_
 /* The attention core, H heads of size D over S tokens (no mask, as the ViT):
  *   qkv [B, S, 3 H D] (q | k | v, head h at h D), att [B, H, S, S] = softmax(q k^T / sqrt D),
  *   out [B, S, H D] = att v (heads side by side)
- * backward: dqkv [B, S, 3 H D] += ..., scratch [S, S] */
+ * as two pairs, so that a spiking network can put neurons between them (the probabilities are
+ * spikes before they weigh v):
+ *   probs: att = softmax(q k^T / sqrt D); backward: datt [B, H, S, S] (overwritten: used as the
+ *          scores' gradient) -> dq, dk in dqkv (+=)
+ *   mix:   out = att v; backward: datt += dout v^T, dv in dqkv += att^T dout
+ * and the whole core; its backward takes datt [B, H, S, S] as scratch. */
+void ann_attention_probs_forward(float *att, const float *qkv, int64_t B, int64_t S, int64_t H, int64_t D);
+void ann_attention_probs_backward(float *dqkv, float *datt, const float *qkv, const float *att, int64_t B, int64_t S, int64_t H, int64_t D);
+void ann_attention_mix_forward(float *out, const float *att, const float *qkv, int64_t B, int64_t S, int64_t H, int64_t D);
+void ann_attention_mix_backward(float *datt, float *dqkv, const float *dout, const float *att, const float *qkv, int64_t B, int64_t S, int64_t H, int64_t D);
 void ann_attention_forward(float *out, float *att, const float *qkv, int64_t B, int64_t S, int64_t H, int64_t D);
-void ann_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t B, int64_t S, int64_t H, int64_t D, float *scratch);
+void ann_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int64_t B, int64_t S, int64_t H, int64_t D, float *datt);
 
 /* Residual add: out [n] = a + b; backward: da += dout, db += dout */
 void ann_residual_forward(float *out, const float *a, const float *b, int64_t n);

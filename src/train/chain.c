@@ -9,8 +9,8 @@
 static sf_status refuse(const sf_graph *ann, const sf_node *n, const char *why) {
   return sf_error(SF_ERR_UNSUPPORTED,
                   "%s: node '%s' (%s) cannot be trained: %s. The trainer takes a chain of Linear layers with ReLU between them "
-                  "(an MLP); a spiking transformer (its expectation-compensated LayerNorm, GELU and softmax, its products of spike "
-                  "streams) has no backward pass yet",
+                  "(an MLP), or a Hugging Face ViT (ViTForImageClassification: config.json + model.safetensors; an ONNX export of "
+                  "one is not read back into the trainer's ViT yet: give its Hugging Face directory)",
                   ann->source, n->name, n->op_type, why);
 }
 

@@ -6,6 +6,7 @@
 
 #include "spikeformer/mlflow.h"
 #include "spikeformer/train.h"
+#include "train/augment.h"
 
 static void add_num(cJSON *o, const char *k, double v) {
   if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
@@ -47,6 +48,7 @@ char *sf_train_json(const sf_train_result *r) {
   cJSON_AddStringToObject(set, "surrogate", sf_surrogate_name(op->surrogate));
   cJSON_AddNumberToObject(set, "surrogate_slope", op->slope > 0 ? op->slope : sf_surrogate_default_slope(op->surrogate));
   cJSON_AddBoolToObject(set, "detach_reset", op->detach_reset);
+  cJSON_AddStringToObject(set, "augment", augment_name(op->augment > 0 ? op->augment : 0));
   cJSON_AddStringToObject(set, "init", op->init_random ? "random" : "model");
   cJSON_AddNumberToObject(set, "epochs", op->epochs);
   cJSON_AddNumberToObject(set, "batch", op->batch);

@@ -103,28 +103,7 @@ double tk_neuron_forward(const tk_neurons *p, const float *in, int64_t in_stride
   return spikes;
 }
 
-/* g(z), the surrogate, for a kind known where it is inlined */
-INLINE float surrogate(int kind, float s, float z) {
-  switch (kind) {
-    case SF_SURROGATE_FAST_SIGMOID: {
-      const float d = 1.0f + s * fabsf(z);
-      return 1.0f / (d * d);
-    }
-    case SF_SURROGATE_ATAN: {
-      const float a = 1.57079632679f * s * z;
-      return (0.5f * s) / (1.0f + a * a);
-    }
-    case SF_SURROGATE_SIGMOID: {
-      const float e = expf(-s * fabsf(z)), d = 1.0f + e; /* even in z, no cancellation */
-      return s * e / (d * d);
-    }
-    case SF_SURROGATE_TRIANGLE: {
-      const float g = s - s * s * fabsf(z);
-      return g > 0.0f ? g : 0.0f;
-    }
-    default: return 1.0f;
-  }
-}
+#include "train/surrogate_inline.h"
 
 INLINE void neuron_backward_body(const tk_neurons *p, const float *ds, int64_t ds_stride, const float *u, const int8_t *k, int64_t B, int64_t n, int T,
                                  float rate_unit, int sum_over_t, float *di, float *dtheta, int64_t h0, int64_t w, const int kind) {

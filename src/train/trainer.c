@@ -22,11 +22,9 @@
 #include "train/qcfs.h"
 #include "train/snn_net.h"
 #include "train/train_export.h"
+#include "train/train_internal.h"
+#include "train/augment.h"
 
-/* thresholds stay above this (a neuron with theta -> 0 would fire without bound) */
-#define THETA_MIN 1e-3f
-/* validation batches */
-#define EVAL_BATCH 500
 
 const char *sf_train_mode_name(sf_train_mode m) { return m == SF_TRAIN_HYBRID ? "hybrid" : m == SF_TRAIN_QCFS ? "qcfs" : "direct"; }
 
@@ -39,11 +37,13 @@ void sf_train_options_default(sf_train_options *o) {
    * burst of 4 at 16 steps, is made for conversion without training) */
   o->convert.snn.neuron_model = SF_NEURON_IF;
   o->convert.snn.timesteps = 8;
-  o->surrogate = SF_SURROGATE_FAST_SIGMOID;
+  o->surrogate = SF_SURROGATE_BY_MODEL;
   o->slope = 0.0f;
   o->detach_reset = 1;
   o->train_thresholds = -1;
-  o->epochs = 10;
+  o->epochs = 0;          /* by model */
+  o->rate_penalty = -1;   /* by model */
+  o->augment = -1;        /* by model */
   o->batch = 128;
   o->lr = -1; /* by mode: hybrid 3e-4, direct 1e-3 */
   o->weight_decay = 0.01;
@@ -143,6 +143,12 @@ sf_status sf_train_options_set(sf_train_options *o, const char *key, const char 
     else return sf_error(SF_ERR_ARG, "train option 'qat': int8 or none, not '%s'", v);
     return SF_OK;
   }
+  if (!strcmp(key, "augment")) {
+    const int a = augment_parse(v);
+    if (a < 0) return sf_error(SF_ERR_ARG, "train option 'augment': none, shift, flip or shift,flip, not '%s'", v);
+    o->augment = a;
+    return SF_OK;
+  }
   if (!strcmp(key, "recompute")) { if ((st = parse_i64(key, v, 0, 4096, &i))) return st; o->recompute = (int)i; return SF_OK; }
   if (!strcmp(key, "prune_per_layer")) return parse_flag(key, v, &o->prune_per_layer);
   if (!strcmp(key, "prune")) { if ((st = parse_num(key, v, 0, 0.99, &d))) return st; o->prune = d; return SF_OK; }
@@ -154,11 +160,11 @@ sf_status sf_train_options_set(sf_train_options *o, const char *key, const char 
   st = sf_convert_options_set(&o->convert, key, v);
   if (st == SF_ERR_ARG && strstr(sf_last_error(), "unknown convert option"))
     return sf_error(SF_ERR_ARG, "unknown train option '%s' (mode, init, surrogate, slope, detach_reset, train_thresholds, rate_penalty, epochs, batch, lr, weight_decay, "
-                    "momentum, optimizer, schedule, warmup, clip_norm, seed, limit, val_images, kd_alpha, kd_temperature, prune, prune_per_layer, recompute, qat, checkpoint, resume, beta, or a convert option)", key);
+                    "momentum, optimizer, schedule, warmup, clip_norm, seed, limit, val_images, kd_alpha, kd_temperature, prune, prune_per_layer, recompute, qat, augment, checkpoint, resume, beta, or a convert option)", key);
   return st;
 }
 
-static double now_s(void) {
+double train_now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -186,7 +192,7 @@ static sf_status check_options(const sf_train_options *o) {
 }
 
 /* the labels must name the network's classes */
-static sf_status check_data(const sf_dataset *d, int64_t n0, int64_t classes) {
+sf_status train_check_data(const sf_dataset *d, int64_t n0, int64_t classes) {
   if (d->n < 1) return sf_error(SF_ERR_ARG, "train: the training set holds no samples");
   if (d->c * d->h * d->w != n0)
     return sf_error(SF_ERR_SHAPE, "train: samples of %s are [%lld, %lld, %lld] = %lld values; the model takes %lld", d->source ? d->source : "the data", (long long)d->c,
@@ -277,9 +283,7 @@ static sf_status write_checkpoint(const char *path, const char *fingerprint, con
   return SF_OK;
 }
 
-/* The teacher's logits for samples [0, n) of d, [n, C]: one pass of the teacher (an ANN, run by the
- * float executor) before training. */
-static sf_status teacher_logits(const sf_graph *teacher, const sf_dataset *d, int64_t n, int64_t C, float **out) {
+sf_status train_teacher_logits(const sf_graph *teacher, const sf_dataset *d, int64_t n, int64_t C, float **out) {
   *out = NULL;
   if (sf_graph_num_inputs(teacher) != 1) return sf_error(SF_ERR_SHAPE, "train: the teacher %s takes %d inputs; one image input is expected", sf_graph_source(teacher), sf_graph_num_inputs(teacher));
   sf_session *s;
@@ -400,11 +404,19 @@ static sf_status train_impl(const sf_graph *model, const sf_snn_model *start, co
    * guide's training section) */
   sf_train_options resolved = *o_in;
   const sf_train_options *o = &resolved;
+  const int vit = train_is_vit(model);
   if (resolved.lr == -1) resolved.lr = resolved.mode == SF_TRAIN_DIRECT ? 1e-3 : 3e-4;
+  if (resolved.epochs == 0) resolved.epochs = vit ? SF_TRAIN_VIT_EPOCHS : 10;
+  if (resolved.surrogate == SF_SURROGATE_BY_MODEL) resolved.surrogate = vit ? SF_SURROGATE_TRIANGLE : SF_SURROGATE_FAST_SIGMOID;
+  if (resolved.augment == -1) resolved.augment = vit ? SF_TRAIN_VIT_AUGMENT : 0;
+  if (resolved.augment && !vit)
+    return sf_error(SF_ERR_UNSUPPORTED, "train: augmentation (%s) is available for a ViT; the MLP trainer does not augment yet", augment_name(resolved.augment));
+  if (resolved.rate_penalty == -1) resolved.rate_penalty = vit && resolved.mode == SF_TRAIN_HYBRID ? SF_TRAIN_VIT_RATE_PENALTY : 0.0;
   if (resolved.kd_alpha == -1) resolved.kd_alpha = resolved.teacher || resolved.mode == SF_TRAIN_HYBRID ? 1.0 : 0.0;
   sf_status st = check_options(o);
   if (st) return st;
-  const double t_start = now_s();
+  if (vit) return train_vit(model, start, name, train, o, out);
+  const double t_start = train_now_s();
   sf_convert_options copt = o->convert;
   copt.relu_ec = 0;
   copt.per_channel = 1;
@@ -426,7 +438,7 @@ static sf_status train_impl(const sf_graph *model, const sf_snn_model *start, co
   qcfs_ann qa_ann;
   memset(&qa_ann, 0, sizeof qa_ann);
   if ((st = snn_net_init(&net, ch.L, ch.n))) goto done;
-  if ((st = check_data(train, net.n[0], net.n[ch.L]))) goto done;
+  if ((st = train_check_data(train, net.n[0], net.n[ch.L]))) goto done;
   net.K = sf_convert_step_levels(&copt);
   net.beta = copt.snn.neuron_model == SF_NEURON_LIF ? copt.snn.leak : 1.0f;
   net.surrogate = o->surrogate;
@@ -487,16 +499,8 @@ static sf_status train_impl(const sf_graph *model, const sf_snn_model *start, co
   yb = malloc(sizeof(int32_t) * (size_t)Bmax);
   dlogits = malloc(sizeof(float) * (size_t)(Bmax * C));
   perm = malloc(sizeof(int64_t) * (size_t)n_train);
-  r = calloc(1, sizeof *r);
-  if (r) r->epochs = calloc((size_t)o->epochs, sizeof(sf_train_epoch));
-  if (!xb || !yb || !dlogits || !perm || !r || !r->epochs) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
-  r->model = sf_strdup(name ? name : model->source);
-  r->options = *o;
-  r->options.progress = NULL;
-  r->options.on_epoch = NULL;
-  r->options.checkpoint = r->options.resume = NULL;
-  r->options.stop = NULL;
-  r->options.teacher = NULL;
+  r = train_result_new(o, name ? name : model->source);
+  if (!xb || !yb || !dlogits || !perm || !r) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
   r->mode = o->mode;
   r->train_images = n_train;
   r->val_images = val;
@@ -518,7 +522,7 @@ static sf_status train_impl(const sf_graph *model, const sf_snn_model *start, co
   /* distillation: the teacher's logits for every training image, once */
   const double kd_alpha = o->kd_alpha;
   if (kd_alpha > 0) {
-    if ((st = teacher_logits(o->teacher ? o->teacher : model, train, n_train, C, &teacher))) goto done;
+    if ((st = train_teacher_logits(o->teacher ? o->teacher : model, train, n_train, C, &teacher))) goto done;
     if (!(tb = malloc(sizeof(float) * (size_t)(Bmax * C)))) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
     if (rank == 0)
       sf_log(SF_LOG_INFO, "train: distilling from %s (alpha %g, temperature %g)", sf_graph_source(o->teacher ? o->teacher : model), kd_alpha, o->kd_temperature);
@@ -540,7 +544,7 @@ static sf_status train_impl(const sf_graph *model, const sf_snn_model *start, co
   double optim_seconds = 0;
   char label[160];
   for (int e = pg.epoch; e < o->epochs; e++) {
-    const double t0 = now_s();
+    const double t0 = train_now_s();
     /* the epoch's order depends on the seed and the epoch alone (a resumed run sees the same) */
     sf_rng rng;
     sf_rng_seed_stream(&rng, o->seed, (uint64_t)e + 1);
@@ -606,9 +610,9 @@ static sf_status train_impl(const sf_graph *model, const sf_snn_model *start, co
         const double norm = optim_grad_norm(&opt);
         if (norm > o->clip_norm) optim_scale_grads(&opt, (float)(o->clip_norm / norm));
       }
-      const double to = now_s();
+      const double to = train_now_s();
       optim_step(&opt, optim_lr_at(o->schedule, o->lr, pg.global_step, total, warmup));
-      optim_seconds += now_s() - to;
+      optim_seconds += train_now_s() - to;
       if (snn_net_state_bytes(&net) > r->state_bytes) r->state_bytes = snn_net_state_bytes(&net);
       pg.global_step++;
       if (o->prune > 0) pruner_after_step(&pr, &net, pg.global_step);
@@ -624,7 +628,7 @@ static sf_status train_impl(const sf_graph *model, const sf_snn_model *start, co
       }
       if (stop && s + 1 < steps) {
         /* stopped mid-epoch: keep the state, say where */
-        pg.seconds = before + now_s() - t0;
+        pg.seconds = before + train_now_s() - t0;
         if (o->checkpoint && (st = write_checkpoint(o->checkpoint, fingerprint, &net, &opt, &pg, r->epochs, r->n_epochs))) { free(fingerprint); goto done; }
         st = sf_error(SF_ERR_INTERRUPTED, "train: stopped at epoch %d, step %lld of %lld%s%s", e + 1, (long long)s + 1, (long long)steps,
                       o->checkpoint ? "; the state is in " : " (no checkpoint was asked for)", o->checkpoint ? o->checkpoint : "");
@@ -635,7 +639,7 @@ static sf_status train_impl(const sf_graph *model, const sf_snn_model *start, co
     if (world > 1 && (st = same_parameters(&net))) { free(fingerprint); goto done; }
     sf_train_epoch *ep = &r->epochs[e];
     ep->epoch = e + 1;
-    ep->seconds = before + now_s() - t0;
+    ep->seconds = before + train_now_s() - t0;
     ep->images_per_second = (double)pg.seen / (ep->seconds > 0 ? ep->seconds : 1e-9);
     ep->train_loss = pg.loss_sum / (double)pg.seen;
     ep->train_accuracy = (double)pg.right / (double)pg.seen;
@@ -662,7 +666,7 @@ static sf_status train_impl(const sf_graph *model, const sf_snn_model *start, co
     }
   }
   free(fingerprint);
-  r->seconds = now_s() - t_start;
+  r->seconds = train_now_s() - t_start;
   for (int ph = 0; ph < SNN_PHASES; ph++) sf_log(SF_LOG_DEBUG, "train: %-26s %8.3f s", snn_phase_names[ph], net.phase[ph]);
   sf_log(SF_LOG_DEBUG, "train: %-26s %8.3f s", "optimizer", optim_seconds);
   r->sparsity = pruner_measured(&net);
@@ -706,6 +710,25 @@ sf_status sf_train_evaluate(sf_train_result *r, const sf_dataset *test, const sf
   if (firing_rate) *firing_rate = er->firing_rate;
   sf_eval_result_free(er);
   return SF_OK;
+}
+
+sf_train_result *train_result_new(const sf_train_options *o, const char *name) {
+  sf_train_result *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  r->epochs = calloc((size_t)o->epochs, sizeof(sf_train_epoch));
+  r->model = sf_strdup(name);
+  if (!r->epochs || !r->model) {
+    sf_train_result_free(r);
+    return NULL;
+  }
+  /* what it ran with, without the callbacks and borrowed pointers */
+  r->options = *o;
+  r->options.progress = NULL;
+  r->options.on_epoch = NULL;
+  r->options.checkpoint = r->options.resume = NULL;
+  r->options.stop = NULL;
+  r->options.teacher = NULL;
+  return r;
 }
 
 sf_snn_model *sf_train_result_take_model(sf_train_result *r) {

@@ -46,17 +46,15 @@ static sf_status put(sf_safetensors *st, const char *name, int64_t n, float *dst
   return SF_OK;
 }
 
-sf_status vit_net_load_hf(vit_net *v, const char *dir) {
-  memset(v, 0, sizeof *v);
-  char path[4096];
-  snprintf(path, sizeof path, "%s/config.json", dir);
-  char *text;
-  size_t len;
-  sf_status st = sf_read_file(path, &text, &len);
-  if (st) return st;
-  cJSON *c = cJSON_ParseWithLength(text, len);
-  free(text);
-  if (!c) return sf_error(SF_ERR_FORMAT, "%s: not JSON", path);
+/* the model from its config.json text and its weights; `where` names them in messages */
+static sf_status load_parts(vit_net *v, const char *text, sf_safetensors *w, const char *where) {
+  const char *path = where;
+  cJSON *c = cJSON_Parse(text);
+  if (!c) return sf_error(SF_ERR_FORMAT, "%s: config.json is not JSON", where);
+  if (!(v->config = sf_strdup(text))) {
+    cJSON_Delete(c);
+    return sf_error(SF_ERR_NOMEM, "out of memory");
+  }
   v->E = cfg_int(c, "hidden_size", 0);
   v->L = cfg_int(c, "num_hidden_layers", 0);
   v->H = cfg_int(c, "num_attention_heads", 0);
@@ -75,57 +73,149 @@ sf_status vit_net_load_hf(vit_net *v, const char *dir) {
     return sf_error(SF_ERR_FORMAT, "%s: not a ViT this trainer takes (hidden_size %d, layers %d, heads %d, patch %d, image %d)", path, v->E, v->L, v->H, v->P, v->Hh);
   v->Np = (v->Hh / v->P) * (v->Ww / v->P);
   v->S = 1 + v->Np;
-  sf_safetensors w = {0};
-  if ((st = sf_safetensors_load_dir(dir, &w))) return st;
-  sf_st_entry *head = sf_safetensors_find(&w, "classifier.bias");
-  if (!head) {
-    sf_safetensors_free(&w);
-    return sf_error(SF_ERR_FORMAT, "%s: no classifier.bias (a ViTForImageClassification is expected)", dir);
-  }
+  sf_status st;
+  sf_st_entry *head = sf_safetensors_find(w, "classifier.bias");
+  if (!head) return sf_error(SF_ERR_FORMAT, "%s: no classifier.bias (a ViTForImageClassification is expected)", where);
   v->classes = (int)sf_tensor_numel(&head->t);
   v->n_params = map(v, NULL, &v->p);
   v->params = calloc((size_t)v->n_params, sizeof(float));
   v->grads = calloc((size_t)v->n_params, sizeof(float));
-  if (!v->params || !v->grads) {
-    sf_safetensors_free(&w);
-    return sf_error(SF_ERR_NOMEM, "out of memory");
-  }
+  if (!v->params || !v->grads) return sf_error(SF_ERR_NOMEM, "out of memory");
   map(v, v->params, &v->p);
   map(v, v->grads, &v->g);
   const int64_t E = v->E, F = v->F, K = (int64_t)v->Cin * v->P * v->P;
   vit_params *p = &v->p;
-  st = put(&w, "vit.embeddings.patch_embeddings.projection.weight", E * K, p->pw, 0, 0, 0, 0);
-  if (!st) st = put(&w, "vit.embeddings.patch_embeddings.projection.bias", E, p->pb, 0, 0, 0, 0);
-  if (!st) st = put(&w, "vit.embeddings.cls_token", E, p->cls, 0, 0, 0, 0);
-  if (!st) st = put(&w, "vit.embeddings.position_embeddings", v->S * E, p->pos, 0, 0, 0, 0);
+  st = put(w, "vit.embeddings.patch_embeddings.projection.weight", E * K, p->pw, 0, 0, 0, 0);
+  if (!st) st = put(w, "vit.embeddings.patch_embeddings.projection.bias", E, p->pb, 0, 0, 0, 0);
+  if (!st) st = put(w, "vit.embeddings.cls_token", E, p->cls, 0, 0, 0, 0);
+  if (!st) st = put(w, "vit.embeddings.position_embeddings", v->S * E, p->pos, 0, 0, 0, 0);
   char n[256];
   static const char *const qkv[3] = {"query", "key", "value"};
   for (int l = 0; l < v->L && !st; l++) {
 #define NAME(fmt) (snprintf(n, sizeof n, "vit.encoder.layer.%d." fmt, l), n)
-    st = put(&w, NAME("layernorm_before.weight"), E, p->l[l].ln1w, 0, 0, 0, 0);
-    if (!st) st = put(&w, NAME("layernorm_before.bias"), E, p->l[l].ln1b, 0, 0, 0, 0);
+    st = put(w, NAME("layernorm_before.weight"), E, p->l[l].ln1w, 0, 0, 0, 0);
+    if (!st) st = put(w, NAME("layernorm_before.bias"), E, p->l[l].ln1b, 0, 0, 0, 0);
     for (int k = 0; k < 3 && !st; k++) {
       snprintf(n, sizeof n, "vit.encoder.layer.%d.attention.attention.%s.weight", l, qkv[k]);
-      st = put(&w, n, E * E, p->l[l].qkvw, 1, E, 3 * E, k * E);
+      st = put(w, n, E * E, p->l[l].qkvw, 1, E, 3 * E, k * E);
       snprintf(n, sizeof n, "vit.encoder.layer.%d.attention.attention.%s.bias", l, qkv[k]);
-      if (!st) st = put(&w, n, E, p->l[l].qkvb + k * E, 0, 0, 0, 0);
+      if (!st) st = put(w, n, E, p->l[l].qkvb + k * E, 0, 0, 0, 0);
     }
-    if (!st) st = put(&w, NAME("attention.output.dense.weight"), E * E, p->l[l].projw, 1, E, E, 0);
-    if (!st) st = put(&w, NAME("attention.output.dense.bias"), E, p->l[l].projb, 0, 0, 0, 0);
-    if (!st) st = put(&w, NAME("layernorm_after.weight"), E, p->l[l].ln2w, 0, 0, 0, 0);
-    if (!st) st = put(&w, NAME("layernorm_after.bias"), E, p->l[l].ln2b, 0, 0, 0, 0);
-    if (!st) st = put(&w, NAME("intermediate.dense.weight"), E * F, p->l[l].fc1w, 1, E, F, 0);
-    if (!st) st = put(&w, NAME("intermediate.dense.bias"), F, p->l[l].fc1b, 0, 0, 0, 0);
-    if (!st) st = put(&w, NAME("output.dense.weight"), F * E, p->l[l].fc2w, 1, F, E, 0);
-    if (!st) st = put(&w, NAME("output.dense.bias"), E, p->l[l].fc2b, 0, 0, 0, 0);
+    if (!st) st = put(w, NAME("attention.output.dense.weight"), E * E, p->l[l].projw, 1, E, E, 0);
+    if (!st) st = put(w, NAME("attention.output.dense.bias"), E, p->l[l].projb, 0, 0, 0, 0);
+    if (!st) st = put(w, NAME("layernorm_after.weight"), E, p->l[l].ln2w, 0, 0, 0, 0);
+    if (!st) st = put(w, NAME("layernorm_after.bias"), E, p->l[l].ln2b, 0, 0, 0, 0);
+    if (!st) st = put(w, NAME("intermediate.dense.weight"), E * F, p->l[l].fc1w, 1, E, F, 0);
+    if (!st) st = put(w, NAME("intermediate.dense.bias"), F, p->l[l].fc1b, 0, 0, 0, 0);
+    if (!st) st = put(w, NAME("output.dense.weight"), F * E, p->l[l].fc2w, 1, F, E, 0);
+    if (!st) st = put(w, NAME("output.dense.bias"), E, p->l[l].fc2b, 0, 0, 0, 0);
 #undef NAME
   }
-  if (!st) st = put(&w, "vit.layernorm.weight", E, p->lnfw, 0, 0, 0, 0);
-  if (!st) st = put(&w, "vit.layernorm.bias", E, p->lnfb, 0, 0, 0, 0);
-  if (!st) st = put(&w, "classifier.weight", E * v->classes, p->headw, 1, E, v->classes, 0);
-  if (!st) st = put(&w, "classifier.bias", v->classes, p->headb, 0, 0, 0, 0);
+  if (!st) st = put(w, "vit.layernorm.weight", E, p->lnfw, 0, 0, 0, 0);
+  if (!st) st = put(w, "vit.layernorm.bias", E, p->lnfb, 0, 0, 0, 0);
+  if (!st) st = put(w, "classifier.weight", E * v->classes, p->headw, 1, E, v->classes, 0);
+  if (!st) st = put(w, "classifier.bias", v->classes, p->headb, 0, 0, 0, 0);
+  if (st) sf_error_context(st, "%s", where);
+  return st;
+}
+
+sf_status vit_net_load_hf(vit_net *v, const char *dir) {
+  memset(v, 0, sizeof *v);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/config.json", dir);
+  char *text;
+  size_t len;
+  sf_status st = sf_read_file(path, &text, &len);
+  if (st) return st;
+  sf_safetensors w = {0};
+  if (!(st = sf_safetensors_load_dir(dir, &w))) st = load_parts(v, text, &w, dir);
   sf_safetensors_free(&w);
-  if (st) sf_error_context(st, "%s", dir);
+  free(text);
+  if (st) vit_net_free(v);
+  return st;
+}
+
+sf_status vit_net_load_hf_memory(vit_net *v, const char *config_text, const void *safetensors, size_t len, const char *name) {
+  memset(v, 0, sizeof *v);
+  sf_safetensors w = {0};
+  sf_status st = sf_safetensors_parse(safetensors, len, name, &w);
+  if (!st) st = load_parts(v, config_text, &w, name);
+  sf_safetensors_free(&w);
+  if (st) vit_net_free(v);
+  return st;
+}
+
+/* one tensor back in Hugging Face's layout: [out, in] from columns [col0, col0 + out) of an
+ * [in, ld] matrix when out_in, else as it is */
+static sf_status take(sf_tensor *t, char **name, const char *nm, const float *src, int64_t n, int out_in, int64_t in, int64_t ld, int64_t col0, int ndim,
+                      const int64_t *shape) {
+  if (!(*name = sf_strdup(nm))) return sf_error(SF_ERR_NOMEM, "out of memory");
+  sf_status st = sf_tensor_alloc(t, SF_F32, ndim, shape);
+  if (st) return st;
+  float *d = t->data;
+  if (!out_in) memcpy(d, src, sizeof(float) * (size_t)n);
+  else
+    for (int64_t o = 0; o < n / in; o++)
+      for (int64_t i = 0; i < in; i++) d[o * in + i] = src[i * ld + col0 + o];
+  return SF_OK;
+}
+
+sf_status vit_net_save_safetensors(const vit_net *v, unsigned char **blob, size_t *len) {
+  *blob = NULL;
+  *len = 0;
+  const int64_t E = v->E, F = v->F, S = v->S, Cl = v->classes;
+  const int n = 4 + 16 * v->L + 4;
+  char **names = calloc((size_t)n, sizeof *names);
+  sf_tensor *t = calloc((size_t)n, sizeof *t);
+  if (!names || !t) {
+    free(names);
+    free(t);
+    return sf_error(SF_ERR_NOMEM, "out of memory");
+  }
+  const vit_params *p = &v->p;
+  int i = 0;
+  char nm[256];
+  sf_status st = SF_OK;
+#define SHAPE(...) (const int64_t[]){__VA_ARGS__}, (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
+#define PUT(NAME, SRC, N, OI, IN, LD, C0, ...)                                                                                    if (!st) {                                                                                                                      const int64_t *sh_ = (const int64_t[]){__VA_ARGS__};                                                                          st = take(&t[i], &names[i], NAME, SRC, N, OI, IN, LD, C0, (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), sh_);     i++;                                                                                                                        }
+  PUT("vit.embeddings.patch_embeddings.projection.weight", p->pw, E * v->Cin * v->P * v->P, 0, 0, 0, 0, E, v->Cin, v->P, v->P)
+  PUT("vit.embeddings.patch_embeddings.projection.bias", p->pb, E, 0, 0, 0, 0, E)
+  PUT("vit.embeddings.cls_token", p->cls, E, 0, 0, 0, 0, 1, 1, E)
+  PUT("vit.embeddings.position_embeddings", p->pos, S * E, 0, 0, 0, 0, 1, S, E)
+  static const char *const qkv[3] = {"query", "key", "value"};
+  for (int l = 0; l < v->L; l++) {
+#define NAME(fmt) (snprintf(nm, sizeof nm, "vit.encoder.layer.%d." fmt, l), nm)
+    PUT(NAME("layernorm_before.weight"), p->l[l].ln1w, E, 0, 0, 0, 0, E)
+    PUT(NAME("layernorm_before.bias"), p->l[l].ln1b, E, 0, 0, 0, 0, E)
+    for (int k = 0; k < 3; k++) {
+      snprintf(nm, sizeof nm, "vit.encoder.layer.%d.attention.attention.%s.weight", l, qkv[k]);
+      PUT(nm, p->l[l].qkvw, E * E, 1, E, 3 * E, k * E, E, E)
+      snprintf(nm, sizeof nm, "vit.encoder.layer.%d.attention.attention.%s.bias", l, qkv[k]);
+      PUT(nm, p->l[l].qkvb + k * E, E, 0, 0, 0, 0, E)
+    }
+    PUT(NAME("attention.output.dense.weight"), p->l[l].projw, E * E, 1, E, E, 0, E, E)
+    PUT(NAME("attention.output.dense.bias"), p->l[l].projb, E, 0, 0, 0, 0, E)
+    PUT(NAME("layernorm_after.weight"), p->l[l].ln2w, E, 0, 0, 0, 0, E)
+    PUT(NAME("layernorm_after.bias"), p->l[l].ln2b, E, 0, 0, 0, 0, E)
+    PUT(NAME("intermediate.dense.weight"), p->l[l].fc1w, E * F, 1, E, F, 0, F, E)
+    PUT(NAME("intermediate.dense.bias"), p->l[l].fc1b, F, 0, 0, 0, 0, F)
+    PUT(NAME("output.dense.weight"), p->l[l].fc2w, F * E, 1, F, E, 0, E, F)
+    PUT(NAME("output.dense.bias"), p->l[l].fc2b, E, 0, 0, 0, 0, E)
+#undef NAME
+  }
+  PUT("vit.layernorm.weight", p->lnfw, E, 0, 0, 0, 0, E)
+  PUT("vit.layernorm.bias", p->lnfb, E, 0, 0, 0, 0, E)
+  PUT("classifier.weight", p->headw, E * Cl, 1, E, Cl, 0, Cl, E)
+  PUT("classifier.bias", p->headb, Cl, 0, 0, 0, 0, Cl)
+#undef PUT
+#undef SHAPE
+  if (!st) st = sf_safetensors_serialize(i, (const char *const *)names, t, blob, len);
+  for (int k = 0; k < n; k++) {
+    free(names[k]);
+    sf_tensor_free(&t[k]);
+  }
+  free(names);
+  free(t);
   return st;
 }
 
@@ -147,6 +237,7 @@ void vit_net_free(vit_net *v) {
   free_record(v);
   free(v->params);
   free(v->grads);
+  free(v->config);
   memset(v, 0, sizeof *v);
 }
 
@@ -165,7 +256,7 @@ static sf_status reserve(vit_net *v, int64_t B) {
   ALLOC(res1, L * T * E); ALLOC(ln2, L * T * E); ALLOC(mean2, L * T); ALLOC(rstd2, L * T); ALLOC(h, L * T * F); ALLOC(gelu, L * T * F);
   ALLOC(lnf, T * E); ALLOC(meanf, T); ALLOC(rstdf, T); ALLOC(pooled, B * E); ALLOC(logits, B * v->classes);
   ALLOC(dx, T * E); ALLOC(dx2, T * E); ALLOC(dln, T * E); ALLOC(dqkv, T * 3 * E); ALLOC(datty, T * E); ALLOC(dh, T * F); ALLOC(dg, T * F);
-  ALLOC(dpooled, B * E); ALLOC(scratch, S * S);
+  ALLOC(dpooled, B * E); ALLOC(scratch, B * H * S * S);
 #undef ALLOC
   if (!ok) return sf_error(SF_ERR_NOMEM, "out of memory for the ViT's record of %lld images", (long long)B);
   v->cap = B;

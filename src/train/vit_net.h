@@ -8,6 +8,7 @@
  * Weights are [in, out] (HF's [out, in] transposed on load; q, k, v side by side in Wqkv [E, 3E]). */
 #ifndef SF_TRAIN_VIT_NET_H
 #define SF_TRAIN_VIT_NET_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "spikeformer/status.h"
@@ -26,6 +27,7 @@ typedef struct {
   int L, E, H, F, P, Cin, Hh, Ww, S, Np, classes, gelu_tanh;
   float eps;
   int64_t n_params;
+  char *config;               /* config.json's text (the exported model keeps it) */
   float *params, *grads;      /* flat, in the order of vit_params */
   vit_params p, g;            /* views of params and grads */
   /* the forward's record for a batch of B (grown as needed) */
@@ -37,6 +39,12 @@ typedef struct {
 
 /* From a Hugging Face ViT directory (config.json + model.safetensors). */
 sf_status vit_net_load_hf(vit_net *v, const char *dir);
+/* The same from config.json's text and the safetensors bytes in memory (a converted model's source);
+ * name names them in messages. */
+sf_status vit_net_load_hf_memory(vit_net *v, const char *config_text, const void *safetensors, size_t len, const char *name);
+/* The weights as Hugging Face names them, serialised as safetensors (malloc'd): with v->config, a
+ * ViTForImageClassification directory's two files. */
+sf_status vit_net_save_safetensors(const vit_net *v, unsigned char **blob, size_t *len);
 void vit_net_free(vit_net *v);
 /* Forward on img [B, Cin, H, W]: logits [B, classes] in v->logits. */
 sf_status vit_net_forward(vit_net *v, const float *img, int64_t B);
