@@ -8,6 +8,7 @@
  *  - training end to end: a short hybrid run on a slice of Fashion-MNIST, the trained model saved,
  *    loaded and evaluated by the runtime: the trainer's validation accuracy. */
 #include <math.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -309,6 +310,99 @@ static void augmentation(void **state) {
   free(orig);
 }
 
+/* checkpoints: a ViT run stopped mid-epoch and resumed ends byte-identical to the run that was not
+ * stopped */
+typedef struct {
+  volatile sig_atomic_t *stop;
+  int64_t at;
+} stopper;
+static void stop_at(const char *what, int64_t done, int64_t total, void *user) {
+  (void)what;
+  (void)total;
+  stopper *s = user;
+  if (done >= s->at) *s->stop = 1;
+}
+
+static sf_status run_ck(sf_graph *g, const sf_dataset *d, const char *ck, const char *resume, int64_t stop_after, sf_train_result **r) {
+  sf_train_options o;
+  sf_train_options_default(&o);
+  o.epochs = 2;
+  o.batch = 64;
+  o.val_images = 0;
+  o.convert.snn.timesteps = 2;
+  o.convert.calib_samples = 64;
+  o.checkpoint = ck;
+  o.resume = resume;
+  volatile sig_atomic_t stop = 0;
+  stopper s = {&stop, stop_after};
+  if (stop_after > 0) {
+    o.stop = &stop;
+    o.progress = stop_at;
+    o.progress_user = &s;
+  }
+  return sf_train(g, "vit", d, &o, r);
+}
+
+static char *model_bytes(sf_train_result *r, size_t *n) {
+  char path[] = "/tmp/sf_vit_ck_model_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  assert_int_equal(sf_snn_model_save(r->result, path), SF_OK);
+  char *b;
+  assert_int_equal(sf_read_file(path, &b, n), SF_OK);
+  unlink(path);
+  return b;
+}
+
+static void checkpoint_resume(void **state) {
+  (void)state;
+  char dir[1024];
+  TU_PATH(dir, "models/vit/hf");
+  sf_graph *g;
+  assert_int_equal(sf_graph_load(dir, &g), SF_OK);
+  sf_dataset d;
+  assert_int_equal(sf_dataset_load(SF_DEFAULT_DATA_DIR, SF_SPLIT_TRAIN, 200, &d), SF_OK);
+  char ck[] = "/tmp/sf_vit_ck_XXXXXX";
+  int fd = mkstemp(ck);
+  assert_true(fd >= 0);
+  close(fd);
+  sf_train_result *ref, *r = NULL;
+  assert_int_equal(run_ck(g, &d, NULL, NULL, 0, &ref), SF_OK);
+  size_t nref, n;
+  char *bref = model_bytes(ref, &nref);
+  /* 4 steps per epoch: stopped after step 2 of epoch 1 */
+  assert_int_equal(run_ck(g, &d, ck, NULL, 128, &r), SF_ERR_INTERRUPTED);
+  printf("  stopped: %s\n", sf_last_error());
+  assert_non_null(strstr(sf_last_error(), ck));
+  assert_int_equal(run_ck(g, &d, ck, ck, 0, &r), SF_OK);
+  for (int e = 0; e < 2; e++) assert_true(r->epochs[e].train_loss == ref->epochs[e].train_loss);
+  char *b = model_bytes(r, &n);
+  assert_int_equal(n, nref);
+  assert_memory_equal(b, bref, n);
+  printf("  resumed: the trained ViT is byte-identical (%zu bytes), loss %.6f\n", n, ref->epochs[1].train_loss);
+  /* another run's checkpoint is refused, naming the setting */
+  sf_train_options o;
+  sf_train_options_default(&o);
+  o.epochs = 2;
+  o.batch = 32;
+  o.val_images = 0;
+  o.convert.snn.timesteps = 2;
+  o.convert.calib_samples = 64;
+  o.resume = ck;
+  sf_train_result *x = NULL;
+  assert_int_equal(sf_train(g, "vit", &d, &o, &x), SF_ERR_ARG);
+  printf("  %s\n", sf_last_error());
+  assert_non_null(strstr(sf_last_error(), "batch"));
+  unlink(ck);
+  free(b);
+  free(bref);
+  sf_train_result_free(r);
+  sf_train_result_free(ref);
+  sf_dataset_free(&d);
+  sf_graph_free(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(forward_matches_runtime),
@@ -316,6 +410,7 @@ int main(void) {
       cmocka_unit_test(gradients_lif_fastsig_attached_rate),
       cmocka_unit_test(train_save_eval),
       cmocka_unit_test(augmentation),
+      cmocka_unit_test(checkpoint_resume),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,14 +41,19 @@ static uint64_t get_u64(const unsigned char *p) {
   return v;
 }
 
-/* the float arrays in file order: visit(ptr, count) for each */
+/* the float arrays in file order: visit(ptr, count) for each (without a chain: the optimizer's
+ * parameter groups, which then hold everything trained) */
 typedef void (*visit_fn)(float *p, int64_t n, void *user);
 static void each_array(const snn_net *net, const optim *opt, visit_fn f, void *user) {
-  for (int l = 0; l < net->L; l++) {
-    f(net->W[l], net->n[l] * net->n[l + 1], user);
-    f(net->b[l], net->n[l + 1], user);
+  if (net) {
+    for (int l = 0; l < net->L; l++) {
+      f(net->W[l], net->n[l] * net->n[l + 1], user);
+      f(net->b[l], net->n[l + 1], user);
+    }
+    for (int l = 1; l < net->L; l++) f(net->theta[l], net->n[l], user);
+  } else {
+    for (int i = 0; i < opt->n_groups; i++) f(opt->group[i].p, opt->group[i].n, user);
   }
-  for (int l = 1; l < net->L; l++) f(net->theta[l], net->n[l], user);
   for (int i = 0; i < opt->n_groups; i++) {
     f(opt->m[i], opt->group[i].n, user);
     if (opt->v[i]) f(opt->v[i], opt->group[i].n, user);

@@ -6,8 +6,9 @@
  *                   the trajectory; a resumed run must have the same, or it is refused naming the key)
  *   u64 n, n bytes: the progress (JSON: epoch, step in it, global step, the epoch's running sums,
  *                   the finished epochs' figures)
- *   u64 n, n floats: per layer W [n_l, n_(l+1)] and b, then every theta, then the optimizer's
- *                    moments group by group (AdamW m and v, SGD its momentum buffer)
+ *   u64 n, n floats: per layer W [n_l, n_(l+1)] and b, then every theta (a chain; without one, net
+ *                    NULL: the optimizer's parameter groups in order, which hold all that is trained),
+ *                    then the optimizer's moments group by group (AdamW m and v, SGD its momentum buffer)
  *   u64 the optimizer's step count
  *   32 bytes: SHA-256 of everything before (a corrupt or truncated file is refused)
  * Written atomically (a temporary file renamed over the old one). */

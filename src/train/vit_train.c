@@ -2,7 +2,10 @@
  * fine-tuned with BPTT through its spiking form (vit_snn.h), optionally distilled from the ANN, and
  * handed out as an ordinary converted model (a Hugging Face source with the trained weights and
  * the trained thresholds as its sites). */
+#include <cJSON.h>
 #include <math.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +15,7 @@
 #include "spikeformer/log.h"
 #include "spikeformer/rng.h"
 #include "train/augment.h"
+#include "train/checkpoint.h"
 #include "train/optimizer.h"
 #include "train/snn_net.h"
 #include "train/train_internal.h"
@@ -25,11 +29,10 @@ int train_is_vit(const sf_graph *model) {
 /* what this trainer does not do for a ViT yet: refused by name rather than ignored */
 static sf_status vit_refusals(const sf_train_options *o) {
   const char *what = o->mode == SF_TRAIN_DIRECT ? "--mode direct"
-                     : o->qat ? "--qat" : o->prune > 0 ? "--prune" : o->recompute ? "--recompute" : o->checkpoint ? "--checkpoint"
-                     : o->resume ? "--resume" : NULL;
+                     : o->qat ? "--qat" : o->prune > 0 ? "--prune" : o->recompute ? "--recompute" : NULL;
   if (what)
     return sf_error(SF_ERR_UNSUPPORTED, "train: %s is not available for a ViT yet (a ViT trains in hybrid mode, converted then fine-tuned with BPTT, or in "
-                    "qcfs mode; without checkpoints, QAT, pruning or recompute)", what);
+                    "qcfs mode; without QAT, pruning or recompute)", what);
   if (sf_dist_size() > 1) return sf_error(SF_ERR_UNSUPPORTED, "train: a ViT trains in one process for now (no mpirun)");
   return SF_OK;
 }
@@ -87,6 +90,61 @@ static sf_status export_model(const vit_snn *n, const char *name, const sf_conve
   return st;
 }
 
+/* what identifies a run (checkpoint.h): the network (its sizes, starting weights and thresholds),
+ * the data and every setting that changes the trajectory */
+static char *run_fingerprint(const vit_net *v, const vit_snn *n, const sf_train_options *o, const sf_convert_options *copt, const sf_dataset *d,
+                             int64_t n_train, int64_t val, int train_theta, const float *teacher, double kd_alpha) {
+  cJSON *f = cJSON_CreateObject();
+  cJSON_AddStringToObject(f, "model", "vit");
+  cJSON_AddNumberToObject(f, "layers", v->L);
+  cJSON_AddNumberToObject(f, "hidden", v->E);
+  cJSON_AddNumberToObject(f, "parameters", (double)v->n_params);
+  char hex[65];
+  crypto_hash_sha256_state hs;
+  crypto_hash_sha256_init(&hs);
+  crypto_hash_sha256_update(&hs, (const unsigned char *)v->params, sizeof(float) * (size_t)v->n_params);
+  crypto_hash_sha256_update(&hs, (const unsigned char *)n->theta, sizeof(float) * (size_t)n->n_theta);
+  unsigned char h[32];
+  crypto_hash_sha256_final(&hs, h);
+  for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", h[i]);
+  cJSON_AddStringToObject(f, "initial_weights_sha256", hex);
+  crypto_hash_sha256(h, (const unsigned char *)d->labels, sizeof(int32_t) * (size_t)d->n);
+  for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", h[i]);
+  cJSON_AddStringToObject(f, "labels_sha256", hex);
+  if (teacher) {
+    crypto_hash_sha256(h, (const unsigned char *)teacher, sizeof(float) * (size_t)(n_train * v->classes));
+    for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", h[i]);
+    cJSON_AddStringToObject(f, "teacher_logits_sha256", hex);
+  }
+  cJSON_AddNumberToObject(f, "train_images", (double)n_train);
+  cJSON_AddNumberToObject(f, "val_images", (double)val);
+  cJSON_AddStringToObject(f, "mode", sf_train_mode_name(o->mode));
+  cJSON_AddNumberToObject(f, "timesteps", copt->snn.timesteps);
+  cJSON_AddNumberToObject(f, "spikes_per_step", n->K);
+  cJSON_AddNumberToObject(f, "beta", n->beta);
+  cJSON_AddStringToObject(f, "surrogate", sf_surrogate_name(n->surrogate));
+  cJSON_AddNumberToObject(f, "slope", n->slope);
+  cJSON_AddBoolToObject(f, "detach_reset", n->detach_reset);
+  cJSON_AddBoolToObject(f, "train_thresholds", train_theta);
+  cJSON_AddNumberToObject(f, "rate_penalty", o->rate_penalty);
+  cJSON_AddNumberToObject(f, "epochs", o->epochs);
+  cJSON_AddNumberToObject(f, "batch", o->batch);
+  cJSON_AddNumberToObject(f, "lr", o->lr);
+  cJSON_AddNumberToObject(f, "weight_decay", o->weight_decay);
+  cJSON_AddNumberToObject(f, "momentum", o->momentum);
+  cJSON_AddStringToObject(f, "optimizer", o->optimizer == SF_OPTIM_ADAMW ? "adamw" : "sgd");
+  cJSON_AddStringToObject(f, "schedule", o->schedule == SF_SCHEDULE_COSINE ? "cosine" : "constant");
+  cJSON_AddNumberToObject(f, "warmup", o->warmup_steps);
+  cJSON_AddNumberToObject(f, "clip_norm", o->clip_norm);
+  cJSON_AddNumberToObject(f, "seed", (double)o->seed);
+  cJSON_AddNumberToObject(f, "kd_alpha", kd_alpha);
+  if (kd_alpha > 0) cJSON_AddNumberToObject(f, "kd_temperature", o->kd_temperature);
+  cJSON_AddStringToObject(f, "augment", augment_name(o->augment));
+  char *s = cJSON_PrintUnformatted(f);
+  cJSON_Delete(f);
+  return s;
+}
+
 sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char *name, const sf_dataset *train, const sf_train_options *o,
                     sf_train_result **out) {
   *out = NULL;
@@ -109,6 +167,7 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
   int32_t *yb = NULL;
   int64_t *perm = NULL, *first = NULL;
   int *group = NULL;
+  char *fingerprint = NULL;
   /* the ANN's weights: the converted model's source, or the directory the graph came from */
   if (start) st = vit_net_load_hf_memory(&v, start->hf_config, start->src_blob, start->src_len, sf_graph_source(model));
   else st = vit_net_load_hf(&v, model->source);
@@ -200,10 +259,23 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
     if ((st = evaluate(&n, train, train->n - val, val, &acc0, &rate0))) goto done;
     sf_log(SF_LOG_INFO, "train: before training: validation %.2f%%, %.3f spikes per neuron per step", 100 * acc0, rate0);
   }
-  int64_t global_step = 0;
+  /* the run's fingerprint: a checkpoint continues only the run it came from */
+  if ((o->checkpoint || o->resume) && !(fingerprint = run_fingerprint(&v, &n, o, &copt, train, n_train, val, train_theta, teacher, kd_alpha))) {
+    st = sf_error(SF_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  train_progress pg;
+  memset(&pg, 0, sizeof pg);
+  if (o->resume) {
+    int n_done = 0;
+    if ((st = checkpoint_read(o->resume, fingerprint, NULL, &opt, &pg, r->epochs, o->epochs, &n_done))) goto done;
+    r->n_epochs = n_done;
+    sf_log(SF_LOG_INFO, "train: resuming %s at epoch %d, step %lld", o->resume, pg.epoch + 1, (long long)pg.step_in_epoch);
+  }
   char label[160];
-  for (int e = 0; e < o->epochs; e++) {
+  for (int e = pg.epoch; e < o->epochs; e++) {
     const double t0 = train_now_s();
+    /* the epoch's order depends on the seed and the epoch alone (a resumed run sees the same) */
     sf_rng rng;
     sf_rng_seed_stream(&rng, o->seed, (uint64_t)e + 1);
     for (int64_t i = 0; i < n_train; i++) perm[i] = i;
@@ -212,11 +284,14 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
       perm[i] = perm[j];
       perm[j] = t;
     }
-    sf_rng arng; /* the augmentation's own stream: the order above does not depend on it */
-    sf_rng_seed_stream(&arng, o->seed ^ 0x6175676d656e74ULL, (uint64_t)e + 1);
-    double loss_sum = 0, spikes = 0;
-    int64_t right = 0, seen = 0;
-    for (int64_t s = 0; s < steps; s++) {
+    if (e > pg.epoch || pg.step_in_epoch == 0) {
+      pg.loss_sum = pg.spikes = pg.seconds = 0;
+      pg.right = pg.seen = 0;
+      pg.step_in_epoch = 0;
+    }
+    pg.epoch = e;
+    const double before = pg.seconds;
+    for (int64_t s = pg.step_in_epoch; s < steps; s++) {
       const int64_t b0 = s * Bmax, B = n_train - b0 < Bmax ? n_train - b0 : Bmax;
       for (int64_t b = 0; b < B; b++) {
         memcpy(xb + b * n0, train->x + perm[b0 + b] * n0, sizeof(float) * (size_t)n0);
@@ -224,6 +299,9 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
         if (teacher) memcpy(tb + b * C, teacher + perm[b0 + b] * C, sizeof(float) * (size_t)C);
       }
       if (o->augment) {
+        /* the augmentation's own stream per step (a resumed run draws the same) */
+        sf_rng arng;
+        sf_rng_seed_stream(&arng, o->seed ^ 0x6175676d656e74ULL, (uint64_t)e * (uint64_t)steps + (uint64_t)s + 1);
         augment_images(xb, B, train->c, train->h, train->w, o->augment, 2, &arng);
         if (kd_alpha > 0) { /* the teacher on the batch as the student sees it */
           sf_dataset view = {.n = B, .c = train->c, .h = train->h, .w = train->w, .x = xb, .labels = yb, .n_classes = train->n_classes, .source = train->source};
@@ -239,8 +317,9 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
       double loss = snn_cross_entropy(n.logits, yb, B, C, dlogits, &ok) + vit_snn_rate_loss(&n);
       if (kd_alpha > 0) loss += snn_distill_loss(n.logits, tb, B, C, o->kd_temperature, kd_alpha, dlogits);
       if (!isfinite(loss)) {
-        st = sf_error(SF_ERR_VALUE, "train: the loss is %s at epoch %d, step %lld (of %lld): training diverged (lower the learning rate, or clip gradients)",
-                      isnan(loss) ? "NaN" : "infinite", e + 1, (long long)s + 1, (long long)steps);
+        st = sf_error(SF_ERR_VALUE, "train: the loss is %s at epoch %d, step %lld (of %lld): training diverged (lower the learning rate, or clip gradients)%s%s",
+                      isnan(loss) ? "NaN" : "infinite", e + 1, (long long)s + 1, (long long)steps,
+                      o->checkpoint && r->n_epochs ? "; the last good state is the checkpoint " : "", o->checkpoint && r->n_epochs ? o->checkpoint : "");
         goto done;
       }
       vit_snn_backward(&n, dlogits);
@@ -248,34 +327,48 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
         const double norm = optim_grad_norm(&opt);
         if (norm > o->clip_norm) optim_scale_grads(&opt, (float)(o->clip_norm / norm));
       }
-      optim_step(&opt, optim_lr_at(o->schedule, o->lr, global_step, total, warmup));
-      global_step++;
-      loss_sum += loss * (double)B;
-      right += ok;
-      seen += B;
-      spikes += n.spikes;
+      optim_step(&opt, optim_lr_at(o->schedule, o->lr, pg.global_step, total, warmup));
+      pg.global_step++;
+      pg.step_in_epoch = s + 1;
+      pg.loss_sum += loss * (double)B;
+      pg.right += ok;
+      pg.seen += B;
+      pg.spikes += n.spikes;
       if (o->progress) {
-        snprintf(label, sizeof label, "epoch %d/%d  loss %.4f  accuracy %5.2f%%", e + 1, o->epochs, loss_sum / (double)seen, 100.0 * (double)right / (double)seen);
-        o->progress(label, (int64_t)e * n_train + seen, (int64_t)o->epochs * n_train, o->progress_user);
+        snprintf(label, sizeof label, "epoch %d/%d  loss %.4f  accuracy %5.2f%%", e + 1, o->epochs, pg.loss_sum / (double)pg.seen,
+                 100.0 * (double)pg.right / (double)pg.seen);
+        o->progress(label, (int64_t)e * n_train + pg.seen, (int64_t)o->epochs * n_train, o->progress_user);
       }
-      if (o->stop && *o->stop) {
-        st = sf_error(SF_ERR_INTERRUPTED, "train: stopped at epoch %d, step %lld of %lld (a ViT run keeps no checkpoint yet)", e + 1, (long long)s + 1, (long long)steps);
+      if (o->stop && *o->stop && s + 1 < steps) {
+        /* stopped mid-epoch: keep the state, say where */
+        pg.seconds = before + train_now_s() - t0;
+        if (o->checkpoint && (st = checkpoint_write(o->checkpoint, fingerprint, NULL, &opt, &pg, r->epochs, r->n_epochs))) goto done;
+        st = sf_error(SF_ERR_INTERRUPTED, "train: stopped at epoch %d, step %lld of %lld%s%s", e + 1, (long long)s + 1, (long long)steps,
+                      o->checkpoint ? "; the state is in " : " (no checkpoint was asked for)", o->checkpoint ? o->checkpoint : "");
         goto done;
       }
     }
     sf_train_epoch *ep = &r->epochs[e];
     ep->epoch = e + 1;
-    ep->seconds = train_now_s() - t0;
-    ep->images_per_second = (double)seen / (ep->seconds > 0 ? ep->seconds : 1e-9);
-    ep->train_loss = loss_sum / (double)seen;
-    ep->train_accuracy = (double)right / (double)seen;
-    ep->spikes_per_neuron_per_step = spikes / ((double)seen * T * (double)n.neurons);
+    ep->seconds = before + train_now_s() - t0;
+    ep->images_per_second = (double)pg.seen / (ep->seconds > 0 ? ep->seconds : 1e-9);
+    ep->train_loss = pg.loss_sum / (double)pg.seen;
+    ep->train_accuracy = (double)pg.right / (double)pg.seen;
+    ep->spikes_per_neuron_per_step = pg.spikes / ((double)pg.seen * T * (double)n.neurons);
     ep->val_accuracy = NAN;
     if (val && (st = evaluate(&n, train, train->n - val, val, &ep->val_accuracy, &ep->spikes_per_neuron_per_step))) goto done;
     r->n_epochs = e + 1;
     if (o->on_epoch) o->on_epoch(ep, o->on_epoch_user);
     sf_log(SF_LOG_INFO, "train: epoch %d/%d: loss %.4f, train accuracy %.2f%%, validation %.2f%%, %.3f spikes per neuron per step, %.1f s (%.0f images/s)", e + 1,
            o->epochs, ep->train_loss, 100 * ep->train_accuracy, 100 * ep->val_accuracy, ep->spikes_per_neuron_per_step, ep->seconds, ep->images_per_second);
+    /* the next epoch starts here */
+    train_progress next = {.epoch = e + 1, .global_step = pg.global_step};
+    if (o->checkpoint && (st = checkpoint_write(o->checkpoint, fingerprint, NULL, &opt, &next, r->epochs, r->n_epochs))) goto done;
+    if (o->stop && *o->stop && e + 1 < o->epochs) {
+      st = sf_error(SF_ERR_INTERRUPTED, "train: stopped after epoch %d of %d%s%s", e + 1, o->epochs, o->checkpoint ? "; the state is in " : " (no checkpoint was asked for)",
+                    o->checkpoint ? o->checkpoint : "");
+      goto done;
+    }
   }
   r->seconds = train_now_s() - t_start;
   r->state_bytes = (int64_t)n.cap * n.T * n.neurons * (3 * (int64_t)sizeof(float) + 1);
@@ -285,6 +378,7 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
 done:
   if (st) sf_train_result_free(r);
   else *out = r;
+  free(fingerprint);
   sf_snn_model_free(calibrated);
   optim_free(&opt);
   vit_snn_free(&n);
