@@ -76,6 +76,24 @@ assert sorted(r["rank"] for r in rows) == [0, 1] and all(r["size"] == 2 and r["w
 assert rows[0]["loss"] == rows[1]["loss"] and rows[0]["test"] == rows[1]["test"], rows
 print(f"Python on 2 ranks: loss {rows[0]['loss']:.4f}, test {rows[0]['test']:.4f} on both")
 PY
+# the ViT (hybrid, through its spiking form) on 2 ranks x 1 thread against 1 process: the same loss
+# curve within 2%, world_size 2
+VARGS=(train "$ROOT/models/vit/hf" --timesteps 2 --epochs 2 --limit 512 --val 200 --batch 64 --calib-samples 64 --test-limit 500 --threads 1)
+"$BIN" "${VARGS[@]}" -o "$T/v1.sfm" --json "$T/v1.json" > "$T/v1.txt" 2>&1 || { echo "FAIL: 1-process ViT training"; cat "$T/v1.txt"; fail=1; }
+$MPIRUN "$BIN" "${VARGS[@]}" -o "$T/v2.sfm" --json "$T/v2.json" > "$T/v2.txt" 2>&1 || { echo "FAIL: 2-rank ViT training"; cat "$T/v2.txt"; fail=1; }
+/usr/bin/python3 - "$T/v1.json" "$T/v2.json" <<'PY' || fail=1
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a["world_size"] == 1 and b["world_size"] == 2, (a["world_size"], b["world_size"])
+worst = max(abs(x["train_loss"] - y["train_loss"]) / x["train_loss"] for x, y in zip(a["epochs"], b["epochs"]))
+for x, y in zip(a["epochs"], b["epochs"]):
+    print(f"ViT epoch {x['epoch']}: loss 1 process {x['train_loss']:.4f}, 2 ranks {y['train_loss']:.4f}, validation {x['val_accuracy']:.4f} vs {y['val_accuracy']:.4f}")
+assert len(a["epochs"]) == len(b["epochs"]) == 2
+if worst > 0.02:
+    print(f"FAIL: the ViT's loss curves differ by {100 * worst:.2f}% (tolerance 2%)")
+    sys.exit(1)
+print(f"ViT test accuracy: 1 process {a['test_accuracy']:.4f}, 2 ranks {b['test_accuracy']:.4f}")
+PY
 # an error on every rank: a clear message, a non-zero status, no hang
 $MPIRUN "$BIN" train "$ROOT/models/vit/model.onnx" -o "$T/x.sfm" --limit 64 --val 0 --epochs 1 > "$T/err.txt" 2>&1
 rc=$?

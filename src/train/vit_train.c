@@ -33,25 +33,60 @@ static sf_status vit_refusals(const sf_train_options *o) {
   if (what)
     return sf_error(SF_ERR_UNSUPPORTED, "train: %s is not available for a ViT yet (a ViT trains in hybrid mode, converted then fine-tuned with BPTT, or in "
                     "qcfs mode; without QAT, pruning or recompute)", what);
-  if (sf_dist_size() > 1) return sf_error(SF_ERR_UNSUPPORTED, "train: a ViT trains in one process for now (no mpirun)");
   return SF_OK;
 }
 
 /* the samples of d [start, start + count) in batches: accuracy and spikes per neuron per step */
 static sf_status evaluate(vit_snn *n, const sf_dataset *d, int64_t start, int64_t count, double *accuracy, double *rate) {
   const int64_t n0 = (int64_t)d->c * d->h * d->w, C = n->v->classes;
-  double right = 0, spikes = 0;
-  for (int64_t s = start; s < start + count; s += EVAL_BATCH / 2) {
-    const int64_t B = start + count - s < EVAL_BATCH / 2 ? start + count - s : EVAL_BATCH / 2;
+  double sums[2] = {0, 0}; /* right, spikes: each rank its share of the images */
+  double *right = &sums[0], *spikes = &sums[1];
+  int64_t lo, hi;
+  sf_dist_share(count, &lo, &hi);
+  for (int64_t s = start + lo; s < start + hi; s += EVAL_BATCH / 2) {
+    const int64_t B = start + hi - s < EVAL_BATCH / 2 ? start + hi - s : EVAL_BATCH / 2;
     sf_status st = vit_snn_forward(n, d->x + s * n0, B);
     if (st) return st;
     int64_t ok = 0;
     snn_cross_entropy(n->logits, d->labels + s, B, C, NULL, &ok);
-    right += (double)ok;
-    spikes += n->spikes;
+    *right += (double)ok;
+    *spikes += n->spikes;
   }
-  *accuracy = count ? right / (double)count : NAN;
-  *rate = count ? spikes / ((double)count * n->T * (double)n->neurons) : NAN;
+  sf_status st = sf_dist_sum_f64(sums, 2);
+  if (st) return st;
+  *accuracy = count ? *right / (double)count : NAN;
+  *rate = count ? *spikes / ((double)count * n->T * (double)n->neurons) : NAN;
+  return SF_OK;
+}
+
+/* rank 0's parameters on every rank (they start the same and take the same steps; this keeps them
+ * so whatever the reductions' rounding) */
+static sf_status same_parameters(const optim *opt) {
+  sf_status st = SF_OK;
+  for (int i = 0; i < opt->n_groups && !st; i++) st = sf_dist_broadcast_f32(opt->group[i].p, opt->group[i].n);
+  return st;
+}
+
+/* the global batch's mean gradient: each rank's (of its share) weighted by its share, summed */
+static sf_status average_gradients(optim *opt, double weight) {
+  for (int i = 0; i < opt->n_groups; i++) {
+    float *g = opt->group[i].g;
+    if (weight != 1.0)
+      for (int64_t k = 0; k < opt->group[i].n; k++) g[k] *= (float)weight;
+    sf_status st = sf_dist_sum_f32(g, opt->group[i].n);
+    if (st) return st;
+  }
+  return SF_OK;
+}
+
+/* rank 0 writes the checkpoint; every rank learns whether it could */
+static sf_status write_checkpoint(const char *path, const char *fingerprint, const optim *opt, const train_progress *p, const sf_train_epoch *done, int n_done) {
+  sf_status st = sf_dist_rank() == 0 ? checkpoint_write(path, fingerprint, NULL, opt, p, done, n_done) : SF_OK;
+  double failed = st != SF_OK;
+  sf_status s2 = sf_dist_sum_f64(&failed, 1);
+  if (st) return st;
+  if (s2) return s2;
+  if (failed > 0) return sf_error(SF_ERR_IO, "train: rank 0 could not write the checkpoint %s", path);
   return SF_OK;
 }
 
@@ -223,6 +258,8 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
   optim_init(&opt, o->optimizer, o->lr, o->weight_decay, o->momentum);
   if ((st = optim_add(&opt, v.params, v.grads, v.n_params, 1, -INFINITY))) goto done;
   if (train_theta && (st = optim_add(&opt, n.theta, n.dtheta, n.n_theta, 0, THETA_MIN))) goto done;
+  const int rank = sf_dist_rank(), world = sf_dist_size();
+  if ((st = same_parameters(&opt))) goto done;
   const int64_t Bmax = o->batch < n_train ? o->batch : n_train;
   xb = malloc(sizeof(float) * (size_t)(Bmax * n0));
   yb = malloc(sizeof(int32_t) * (size_t)Bmax);
@@ -237,10 +274,11 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
   r->layers = 4 * v.L + 1 + 1; /* weighted: qkv, proj, fc1, fc2 per layer, patch embedding, head */
   r->parameters = v.n_params + (train_theta ? n.n_theta : 0);
   r->test_accuracy = r->test_accuracy_int8 = NAN;
-  r->world_size = 1;
+  r->world_size = world;
   const int64_t steps = (n_train + Bmax - 1) / Bmax, total = steps * o->epochs;
   const int64_t warmup = o->warmup_steps < total / 10 ? o->warmup_steps : total / 10;
-  sf_log(SF_LOG_INFO, "train: ViT %s, %d layers, %lld parameters, %lld neurons per image in %d sites, %lld training images, %lld validation, T=%d, %s neurons, "
+  if (sf_dist_rank() == 0)
+    sf_log(SF_LOG_INFO, "train: ViT %s, %d layers, %lld parameters, %lld neurons per image in %d sites, %lld training images, %lld validation, T=%d, %s neurons, "
          "surrogate %s (slope %g, on u / theta)", sf_train_mode_name(o->mode), v.L, (long long)r->parameters, (long long)n.neurons, n_keys, (long long)n_train, (long long)val, T,
          sf_neuron_model_name(copt.snn.neuron_model), sf_surrogate_name(n.surrogate), (double)n.slope);
   const double kd_alpha = o->kd_alpha;
@@ -249,15 +287,17 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
     /* the teacher's logits once for every image, or (augmenting) for each transformed batch */
     if (!o->augment && (st = train_teacher_logits(teacher_g, train, n_train, C, &teacher))) goto done;
     if (!(tb = malloc(sizeof(float) * (size_t)(Bmax * C)))) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
-    sf_log(SF_LOG_INFO, "train: distilling from %s (alpha %g, temperature %g)", sf_graph_source(teacher_g), kd_alpha, o->kd_temperature);
+    if (sf_dist_rank() == 0)
+      sf_log(SF_LOG_INFO, "train: distilling from %s (alpha %g, temperature %g)", sf_graph_source(teacher_g), kd_alpha, o->kd_temperature);
   }
-  if (o->augment) sf_log(SF_LOG_INFO, "train: augmenting the training images (%s)", augment_name(o->augment));
+  if (o->augment && sf_dist_rank() == 0) sf_log(SF_LOG_INFO, "train: augmenting the training images (%s)", augment_name(o->augment));
   r->kd_alpha = kd_alpha;
   if (kd_alpha > 0 && !(r->teacher = sf_strdup(o->teacher ? sf_graph_source(o->teacher) : "the model's ANN"))) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
   if (val && sf_log_get_level() >= SF_LOG_INFO) {
     double acc0, rate0;
     if ((st = evaluate(&n, train, train->n - val, val, &acc0, &rate0))) goto done;
-    sf_log(SF_LOG_INFO, "train: before training: validation %.2f%%, %.3f spikes per neuron per step", 100 * acc0, rate0);
+    if (sf_dist_rank() == 0)
+      sf_log(SF_LOG_INFO, "train: before training: validation %.2f%%, %.3f spikes per neuron per step", 100 * acc0, rate0);
   }
   /* the run's fingerprint: a checkpoint continues only the run it came from */
   if ((o->checkpoint || o->resume) && !(fingerprint = run_fingerprint(&v, &n, o, &copt, train, n_train, val, train_theta, teacher, kd_alpha))) {
@@ -270,7 +310,8 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
     int n_done = 0;
     if ((st = checkpoint_read(o->resume, fingerprint, NULL, &opt, &pg, r->epochs, o->epochs, &n_done))) goto done;
     r->n_epochs = n_done;
-    sf_log(SF_LOG_INFO, "train: resuming %s at epoch %d, step %lld", o->resume, pg.epoch + 1, (long long)pg.step_in_epoch);
+    if (sf_dist_rank() == 0)
+      sf_log(SF_LOG_INFO, "train: resuming %s at epoch %d, step %lld", o->resume, pg.epoch + 1, (long long)pg.step_in_epoch);
   }
   char label[160];
   for (int e = pg.epoch; e < o->epochs; e++) {
@@ -292,16 +333,20 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
     pg.epoch = e;
     const double before = pg.seconds;
     for (int64_t s = pg.step_in_epoch; s < steps; s++) {
-      const int64_t b0 = s * Bmax, B = n_train - b0 < Bmax ? n_train - b0 : Bmax;
+      /* the global batch [b0, b0 + Bg) of the epoch's order; this rank's share of it [lo, hi) */
+      const int64_t b0 = s * Bmax, Bg = n_train - b0 < Bmax ? n_train - b0 : Bmax;
+      int64_t lo, hi;
+      sf_dist_share(Bg, &lo, &hi);
+      const int64_t B = hi - lo;
       for (int64_t b = 0; b < B; b++) {
-        memcpy(xb + b * n0, train->x + perm[b0 + b] * n0, sizeof(float) * (size_t)n0);
-        yb[b] = train->labels[perm[b0 + b]];
-        if (teacher) memcpy(tb + b * C, teacher + perm[b0 + b] * C, sizeof(float) * (size_t)C);
+        memcpy(xb + b * n0, train->x + perm[b0 + lo + b] * n0, sizeof(float) * (size_t)n0);
+        yb[b] = train->labels[perm[b0 + lo + b]];
+        if (teacher) memcpy(tb + b * C, teacher + perm[b0 + lo + b] * C, sizeof(float) * (size_t)C);
       }
-      if (o->augment) {
+      if (o->augment && B > 0) {
         /* the augmentation's own stream per step (a resumed run draws the same) */
         sf_rng arng;
-        sf_rng_seed_stream(&arng, o->seed ^ 0x6175676d656e74ULL, (uint64_t)e * (uint64_t)steps + (uint64_t)s + 1);
+        sf_rng_seed_stream(&arng, o->seed ^ 0x6175676d656e74ULL, ((uint64_t)e * (uint64_t)steps + (uint64_t)s) * 4096 + (uint64_t)sf_dist_rank() + 1);
         augment_images(xb, B, train->c, train->h, train->w, o->augment, 2, &arng);
         if (kd_alpha > 0) { /* the teacher on the batch as the student sees it */
           sf_dataset view = {.n = B, .c = train->c, .h = train->h, .w = train->w, .x = xb, .labels = yb, .n_classes = train->n_classes, .source = train->source};
@@ -312,17 +357,28 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
         }
       }
       vit_snn_zero_grad(&n);
-      if ((st = vit_snn_forward(&n, xb, B))) goto done;
-      int64_t ok = 0;
-      double loss = snn_cross_entropy(n.logits, yb, B, C, dlogits, &ok) + vit_snn_rate_loss(&n);
-      if (kd_alpha > 0) loss += snn_distill_loss(n.logits, tb, B, C, o->kd_temperature, kd_alpha, dlogits);
+      /* loss (the mean over the global batch), right answers, spikes, and whether a rank was asked to stop */
+      double sums[4] = {0, 0, 0, o->stop && *o->stop}, local_loss = 0;
+      if (B > 0) {
+        if ((st = vit_snn_forward(&n, xb, B))) goto done;
+        int64_t ok = 0;
+        local_loss = snn_cross_entropy(n.logits, yb, B, C, dlogits, &ok) + vit_snn_rate_loss(&n);
+        if (kd_alpha > 0) local_loss += snn_distill_loss(n.logits, tb, B, C, o->kd_temperature, kd_alpha, dlogits);
+        sums[0] = local_loss * (double)B;
+        sums[1] = (double)ok;
+        sums[2] = n.spikes;
+      }
+      if ((st = sf_dist_sum_f64(sums, 4))) goto done;
+      const double loss = world > 1 ? sums[0] / (double)Bg : local_loss;
+      const int stop = sums[3] > 0;
       if (!isfinite(loss)) {
         st = sf_error(SF_ERR_VALUE, "train: the loss is %s at epoch %d, step %lld (of %lld): training diverged (lower the learning rate, or clip gradients)%s%s",
                       isnan(loss) ? "NaN" : "infinite", e + 1, (long long)s + 1, (long long)steps,
                       o->checkpoint && r->n_epochs ? "; the last good state is the checkpoint " : "", o->checkpoint && r->n_epochs ? o->checkpoint : "");
         goto done;
       }
-      vit_snn_backward(&n, dlogits);
+      if (B > 0) vit_snn_backward(&n, dlogits);
+      if (world > 1 && (st = average_gradients(&opt, (double)B / (double)Bg))) goto done;
       if (o->clip_norm > 0) {
         const double norm = optim_grad_norm(&opt);
         if (norm > o->clip_norm) optim_scale_grads(&opt, (float)(o->clip_norm / norm));
@@ -330,24 +386,25 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
       optim_step(&opt, optim_lr_at(o->schedule, o->lr, pg.global_step, total, warmup));
       pg.global_step++;
       pg.step_in_epoch = s + 1;
-      pg.loss_sum += loss * (double)B;
-      pg.right += ok;
-      pg.seen += B;
-      pg.spikes += n.spikes;
-      if (o->progress) {
+      pg.loss_sum += loss * (double)Bg;
+      pg.right += (int64_t)sums[1];
+      pg.seen += Bg;
+      pg.spikes += sums[2];
+      if (o->progress && rank == 0) {
         snprintf(label, sizeof label, "epoch %d/%d  loss %.4f  accuracy %5.2f%%", e + 1, o->epochs, pg.loss_sum / (double)pg.seen,
                  100.0 * (double)pg.right / (double)pg.seen);
         o->progress(label, (int64_t)e * n_train + pg.seen, (int64_t)o->epochs * n_train, o->progress_user);
       }
-      if (o->stop && *o->stop && s + 1 < steps) {
+      if (stop && s + 1 < steps) {
         /* stopped mid-epoch: keep the state, say where */
         pg.seconds = before + train_now_s() - t0;
-        if (o->checkpoint && (st = checkpoint_write(o->checkpoint, fingerprint, NULL, &opt, &pg, r->epochs, r->n_epochs))) goto done;
+        if (o->checkpoint && (st = write_checkpoint(o->checkpoint, fingerprint, &opt, &pg, r->epochs, r->n_epochs))) goto done;
         st = sf_error(SF_ERR_INTERRUPTED, "train: stopped at epoch %d, step %lld of %lld%s%s", e + 1, (long long)s + 1, (long long)steps,
                       o->checkpoint ? "; the state is in " : " (no checkpoint was asked for)", o->checkpoint ? o->checkpoint : "");
         goto done;
       }
     }
+    if (world > 1 && (st = same_parameters(&opt))) goto done;
     sf_train_epoch *ep = &r->epochs[e];
     ep->epoch = e + 1;
     ep->seconds = before + train_now_s() - t0;
@@ -358,13 +415,16 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
     ep->val_accuracy = NAN;
     if (val && (st = evaluate(&n, train, train->n - val, val, &ep->val_accuracy, &ep->spikes_per_neuron_per_step))) goto done;
     r->n_epochs = e + 1;
-    if (o->on_epoch) o->on_epoch(ep, o->on_epoch_user);
-    sf_log(SF_LOG_INFO, "train: epoch %d/%d: loss %.4f, train accuracy %.2f%%, validation %.2f%%, %.3f spikes per neuron per step, %.1f s (%.0f images/s)", e + 1,
+    if (o->on_epoch && rank == 0) o->on_epoch(ep, o->on_epoch_user);
+    if (rank == 0)
+      sf_log(SF_LOG_INFO, "train: epoch %d/%d: loss %.4f, train accuracy %.2f%%, validation %.2f%%, %.3f spikes per neuron per step, %.1f s (%.0f images/s)", e + 1,
            o->epochs, ep->train_loss, 100 * ep->train_accuracy, 100 * ep->val_accuracy, ep->spikes_per_neuron_per_step, ep->seconds, ep->images_per_second);
     /* the next epoch starts here */
     train_progress next = {.epoch = e + 1, .global_step = pg.global_step};
-    if (o->checkpoint && (st = checkpoint_write(o->checkpoint, fingerprint, NULL, &opt, &next, r->epochs, r->n_epochs))) goto done;
-    if (o->stop && *o->stop && e + 1 < o->epochs) {
+    if (o->checkpoint && (st = write_checkpoint(o->checkpoint, fingerprint, &opt, &next, r->epochs, r->n_epochs))) goto done;
+    double stop_any = o->stop && *o->stop;
+    if ((st = sf_dist_sum_f64(&stop_any, 1))) goto done;
+    if (stop_any > 0 && e + 1 < o->epochs) {
       st = sf_error(SF_ERR_INTERRUPTED, "train: stopped after epoch %d of %d%s%s", e + 1, o->epochs, o->checkpoint ? "; the state is in " : " (no checkpoint was asked for)",
                     o->checkpoint ? o->checkpoint : "");
       goto done;
