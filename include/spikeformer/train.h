@@ -61,7 +61,7 @@ typedef enum { SF_SCHEDULE_COSINE = 0, SF_SCHEDULE_CONSTANT } sf_lr_schedule;
 /* The ViT's defaults (hybrid training at T=4 on this 2-core machine in under 15 minutes; chosen on
  * validation images, docs/RESULTS.md) */
 #define SF_TRAIN_VIT_EPOCHS 4
-#define SF_TRAIN_VIT_RATE_PENALTY 1.0
+#define SF_TRAIN_VIT_RATE_PENALTY 3.0
 #define SF_TRAIN_VIT_AUGMENT 0
 
 struct sf_train_epoch;

@@ -44,7 +44,7 @@ static const cli_option options[] = {
     {.name = "--surrogate-slope", .kind = CLI_NUM, .arg = "S", .offset = A(slope), .help = "its slope (defaults for an MLP, on u: fast_sigmoid 25, atan 2, sigmoid 25, triangle 1; for a ViT, on u / theta: 2, 2, 4, 1)", .lo = 1e-6, .hi = 1e6},
     {.name = "--attach-reset", .kind = CLI_FLAG, .offset = A(attach_reset), .help = "let the gradient flow through the reset (default: detached, as snnTorch and SpikingJelly)"},
     {.name = "--train-thresholds", .kind = CLI_CHOICE, .arg = "yes|no", .offset = A(train_thresholds), .help = "train the thresholds too (default: yes in hybrid, no in direct)", .choices = yes_no},
-    {.name = "--rate-penalty", .kind = CLI_NUM, .arg = "R", .offset = A(rate_penalty), .help = "add R x (spikes per neuron per step) to the loss, so the network fires less (default 0 for an MLP; 1 for a ViT in hybrid mode, each spike weighted by the synaptic operations it causes)", .lo = 0, .hi = 1e6},
+    {.name = "--rate-penalty", .kind = CLI_NUM, .arg = "R", .offset = A(rate_penalty), .help = "add R x (spikes per neuron per step) to the loss, so the network fires less (default 0 for an MLP; 3 for a ViT in hybrid mode, each spike weighted by the synaptic operations it causes)", .lo = 0, .hi = 1e6},
     {.name = "--teacher", .kind = CLI_STR, .arg = "MODEL", .offset = A(teacher), .help = "distil from this model (ONNX file or Hugging Face directory) with the "
                                                                 "student's classes (default in hybrid mode: MODEL itself, the ANN)"},
     {.name = "--kd-alpha", .kind = CLI_NUM, .arg = "A", .offset = A(kd_alpha), .help = "weight of the distillation term A tau^2 KL(teacher/tau || student/tau) "

@@ -36,6 +36,20 @@ def test_train_matches_cli(work, mode):
     assert math.isclose(b["snn_accuracy_by_t"][-1], doc["test_accuracy"])
 
 
+def test_train_vit_matches_cli(work):
+    """the ViT (its Hugging Face directory): Python and the CLI train the same network"""
+    out, js = work / "vit.sfm", work / "vit.json"
+    args = ["--epochs", 1, "--limit", 192, "--val", 64, "--timesteps", 2, "--batch", 64, "--calib-samples", 64, "--test-limit", 200]
+    cli("train", MODELS["vit-hf"], "--data", DATA, "-o", out, "--json", js, "--threads", 1, *args)
+    want = json.loads(js.read_text())
+    sf.set_threads(1)
+    snn, doc = sf.train(str(MODELS["vit-hf"]), data=DATA, test_limit=200, epochs=1, limit=192, val_images=64, timesteps=2, batch=64, calib_samples=64)
+    assert strip(doc, drop=("images_per_second", "model")) == strip(want, drop=("images_per_second", "model"))
+    assert doc["settings"]["surrogate"] == "triangle" and doc["settings"]["rate_penalty"] == 3
+    b = snn.evaluate(DATA, limit=200, ann=False)
+    assert math.isclose(b["snn_accuracy_by_t"][-1], doc["test_accuracy"])
+
+
 def test_train_errors(work):
     with pytest.raises(sf.Error, match="surrogate"):
         sf.train(str(MODELS["mlp-onnx"]), data=DATA, surrogate="gaussian")
