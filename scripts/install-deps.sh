@@ -10,7 +10,7 @@ BUILD_PKGS="build-essential cmake pkg-config clang llvm libclang-rt-14-dev valgr
 DATA_PKGS="dataset-fashion-mnist libonnx-testdata chromium"  # chromium: headless rendering test of the HTML report
 # The Python package (python/) and its tests (tests/python: pytest, from_torch against PyTorch, the
 # matplotlib example, pip install of the package), with Debian's /usr/bin/python3.
-PY_PKGS="python3-numpy python3-pytest python3-torch python3-matplotlib python3-setuptools python3-pip"
+PY_PKGS="python3-numpy python3-h5py python3-pytest python3-torch python3-matplotlib python3-setuptools python3-pip"
 # Only to regenerate the committed reference fixtures (models/*.py).
 FIXTURE_PKGS="python3-onnx"
 

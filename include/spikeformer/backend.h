@@ -87,6 +87,12 @@ SF_API const char *sf_backend_kernels(const sf_deployed *d);
 SF_API void sf_deployed_free(sf_deployed *d);
 SF_API void sf_compiled_free(sf_compiled *c);
 
+/* Compile m for b, run the samples of calib (may be NULL: no run) for T steps (< 1: the model's T)
+ * to measure traffic, and give the backend's mapping report as JSON and as text (either may be
+ * NULL; caller frees): for loihi2 its cores, chips, utilisation and traffic (loihi2.h). */
+SF_API sf_status sf_backend_compile_report(const sf_backend *b, const sf_snn_model *m, const sf_backend_options *o, const sf_dataset *calib, int T,
+                                           char **json, char **text);
+
 /* Counters of two runs of the same layer added together (a merge across shards or batches). */
 SF_API void sf_snn_node_stats_add(sf_snn_node_stats *into, const sf_snn_node_stats *from);
 

@@ -6,6 +6,7 @@
 #include "spikeformer/analyze.h"
 #include "spikeformer/backend.h"
 #include "spikeformer/backend_cpu.h"
+#include "spikeformer/loihi2.h"
 #include "spikeformer/batcher.h"
 #include "spikeformer/convert.h"
 #include "spikeformer/energy.h"

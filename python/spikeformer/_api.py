@@ -800,6 +800,40 @@ class SNNModel:
             finally:
                 L.sf_tensor_free(byref(out))  # a no-op once the data was taken
 
+    def compile(self, backend: str = "loihi2", data: Union[None, PathLike, Dataset] = None, calibrate: int = 100, timesteps: Optional[int] = None,
+                **backend_options: Any) -> Dict[str, Any]:
+        """Compile for a backend and report its mapping (sf_backend_compile_report, as
+        ``spikeformer compile OUT.sfm --json``): for loihi2 the layers as lowered, cores and chips,
+        utilisation per core, and, after a calibration run on ``calibrate`` training images (0: none),
+        the spikes, messages inside and between cores and chips, energy and time per inference.
+
+        Args:
+            backend: "loihi2" (default) or another backend (a short report).
+            data: labelled data for the calibration run (default: Fashion-MNIST), or a Dataset.
+            calibrate: images of the training split to run (default 100).
+            timesteps: steps of the calibration run (default: the model's T).
+            **backend_options: the backend's options by name, e.g. vth_scale=1.5, exclude_cores="0-3".
+        """
+        L, h = lib(), self._h()
+        _use_threads()
+        n = _check_limit(calibrate, "calibrate") if calibrate else 0
+        with _BackendOptions(backend, backend_options) as bo:
+            ds = _dataset(data, _lib.SF_SPLIT_TRAIN, n) if n else None
+            js = c_void_p()
+            L.sf_backend_compile_report(bo.backend, h.ptr, bo.ptr, byref(ds._ds) if ds is not None else None, int(timesteps or 0), byref(js), None)
+            return json.loads(take_string(js.value))
+
+    def export(self, path: PathLike, format: str = "netx", **backend_options: Any) -> None:
+        """Write the model for another tool (as ``spikeformer export OUT.sfm --format netx -o PATH``):
+        netx, Lava-DL's HDF5 network, lowered exactly as the loihi2 backend runs it with the same
+        options (docs/loihi2.md). Written whole or not at all."""
+        if format != "netx":
+            raise ValueError(f"export format {format!r}: netx is the one format")
+        L, h = lib(), self._h()
+        _check_writable(path)
+        with _BackendOptions("loihi2", backend_options) as bo:
+            L.sf_export_netx(h.ptr, bo.ptr.contents.target, _b(path))
+
     def _eval(self, profile: bool, data: Union[None, PathLike, Dataset], timesteps: Optional[int], limit: Optional[int],
               batch: Optional[int], ann: bool, backend: str, energy_dir: Optional[PathLike], progress: Progress, mlflow: Optional[PathLike],
               backend_options: Mapping[str, Any]) -> Dict[str, Any]:

@@ -252,6 +252,9 @@ FUNCTIONS = {
     "sf_snn_model_validate": (c_int, [P, POINTER(sf_hardware_constraints), POINTER(sf_validation)]),  # SF_ERR_VALUE = invalid
     "sf_validation_free": (None, [POINTER(sf_validation)]),
     # backend.h
+    "sf_backend_compile_report": (STATUS, [P, P, POINTER(sf_backend_options), PD, c_int, POINTER(c_void_p), POINTER(c_void_p)]),
+    # loihi2.h
+    "sf_export_netx": (STATUS, [P, c_void_p, c_char_p]),
     "sf_backend_find": (STATUS, [c_char_p, POINTER(P)]),
     "sf_backend_name": (c_char_p, [P]),
     "sf_backend_description": (c_char_p, [P]),

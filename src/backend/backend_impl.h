@@ -55,5 +55,6 @@ struct sf_deployed {
 };
 
 extern const sf_backend sf_backend_cpu;
+extern const sf_backend sf_backend_loihi2;
 
 #endif

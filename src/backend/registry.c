@@ -5,7 +5,7 @@
 #include "backend/backend_impl.h"
 #include "core/util.h"
 
-static const sf_backend *const backends[] = {&sf_backend_cpu};
+static const sf_backend *const backends[] = {&sf_backend_cpu, &sf_backend_loihi2};
 #define N_BACKENDS (int)(sizeof backends / sizeof backends[0])
 
 void sf_backend_options_default(sf_backend_options *o) {

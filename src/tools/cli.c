@@ -273,3 +273,15 @@ void cli_progress_end(cli_progress *p) {
   if (!p->enabled) return;
   fprintf(stderr, "  %.2fs\n", cli_now() - p->t0);
 }
+
+sf_status cli_backend_opts(const sf_backend *b, void *target, const cli_list *opts) {
+  for (int i = 0; i < opts->n; i++) {
+    const char *kv = opts->v[i], *eq = strchr(kv, '=');
+    if (!eq || eq == kv) return sf_error(SF_ERR_ARG, "--backend-opt takes KEY=VALUE, not '%s'", kv);
+    char key[128];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+    sf_status st = sf_backend_target_set(b, target, key, eq + 1);
+    if (st) return st;
+  }
+  return SF_OK;
+}

@@ -80,6 +80,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 int cli_is_sfm(const char *path);
 /* Write library text (JSON) to a file atomically and free it. */
 sf_status cli_write_text(const char *path, char *text);
+/* --backend-opt KEY=VALUE..., each set on the backend's own options (sf_backend_target_set). */
+sf_status cli_backend_opts(const sf_backend *b, void *target, const cli_list *opts);
 double cli_now(void);
 
 /* Progress bar on stderr (only when stderr is a terminal, or SF_PROGRESS=1), as an sf_progress_fn. */
@@ -111,7 +113,7 @@ void cli_progress_end(cli_progress *p);
 
 
 /* The commands (one file each). */
-extern const cli_command cmd_analyze, cmd_convert, cmd_train, cmd_eval, cmd_profile, cmd_run, cmd_validate, cmd_optimize, cmd_report, cmd_ops,
+extern const cli_command cmd_analyze, cmd_convert, cmd_train, cmd_eval, cmd_profile, cmd_run, cmd_validate, cmd_compile, cmd_export, cmd_optimize, cmd_report, cmd_ops,
     cmd_config, cmd_version;
 
 #endif

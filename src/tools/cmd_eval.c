@@ -10,7 +10,7 @@
 static const char *const splits[] = {"test", "train", NULL};
 static const cli_option eval_options[] = {
     SNN_OPTIONS,
-    {.name = "--split", .kind = CLI_CHOICE, .arg = "S", .offset = A(split), .help = "ANNs: test (default) or train", .choices = splits},
+    {.name = "--split", .kind = CLI_CHOICE, .arg = "S", .offset = A(split), .help = "test (default) or train (choose settings there, not on the test split)", .choices = splits},
     {.name = "--predictions", .kind = CLI_STR, .arg = "FILE", .offset = A(predictions), .help = "ANNs: write the predicted class of every sample (int64 .npy)"},
     {.name = NULL}};
 
@@ -174,8 +174,7 @@ static void print_snn(const sf_eval_result *r, const char *quant) {
 
 static int run_snn(eval_args *a, const char *model) {
   const char *cmd = a->profile ? "profile" : "eval";
-  if (cli_given(a, "--split") || cli_given(a, "--predictions"))
-    return cli_usage_error(cmd, "%s applies to ANNs; %s is a converted model", cli_given(a, "--split") ? "--split" : "--predictions", model);
+  if (cli_given(a, "--predictions")) return cli_usage_error(cmd, "--predictions applies to ANNs; %s is a converted model", model);
   sf_status st = sf_check_writable((const char *[]){a->json}, 1);
   if (st) return cli_fail(st);
   sf_snn_model *m = NULL;
@@ -201,8 +200,9 @@ static int run_snn(eval_args *a, const char *model) {
   const struct { const char *flag, *key, *value; } tk[] = {{"--path", "path", a->path}, {"--quant", "quant", a->quant}, {"--schedule", "schedule", a->schedule}};
   for (size_t k = 0; k < sizeof tk / sizeof tk[0]; k++)
     if (tk[k].value && (st = sf_backend_target_set(be, target, tk[k].key, tk[k].value))) goto out;
+  if ((st = cli_backend_opts(be, target, &a->backend_opts))) goto out;
   o.backend_options.target = target;
-  if ((st = sf_snn_model_load(model, &m)) || (st = sf_dataset_load(a->data, SF_SPLIT_TEST, a->limit, &ds)) || (st = sf_eval_snn(m, model, &ds, &o, &r))) goto out;
+  if ((st = sf_snn_model_load(model, &m)) || (st = sf_dataset_load(a->data, strcmp(a->split, "train") ? SF_SPLIT_TEST : SF_SPLIT_TRAIN, a->limit, &ds)) || (st = sf_eval_snn(m, model, &ds, &o, &r))) goto out;
   cli_progress_end(&pb);
   print_snn(r, a->quant);
   if (a->json && (st = cli_write_text(a->json, sf_eval_json(r)))) goto out;

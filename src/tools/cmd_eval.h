@@ -9,6 +9,7 @@ typedef struct {
   const char *data, *json, *predictions, *split, *encoding, *backend, *path, *quant, *decoder, *schedule, *mlflow, *energy_models;
   int64_t limit, batch, timesteps;
   int no_ann, profile;
+  cli_list backend_opts; /* --backend-opt KEY=VALUE */
 } eval_args;
 
 static const char *const encodings[] = {"direct", "rate", "latency", NULL};
@@ -33,6 +34,8 @@ static const char *const schedules[] = {"auto", "step", NULL};
    quants},                                                                                                                                \
   {.name = "--schedule", .kind = CLI_CHOICE, .arg = "S", .offset = A(schedule), .help = "cpu backend: auto (default; a feed-forward int8 chain runs one sample through a block " \
                                                       "of steps, layer after layer) or step (every layer over the batch at each step)", .choices = schedules}, \
+  {.name = "--backend-opt", .kind = CLI_LIST, .arg = "KEY=VALUE", .offset = A(backend_opts), .help = "spiking models: one of the backend's own options (repeat; "  \
+                                                      "'spikeformer compile --help' lists each backend's)"},                                      \
   {.name = "--no-ann", .kind = CLI_FLAG, .offset = A(no_ann), .help = "spiking models: do not run the ANN beside it"},                                          \
   {.name = "--energy-models", .kind = CLI_STR, .arg = "DIR", .offset = A(energy_models), .help = "profile: energy models folder (default: the installed data/energy)"},     \
   {.name = "--mlflow", .kind = CLI_STR, .arg = "DIR", .offset = A(mlflow), .help = "spiking models: log the run to an MLflow file store"}

@@ -193,7 +193,8 @@ def test_ops_config_version(work):
     assert sf.config(timesteps=4, neuron="if", **{"hardware_constraints.max_fan_in": 256}) == \
         json.loads(cli("config", "--timesteps", 4, "--neuron", "if", "--set", "hardware_constraints.max_fan_in=256").stdout)
     assert cli("version").stdout.startswith(f"spikeformer {sf.version()}\n")
-    assert [b["name"] for b in sf.backends()] == ["cpu"] and "quant" in sf.backends()[0]["options"]
+    assert [b["name"] for b in sf.backends()] == ["cpu", "loihi2"] and "quant" in sf.backends()[0]["options"]
+    assert "exclude_cores" in sf.backends()[1]["options"] and "family" in sf.backends()[1]["options"]
 
 
 @pytest.mark.parametrize("name", ["gpt2_lm", "bert_cls"])

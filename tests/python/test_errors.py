@@ -88,7 +88,7 @@ def test_unknown_backend_and_options(converted, sample):
     assert e.value.status == "argument error" and "int4" in e.value.message
     with pytest.raises(sf.Error) as e:
         snn.evaluate(DATA, limit=10, backend="loihi")
-    assert e.value.message == "unknown backend 'loihi' (available: cpu)"
+    assert e.value.message == "unknown backend 'loihi' (available: cpu, loihi2)"
     with pytest.raises(sf.Error) as e:
         snn.evaluate(DATA, limit=10, batch=-1)
     assert e.value.message == "option 'batch': a whole number from 0 to 65536, not '-1'"
