@@ -1,9 +1,11 @@
 /* compile + an optional calibration run + the backend's mapping report: what `spikeformer compile`
  * and the Python package's SNNModel.compile print. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/backend_impl.h"
+#include "backend/loihi2_net.h"
 #include "core/util.h"
 #include "spikeformer/loihi2.h"
 
@@ -19,6 +21,20 @@ sf_status sf_backend_compile_report(const sf_backend *b, const sf_snn_model *m, 
   sf_compiled *c = NULL;
   sf_deployed *d = NULL;
   sf_status st = sf_backend_compile(b, m, o, &c);
+  if (st == SF_ERR_UNSUPPORTED && !strcmp(sf_backend_name(b), "loihi2")) {
+    /* not a chain the emulator runs: the hybrid mapping (neurocores and host), with the reason */
+    char why[512];
+    snprintf(why, sizeof why, "%s", sf_last_error());
+    sf_loihi2_options def;
+    sf_loihi2_options_default(&def);
+    st = sf_loihi2_hybrid_report(m, o && o->target ? o->target : &def, calib, T, json, text);
+    if (!st && text && *text) {
+      char *t2 = sf_strfmt("%s  why not a chain: %s\n", *text, why);
+      free(*text);
+      *text = t2;
+    }
+    return st;
+  }
   if (!st && calib && calib->n > 0) {
     if (T < 1) T = sf_snn_model_options(m)->snn.timesteps;
     sf_tensor x = sf_dataset_batch(calib, 0, calib->n);

@@ -145,6 +145,10 @@ typedef struct {
   FILE *trace;
 } l2_deployed;
 
+/* The mapping of a model that is not a chain (loihi2_hybrid.c): nodes on neurocores and on the
+ * host, cores and chips, traffic per step measured on the cpu backend with calib (may be NULL). */
+sf_status sf_loihi2_hybrid_report(const sf_snn_model *m, const sf_loihi2_options *o, const sf_dataset *calib, int T, char **json, char **text);
+
 /* Lower a converted model (its one-sample spiking graph), refusing nodes Loihi 2 cannot run. */
 sf_status sf_loihi2_lower_model(const sf_snn_model *m, const sf_loihi2_options *o, l2_net *net);
 
