@@ -8,7 +8,7 @@
 
 typedef struct {
   cli_head h;
-  const char *backend, *data, *json;
+  const char *backend, *data, *json, *exclude_cores;
   int64_t calibrate, timesteps;
   int list_options;
   cli_list backend_opts;
@@ -18,6 +18,7 @@ typedef struct {
 static const cli_option compile_options[] = {
     {.name = "--backend", .kind = CLI_STR, .arg = "NAME", .offset = C(backend), .help = "the target (default loihi2)"},
     {.name = "--backend-opt", .kind = CLI_LIST, .arg = "KEY=VALUE", .offset = C(backend_opts), .help = "one of the backend's own options (repeat); listed below"},
+    {.name = "--exclude-cores", .kind = CLI_STR, .arg = "LIST", .offset = C(exclude_cores), .help = "loihi2: failed cores to map around, e.g. 0,5,9-12 (global numbers: chip * cores_per_chip + core)"},
     {.name = "--calibrate", .kind = CLI_INT, .arg = "N", .offset = C(calibrate), .help = "images of the training split run to measure spikes and traffic (default 100; 0: none)", .lo = 0, .hi = 1e9},
     {.name = "--data", .kind = CLI_STR, .arg = "DIR", .offset = C(data), .help = "labelled data for the calibration run (default " SF_DEFAULT_DATA_DIR ")"},
     {.name = "--timesteps", .kind = CLI_INT, .arg = "T", .offset = C(timesteps), .help = "steps of the calibration run (default: the model's T)", .lo = 1, .hi = 100000},
@@ -59,6 +60,7 @@ static int compile_run(void *p) {
   sf_dataset ds = {0};
   char *text = NULL, *js = NULL;
   if ((st = sf_backend_find(a->backend, &be)) || (st = sf_backend_target_new(be, &target)) || (st = cli_backend_opts(be, target, &a->backend_opts))) goto out;
+  if (a->exclude_cores && (st = sf_backend_target_set(be, target, "exclude_cores", a->exclude_cores))) goto out;
   sf_backend_options o;
   sf_backend_options_default(&o);
   o.target = target;
@@ -80,10 +82,12 @@ out:
 }
 
 const cli_command cmd_compile = {
-    "compile", "OUT.sfm [--backend loihi2] [--backend-opt KEY=VALUE]... [--calibrate N] [--json FILE]", "lower a converted model for a backend and report its mapping",
+    "compile", "OUT.sfm [--backend loihi2] [--exclude-cores LIST] [--backend-opt KEY=VALUE]... [--calibrate N] [--json FILE]", "lower a converted model for a backend and report its mapping",
     "Compiles a converted model for a backend (default loihi2: Lava's fixed-point Dense + CUBA LIF models, placed on\n"
     "neurocores) and prints the mapping report: layers as lowered (thresholds, decays, what was clipped), cores and\n"
     "chips used, utilisation per core, what runs on the host. A calibration run on training images measures the\n"
     "spikes and the spike messages per inference inside a core, between cores and between chips, and the energy and\n"
-    "time under Loihi's published per-operation figures (sources in the report). docs/loihi2.md has the details.",
+    "time under Loihi's published per-operation figures (sources in the report). A model that is not a chain of\n"
+    "Dense + LIF layers (a CNN with max pooling, a transformer) gets the hybrid mapping: which nodes run on\n"
+    "neurocores and which on the host, and the traffic between them per step. docs/loihi2.md has the details.",
     compile_options, sizeof(compile_args), compile_defaults, compile_run, 0, 1, "OUT.sfm"};
