@@ -36,13 +36,13 @@ int64_t l2_lif_step(int64_t n, const int32_t *a, const int32_t *bias, int du, in
   int64_t spikes = 0;
   for (int64_t j = 0; j < n; j++) {
     /* current: decay (du + 1, Lava's ds_offset), input << 6, wrap as Lava does */
-    const int64_t cur = (du == 4095 ? 0 : decay(u[j], du + 1)) + ((int64_t)a[j] << 6);
+    const int64_t cur = (du == 4095 ? 0 : decay(u[j], du + 1)) + (int64_t)a[j] * 64; /* << 6 */
     int64_t w = cur > M ? cur - 2 * M : cur;
     if (w <= -M) w = cur + 2 * M;
     *wrapped += w != cur;
     u[j] = (int32_t)w;
     /* voltage: decay dv, + current + bias << 6, saturate */
-    int64_t vv = (dv ? decay(v[j], dv) : v[j]) + w + (bias ? (int64_t)bias[j] << 6 : 0);
+    int64_t vv = (dv ? decay(v[j], dv) : v[j]) + w + (bias ? (int64_t)bias[j] * 64 : 0); /* << 6 */
     if (vv > M - 1) { vv = M - 1; (*saturated)++; }
     if (vv < -(M - 1)) { vv = -(M - 1); (*saturated)++; }
     const uint8_t fire = vv > vth;
