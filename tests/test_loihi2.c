@@ -42,9 +42,17 @@ static void kernels_match_reference(void **st) {
     u0[j] = 0;
     v0[j] = (int32_t)(rnd() % (1 << 24)) - (1 << 23) + 1; /* includes voltages near saturation */
   }
+  uint8_t sp[203];
+  int64_t l_ref[203], l_got[203];
+  for (int64_t j = 0; j < n; j++) sp[j] = rnd() % 7 == 0;
   const sf_isa top = sf_cpu_isa_max();
   for (int lvl = SF_ISA_C; lvl <= (int)top; lvl++) {
     assert_int_equal(sf_cpu_force_isa((sf_isa)lvl), SF_OK);
+    assert_int_equal(sf_cpu_force_isa(SF_ISA_C), SF_OK);
+    const int64_t c_ref = l2_spike_list(sp, n, l_ref);
+    assert_int_equal(sf_cpu_force_isa((sf_isa)lvl), SF_OK);
+    assert_int_equal(l2_spike_list(sp, n, l_got), c_ref);
+    assert_memory_equal(l_ref, l_got, sizeof(int64_t) * (size_t)c_ref);
     l2_dense_accumulate_ref(W, N, list, nk, b_ref);
     l2_dense_accumulate(W, N, list, nk, b_got);
     assert_memory_equal(b_ref, b_got, sizeof b_ref);

@@ -274,14 +274,25 @@ sf_status l2_emu_run(l2_emu *e, const float *x, int64_t B, int T, float *readout
           int32_t *buf = ls[l].buf;
           const int64_t N = Ly->n, K = Ly->n_in, poff = m->layer_offset[l - 1], noff = m->layer_offset[l];
           int64_t ev = 0, nk = 0, mi = 0, mc = 0, mx = 0;
-          for (int64_t k = 0; k < K; k++) {
-            if (sdnn ? !P->g[k] : !P->s[k]) continue;
-            if (sdnn) vals[nk] = P->g[k];
-            list[nk++] = k;
-            const fanout *f = &fo[m->core_of[poff + k]];
-            mi += f->intra;
-            mc += f->inter_core;
-            mx += f->inter_chip;
+          if (sdnn) {
+            for (int64_t k = 0; k < K; k++)
+              if (P->g[k]) {
+                vals[nk] = P->g[k];
+                list[nk++] = k;
+              }
+          } else {
+            nk = l2_spike_list(P->s, K, list);
+          }
+          /* messages: the spikes of each source core (a contiguous range of the list) times its fan-out */
+          for (int64_t i = 0; i < nk;) {
+            const int64_t core = m->core_of[poff + list[i]], end = m->cores[core].n1 - poff;
+            int64_t i1 = i;
+            while (i1 < nk && list[i1] < end) i1++;
+            const fanout *f = &fo[core];
+            mi += (i1 - i) * f->intra;
+            mc += (i1 - i) * f->inter_core;
+            mx += (i1 - i) * f->inter_chip;
+            i = i1;
           }
           cnt[l - 1].messages_core += (double)mi;
           cnt[l - 1].messages_inter_core += (double)mc;

@@ -11,6 +11,7 @@
  * l2_delta_step, l2_sigma_delta_step, l2_sigma_step, l2_dense_graded: the sigma-delta family
  *                       (loihi2_net.h), a [n] input -> s [n] graded spikes; int32 state that wraps
  *                       as numpy's int32 does (Lava's models are numpy); vth and bias already << 12
+ * l2_spike_list         s [n] 0/1 -> list of the indices that spiked, ascending; returns their count
  * l2_lif_step           the general CUBA LIF step, Lava's PyLifModelBitAcc line by line (any du, dv;
  *                       u wraps into 24 bits as Lava wraps it, v saturates), vth already << 6. */
 #include <string.h>
@@ -133,7 +134,29 @@ static int64_t lif_step_c(int64_t n, const int32_t *a, const int32_t *bias, int3
   return sp;
 }
 
+static int64_t spike_list_c(const uint8_t *s, int64_t n, int64_t *list) {
+  int64_t k = 0;
+  for (int64_t j = 0; j < n; j++)
+    if (s[j]) list[k++] = j;
+  return k;
+}
+
 #if defined(__x86_64__)
+/* 64 spikes at a time: a mask of the non-zero bytes, its set bits in order */
+__attribute__((target("avx512f,avx512bw"))) static int64_t spike_list_avx512(const uint8_t *s, int64_t n, int64_t *list) {
+  int64_t k = 0, j = 0;
+  for (; j + 64 <= n; j += 64) {
+    uint64_t m = _mm512_test_epi8_mask(_mm512_loadu_si512(s + j), _mm512_set1_epi8(-1));
+    while (m) {
+      list[k++] = j + __builtin_ctzll(m);
+      m &= m - 1;
+    }
+  }
+  for (; j < n; j++)
+    if (s[j]) list[k++] = j;
+  return k;
+}
+
 /* four spiking rows per pass over buf: one load and store of the sums per four rows */
 __attribute__((target("avx2"))) static void dense_accumulate_avx2(const int16_t *W, int64_t N, const int64_t *list, int64_t nk, int32_t *buf) {
   memset(buf, 0, sizeof(int32_t) * (size_t)N);
@@ -202,6 +225,13 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static int64_t lif_step_avx
   return sp;
 }
 #endif
+
+int64_t l2_spike_list(const uint8_t *s, int64_t n, int64_t *list) {
+#if defined(__x86_64__)
+  if (sf_cpu_isa() >= SF_ISA_AVX512) return spike_list_avx512(s, n, list);
+#endif
+  return spike_list_c(s, n, list);
+}
 
 void l2_dense_accumulate(const int16_t *W, int64_t N, const int64_t *list, int64_t nk, int32_t *buf) {
 #if defined(__x86_64__)

@@ -10,6 +10,7 @@ int64_t l2_delta_step(int64_t n, const int32_t *a, int32_t vth, int32_t *act, in
 int64_t l2_sigma_delta_step(int64_t n, const int32_t *a, const int32_t *bias, int32_t vth, int32_t *sigma, int32_t *act, int32_t *res, int32_t *s);
 int64_t l2_sigma_step(int64_t n, const int32_t *a, int32_t *sigma, int32_t *s);
 void l2_dense_graded(const int16_t *W, int64_t N, const int64_t *list, const int32_t *vals, int64_t nk, int32_t *buf);
+int64_t l2_spike_list(const uint8_t *s, int64_t n, int64_t *list);
 void l2_dense_accumulate(const int16_t *W, int64_t N, const int64_t *list, int64_t nk, int32_t *buf);
 int64_t l2_lif_step_fast(int64_t n, const int32_t *a, const int32_t *bias, int32_t vth, int32_t *u, int32_t *v, uint8_t *s, int64_t *saturated);
 void l2_dense_accumulate_ref(const int16_t *W, int64_t N, const int64_t *list, int64_t nk, int32_t *buf);
