@@ -96,7 +96,8 @@ class sf_hardware_constraints(Structure):
 
 class sf_spiking_config(Structure):
     _fields_ = [("timesteps", c_int), ("neuron_model", c_int), ("leak", c_float), ("burst_levels", c_int), ("burst_code", c_int),
-                ("spike_encoding", c_int), ("coding", c_int), ("seed", c_uint64), ("hardware_constraints", sf_hardware_constraints)]
+                ("spike_encoding", c_int), ("coding", c_int), ("seed", c_uint64), ("hardware_constraints", sf_hardware_constraints),
+                ("reset", c_int), ("v_init", c_float)]
 
 
 class sf_convert_options(Structure):

@@ -256,6 +256,10 @@ static sf_status insert_neurons(sf_graph *g, const sf_convert_options *opt, cons
             (sf_config_binary_bursts(&opt->snn) && (st = sf_node_set_attr_int(nn, "code", 1))) ||
             (st = sf_node_set_attr_float(nn, "leak", opt->snn.neuron_model == SF_NEURON_LIF ? opt->snn.leak : 1.0f)))
           goto done;
+        /* (only where they differ from the defaults: the graphs of default conversions keep their attributes) */
+        if ((opt->snn.reset != SF_RESET_SUBTRACT && (st = sf_node_set_attr_int(nn, "reset", opt->snn.reset))) ||
+            (opt->snn.v_init != 0.5f && (st = sf_node_set_attr_float(nn, "v_init", opt->snn.v_init))))
+          goto done;
         if ((st = sf_node_infer(g, pos))) goto done;
         if (pos <= i) i++;
         if (pos <= path_node) path_node++;
