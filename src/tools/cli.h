@@ -116,6 +116,6 @@ void cli_progress_end(cli_progress *p);
 
 /* The commands (one file each). */
 extern const cli_command cmd_analyze, cmd_convert, cmd_train, cmd_eval, cmd_profile, cmd_run, cmd_validate, cmd_optimize, cmd_report, cmd_ops,
-    cmd_config, cmd_version;
+    cmd_config, cmd_version, cmd_export, cmd_import;
 
 #endif

@@ -9,7 +9,7 @@
 #include "cli.h"
 
 const cli_command *const cli_commands[] = {&cmd_analyze, &cmd_convert, &cmd_train, &cmd_eval, &cmd_run, &cmd_validate, &cmd_profile,
-                                           &cmd_optimize, &cmd_report, &cmd_ops, &cmd_config, &cmd_version};
+                                           &cmd_optimize, &cmd_report, &cmd_export, &cmd_import, &cmd_ops, &cmd_config, &cmd_version};
 const int cli_n_commands = (int)(sizeof cli_commands / sizeof cli_commands[0]);
 
 static void usage(FILE *f) {
