@@ -728,6 +728,32 @@ class SNNModel:
         if self._name is None:
             self._name = self.path
 
+    def export(self, path: PathLike, format: str = "nir", dialect: str = "generic", dt: Optional[float] = None, partial: bool = False,
+               until: Optional[str] = None) -> Dict[str, Any]:
+        """Write the spiking network in an exchange format (``spikeformer export --format nir``;
+        sf_export_nir): NIR 1.0 (HDF5) in the dialect of the reader it is for (generic, snntorch,
+        norse, spikingjelly, lava, spinnaker2; docs/nir.md). ``partial``: the chain up to the first
+        node NIR cannot express; ``until``: up to and including a node. Written atomically.
+
+        Returns:
+            the export report (the dict of ``export --json``): nodes written, folding, warnings.
+        """
+        if format != "nir":
+            raise ValueError(f"format must be 'nir' (the only exchange format so far), not {format!r}")
+        L, h = lib(), self._h()
+        _check_writable(path)
+        o = _lib.opaque("sf_nir_options")
+        L.sf_nir_options_default(o)
+        keep = [_text(dialect).encode(), (until or "").encode()]
+        L.sf_nir_options_set(o, b"dialect", keep[0])
+        if dt is not None:
+            L.sf_nir_options_set(o, b"dt", repr(float(dt)).encode())
+        L.sf_nir_options_set(o, b"partial", b"true" if partial else b"false")
+        L.sf_nir_options_set(o, b"until", keep[1])
+        rep = c_void_p()
+        L.sf_export_nir(h.ptr, _b(path), o, byref(rep))
+        return json.loads(_lib.take_string(rep.value))
+
     def validate(self, max_fan_in: Optional[int] = None, max_neurons_per_core: Optional[int] = None) -> Dict[str, Any]:
         """ArchitectureValidator (sf_snn_model_validate, as ``spikeformer validate``): every node
         converted, shapes consistent, thresholds finite and positive, no NaN/Inf weight, fan-in and
@@ -911,6 +937,30 @@ class SNNModel:
 
 # ---------------------------------------------------------------------------------------------
 # library-wide calls
+
+
+def import_nir(path: PathLike, dialect: str = "generic", dt: Optional[float] = None,
+               timesteps: Optional[int] = None) -> Tuple["SNNModel", Dict[str, Any]]:
+    """Read a NIR file (ours, snnTorch's exporter's, or hand-written) into a spiking model that
+    evaluate, run and profile take (``spikeformer import``; sf_import_nir). ``dialect`` and ``dt``
+    set the time step where the file has none; ``timesteps`` the T stored with the model.
+
+    Returns:
+        (the model, the import report: each NIR node and what it became)
+    """
+    L = lib()
+    o = _lib.opaque("sf_nir_options")
+    L.sf_nir_options_default(o)
+    L.sf_nir_options_set(o, b"dialect", _text(dialect).encode())
+    if dt is not None:
+        L.sf_nir_options_set(o, b"dt", repr(float(dt)).encode())
+    if timesteps is not None:
+        L.sf_nir_options_set(o, b"timesteps", str(int(timesteps)).encode())
+    h, rep = c_void_p(), c_void_p()
+    L.sf_import_nir(_b(path), o, byref(h), byref(rep))
+    p = os.fspath(path)
+    model = SNNModel(_Handle(h.value, L.sf_snn_model_free), p, None)
+    return model, json.loads(_lib.take_string(rep.value))
 
 
 def load(path: PathLike) -> Union[Model, SNNModel]:

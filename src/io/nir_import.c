@@ -169,7 +169,7 @@ static sf_status get_num(const walk *w, const fnode *fn, const char *key, int64_
   if (f->dt == NIR_STR) return nfail(w, fn->name, SF_ERR_FORMAT, key, "is text, a number or an array of numbers is expected");
   if (n >= 0 && f->n != n) return nfail(w, fn->name, SF_ERR_SHAPE, key, "has %lld values, %lld expected", (long long)f->n, (long long)n);
   for (int64_t i = 0; i < f->n; i++)
-    if (!isfinite(f->d[i])) return nfail(w, fn->name, SF_ERR_VALUE, key, "value %lld is not finite", (long long)i);
+    if (!isfinite(f->d[i])) return nfail(w, fn->name, SF_ERR_VALUE, key, "element %lld is %g: not finite", (long long)i, f->d[i]);
   *out = f;
   return SF_OK;
 }
