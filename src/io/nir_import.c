@@ -46,6 +46,7 @@ typedef struct {
   const char *path;
   fnode *v;
   int n;
+  int *ea, *eb, n_e;  /* every edge */
   sf_status st;
 } flat;
 
@@ -71,6 +72,13 @@ static sf_status ffail(flat *f, sf_status code, const char *fmt, const char *a, 
 }
 
 static void link_edge(flat *f, int a, int b) {
+  int *na = realloc(f->ea, sizeof(int) * (size_t)(f->n_e + 1));
+  if (na) f->ea = na;
+  int *nb = na ? realloc(f->eb, sizeof(int) * (size_t)(f->n_e + 1)) : NULL;
+  if (nb) f->eb = nb;
+  if (!na || !nb) { ffail(f, SF_ERR_NOMEM, "out of memory%s%s%s", "", "", ""); return; }
+  f->ea[f->n_e] = a;
+  f->eb[f->n_e++] = b;
   if (f->v[a].n_succ++ == 0) f->v[a].succ = b;
   if (f->v[b].n_pred++ == 0) f->v[b].pred = a;
 }
@@ -121,6 +129,47 @@ static sf_status flatten_graph(flat *f, const nir_graph *g, const char *prefix, 
   return f->st;
 }
 
+/* A cycle among the edges: 0, or -1 with the error naming the nodes on it. */
+static int find_cycle(flat *f) {
+  int *color = calloc((size_t)(f->n ? f->n : 1), sizeof(int)), *stack = malloc(sizeof(int) * (size_t)(f->n + 1)), *from = malloc(sizeof(int) * (size_t)(f->n + 1));
+  int found = 0;
+  if (!color || !stack || !from) { free(color); free(stack); free(from); ffail(f, SF_ERR_NOMEM, "out of memory%s%s%s", "", "", ""); return -1; }
+  for (int s0 = 0; s0 < f->n && !found; s0++) {
+    if (color[s0]) continue;
+    /* iterative DFS: stack of nodes, from[k] = the next edge to try */
+    int sp = 0;
+    stack[sp] = s0;
+    from[sp] = 0;
+    color[s0] = 1;
+    while (sp >= 0 && !found) {
+      const int u = stack[sp];
+      int e = from[sp];
+      while (e < f->n_e && f->ea[e] != u) e++;
+      if (e == f->n_e) { color[u] = 2; sp--; continue; }
+      from[sp] = e + 1;
+      const int v = f->eb[e];
+      if (color[v] == 1) {
+        char path[700] = "";
+        size_t k = 0;
+        int start = sp;
+        while (start > 0 && stack[start] != v) start--;
+        for (int i = start; i <= sp && k < sizeof path - 80; i++) k += (size_t)snprintf(path + k, sizeof path - k, "'%s' -> ", f->v[stack[i]].name);
+        snprintf(path + k, sizeof path - k, "'%s'", f->v[v].name);
+        ffail(f, SF_ERR_FORMAT, "node '%s': field 'edges': a cycle (%s); NIR graphs here are feed-forward chains%s", f->v[v].name, path, "");
+        found = 1;
+      } else if (!color[v]) {
+        color[v] = 1;
+        stack[++sp] = v;
+        from[sp] = 0;
+      }
+    }
+  }
+  free(color);
+  free(stack);
+  free(from);
+  return found ? -1 : 0;
+}
+
 /* ---------------- the walk ---------------- */
 
 typedef struct {
@@ -165,7 +214,7 @@ static sf_status nfail(const walk *w, const char *node, sf_status code, const ch
 /* a numeric field (required) with n elements (n < 0: any) */
 static sf_status get_num(const walk *w, const fnode *fn, const char *key, int64_t n, const nir_field **out) {
   const nir_field *f = nir_get(fn->n->fields, fn->n->n_fields, key);
-  if (!f) return nfail(w, fn->name, SF_ERR_FORMAT, key, "missing (a %s node needs it)", fn->n->type);
+  if (!f) return nfail(w, fn->name, SF_ERR_FORMAT, key, "missing (the %s node needs it)", fn->n->type);
   if (f->dt == NIR_STR) return nfail(w, fn->name, SF_ERR_FORMAT, key, "is text, a number or an array of numbers is expected");
   if (n >= 0 && f->n != n) return nfail(w, fn->name, SF_ERR_SHAPE, key, "has %lld values, %lld expected", (long long)f->n, (long long)n);
   for (int64_t i = 0; i < f->n; i++)
@@ -177,7 +226,7 @@ static sf_status get_num(const walk *w, const fnode *fn, const char *key, int64_
 /* a neuron parameter: one value per neuron, shaped as the current value (or a single value) */
 static sf_status get_param(const walk *w, const fnode *fn, const char *key, const nir_field **out) {
   const nir_field *f = nir_get(fn->n->fields, fn->n->n_fields, key);
-  if (!f) return nfail(w, fn->name, SF_ERR_FORMAT, key, "missing (a %s node needs it)", fn->n->type);
+  if (!f) return nfail(w, fn->name, SF_ERR_FORMAT, key, "missing (the %s node needs it)", fn->n->type);
   sf_status st = get_num(w, fn, key, -1, out);
   if (st) return st;
   if (f->n != 1 && f->n != numel_w(w)) {
@@ -194,7 +243,7 @@ static double at(const nir_field *f, int64_t i) { return f->d[f->n == 1 ? 0 : i]
 static sf_status get_pair(const walk *w, const fnode *fn, const char *key, int want, int64_t dflt, int required, int64_t *out) {
   const nir_field *f = nir_get(fn->n->fields, fn->n->n_fields, key);
   if (!f) {
-    if (required) return nfail(w, fn->name, SF_ERR_FORMAT, key, "missing (a %s node needs it)", fn->n->type);
+    if (required) return nfail(w, fn->name, SF_ERR_FORMAT, key, "missing (the %s node needs it)", fn->n->type);
     for (int k = 0; k < want; k++) out[k] = dflt;
     return SF_OK;
   }
@@ -647,7 +696,7 @@ static sf_status i_neuron(walk *w, const fnode *fn) {
 
 static sf_status i_shape_check(walk *w, const fnode *fn, const char *key) {
   const nir_field *f = nir_get(fn->n->fields, fn->n->n_fields, key);
-  if (!f) return nfail(w, fn->name, SF_ERR_FORMAT, key, "missing (an %s node needs it)", fn->n->type);
+  if (!f) return nfail(w, fn->name, SF_ERR_FORMAT, key, "missing (the %s node needs it)", fn->n->type);
   if (f->dt == NIR_STR) return nfail(w, fn->name, SF_ERR_FORMAT, key, "is text; sizes are expected");
   int same = f->n == w->ndim;
   for (int d = 0; same && d < w->ndim; d++) same = f->d[d] == (double)w->shape[d];
@@ -689,7 +738,7 @@ sf_status sf_import_nir(const char *path, const sf_nir_options *opt, sf_snn_mode
   char *version = NULL;
   sf_status st = nir_h5_read(path, &g, &version);
   if (st) return st;
-  flat f = {path, NULL, 0, SF_OK};
+  flat f = {path, NULL, 0, NULL, NULL, 0, SF_OK};
   int in = -1, outn = -1;
   walk w;
   memset(&w, 0, sizeof w);
@@ -710,6 +759,7 @@ sf_status sf_import_nir(const char *path, const sf_nir_options *opt, sf_snn_mode
   else if (opt->dt > 0) { w.dt = opt->dt; dt_from = "the option"; }
   else { w.dt = sf_nir_dialect_dt(opt->dialect); dt_from = "the dialect"; }
   if ((st = flatten_graph(&f, g, "", NULL, NULL, 1))) goto done;
+  if (find_cycle(&f)) { st = f.st; goto done; }
   for (int i = 0; i < f.n; i++) {
     if (!f.v[i].n) continue;
     if (!strcmp(f.v[i].n->type, "Input")) {
@@ -845,6 +895,8 @@ done:
   pend_clear(&w);
   for (int i = 0; i < f.n; i++) free(f.v[i].name);
   free(f.v);
+  free(f.ea);
+  free(f.eb);
   free(version);
   nir_graph_free(g);
   return st;
