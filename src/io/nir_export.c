@@ -401,7 +401,9 @@ static sf_status x_neuron(ex *e, const sf_node *n, const sf_snn_model *m) {
   e->last_w = -1;
   e->w_ok = 0;
   if (e->scale_ok) {
-    nir_node *sc = emit(e, n->name, "Scale", "(the spike carries theta)");
+    char sname[600];
+    snprintf(sname, sizeof sname, "%.580s/scale", n->name);
+    nir_node *sc = emit(e, sname, "Scale", "(the spike carries theta)");
     if (!sc) goto nomem;
     if (!nir_set_f32(&sc->fields, &sc->n_fields, "scale", e->ndim, dims_of(e), thf)) goto nomem;
   } else if (e->fold) {

@@ -53,8 +53,11 @@ static int export_run(void *p) {
   /* the nodes and the warnings, from the report */
   const char *w = strstr(report, "\"warnings\":[");
   if (w && w[12] != ']') printf("warnings: %.*s\n", (int)(strstr(w, "]") - w - 12), w + 12);
-  const char *s = strstr(report, "\"stopped_before\":{");
-  if (s) printf("partial export: stopped before %s\n", s + 17);
+  const char *s = strstr(report, "\"stopped_before\":{\"node\":\"");
+  if (s) {
+    s += strlen("\"stopped_before\":{\"node\":\"");
+    printf("partial export: stopped before node '%.*s' (what NIR cannot express; --json has the reason)\n", (int)(strchr(s, '"') - s), s);
+  }
   if (a->json) st = cli_write_text(a->json, report);
   else free(report);
   return st ? cli_fail(st) : 0;
