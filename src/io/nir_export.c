@@ -157,6 +157,7 @@ static sf_status x_flatten(ex *e, const sf_node *n) {
   const int64_t total = numel_of(e);
   e->ndim = 1;
   e->shape[0] = total;
+  e->w_ok = 0; /* a neuron after it has other channels than the layer before: nothing to fold its thresholds into */
   return SF_OK;
 }
 

@@ -484,6 +484,7 @@ static sf_status i_flatten(walk *w, const fnode *fn) {
   const int64_t n = numel_w(w);
   w->ndim = 1;
   w->shape[0] = n;
+  w->w_ok = 0; /* the channels after it are not the layer before's: a scale cannot be folded back into it */
   note(w, fn, "Flatten");
   return SF_OK;
 }
