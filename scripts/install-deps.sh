@@ -9,7 +9,8 @@ BUILD_PKGS="build-essential cmake pkg-config clang llvm libclang-rt-14-dev valgr
   libopenmpi-dev openmpi-bin"  # Open MPI: data-parallel training (mpirun -np N spikeformer train)
 DATA_PKGS="dataset-fashion-mnist libonnx-testdata chromium"  # chromium: headless rendering test of the HTML report
 # The Python package (python/) and its tests (tests/python: pytest, from_torch against PyTorch, the
-# matplotlib example, pip install of the package), with Debian's /usr/bin/python3.
+# matplotlib example, pip install of the package), with Debian's /usr/bin/python3; h5py: the netx
+# reference reader (tests/netx_reference.py) and the NIR reference readers (../shared/vendor: nir, snnTorch).
 PY_PKGS="python3-numpy python3-h5py python3-pytest python3-torch python3-matplotlib python3-setuptools python3-pip"
 # Only to regenerate the committed reference fixtures (models/*.py).
 FIXTURE_PKGS="python3-onnx"

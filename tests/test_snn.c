@@ -30,6 +30,7 @@
 #include "spikeformer/snn.h"
 #include "core/fault.h"
 #include "sfm_resign.h"
+#include "snn/spike_kernels.h"
 #include "test_util.h"
 
 static sf_graph *G;
@@ -193,6 +194,55 @@ static void product_streams(void **st) { (void)st; check_rate("product of spike 
 static void residual_add(void **st) { (void)st; check_rate("residual add", b_residual, 1.0, 2.0); }
 
 /* burst neurons: K levels cut the error K-fold at the same T */
+/* Reset to zero (config reset = zero): the dynamics of snnTorch's Leaky(reset_mechanism="zero"), NIR's LIF
+ * with v_reset 0 and Lava's LIF, against a reference written from them: u = leak v + x; a spike when u > theta
+ * (strictly; |u| > theta for signed neurons), k = min(ceil(|u| / theta) - 1, K) for bursts; v = 0 after a spike. */
+static void reset_zero_neuron(void **st) {
+  (void)st;
+  enum { L = 37, STEPS = 20 };
+  float x[L], v[L], y[L], th[L], ith[L], vr[L];
+  uint64_t s = 12345;
+  for (int j = 0; j < L; j++) {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    th[j] = 0.5f + (float)(s >> 40) / (float)(1 << 24);
+    ith[j] = 1.0f / th[j];
+  }
+  const int Ks[2] = {1, 3};
+  for (int ki = 0; ki < 2; ki++)
+    for (int sg = 0; sg < 2; sg++)
+      for (int per = 0; per < 2; per++) {
+        const int K = Ks[ki], lo = sg ? -K : 0;
+        memset(v, 0, sizeof v);
+        memset(vr, 0, sizeof vr);
+        for (int t = 0; t < STEPS; t++) {
+          for (int j = 0; j < L; j++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            x[j] = ((float)(s >> 40) / (float)(1 << 24) - 0.4f) * 2.5f;
+          }
+          x[3] = th[per ? 3 : 0] - 0.9f * vr[3]; /* lands exactly on the threshold: no spike (strict) */
+          int64_t nz;
+          const int64_t spikes = sf_neuron_step_zero_f32(x, v, y, th, ith, per, L, 0.9f, lo, K, &nz);
+          int64_t want_spikes = 0, want_nz = 0;
+          for (int j = 0; j < L; j++) {
+            const float t0 = th[per ? j : 0];
+            const float u = 0.9f * vr[j] + x[j];
+            int k = 0;
+            if (fabsf(u) * (1.0f / t0) > 1.0f) k = (int)ceilf(fabsf(u) * (1.0f / t0)) - 1;
+            if (k > K) k = K;
+            if (u < 0) k = sg ? -k : 0;
+            vr[j] = k ? 0.0f : u;
+            assert_float_equal(y[j], (float)k * t0, 0.0f);
+            assert_float_equal(v[j], vr[j], 0.0f);
+            want_spikes += abs(k);
+            want_nz += k != 0;
+          }
+          assert_int_equal(spikes, want_spikes);
+          assert_int_equal(nz, want_nz);
+          if (per) assert_float_equal(y[3], 0.0f, 0.0f);
+        }
+      }
+}
+
 static void burst_levels(void **st) {
   (void)st;
   float x[16];
@@ -1309,7 +1359,7 @@ static void dynamic_batching(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(neuron_rounding), cmocka_unit_test(softmax_ec),     cmocka_unit_test(gelu_ec),
+    cmocka_unit_test(neuron_rounding), cmocka_unit_test(reset_zero_neuron), cmocka_unit_test(softmax_ec),     cmocka_unit_test(gelu_ec),
     cmocka_unit_test(layernorm_ec),    cmocka_unit_test(linear_ac),      cmocka_unit_test(product_streams),
     cmocka_unit_test(residual_add),    cmocka_unit_test(burst_levels),   cmocka_unit_test(binary_burst_counts),   cmocka_unit_test(sfm_integrity), cmocka_unit_test(sfm_crafted), cmocka_unit_test(extreme_weights),
     cmocka_unit_test(unconvertible_node_named), cmocka_unit_test(attribute_oom), cmocka_unit_test(mlp_snn), cmocka_unit_test(cnn_snn),

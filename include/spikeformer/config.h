@@ -27,6 +27,11 @@ typedef enum { SF_BURST_UNARY = 0, SF_BURST_BINARY } sf_burst_code;
  * what changed, and a node whose inputs did not change does not run. On a static input the network
  * settles once the values are sent; later steps carry only what a burst could not send at once. */
 typedef enum { SF_CODING_RATE = 0, SF_CODING_DELTA } sf_temporal_coding;
+/* What a neuron does with its membrane when it fires. SUBTRACT (default, the converter's neuron):
+ * v <- u - k theta, spike when u >= theta, so nothing above the threshold is lost. ZERO: v <- 0,
+ * spike when u > theta (strictly), the dynamics of snnTorch's Leaky(reset_mechanism="zero"),
+ * NIR's LIF with v_reset = 0 and Lava's LIF: what a NIR reader runs (docs/nir.md). */
+typedef enum { SF_RESET_SUBTRACT = 0, SF_RESET_ZERO } sf_reset_mode;
 /* Limits the ArchitectureValidator checks a converted network against. */
 typedef struct {
   int max_fan_in;          /* 0 = unlimited */
@@ -43,6 +48,8 @@ typedef struct {
   sf_temporal_coding coding; /* rate (default) or delta (sigma-delta) */
   uint64_t seed;
   sf_hardware_constraints hardware_constraints;
+  sf_reset_mode reset;     /* reset by subtraction (default) or to zero */
+  float v_init;            /* membrane at the start of a run, as a fraction of theta in [0, 1) (default 0.5) */
 } sf_spiking_config;
 
 SF_API void sf_config_default(sf_spiking_config *c);
@@ -61,11 +68,13 @@ SF_API const char *sf_neuron_model_name(sf_neuron_model m);
 SF_API const char *sf_encoding_name(sf_spike_encoding e);
 SF_API const char *sf_burst_code_name(sf_burst_code c);
 SF_API const char *sf_coding_name(sf_temporal_coding c);
+SF_API const char *sf_reset_name(sf_reset_mode r);
 /* Parse the names above (case-insensitive): 0, or -1 for an unknown name. */
 SF_API int sf_neuron_model_parse(const char *name, sf_neuron_model *out);
 SF_API int sf_encoding_parse(const char *name, sf_spike_encoding *out);
 SF_API int sf_burst_code_parse(const char *name, sf_burst_code *out);
 SF_API int sf_coding_parse(const char *name, sf_temporal_coding *out);
+SF_API int sf_reset_parse(const char *name, sf_reset_mode *out);
 /* 1 if the config makes burst neurons whose counts travel in binary code */
 SF_API int sf_config_binary_bursts(const sf_spiking_config *c);
 

@@ -31,6 +31,7 @@
 #include "spikeformer/tensor.h"
 #include "spikeformer/tensor_io.h"
 #include "spikeformer/mlflow.h"
+#include "spikeformer/nir.h"
 #include "spikeformer/threads.h"
 
 #ifdef __cplusplus

@@ -728,6 +728,45 @@ class SNNModel:
         if self._name is None:
             self._name = self.path
 
+    def export(self, path: PathLike, format: str = "nir", dialect: str = "generic", dt: Optional[float] = None, partial: bool = False,
+               until: Optional[str] = None, **backend_options: Any) -> Dict[str, Any]:
+        """Write the spiking network in an exchange format (``spikeformer export``).
+
+        ``format="nir"`` (sf_export_nir): NIR 1.0 (HDF5) in the dialect of the reader it is for
+        (generic, snntorch, norse, spikingjelly, lava, spinnaker2; docs/nir.md). ``partial``: the
+        chain up to the first node NIR cannot express; ``until``: up to and including a node.
+
+        ``format="netx"`` (sf_export_netx): Lava-DL's HDF5 network for Loihi 2, lowered exactly as
+        the loihi2 backend runs it with the same ``**backend_options`` (docs/loihi2.md).
+
+        Written whole or not at all.
+
+        Returns:
+            the export report (the dict of ``export --json``): for nir the nodes written, folding,
+            warnings; for netx the format and the file's size.
+        """
+        if format not in ("nir", "netx"):
+            raise ValueError(f"format must be 'nir' or 'netx', not {format!r}")
+        L, h = lib(), self._h()
+        _check_writable(path)
+        if format == "netx":
+            with _BackendOptions("loihi2", backend_options) as bo:
+                L.sf_export_netx(h.ptr, bo.ptr.contents.target, _b(path))
+            return {"format": "netx", "output_bytes": os.path.getsize(path)}
+        if backend_options:
+            raise ValueError(f"backend options ({', '.join(backend_options)}) apply to format='netx'")
+        o = _lib.opaque("sf_nir_options")
+        L.sf_nir_options_default(o)
+        keep = [_text(dialect).encode(), (until or "").encode()]
+        L.sf_nir_options_set(o, b"dialect", keep[0])
+        if dt is not None:
+            L.sf_nir_options_set(o, b"dt", repr(float(dt)).encode())
+        L.sf_nir_options_set(o, b"partial", b"true" if partial else b"false")
+        L.sf_nir_options_set(o, b"until", keep[1])
+        rep = c_void_p()
+        L.sf_export_nir(h.ptr, _b(path), o, byref(rep))
+        return json.loads(_lib.take_string(rep.value))
+
     def validate(self, max_fan_in: Optional[int] = None, max_neurons_per_core: Optional[int] = None) -> Dict[str, Any]:
         """ArchitectureValidator (sf_snn_model_validate, as ``spikeformer validate``): every node
         converted, shapes consistent, thresholds finite and positive, no NaN/Inf weight, fan-in and
@@ -822,17 +861,6 @@ class SNNModel:
             js = c_void_p()
             L.sf_backend_compile_report(bo.backend, h.ptr, bo.ptr, byref(ds._ds) if ds is not None else None, int(timesteps or 0), byref(js), None)
             return json.loads(take_string(js.value))
-
-    def export(self, path: PathLike, format: str = "netx", **backend_options: Any) -> None:
-        """Write the model for another tool (as ``spikeformer export OUT.sfm --format netx -o PATH``):
-        netx, Lava-DL's HDF5 network, lowered exactly as the loihi2 backend runs it with the same
-        options (docs/loihi2.md). Written whole or not at all."""
-        if format != "netx":
-            raise ValueError(f"export format {format!r}: netx is the one format")
-        L, h = lib(), self._h()
-        _check_writable(path)
-        with _BackendOptions("loihi2", backend_options) as bo:
-            L.sf_export_netx(h.ptr, bo.ptr.contents.target, _b(path))
 
     def _eval(self, profile: bool, data: Union[None, PathLike, Dataset], timesteps: Optional[int], limit: Optional[int],
               batch: Optional[int], ann: bool, backend: str, energy_dir: Optional[PathLike], progress: Progress, mlflow: Optional[PathLike],
@@ -945,6 +973,30 @@ class SNNModel:
 
 # ---------------------------------------------------------------------------------------------
 # library-wide calls
+
+
+def import_nir(path: PathLike, dialect: str = "generic", dt: Optional[float] = None,
+               timesteps: Optional[int] = None) -> Tuple["SNNModel", Dict[str, Any]]:
+    """Read a NIR file (ours, snnTorch's exporter's, or hand-written) into a spiking model that
+    evaluate, run and profile take (``spikeformer import``; sf_import_nir). ``dialect`` and ``dt``
+    set the time step where the file has none; ``timesteps`` the T stored with the model.
+
+    Returns:
+        (the model, the import report: each NIR node and what it became)
+    """
+    L = lib()
+    o = _lib.opaque("sf_nir_options")
+    L.sf_nir_options_default(o)
+    L.sf_nir_options_set(o, b"dialect", _text(dialect).encode())
+    if dt is not None:
+        L.sf_nir_options_set(o, b"dt", repr(float(dt)).encode())
+    if timesteps is not None:
+        L.sf_nir_options_set(o, b"timesteps", str(int(timesteps)).encode())
+    h, rep = c_void_p(), c_void_p()
+    L.sf_import_nir(_b(path), o, byref(h), byref(rep))
+    p = os.fspath(path)
+    model = SNNModel(_Handle(h.value, L.sf_snn_model_free), p, None)
+    return model, json.loads(_lib.take_string(rep.value))
 
 
 def load(path: PathLike) -> Union[Model, SNNModel]:

@@ -96,7 +96,8 @@ class sf_hardware_constraints(Structure):
 
 class sf_spiking_config(Structure):
     _fields_ = [("timesteps", c_int), ("neuron_model", c_int), ("leak", c_float), ("burst_levels", c_int), ("burst_code", c_int),
-                ("spike_encoding", c_int), ("coding", c_int), ("seed", c_uint64), ("hardware_constraints", sf_hardware_constraints)]
+                ("spike_encoding", c_int), ("coding", c_int), ("seed", c_uint64), ("hardware_constraints", sf_hardware_constraints),
+                ("reset", c_int), ("v_init", c_float)]
 
 
 class sf_convert_options(Structure):
@@ -165,7 +166,7 @@ MIRRORED = [sf_tensor, sf_dataset, sf_hardware_constraints, sf_spiking_config, s
             sf_backend_options, sf_ann_eval_options, sf_ann_eval_result, sf_eval_options, sf_optimize_options, sf_train_epoch,
             sf_train_options]
 # passed along only, never read: storage of the library's size
-OPAQUE = ["sf_model_report"]
+OPAQUE = ["sf_model_report", "sf_nir_options"]
 
 # ---- function declarations: name -> (restype, argtypes); restype "status" gets the errcheck ----
 STATUS = "status"
@@ -247,6 +248,10 @@ FUNCTIONS = {
     "sf_snn_model_set_timesteps": (None, [P, c_int]),
     "sf_snn_model_source_sha256": (c_char_p, [P]),
     "sf_snn_model_json": (c_void_p, [P, c_char_p, c_char_p, c_double]),
+    "sf_nir_options_default": (None, [P]),
+    "sf_nir_options_set": (STATUS, [P, c_char_p, c_char_p]),
+    "sf_export_nir": (STATUS, [P, c_char_p, P, POINTER(c_void_p)]),
+    "sf_import_nir": (STATUS, [c_char_p, P, POINTER(P), POINTER(c_void_p)]),
     "sf_snn_model_classes": (c_int64, [P]),
     # validate.h
     "sf_snn_model_validate": (c_int, [P, POINTER(sf_hardware_constraints), POINTER(sf_validation)]),  # SF_ERR_VALUE = invalid

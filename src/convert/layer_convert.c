@@ -163,6 +163,15 @@ static int wants_spikes(const sf_graph *g, const sf_node *n, int k) {
   }
 }
 
+/* An average pooling of spikes of a neuron that the source graph holds itself (a NIR import:
+ * LIF -> AvgPool2d -> Conv2d), through layout ops and further poolings. Converted ANNs have no
+ * neurons of their own, so this never holds for them. */
+static int pools_spikes(sf_graph *g, sf_node *p) {
+  if (!is_op(p, SF_OP_AVERAGE_POOL) && !is_op(p, SF_OP_GLOBAL_AVERAGE_POOL)) return 0;
+  while (p && (is_op(p, SF_OP_AVERAGE_POOL) || is_op(p, SF_OP_GLOBAL_AVERAGE_POOL) || is_layout(p))) p = producer(g, p->in[0]);
+  return is_op(p, SF_OP_NEURON);
+}
+
 typedef struct { int site_value, neuron_out, is_signed, axis; } site_entry;
 
 static sf_status insert_neurons(sf_graph *g, const sf_convert_options *opt, const sf_site *sites, int n_sites,
@@ -187,6 +196,7 @@ static sf_status insert_neurons(sf_graph *g, const sf_convert_options *opt, cons
         p = producer(g, walk);
       }
       if (is_op(p, SF_OP_NEURON)) continue;                 /* already spikes */
+      if (pools_spikes(g, p)) continue;                     /* an average of spikes (an explicit neuron behind a pooling): fed as it is */
       if (g->values[walk].is_input) continue;           /* analog input: direct coding, first layer MACs */
       int maxpool_hop = 0;
       if (is_max_pool(p)) {
@@ -255,6 +265,10 @@ static sf_status insert_neurons(sf_graph *g, const sf_convert_options *opt, cons
             (st = sf_node_set_attr_int(nn, "levels", sf_convert_step_levels(opt))) ||
             (sf_config_binary_bursts(&opt->snn) && (st = sf_node_set_attr_int(nn, "code", 1))) ||
             (st = sf_node_set_attr_float(nn, "leak", opt->snn.neuron_model == SF_NEURON_LIF ? opt->snn.leak : 1.0f)))
+          goto done;
+        /* (only where they differ from the defaults: the graphs of default conversions keep their attributes) */
+        if ((opt->snn.reset != SF_RESET_SUBTRACT && (st = sf_node_set_attr_int(nn, "reset", opt->snn.reset))) ||
+            (opt->snn.v_init != 0.5f && (st = sf_node_set_attr_float(nn, "v_init", opt->snn.v_init))))
           goto done;
         if ((st = sf_node_infer(g, pos))) goto done;
         if (pos <= i) i++;

@@ -103,6 +103,10 @@ sf_status sf_convert(const sf_graph *ann, const sf_dataset *calib, const sf_conv
   if (opt->snn.coding == SF_CODING_DELTA && opt->snn.neuron_model == SF_NEURON_LIF && opt->snn.leak != 1.0f)
     return sf_error(SF_ERR_ARG, "conversion: a leaky neuron (LIF, leak %g) cannot be delta-coded: a sigma-delta neuron keeps what it has not sent (use if or burst)",
                     (double)opt->snn.leak);
+  if (opt->snn.coding == SF_CODING_DELTA && opt->snn.reset == SF_RESET_ZERO)
+    return sf_error(SF_ERR_ARG, "conversion: a neuron that resets to zero cannot be delta-coded: a sigma-delta neuron keeps what it has not sent (use reset=subtract)");
+  if (!(opt->snn.v_init >= 0.0f && opt->snn.v_init < 1.0f))
+    return sf_error(SF_ERR_ARG, "conversion: v_init %g is not a fraction of the threshold in [0, 1)", (double)opt->snn.v_init);
   sf_snn_model *m = calloc(1, sizeof *m);
   if (!m) return sf_error(SF_ERR_NOMEM, "out of memory");
   m->src = ann;

@@ -14,11 +14,13 @@ static const char *neuron_names[] = {"if", "lif", "burst"};
 static const char *encoding_names[] = {"rate", "direct", "latency"};
 static const char *burst_code_names[] = {"unary", "binary"};
 static const char *coding_names[] = {"rate", "delta"};
+static const char *reset_names[] = {"subtract", "zero"};
 
 const char *sf_neuron_model_name(sf_neuron_model m) { return neuron_names[m]; }
 const char *sf_encoding_name(sf_spike_encoding e) { return encoding_names[e]; }
 const char *sf_burst_code_name(sf_burst_code c) { return burst_code_names[c]; }
 const char *sf_coding_name(sf_temporal_coding c) { return coding_names[c]; }
+const char *sf_reset_name(sf_reset_mode r) { return (unsigned)r < 2 ? reset_names[r] : "?"; }
 int sf_config_binary_bursts(const sf_spiking_config *c) { return c->neuron_model == SF_NEURON_BURST && c->burst_code == SF_BURST_BINARY; }
 
 sf_spiking_config *sf_config_new(void) {
@@ -37,6 +39,8 @@ void sf_config_default(sf_spiking_config *c) {
   c->burst_levels = 4;
   c->spike_encoding = SF_ENCODE_RATE;
   c->seed = 42;
+  c->reset = SF_RESET_SUBTRACT;
+  c->v_init = 0.5f;
 }
 
 static int lookup(const char *v, const char **names, int n) {
@@ -55,6 +59,7 @@ PARSER(sf_neuron_model_parse, sf_neuron_model, neuron_names)
 PARSER(sf_encoding_parse, sf_spike_encoding, encoding_names)
 PARSER(sf_burst_code_parse, sf_burst_code, burst_code_names)
 PARSER(sf_coding_parse, sf_temporal_coding, coding_names)
+PARSER(sf_reset_parse, sf_reset_mode, reset_names)
 
 static sf_status parse_int(const char *key, const char *v, long lo, long hi, int *out) {
   char *end;
@@ -121,6 +126,16 @@ sf_status sf_config_set(sf_spiking_config *c, const char *key, const char *v) {
   if (!strcmp(key, "coding")) {
     if ((st = parse_enum(key, v, coding_names, 2, &e))) return st;
     c->coding = (sf_temporal_coding)e;
+    return SF_OK;
+  }
+  if (!strcmp(key, "reset")) {
+    if ((st = parse_enum(key, v, reset_names, 2, &e))) return st;
+    c->reset = (sf_reset_mode)e;
+    return SF_OK;
+  }
+  if (!strcmp(key, "v_init")) {
+    if ((st = parse_float(key, v, 0.0f, 1.0f, &c->v_init))) return st;
+    if (c->v_init >= 1.0f) return sf_error(SF_ERR_ARG, "config key 'v_init': expected a fraction of the threshold in [0, 1), got '%s'", v);
     return SF_OK;
   }
   if (!strcmp(key, "hardware_constraints.max_fan_in")) return parse_int(key, v, 0, 1 << 30, &h->max_fan_in);
@@ -201,6 +216,8 @@ char *sf_config_to_json(const sf_spiking_config *c) {
   cJSON_AddStringToObject(r, "spike_encoding", encoding_names[c->spike_encoding]);
   cJSON_AddStringToObject(r, "coding", coding_names[c->coding]);
   cJSON_AddNumberToObject(r, "seed", (double)c->seed);
+  cJSON_AddStringToObject(r, "reset", reset_names[c->reset]);
+  cJSON_AddNumberToObject(r, "v_init", c->v_init);
   cJSON_AddNumberToObject(h, "max_fan_in", c->hardware_constraints.max_fan_in);
   cJSON_AddNumberToObject(h, "max_neurons_per_core", c->hardware_constraints.max_neurons_per_core);
   cJSON_AddItemToObject(r, "hardware_constraints", h);

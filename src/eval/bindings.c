@@ -13,7 +13,7 @@ size_t sf_struct_size(const char *name) {
       S(sf_analyze_options),  S(sf_model_report),     S(sf_node_report),     S(sf_backend_options),      S(sf_cpu_options),
       S(sf_ann_eval_options), S(sf_ann_eval_result),  S(sf_eval_options),    S(sf_eval_result),          S(sf_optimize_options),
       S(sf_optimize_result),  S(sf_validation),       S(sf_snn_node_stats),  S(sf_energy_model),         S(sf_op_counts),
-      S(sf_train_options),    S(sf_train_epoch),      S(sf_train_result)};
+      S(sf_train_options),    S(sf_train_epoch),      S(sf_train_result),    S(sf_nir_options)};
 #undef S
   for (size_t i = 0; name && i < sizeof sizes / sizeof sizes[0]; i++)
     if (!strcmp(sizes[i].name, name)) return sizes[i].size;

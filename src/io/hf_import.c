@@ -1,7 +1,8 @@
 /* Hugging Face model directories (config.json + model.safetensors, as save_pretrained writes them)
  * built into the IR with transformers' tensor names:
  *   ViTForImageClassification, ViTModel, BertForSequenceClassification, BertModel,
- *   GPT2LMHeadModel, GPT2Model, SpikeformerMLP (our own config for plain MLPs). */
+ *   GPT2LMHeadModel, GPT2Model, SpikeformerMLP (our own config for plain MLPs), SpikeformerSequential
+ *   (our own config for a chain of layers and explicit spiking neurons: what a NIR import becomes). */
 #include <cJSON.h>
 #include <float.h>
 #include <math.h>
@@ -414,6 +415,130 @@ static sf_status build_mlp(sf_builder *b, cfg *c) {
   return b->status;
 }
 
+/* ---------------- SpikeformerSequential ---------------- */
+/* config: "input_shape" [sizes of a sample], "layers": a list of
+ *   {"type": "flatten"}                                      all but the batch axis into one
+ *   {"type": "linear", "weight": W, "bias": B}               W [out, in] (nn.Linear's), B optional
+ *   {"type": "conv", "weight": W, "bias": B, "strides", "pads", "dilations", "group"}   ONNX Conv
+ *   {"type": "avgpool", "kernel_shape", "strides", "pads"}   ONNX AveragePool (pads counted: count_include_pad)
+ *   {"type": "scale", "scale": S}                            x * S (S broadcast over the batch)
+ *   {"type": "neuron", "theta": TH, "axis", "leak", "reset": "subtract"|"zero", "v_init"}
+ *        an unsigned spiking neuron (spikeformer Neuron: thresholds TH per channel on axis; its ANN
+ *        view is ReLU), as the converter would insert it
+ * each with an optional "name" (the node's name), tensors named in the safetensors. */
+static sf_status seq_ints(cfg *c, const cJSON *l, const char *key, int want, int64_t *out, int64_t dflt, int i) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(l, key);
+  if (!a) {
+    for (int k = 0; k < want; k++) out[k] = dflt;
+    return SF_OK;
+  }
+  if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != want)
+    return sf_error(SF_ERR_FORMAT, "%s: layer %d: '%s' must be a list of %d whole numbers", c->path, i, key, want);
+  for (int k = 0; k < want; k++) {
+    const cJSON *e = cJSON_GetArrayItem(a, k);
+    if (!cJSON_IsNumber(e) || !sf_whole_in(e->valuedouble, 0, 1 << 24))
+      return sf_error(SF_ERR_FORMAT, "%s: layer %d: '%s' entry %d must be a whole number in [0, 2^24]", c->path, i, key, k);
+    out[k] = (int64_t)e->valuedouble;
+  }
+  return SF_OK;
+}
+
+static sf_status build_sequential(sf_builder *b, cfg *c) {
+  cJSON *ish = cJSON_GetObjectItemCaseSensitive(c->root, "input_shape"), *layers = cJSON_GetObjectItemCaseSensitive(c->root, "layers");
+  int rank = cJSON_IsArray(ish) ? cJSON_GetArraySize(ish) + 1 : 0;
+  if (rank < 2 || rank > SF_MAX_DIMS) return sf_error(SF_ERR_FORMAT, "%s: 'input_shape' must be a list of 1 to %d sizes", c->path, SF_MAX_DIMS - 1);
+  if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) < 1) return sf_error(SF_ERR_FORMAT, "%s: 'layers' must be a non-empty list", c->path);
+  int64_t shape[SF_MAX_DIMS] = {-1};
+  for (int d = 1; d < rank; d++) {
+    const cJSON *e = cJSON_GetArrayItem(ish, d - 1);
+    if (!cJSON_IsNumber(e) || !sf_whole_in(e->valuedouble, 1, 1 << 24)) return sf_error(SF_ERR_FORMAT, "%s: 'input_shape' entry %d is not a positive integer", c->path, d - 1);
+    shape[d] = (int64_t)e->valuedouble;
+  }
+  int h = b_input(b, "input", SF_F32, rank, shape);
+  const int n = cJSON_GetArraySize(layers);
+  for (int i = 0; i < n && !b->status; i++) {
+    const cJSON *l = cJSON_GetArrayItem(layers, i);
+    const char *type = cJSON_IsObject(l) ? cfg_str(&(cfg){(cJSON *)l, c->path, SF_OK}, "type", "") : "";
+    const char *lname = cJSON_IsObject(l) ? cfg_str(&(cfg){(cJSON *)l, c->path, SF_OK}, "name", NULL) : NULL;
+    const char *wn = cJSON_IsObject(l) ? cfg_str(&(cfg){(cJSON *)l, c->path, SF_OK}, "weight", NULL) : NULL;
+    const char *bn = cJSON_IsObject(l) ? cfg_str(&(cfg){(cJSON *)l, c->path, SF_OK}, "bias", NULL) : NULL;
+    sf_status st = SF_OK;
+    if (!strcmp(type, "flatten")) {
+      h = b_op(b, "Flatten", "", 1, &h);
+      if (h >= 0) st = sf_node_set_attr_int(b_last_node(b), "axis", 1);
+    } else if (!strcmp(type, "linear")) {
+      if (!wn) return sf_error(SF_ERR_FORMAT, "%s: layer %d (linear) has no 'weight'", c->path, i);
+      h = b_linear(b, h, wn, bn, 0);
+    } else if (!strcmp(type, "conv")) {
+      if (!wn) return sf_error(SF_ERR_FORMAT, "%s: layer %d (conv) has no 'weight'", c->path, i);
+      int w = b_weight(b, wn, 0);
+      if (w < 0) return b->status;
+      const int sd = b->g->values[w].t.ndim - 2;
+      if (sd < 1 || sd > 2) return sf_error(SF_ERR_SHAPE, "%s: layer %d (conv): weight '%s' has rank %d (1-D or 2-D convolutions only)", c->path, i, wn, sd + 2);
+      int64_t strides[2], pads[4], dil[2], kern[2] = {b->g->values[w].t.shape[2], sd > 1 ? b->g->values[w].t.shape[3] : 1};
+      int64_t group = (int64_t)cfg_int(&(cfg){(cJSON *)l, c->path, SF_OK}, "group", 1, 0, 1, 1 << 24);
+      if ((st = seq_ints(c, l, "strides", sd, strides, 1, i)) || (st = seq_ints(c, l, "pads", 2 * sd, pads, 0, i)) || (st = seq_ints(c, l, "dilations", sd, dil, 1, i))) return st;
+      int in[3] = {h, w, bn ? b_weight(b, bn, 0) : -1};
+      h = b_op(b, "Conv", "", bn ? 3 : 2, in);
+      if (h >= 0) {
+        sf_node *nd = b_last_node(b);
+        if ((st = sf_node_set_attr_ints(nd, "kernel_shape", kern, sd)) || (st = sf_node_set_attr_ints(nd, "strides", strides, sd)) ||
+            (st = sf_node_set_attr_ints(nd, "pads", pads, 2 * sd)) || (st = sf_node_set_attr_ints(nd, "dilations", dil, sd)) ||
+            (st = sf_node_set_attr_int(nd, "group", group)))
+          return st;
+      }
+    } else if (!strcmp(type, "avgpool")) {
+      int64_t kern[2], strides[2], pads[4];
+      if ((st = seq_ints(c, l, "kernel_shape", 2, kern, 1, i)) || (st = seq_ints(c, l, "strides", 2, strides, 1, i)) || (st = seq_ints(c, l, "pads", 4, pads, 0, i))) return st;
+      h = b_op(b, "AveragePool", "", 1, &h);
+      if (h >= 0) {
+        sf_node *nd = b_last_node(b);
+        if ((st = sf_node_set_attr_ints(nd, "kernel_shape", kern, 2)) || (st = sf_node_set_attr_ints(nd, "strides", strides, 2)) ||
+            (st = sf_node_set_attr_ints(nd, "pads", pads, 4)) || (st = sf_node_set_attr_int(nd, "count_include_pad", 1)))
+          return st;
+      }
+    } else if (!strcmp(type, "scale")) {
+      const char *sn = cfg_str(&(cfg){(cJSON *)l, c->path, SF_OK}, "scale", NULL);
+      if (!sn) return sf_error(SF_ERR_FORMAT, "%s: layer %d (scale) has no 'scale'", c->path, i);
+      int in[2] = {h, b_weight(b, sn, 0)};
+      h = b_op(b, "Mul", "", 2, in);
+    } else if (!strcmp(type, "neuron")) {
+      cfg lc = {(cJSON *)l, c->path, SF_OK};
+      const char *tn = cfg_str(&lc, "theta", NULL), *reset = cfg_str(&lc, "reset", "subtract");
+      double leak = cfg_num(&lc, "leak", 1.0, 0), v_init = cfg_num(&lc, "v_init", 0.5, 0);
+      int axis = cfg_int(&lc, "axis", 1, 0, 1, SF_MAX_DIMS - 1);
+      sf_reset_mode rm;
+      if (lc.st) return lc.st;
+      if (!tn) return sf_error(SF_ERR_FORMAT, "%s: layer %d (neuron) has no 'theta'", c->path, i);
+      if (!(leak >= 0 && leak <= 1)) return sf_error(SF_ERR_FORMAT, "%s: layer %d (neuron): leak %g is not in [0, 1]", c->path, i, leak);
+      if (!(v_init >= 0 && v_init < 1)) return sf_error(SF_ERR_FORMAT, "%s: layer %d (neuron): v_init %g is not in [0, 1)", c->path, i, v_init);
+      if (sf_reset_parse(reset, &rm)) return sf_error(SF_ERR_FORMAT, "%s: layer %d (neuron): reset '%s' is not subtract or zero", c->path, i, reset);
+      int in[2] = {h, b_weight(b, tn, 0)};
+      h = b_op(b, "Neuron", "spikeformer", 2, in);
+      if (h >= 0) {
+        sf_node *nd = b_last_node(b);
+        if ((st = sf_node_set_attr_int(nd, "signed", 0)) || (st = sf_node_set_attr_int(nd, "axis", axis)) ||
+            (st = sf_node_set_attr_string(nd, "model", leak == 1.0 ? "if" : "lif")) || (st = sf_node_set_attr_int(nd, "levels", 1)) ||
+            (st = sf_node_set_attr_float(nd, "leak", (float)leak)) || (rm != SF_RESET_SUBTRACT && (st = sf_node_set_attr_int(nd, "reset", rm))) ||
+            ((float)v_init != 0.5f && (st = sf_node_set_attr_float(nd, "v_init", (float)v_init))))
+          return st;
+      }
+    } else {
+      return sf_error(SF_ERR_FORMAT, "%s: layer %d: unknown type '%s' (flatten, linear, conv, avgpool, scale, neuron)", c->path, i, type);
+    }
+    if (st) return st;
+    if (h >= 0 && lname) {
+      sf_node *nd = b_last_node(b);
+      char *nm = sf_strdup(lname);
+      if (!nm) return sf_error(SF_ERR_NOMEM, "out of memory");
+      free(nd->name);
+      nd->name = nm;
+    }
+  }
+  name_output(b, h, "output");
+  return b->status;
+}
+
 /* Build from config text and (optionally) an in-memory safetensors buffer; dir names the model. */
 static sf_status load_hf(const char *dir, const char *text, const char *cpath, const void *st_buf, size_t st_len, sf_graph **out) {
   *out = NULL;
@@ -433,6 +558,7 @@ static sf_status load_hf(const char *dir, const char *text, const char *cpath, c
     else if (!strcmp(mt, "bert")) arch = "BertModel";
     else if (!strcmp(mt, "gpt2")) arch = "GPT2Model";
     else if (!strcmp(mt, "spikeformer_mlp")) arch = "SpikeformerMLP";
+    else if (!strcmp(mt, "spikeformer_sequential")) arch = "SpikeformerSequential";
     else arch = "";
   }
   sf_safetensors w = {0};
@@ -447,8 +573,9 @@ static sf_status load_hf(const char *dir, const char *text, const char *cpath, c
   else if (!strcmp(arch, "GPT2LMHeadModel")) st = build_gpt2(&b, &c, 1);
   else if (!strcmp(arch, "GPT2Model")) st = build_gpt2(&b, &c, 0);
   else if (!strcmp(arch, "SpikeformerMLP")) st = build_mlp(&b, &c);
+  else if (!strcmp(arch, "SpikeformerSequential")) st = build_sequential(&b, &c);
   else st = sf_error(SF_ERR_UNSUPPORTED, "%s: architecture '%s' (model_type '%s') is not supported; supported: ViTForImageClassification, "
-                     "ViTModel, BertForSequenceClassification, BertModel, GPT2LMHeadModel, GPT2Model, SpikeformerMLP", cpath, arch, mt);
+                     "ViTModel, BertForSequenceClassification, BertModel, GPT2LMHeadModel, GPT2Model, SpikeformerMLP, SpikeformerSequential", cpath, arch, mt);
   if (!st && b.status) st = b.status;
   if (!st && cfg_labels(&c, 0) > 0 && strstr(arch, "Classification")) {
     /* sanity: classifier rows must match the label count */

@@ -3,7 +3,10 @@
  * (snn_exec.c) adds its counters, raster and delta bookkeeping around these; an emulator or a
  * trainer can call them directly.
  *   x, v, y: [outer, C, inner] with theta per channel c (or one theta for the layer)
- *   step:    u = leak v + x; k = clamp(floor(u / theta), -K or 0, K); v = u - k theta; y = k theta */
+ *   step:    u = leak v + x; k = clamp(floor(u / theta), -K or 0, K); v = u - k theta; y = k theta
+ *   reset to zero (attribute "reset" = 1): k = clamp(ceil(|u| / theta) - 1, 0, K) signed as u (a
+ *            spike when |u| > theta, strictly); v = 0 where k != 0, else u
+ *   start:   v = v_init theta (attribute "v_init", default 1/2) */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +22,8 @@ sf_status snn_neuron_init(snn_neuron *nr, const sf_graph *g, const sf_node *nd) 
   for (nr->planes = 0; (nr->K >> nr->planes) > 0; nr->planes++) {}
   nr->is_signed = (int)sf_node_attr_int(nd, "signed", 1);
   nr->leak = sf_node_attr_float(nd, "leak", 1.0f);
+  nr->reset_zero = sf_node_attr_int(nd, "reset", SF_RESET_SUBTRACT) == SF_RESET_ZERO;
+  nr->v_init = sf_node_attr_float(nd, "v_init", 0.5f);
   nr->axis = (int)sf_node_attr_int(nd, "axis", x->ndim - 1);
   nr->theta = th->data;
   nr->ntheta = sf_tensor_numel(th);
@@ -47,6 +52,7 @@ void snn_neuron_reset(snn_neuron *nr, int64_t on, int int32_membrane) {
     }
     return;
   }
+  const float f = nr->v_init;
   /* membranes start at theta / 2: [outer, C, inner] walked without divisions (channels last: rows
    * of C thresholds) */
   const int64_t C = nr->ntheta == 1 ? 1 : nr->C, inner = nr->ntheta == 1 ? on : nr->inner, outer = on / (C * inner);
@@ -55,11 +61,11 @@ void snn_neuron_reset(snn_neuron *nr, int64_t on, int int32_membrane) {
   if (inner == 1) {
     for (int64_t o = 0; o < outer; o++)
 #pragma omp simd
-      for (int64_t c = 0; c < C; c++) v[o * C + c] = 0.5f * th[c];
+      for (int64_t c = 0; c < C; c++) v[o * C + c] = f * th[c];
   } else {
     for (int64_t o = 0; o < outer; o++)
       for (int64_t c = 0; c < C; c++) {
-        const float h = 0.5f * th[nr->ntheta == 1 ? 0 : c];
+        const float h = f * th[nr->ntheta == 1 ? 0 : c];
         float *r = v + (o * C + c) * inner;
 #pragma omp simd
         for (int64_t j = 0; j < inner; j++) r[j] = h;
@@ -75,6 +81,25 @@ void snn_neuron_step_f32(snn_neuron *nr, const float *x, float *y, int64_t on, d
   const float leak = nr->leak;
   const float *thv = nr->theta, *ith = nr->inv_theta;
   double spikes = 0, nz = 0;
+  if (nr->reset_zero) {
+    /* reset to zero: plain C (one kernel; the SIMD variants serve reset by subtraction) */
+    SF_PAR_IF(on > 16384, "omp parallel for reduction(+ : spikes, nz) schedule(static)",
+    for (int64_t o = 0; o < outer; o++) {
+      int64_t z = 0;
+      if (nr->ntheta == 1) spikes += (double)sf_neuron_step_zero_f32(x, v, y, thv, ith, 0, on, leak, lo, K, &z);
+      else if (inner == 1) spikes += (double)sf_neuron_step_zero_f32(x + o * C, v + o * C, y + o * C, thv, ith, 1, C, leak, lo, K, &z);
+      else
+        for (int64_t c = 0; c < C; c++) {
+          int64_t base = (o * C + c) * inner, zc = 0;
+          spikes += (double)sf_neuron_step_zero_f32(x + base, v + base, y + base, thv + c, ith + c, 0, inner, leak, lo, K, &zc);
+          z += zc;
+        }
+      nz += (double)z;
+    });
+    *spikes_out = spikes;
+    *nz_out = nz;
+    return;
+  }
   if (nr->ntheta == 1) {
     /* one threshold: blocks of the whole tensor */
     SF_PAR_IF(on > 16384, "omp parallel for reduction(+ : spikes, nz) schedule(static)",

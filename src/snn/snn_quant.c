@@ -190,6 +190,13 @@ sf_status sf_snn_set_quant(sf_snn_session *s, sf_quant bits) {
     return sf_error(SF_ERR_ARG, "quantisation takes SF_QUANT_FLOAT or SF_QUANT_INT8 (int8 weights, int32 membranes), not %d", (int)bits);
   if (s->quant == bits) return SF_OK;
   if (s->quant) return sf_error(SF_ERR_ARG, "a session's quantisation is set once");
+  if (bits)
+    for (int i = 0; i < g->n_nodes; i++) {
+      const snn_neuron *nr = &s->ns[i].nrn;
+      if (s->ns[i].m != M_NEURON || (!nr->reset_zero && nr->v_init == 0.5f)) continue;
+      return sf_error(SF_ERR_UNSUPPORTED, "node '%s': its neurons %s; the int8 kernels (int32 membranes) reset by subtraction from theta / 2 only: "
+                      "run it with --quant float", g->nodes[i].name, nr->reset_zero ? "reset to zero" : "start from another membrane than theta / 2");
+    }
   s->quant = bits;
   if (!bits) return SF_OK;
   for (int i = 0; i < g->n_nodes; i++) {

@@ -227,6 +227,11 @@ sf_status sf_snn_session_create(const sf_graph *g, const sf_spiking_config *cfg,
         return sf_error(SF_ERR_ARG, "node '%s': a leaky neuron (leak %g) cannot be delta-coded: a sigma-delta neuron keeps what it has not sent",
                         nd->name, leak);
       }
+      if (s->delta && n->nrn.reset_zero) {
+        sf_snn_session_free(s);
+        return sf_error(SF_ERR_ARG, "node '%s': a neuron that resets to zero cannot be delta-coded: a sigma-delta neuron keeps what it has not sent",
+                        nd->name);
+      }
       n->st.neurons = on / (x->shape[0] ? x->shape[0] : 1);
       s->spike_valued[nd->out[0]] = 1;
     }

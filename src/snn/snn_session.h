@@ -21,6 +21,8 @@ typedef struct {
   int code_binary;    /* a burst of k spikes travels as popcount(k) weighted spikes (K > 1) */
   int planes;         /* ... bits of K: the accumulators per target that the shifts combine */
   float leak;
+  int reset_zero;     /* reset to zero (spike when u > theta) instead of by subtraction (node attribute "reset") */
+  float v_init;       /* membrane at the start of a run / theta (node attribute "v_init", default 0.5) */
   int64_t inner, C;   /* channel mapping: c = (i / inner) % C */
   const float *theta;
   float *inv_theta;   /* 1 / theta, per channel */

@@ -359,3 +359,24 @@ int64_t sf_neuron_step_f32(const float *x, float *v, float *y, const float *thet
 #endif
   return neuron_f32_c(x, v, y, theta, inv_theta, th_stride, len, leak, flo, fK, nz);
 }
+
+int64_t sf_neuron_step_zero_f32(const float *x, float *v, float *y, const float *th, const float *ith, int st, int64_t len, float leak, int lo,
+                                int K, int64_t *nz) {
+  const float flo = (float)lo, fK = (float)K;
+  int64_t spikes = 0, z = 0;
+  for (int64_t j = 0; j < len; j++) {
+    const float t = th[st ? j : 0];
+    const float u = leak * v[j] + x[j];
+    const float q = fabsf(u) * ith[st ? j : 0];
+    float kf = q > 1.0f ? ceilf(q) - 1.0f : 0.0f;
+    kf = u < 0 ? -kf : kf;
+    kf = kf < flo ? flo : kf;
+    kf = kf > fK ? fK : kf;
+    v[j] = kf != 0.0f ? 0.0f : u;
+    y[j] = kf * t;
+    spikes += abs((int)kf);
+    z += kf != 0;
+  }
+  *nz = z;
+  return spikes;
+}

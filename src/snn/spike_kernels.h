@@ -30,3 +30,9 @@ int64_t sf_spike_linear_bitpacked(const float *X, int64_t rows, int64_t K, const
  * (sum |k|) and the non-zero outputs in *nz. AVX-512 / AVX2 / C give identical results. */
 int64_t sf_neuron_step_f32(const float *x, float *v, float *y, const float *theta, const float *inv_theta, int th_stride,
                            int64_t len, float leak, int lo, int K, int64_t *nz);
+
+/* The same with reset to zero: u = leak * v + x; q = |u| * inv_theta; k = min(ceil(q) - 1, K) where
+ * q > 1 (a spike when |u| > theta, strictly, as snnTorch, NIR and Lava fire), signed as u and
+ * clamped to [lo, K]; v = 0 where k != 0, else u; y = k * theta. Plain C. */
+int64_t sf_neuron_step_zero_f32(const float *x, float *v, float *y, const float *theta, const float *inv_theta, int th_stride,
+                                int64_t len, float leak, int lo, int K, int64_t *nz);

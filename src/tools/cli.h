@@ -103,6 +103,10 @@ void cli_progress_end(cli_progress *p);
   {.name = "--burst-code", .kind = CLI_CONFIG, .arg = "C", .offset = F, .help = "unary (default) | binary: how a burst of k spikes travels; binary sends one spike per set bit "     \
                                              "of k, weighted 2^bit: popcount(k) synaptic events instead of k, same sums", .key = "burst_code"}, \
   {.name = "--leak", .kind = CLI_CONFIG, .arg = "B", .offset = F, .help = "LIF leak factor (default 0.99)", .key = "leak"},                                                    \
+  {.name = "--reset", .kind = CLI_CONFIG, .arg = "R", .offset = F, .help = "subtract (default) | zero: what a neuron does with its membrane when it fires; zero (spike when "      \
+                                        "u > theta, strictly) is what snnTorch and other NIR readers run (docs/nir.md); float runtime only", .key = "reset"},  \
+  {.name = "--v-init", .kind = CLI_CONFIG, .arg = "F", .offset = F, .help = "membrane at the start of a run, as a fraction of theta in [0, 1) (default 0.5; "                  \
+                                         "snnTorch starts from 0)", .key = "v_init"},                                                       \
   {.name = "--coding", .kind = CLI_CONFIG, .arg = "C", .offset = F, .help = "rate (default) | delta: rate coding re-sends every activation at every step (its mean over T "          \
                                          "steps is the value); delta coding (sigma-delta, Loihi 2's SDNN neurons) sends a value once and then "  \
                                          "only its changes, thresholds of R / (K T), bursts of up to 127 per step", .key = "coding"},       \
@@ -113,7 +117,7 @@ void cli_progress_end(cli_progress *p);
 
 
 /* The commands (one file each). */
-extern const cli_command cmd_analyze, cmd_convert, cmd_train, cmd_eval, cmd_profile, cmd_run, cmd_validate, cmd_compile, cmd_export, cmd_optimize, cmd_report, cmd_ops,
-    cmd_config, cmd_version;
+extern const cli_command cmd_analyze, cmd_convert, cmd_train, cmd_eval, cmd_profile, cmd_run, cmd_validate, cmd_compile, cmd_export, cmd_import,
+    cmd_optimize, cmd_report, cmd_ops, cmd_config, cmd_version;
 
 #endif

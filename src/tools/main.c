@@ -8,8 +8,8 @@
 
 #include "cli.h"
 
-const cli_command *const cli_commands[] = {&cmd_analyze, &cmd_convert, &cmd_train, &cmd_eval, &cmd_run, &cmd_validate, &cmd_profile, &cmd_compile, &cmd_export,
-                                           &cmd_optimize, &cmd_report, &cmd_ops, &cmd_config, &cmd_version};
+const cli_command *const cli_commands[] = {&cmd_analyze, &cmd_convert, &cmd_train, &cmd_eval, &cmd_run, &cmd_validate, &cmd_profile, &cmd_compile,
+                                           &cmd_export, &cmd_import, &cmd_optimize, &cmd_report, &cmd_ops, &cmd_config, &cmd_version};
 const int cli_n_commands = (int)(sizeof cli_commands / sizeof cli_commands[0]);
 
 static void usage(FILE *f) {

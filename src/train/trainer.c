@@ -418,6 +418,9 @@ static sf_status train_impl(const sf_graph *model, const sf_snn_model *start, co
   if (vit) return train_vit(model, start, name, train, o, out);
   const double t_start = train_now_s();
   sf_convert_options copt = o->convert;
+  if (copt.snn.reset != SF_RESET_SUBTRACT || copt.snn.v_init != 0.5f)
+    return sf_error(SF_ERR_UNSUPPORTED, "train: the trainer's neurons reset by subtraction from theta / 2; reset=%s, v_init=%g cannot be trained yet",
+                    sf_reset_name(copt.snn.reset), (double)copt.snn.v_init);
   copt.relu_ec = 0;
   copt.per_channel = 1;
   const int T = copt.snn.timesteps;

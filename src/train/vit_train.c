@@ -187,6 +187,9 @@ sf_status train_vit(const sf_graph *model, const sf_snn_model *start, const char
   if (st) return st;
   const double t_start = train_now_s();
   sf_convert_options copt = o->convert;
+  if (copt.snn.reset != SF_RESET_SUBTRACT || copt.snn.v_init != 0.5f)
+    return sf_error(SF_ERR_UNSUPPORTED, "train: the trainer's neurons reset by subtraction from theta / 2; reset=%s, v_init=%g cannot be trained yet",
+                    sf_reset_name(copt.snn.reset), (double)copt.snn.v_init);
   copt.relu_ec = 0;
   copt.per_channel = 1;
   const int T = copt.snn.timesteps;

@@ -34,7 +34,8 @@ def test_eval_on_loihi2_matches_cli(work, mlp_if):
 def test_export_netx_matches_cli(work, mlp_if):
     a, b = work / "cli.net", work / "py.net"
     cli("export", mlp_if, "--format", "netx", "-o", a, "--backend-opt", "input_exp=7")
-    sf.load(str(mlp_if)).export(str(b), input_exp=7)
+    rep = sf.load(str(mlp_if)).export(str(b), format="netx", input_exp=7)
+    assert rep["format"] == "netx" and rep["output_bytes"] > 0
 
     def contents(path):
         out = {}
@@ -47,4 +48,6 @@ def test_export_netx_matches_cli(work, mlp_if):
     for k in ca:
         assert np.array_equal(ca[k], cb[k]), k
     with pytest.raises(ValueError):
-        sf.load(str(mlp_if)).export(str(work / "x.nir"), format="nir")
+        sf.load(str(mlp_if)).export(str(work / "x.nir"), format="nir", input_exp=7)
+    with pytest.raises(ValueError):
+        sf.load(str(mlp_if)).export(str(work / "x.bin"), format="onnx")
