@@ -6,7 +6,8 @@
 # readout of the output layer must be identical, and so must the accuracy.
 #   usage: tests/netx_lava.sh SPIKEFORMER_BIN [SAMPLES]
 # Both neuron families: CUBA LIF (IF: dv = 0, the vectorised kernels; LIF leak 0.95: dv = 205, the
-# general step with its decays; a burst-converted model) and sigma-delta (SDNN, graded spikes).
+# general step with its decays; a burst-converted model) and sigma-delta (SDNN, graded spikes); and
+# the CNN (convolutions and pooling).
 set -u
 BIN=$1
 N=${2:-400}
@@ -25,7 +26,7 @@ check() { # name convert-flags timesteps [backend options: KEY=VALUE ...]
   local opts=()
   for kv in "$@"; do opts+=(--backend-opt "$kv"); done
   # shellcheck disable=SC2086
-  "$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/$name.sfm" $flags --timesteps "$steps" --calib-samples 256 > /dev/null || { echo "FAIL $name: convert"; fail=$((fail+1)); return; }
+  "$BIN" convert "$ROOT/${MODEL:-models/mlp/model.onnx}" -o "$T/$name.sfm" $flags --timesteps "$steps" --calib-samples 256 > /dev/null || { echo "FAIL $name: convert"; fail=$((fail+1)); return; }
   "$BIN" export "$T/$name.sfm" --format netx -o "$T/$name.net" "${opts[@]}" > /dev/null || { echo "FAIL $name: export"; fail=$((fail+1)); return; }
   "$BIN" eval "$T/$name.sfm" --backend loihi2 --timesteps "$steps" --limit "$N" --no-ann --json "$T/$name.json" \
     --backend-opt trace="$T/$name.emu" "${opts[@]}" > /dev/null || { echo "FAIL $name: eval --backend loihi2"; fail=$((fail+1)); return; }
@@ -57,5 +58,8 @@ check burst8 "" 8
 # spikes): a delta-coded conversion (auto) and a rate-coded one lowered to it (family=sdnn)
 check delta8 "--neuron if --coding delta" 8
 check sdnn16 "--neuron if" 16 family=sdnn sdnn_vth=0.05
+# the CNN: Conv layers (Lava's Conv process: netx's flipped kernels, 24-bit sums) and max pooling
+# of spikes as their OR (a depthwise Conv of ones)
+MODEL=models/variants/cnn_bn_maxpool/model.onnx check cnn16 "--neuron if" 16
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

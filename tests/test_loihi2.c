@@ -284,7 +284,8 @@ static void refusals(void **st) {
   assert_non_null(strstr(sf_last_error(), "exclude_cores"));
   assert_int_equal(sf_backend_options_set(o, be, "fault_drop", "2"), SF_ERR_ARG);
   sf_backend_options_free(o);
-  /* a CNN with max pooling: the node Loihi's neurocores cannot run, by name */
+  /* the CNN lowers (Conv, max pooling as the OR of spikes) under CUBA; the sigma-delta lowering
+   * refuses its convolution by name, and writes no file */
   char path[1024];
   TU_PATH(path, "models/variants/cnn_bn_maxpool/model.onnx");
   sf_graph *g = NULL;
@@ -295,10 +296,25 @@ static void refusals(void **st) {
   co.snn.neuron_model = SF_NEURON_IF;
   co.calib_samples = 64;
   assert_int_equal(sf_graph_load(path, &g) || sf_dataset_load(SF_DEFAULT_DATA_DIR, SF_SPLIT_TRAIN, 64, &calib) || sf_convert(g, &calib, &co, &cnn), 0);
-  assert_int_equal(sf_backend_compile(be, cnn, NULL, &c), SF_ERR_UNSUPPORTED);
+  assert_int_equal(sf_backend_compile(be, cnn, NULL, &c), SF_OK);
+  sf_compiled_free(c);
+  assert_int_equal(sf_backend_options_new(be, &o), SF_OK);
+  assert_int_equal(sf_backend_options_set(o, be, "family", "sdnn"), SF_OK);
+  assert_int_equal(sf_backend_compile(be, cnn, o, &c), SF_ERR_UNSUPPORTED);
   assert_non_null(strstr(sf_last_error(), "Conv"));
-  assert_int_equal(sf_export_netx(cnn, NULL, "/tmp/sf_test_loihi2_cnn.net"), SF_ERR_UNSUPPORTED);
+  assert_int_equal(sf_export_netx(cnn, o->target, "/tmp/sf_test_loihi2_cnn.net"), SF_ERR_UNSUPPORTED);
   assert_int_equal(access("/tmp/sf_test_loihi2_cnn.net", F_OK), -1); /* nothing half-written */
+  sf_backend_options_free(o);
+  /* a hybrid's mapping report: what runs on the host, by op */
+  char *js = NULL, *txt = NULL;
+  assert_int_equal(sf_backend_options_new(be, &o), SF_OK);
+  assert_int_equal(sf_backend_options_set(o, be, "family", "sdnn"), SF_OK);
+  assert_int_equal(sf_backend_compile_report(be, cnn, o, &calib, 4, &js, &txt), SF_OK);
+  assert_non_null(strstr(js, "\"deployment\""));
+  assert_non_null(strstr(txt, "hybrid"));
+  free(js);
+  free(txt);
+  sf_backend_options_free(o);
   sf_snn_model_free(cnn);
   sf_dataset_free(&calib);
   sf_graph_free(g);

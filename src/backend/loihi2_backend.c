@@ -117,8 +117,9 @@ static char *l2_target_describe(const void *target) {
 
 static int l2_supports_node(const sf_graph *g, int i, const char **why) {
   const char *op = g->nodes[i].op_type;
-  if (!strcmp(op, "Linear") || !strcmp(op, "Neuron") || !strcmp(op, "Flatten") || !strcmp(op, "Reshape")) return 1;
-  *why = "Loihi 2's neurocores run Dense synapses into CUBA LIF neurons; this op is neither (it would run on the host)";
+  if (!strcmp(op, "Linear") || !strcmp(op, "Conv") || !strcmp(op, "Neuron") || !strcmp(op, "Flatten") || !strcmp(op, "Reshape")) return 1;
+  if (!strcmp(op, "MaxPool")) return 1; /* on spikes: their OR (loihi2_lower.c) */
+  *why = "Loihi 2's neurocores run Dense and Conv synapses into LIF or sigma-delta neurons; this op is neither (it would run on the host)";
   return 0;
 }
 

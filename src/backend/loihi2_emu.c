@@ -297,7 +297,7 @@ sf_status l2_emu_run(l2_emu *e, const float *x, int64_t B, int T, float *readout
           cnt[l - 1].messages_core += (double)mi;
           cnt[l - 1].messages_inter_core += (double)mc;
           cnt[l - 1].messages_inter_chip += (double)mx;
-          if (drop > 0) {
+          if (drop > 0 && Ly->kind != L2_CONV) {
             /* each destination core receives a message or not */
             memset(buf, 0, sizeof(int32_t) * (size_t)N);
             for (int64_t i = 0; i < nk; i++) {
@@ -315,6 +315,15 @@ sf_status l2_emu_run(l2_emu *e, const float *x, int64_t B, int T, float *readout
                 j = j1;
               }
             }
+          } else if (Ly->kind == L2_CONV) {
+            /* Lava's Conv: the synapses of each input that spiked, the sums wrapped to 24 bits */
+            memset(buf, 0, sizeof(int32_t) * (size_t)N);
+            for (int64_t i = 0; i < nk; i++) {
+              const int64_t k = list[i];
+              for (int64_t q = Ly->row[k]; q < Ly->row[k + 1]; q++) buf[Ly->col[q]] += Ly->val[q];
+              ev += Ly->row[k + 1] - Ly->row[k];
+            }
+            for (int64_t j = 0; j < N; j++) buf[j] = (int32_t)((((int64_t)buf[j] + (1 << 23)) & ((1 << 24) - 1)) - (1 << 23));
           } else {
             if (sdnn) l2_dense_graded(Ly->w, N, list, vals, nk, buf);
             else l2_dense_accumulate(Ly->w, N, list, nk, buf);

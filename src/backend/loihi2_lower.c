@@ -24,8 +24,8 @@
 void l2_net_free(l2_net *n) {
   if (!n) return;
   for (int l = 0; l < n->n_layers; l++) {
-    free(n->layers[l].w);
-    free(n->layers[l].bias);
+    l2_layer *L = &n->layers[l];
+    free(L->w); free(L->bias); free(L->row); free(L->col); free(L->val); free(L->bias_ch);
   }
   free(n->layers);
   memset(n, 0, sizeof *n);
@@ -196,6 +196,137 @@ static sf_status lower_dense_sdnn(l2_layer *L, const float *W, const float *b, i
   return SF_OK;
 }
 
+/* ---- convolutions (CUBA) ----
+ * A Conv + Neuron pair becomes a Lava Conv on the spikes of the layer before and CUBA LIF neurons
+ * [cout, hout, wout]: the weights of output channel co divided by its threshold as for Dense, one
+ * S per layer. Lava's Conv uses the weights as they are (no re-optimisation) and wraps its sums to
+ * 24 bits. The emulator accumulates events through an input-major list of every synapse (row /
+ * col / val), built here from the geometry. */
+static sf_status conv_rows(l2_layer *L) {
+  const l2_conv *c = &L->conv;
+  const int64_t K = c->cin * c->hin * c->win, cig = c->cin / c->groups, cog = c->cout / c->groups;
+  if (!(L->row = calloc((size_t)K + 1, sizeof(int64_t)))) return sf_error(SF_ERR_NOMEM, "out of memory");
+  for (int pass = 0; pass < 2; pass++) {
+    int64_t e = 0;
+    for (int64_t ci = 0; ci < c->cin; ci++)
+      for (int64_t y = 0; y < c->hin; y++)
+        for (int64_t x = 0; x < c->win; x++) {
+          const int64_t k = (ci * c->hin + y) * c->win + x, grp = ci / cig;
+          if (pass == 0) L->row[k] = e;
+          for (int64_t co = grp * cog; co < (grp + 1) * cog; co++)
+            for (int64_t ky = 0; ky < c->kh; ky++) {
+              const int64_t ty = y + c->py - ky * c->dy;
+              if (ty < 0 || ty % c->sy || ty / c->sy >= c->hout) continue;
+              for (int64_t kx = 0; kx < c->kw; kx++) {
+                const int64_t tx = x + c->px - kx * c->dx;
+                if (tx < 0 || tx % c->sx || tx / c->sx >= c->wout) continue;
+                const int16_t w = L->w[((co * cig + (ci - grp * cig)) * c->kh + ky) * c->kw + kx];
+                if (pass == 1 && w) {
+                  L->col[e] = (int32_t)((co * c->hout + ty / c->sy) * c->wout + tx / c->sx);
+                  L->val[e] = w;
+                }
+                e += w != 0;
+              }
+            }
+        }
+    if (pass == 0) {
+      L->row[K] = e;
+      if (!(L->col = malloc(sizeof(int32_t) * (size_t)(e ? e : 1))) || !(L->val = malloc(sizeof(int16_t) * (size_t)(e ? e : 1))))
+        return sf_error(SF_ERR_NOMEM, "out of memory");
+    }
+  }
+  return SF_OK;
+}
+
+/* geometry from a Conv / MaxPool node and its input and output shapes */
+static sf_status conv_geometry(const sf_graph *g, const sf_node *nd, l2_conv *c) {
+  const sf_tensor *x = &g->values[nd->in[0]].t, *y = &g->values[nd->out[0]].t;
+  if (x->ndim != 4 || y->ndim != 4) return sf_error(SF_ERR_UNSUPPORTED, "loihi2: node '%s' (%s): only 2-D convolutions and pooling are lowered", nd->name, nd->op_type);
+  const int64_t *ks = NULL, *st = NULL, *pd = NULL, *dl = NULL;
+  const int nk = sf_node_attr_ints(nd, "kernel_shape", &ks), ns = sf_node_attr_ints(nd, "strides", &st), np = sf_node_attr_ints(nd, "pads", &pd),
+            ndl = sf_node_attr_ints(nd, "dilations", &dl);
+  memset(c, 0, sizeof *c);
+  c->cin = x->shape[1]; c->hin = x->shape[2]; c->win = x->shape[3];
+  c->cout = y->shape[1]; c->hout = y->shape[2]; c->wout = y->shape[3];
+  const sf_tensor *W = !strcmp(nd->op_type, "Conv") ? &g->values[nd->in[1]].t : NULL;
+  c->kh = nk == 2 ? ks[0] : W ? W->shape[2] : 1;
+  c->kw = nk == 2 ? ks[1] : W ? W->shape[3] : 1;
+  c->sy = ns == 2 ? st[0] : 1; c->sx = ns == 2 ? st[1] : 1;
+  c->dy = ndl == 2 ? dl[0] : 1; c->dx = ndl == 2 ? dl[1] : 1;
+  if (np == 4 && (pd[0] != pd[2] || pd[1] != pd[3]))
+    return sf_error(SF_ERR_UNSUPPORTED, "loihi2: node '%s': asymmetric padding has no Lava Conv form", nd->name);
+  c->py = np == 4 ? pd[0] : 0; c->px = np == 4 ? pd[1] : 0;
+  c->groups = W ? sf_node_attr_int(nd, "group", 1) : c->cin;
+  if (sf_node_attr_int(nd, "ceil_mode", 0)) return sf_error(SF_ERR_UNSUPPORTED, "loihi2: node '%s': ceil_mode pooling is not lowered", nd->name);
+  return SF_OK;
+}
+
+static sf_status lower_conv(l2_layer *L, const sf_graph *g, const sf_node *nd, const double *val, const double *theta, const sf_loihi2_options *o) {
+  sf_status st = conv_geometry(g, nd, &L->conv);
+  if (st) return st;
+  const l2_conv *c = &L->conv;
+  const sf_tensor *Wt = &g->values[nd->in[1]].t;
+  const sf_tensor *Bt = nd->n_in > 2 && nd->in[2] >= 0 ? &g->values[nd->in[2]].t : NULL;
+  const float *W = Wt->data, *b = Bt && Bt->data ? Bt->data : NULL;
+  const int64_t cig = c->cin / c->groups, cog = c->cout / c->groups, ksz = cig * c->kh * c->kw, HW = c->hin * c->win;
+  L->kind = L2_CONV;
+  L->n = c->cout * c->hout * c->wout;
+  L->n_in = c->cin * HW;
+  L->shape[0] = c->cout; L->shape[1] = c->hout; L->shape[2] = c->wout;
+  L->ndim = 3;
+  L->du = 4095;
+  /* |weight / threshold| in the layer's units: the percentile maps to 254 */
+  const int64_t nw = c->cout * ksz;
+  double *aw = malloc(sizeof(double) * (size_t)nw);
+  if (!aw) return sf_error(SF_ERR_NOMEM, "out of memory");
+  for (int64_t co = 0; co < c->cout; co++)
+    for (int64_t q = 0; q < ksz; q++) {
+      const int64_t ci = (co / cog) * cig + q / (c->kh * c->kw);
+      aw[co * ksz + q] = fabs((double)W[co * ksz + q] * val[ci * HW] / theta[co]);
+    }
+  const double pct = o->weight_percentile > 0 && o->weight_percentile < 100 ? o->weight_percentile : 100.0;
+  const double wmax = quickselect(aw, nw, (int64_t)floor(pct / 100.0 * (double)(nw - 1)));
+  free(aw);
+  double S = wmax > 0 ? L2_W_MAX / wmax : 1.0;
+  if (S > L2_VTH_MAX + 1.0) S = L2_VTH_MAX + 1.0;
+  const double Si = floor(S) < 1 ? 1 : floor(S);
+  L->vth = (int32_t)Si - 1;
+  L->unit = 1.0 / Si;
+  if (!(L->w = malloc(sizeof(int16_t) * (size_t)nw)) || (b && (!(L->bias = malloc(sizeof(int32_t) * (size_t)L->n)) || !(L->bias_ch = malloc(sizeof(int32_t) * (size_t)c->cout)))))
+    return sf_error(SF_ERR_NOMEM, "out of memory");
+  for (int64_t co = 0; co < c->cout; co++) {
+    for (int64_t q = 0; q < ksz; q++) {
+      const int64_t ci = (co / cog) * cig + q / (c->kh * c->kw);
+      L->w[co * ksz + q] = (int16_t)round_clip((double)W[co * ksz + q] * val[ci * HW] * Si / theta[co], L2_W_MIN, L2_W_MAX, &L->clipped_w);
+    }
+    if (b) {
+      L->bias_ch[co] = round_clip((double)b[co] * Si / theta[co], -L2_BIAS_MAX - 1, L2_BIAS_MAX, &L->clipped_b);
+      for (int64_t p = 0; p < c->hout * c->wout; p++) L->bias[co * c->hout * c->wout + p] = L->bias_ch[co];
+    }
+  }
+  return conv_rows(L);
+}
+
+/* max pooling of binary spikes as their OR: a depthwise Conv of ones into neurons that spike when
+ * any input did (vth 0: v > 0), each carrying its channel's value */
+static sf_status lower_or_pool(l2_layer *L, const sf_graph *g, const sf_node *nd) {
+  sf_status st = conv_geometry(g, nd, &L->conv);
+  if (st) return st;
+  const l2_conv *c = &L->conv;
+  L->kind = L2_CONV;
+  L->is_pool = 1;
+  L->n = c->cout * c->hout * c->wout;
+  L->n_in = c->cin * c->hin * c->win;
+  L->shape[0] = c->cout; L->shape[1] = c->hout; L->shape[2] = c->wout;
+  L->ndim = 3;
+  L->du = 4095;
+  L->vth = 0;
+  L->unit = 1.0;
+  if (!(L->w = malloc(sizeof(int16_t) * (size_t)(c->cout * c->kh * c->kw)))) return sf_error(SF_ERR_NOMEM, "out of memory");
+  for (int64_t q = 0; q < c->cout * c->kh * c->kw; q++) L->w[q] = 1;
+  return conv_rows(L);
+}
+
 sf_status l2_lower(const sf_graph *g, const sf_convert_options *conv, const sf_loihi2_options *o, l2_net *out) {
   memset(out, 0, sizeof *out);
   out->input_exp = o->input_exp;
@@ -241,9 +372,60 @@ sf_status l2_lower(const sf_graph *g, const sf_convert_options *conv, const sf_l
       flatten = 1;
       continue;
     }
+    if (!strcmp(nd->op_type, "Conv") || !strcmp(nd->op_type, "MaxPool")) {
+      const int pool = !strcmp(nd->op_type, "MaxPool");
+      const sf_node *nr = !pool && i + 1 < g->n_nodes && !strcmp(g->nodes[i + 1].op_type, "Neuron") && g->nodes[i + 1].in[0] == nd->out[0] ? &g->nodes[i + 1] : NULL;
+      if (sdnn) {
+        st = sf_error(SF_ERR_UNSUPPORTED, "loihi2: node '%s' (%s): the sigma-delta lowering takes Dense layers only (family=cuba lowers convolutions)", nd->name, nd->op_type);
+        break;
+      }
+      if (!pool && (!nr || sf_node_attr_int(nr, "signed", 1))) {
+        st = sf_error(SF_ERR_UNSUPPORTED, "loihi2: node '%s' (Conv): a convolution is lowered with the unsigned neuron after it; this one has %s", nd->name,
+                      nr ? "a signed neuron" : "none");
+        break;
+      }
+      if (pool && out->n_layers < 2) {
+        st = sf_error(SF_ERR_UNSUPPORTED, "loihi2: node '%s' (MaxPool): max pooling is lowered on spikes (as their OR); this one pools the input", nd->name);
+        break;
+      }
+      if (!(L = add_layer(out))) { st = sf_error(SF_ERR_NOMEM, "out of memory"); break; }
+      L->flatten_before = flatten;
+      flatten = 0;
+      if (pool) {
+        st = lower_or_pool(L, g, nd);
+        snprintf(L->name, sizeof L->name, "%s (as OR)", nd->name);
+        out->or_pool = 1;
+        /* each output carries its channel's value, as the input did */
+        const l2_conv *c = &L->conv;
+        double *nv = st ? NULL : malloc(sizeof(double) * (size_t)L->n);
+        if (!st && !nv) st = sf_error(SF_ERR_NOMEM, "out of memory");
+        for (int64_t q = 0; !st && q < L->n; q++) nv[q] = val[(q / (c->hout * c->wout)) * c->hin * c->win];
+        if (!st) { free(val); val = nv; }
+      } else {
+        const sf_tensor *th = &g->values[nr->in[1]].t;
+        const int64_t nt = sf_tensor_numel(th), cout = g->values[nd->out[0]].t.shape[1];
+        const double levels = (double)sf_node_attr_int(nr, "levels", 1);
+        if (levels > 1) out->was_burst = 1;
+        double *theta = malloc(sizeof(double) * (size_t)cout);
+        if (!theta) { st = sf_error(SF_ERR_NOMEM, "out of memory"); break; }
+        for (int64_t co = 0; co < cout; co++) theta[co] = (double)((const float *)th->data)[nt == 1 ? 0 : co % nt] * (double)o->vth_scale * levels;
+        st = lower_conv(L, g, nd, val, theta, o);
+        snprintf(L->name, sizeof L->name, "%s + %s", nd->name, nr->name);
+        L->dv = out->leak < 1.0f ? (int)lround((1.0 - out->leak) * 4096.0) : 0;
+        if (L->dv > 4095) L->dv = 4095;
+        double *nv = st ? NULL : malloc(sizeof(double) * (size_t)L->n);
+        if (!st && !nv) st = sf_error(SF_ERR_NOMEM, "out of memory");
+        for (int64_t q = 0; !st && q < L->n; q++) nv[q] = theta[q / (L->conv.hout * L->conv.wout)];
+        if (!st) { free(val); val = nv; }
+        free(theta);
+        i++; /* the neuron is part of this layer */
+      }
+      cur = L->n;
+      continue;
+    }
     if (strcmp(nd->op_type, "Linear")) {
-      st = sf_error(SF_ERR_UNSUPPORTED, "loihi2: node '%s' (%s): Loihi 2's neurocores run Dense layers of CUBA LIF neurons; this lowering takes chains of "
-                    "Flatten, Linear and Neuron nodes (an MLP), and this node is none of them", nd->name, nd->op_type);
+      st = sf_error(SF_ERR_UNSUPPORTED, "loihi2: node '%s' (%s): Loihi 2's neurocores run Dense and Conv layers of CUBA LIF neurons; this lowering takes chains of "
+                    "Flatten, Linear, Conv, MaxPool and Neuron nodes, and this node is none of them", nd->name, nd->op_type);
       break;
     }
     const sf_tensor *W = &g->values[nd->in[1]].t;

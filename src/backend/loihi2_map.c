@@ -51,7 +51,10 @@ sf_status l2_map_build(const l2_net *n, const sf_loihi2_options *o, l2_map *m) {
   int last_layer_on_core = -1;
   for (int l = 0; l < n->n_layers; l++) {
     const l2_layer *L = &n->layers[l];
-    const int64_t syn = L->kind == L2_DENSE ? L->n_in : 0, axons = L->kind == L2_DENSE ? L->n_in : 0;
+    /* a Conv neuron's synapses: its kernel (stored per neuron here, an upper bound: Loihi 2 can share
+     * them); its input axons: those of its receptive field, which the per-core check leaves out */
+    const int64_t ksz = L->kind == L2_CONV ? (L->conv.cin / L->conv.groups) * L->conv.kh * L->conv.kw : 0;
+    const int64_t syn = L->kind == L2_DENSE ? L->n_in : ksz, axons = L->kind == L2_DENSE ? L->n_in : 0;
     if (syn + L2_STATE_BYTES_PER_NEURON > L2_MEMORY_PER_CORE || axons > L2_AXONS_IN_PER_CORE) {
       l2_map_free(m);
       return sf_error(SF_ERR_UNSUPPORTED, "loihi2: layer %d (%s): a neuron with %lld inputs needs %lld bytes of synapses and %lld input axons; a neurocore has %d bytes and %d axons",

@@ -17,7 +17,12 @@
 #include "graph/graph.h"
 #include "spikeformer/loihi2.h"
 
-typedef enum { L2_INPUT = 0, L2_DENSE } l2_kind;
+typedef enum { L2_INPUT = 0, L2_DENSE, L2_CONV } l2_kind;
+
+/* a convolution's geometry (Lava's Conv: NCHW of one sample, PyTorch's cross-correlation) */
+typedef struct {
+  int64_t cin, hin, win, cout, hout, wout, kh, kw, sy, sx, py, px, dy, dx, groups;
+} l2_conv;
 typedef enum { L2_READ_NONE = 0, L2_READ_VOLTAGE, L2_READ_SPIKES, L2_READ_SIGMA } l2_readout;
 /* the neuron process of a layer: CUBA LIF (binary spikes), or lava-dl's SDNN family (graded spikes):
  * Delta (the input layer), SigmaDelta (ReLU), Sigma (an output layer that sends its running sum) */
@@ -48,7 +53,13 @@ typedef struct {
   int64_t shape[4];        /* the neurons' shape (input: the sample's, C H W) */
   int ndim;
   int flatten_before;      /* a Flatten sits between the layer before and this one */
-  int16_t *w;              /* Dense: [n_in][n], input-major for event-driven accumulation */
+  int16_t *w;              /* Dense: [n_in][n], input-major for event-driven accumulation; Conv: [cout][cin/groups][kh][kw] */
+  l2_conv conv;            /* Conv: the geometry */
+  int is_pool;             /* Conv: a max pooling of binary spikes, lowered as their OR (weights 1, vth 0) */
+  int64_t *row;            /* Conv: the synapses of input k are col/val[row[k] .. row[k+1]) (input-major, for events) */
+  int32_t *col;
+  int16_t *val;
+  int32_t *bias_ch;        /* Conv: [cout] bias mantissas per channel (bias holds them per neuron) */
   int32_t *bias;           /* [n] bias mantissas (LIF: exponent 6; SigmaDelta: times 2^12), or NULL */
   int du, dv;              /* Lava's du, dv (netx iDecay = du + 1, vDecay = dv) */
   int32_t vth;             /* threshold mantissa (SDNN: vThMant, times 2^12 at run time) */
@@ -68,6 +79,7 @@ typedef struct {
   /* what the lowering changed, for the report */
   int reset_to_zero;       /* the model resets by subtraction: Loihi's LIF resets to zero */
   int was_burst;           /* burst neurons (K spikes a step) lowered to binary ones */
+  int or_pool;             /* max pooling lowered as the OR of spikes */
   float leak;              /* the model's leak (1: IF) */
   float input_rate, vth_scale; /* as lowered (auto resolved) */
 } l2_net;

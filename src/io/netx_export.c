@@ -1,6 +1,10 @@
 /* Lava-DL netx export: the lowered Loihi 2 network (src/backend/loihi2_net.h) as the HDF5 layout
  * that lava.lib.dl.netx.hdf5.Network reads:
- *   layer/<i>/type     "input" | "flatten" | "dense" (fixed-length ASCII, as NetDict decodes it)
+ *   layer/<i>/type     "input" | "flatten" | "dense" | "conv" (fixed-length ASCII, as NetDict decodes it)
+ *   conv layers:       shape C, H, W; weight [cout, cin/groups, kh, kw] (PyTorch's layout, which netx
+ *                      flips and transposes into Lava's); stride, padding, dilation [y, x]; groups;
+ *                      bias [cout]. A max pooling of spikes lowered as their OR is such a conv
+ *                      (groups = C, weights 1, vThMant 0)
  *   layer/<i>/shape    input: the sample's shape C, H, W (netx reverses it to W, H, C); dense: [N]
  *   layer/<i>/weight   dense: [N, K] integers in [-256, 254] (netx re-optimises them; the sums
  *                      are unchanged, see docs/loihi2.md)
@@ -81,7 +85,21 @@ static int write_net(hid_t f, const l2_net *n, const char *sha) {
     int64_t shape[4];
     hsize_t sd = (hsize_t)L->ndim;
     for (int d = 0; d < L->ndim; d++) shape[d] = L->shape[d];
-    bad = put_string(g, "type", L->kind == L2_INPUT ? "input" : "dense") || put_i64(g, "shape", 1, &sd, shape) || put_neuron(g, L);
+    bad = put_string(g, "type", L->kind == L2_INPUT ? "input" : L->kind == L2_CONV ? "conv" : "dense") || put_i64(g, "shape", 1, &sd, shape) || put_neuron(g, L);
+    if (!bad && L->kind == L2_CONV) {
+      const l2_conv *c = &L->conv;
+      const int64_t stride[2] = {c->sy, c->sx}, pad[2] = {c->py, c->px}, dil[2] = {c->dy, c->dx}, ksz = (c->cin / c->groups) * c->kh * c->kw;
+      hsize_t two = 2, wd[4] = {(hsize_t)c->cout, (hsize_t)(c->cin / c->groups), (hsize_t)c->kh, (hsize_t)c->kw}, bd = (hsize_t)c->cout;
+      int64_t *w = malloc(sizeof(int64_t) * (size_t)(c->cout * ksz)), *b = L->bias_ch ? malloc(sizeof(int64_t) * (size_t)c->cout) : NULL;
+      if (!w || (L->bias_ch && !b)) bad = 1;
+      for (int64_t q = 0; !bad && q < c->cout * ksz; q++) w[q] = L->w[q];
+      for (int64_t q = 0; !bad && b && q < c->cout; q++) b[q] = L->bias_ch[q];
+      if (!bad)
+        bad = put_i64(g, "weight", 4, wd, w) || put_i64(g, "stride", 1, &two, stride) || put_i64(g, "padding", 1, &two, pad) ||
+              put_i64(g, "dilation", 1, &two, dil) || put_scalar(g, "groups", c->groups) || (b && put_i64(g, "bias", 1, &bd, b));
+      free(w);
+      free(b);
+    }
     if (!bad && L->kind == L2_INPUT) bad = put_scalar(g, "input_scale_exp", n->input_exp) || put_string(g, "input_steps", "every");
     if (!bad && L->kind == L2_DENSE) {
       int64_t *w = malloc(sizeof(int64_t) * (size_t)(L->n * L->n_in));
