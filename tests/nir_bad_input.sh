@@ -35,19 +35,23 @@ bad() { echo "FAIL $1"; fail=$((fail+1)); }
 "$BIN" convert "$ROOT/models/mlp/model.onnx" --neuron if --calib-samples 128 -o "$T/mlp.sfm" > /dev/null || { echo "FAIL: convert"; exit 1; }
 "$BIN" convert "$ROOT/models/variants/cnn_bn_maxpool/model.onnx" --neuron if --calib-samples 64 -o "$T/cnn.sfm" > /dev/null || { echo "FAIL: convert"; exit 1; }
 "$BIN" convert "$ROOT/models/mlp/model.onnx" --calib-samples 64 -o "$T/burst.sfm" > /dev/null || { echo "FAIL: convert"; exit 1; }
+"$BIN" convert "$ROOT/models/vit/model.onnx" --neuron if --calib-samples 32 -o "$T/vit.sfm" > /dev/null || { echo "FAIL: convert"; exit 1; }
 
 # ---- export: what NIR cannot express ----
-expect_error maxpool_refused "node '/features/features.3/MaxPool' (MaxPool): NIR has no max pooling" "$T/cnn.nir" -- "$BIN" export "$T/cnn.sfm" --format nir -o "$T/cnn.nir"
+expect_error vit_refused "node '/vit/embeddings/patch_embeddings/Reshape' (Reshape): NIR has no node for this op" "$T/vit.nir" -- "$BIN" export "$T/vit.sfm" --format nir -o "$T/vit.nir"
 expect_error burst_refused "a burst neuron (up to 4 spikes per step)" "$T/b.nir" -- "$BIN" export "$T/burst.sfm" --format nir --nir-dialect snntorch -o "$T/b.nir"
 expect_error until_unknown "--until 'no_such_node': no node of that name" "$T/u.nir" -- "$BIN" export "$T/mlp.sfm" --format nir --until no_such_node -o "$T/u.nir"
 expect_usage not_a_model "is not a converted model (.sfm)" "$T/x.nir" -- "$BIN" export "$ROOT/models/mlp/model.onnx" --format nir -o "$T/x.nir"
 expect_usage bad_dialect "--nir-dialect" "$T/x.nir" -- "$BIN" export "$T/mlp.sfm" --format nir --nir-dialect nest -o "$T/x.nir"
 expect_usage bad_format "--format" "$T/x.nir" -- "$BIN" export "$T/mlp.sfm" --format onnx -o "$T/x.nir"
 expect_error unwritable "cannot write" "" -- "$BIN" export "$T/mlp.sfm" --format nir -o "$T/no/such/dir/x.nir"
-if "$BIN" export "$T/cnn.sfm" --format nir --partial -o "$T/cnn_part.nir" --json "$T/cnn_part.json" > "$T/out" 2>&1 &&
-   grep -q '"stopped_before":{"node":"/features/features.3/MaxPool"' "$T/cnn_part.json" && [ -s "$T/cnn_part.nir" ]; then
-  ok "partial export of the CNN stops before its MaxPool ($(grep -o '"nodes":\[[^]]*\]' "$T/cnn_part.json" | grep -o '"type":"[A-Za-z0-9]*"' | tr '\n' ' '))"
-else bad "partial export of the CNN: $(cat "$T/out")"; fi
+if "$BIN" export "$T/vit.sfm" --format nir --partial -o "$T/vit_part.nir" --json "$T/vit_part.json" > "$T/out" 2>&1 &&
+   grep -q '"stopped_before":{"node":"/vit/embeddings/patch_embeddings/Reshape"' "$T/vit_part.json" && [ -s "$T/vit_part.nir" ]; then
+  ok "partial export of the ViT stops before its first reshape into tokens ($(grep -o '"nodes":\[[^]]*\]' "$T/vit_part.json" | grep -o '"type":"[A-Za-z0-9]*"' | tr '\n' ' '))"
+else bad "partial export of the ViT: $(cat "$T/out")"; fi
+if "$BIN" export "$T/cnn.sfm" --format nir -o "$T/cnn.nir" --json "$T/cnn.json" > "$T/out" 2>&1 && grep -q "OR of the window" "$T/cnn.json" && [ -s "$T/cnn.nir" ]; then
+  ok "the CNN exports whole: its max pooling as the OR of the window's spikes (a warning says so)"
+else bad "CNN export: $(cat "$T/out")"; fi
 if "$BIN" export "$T/mlp.sfm" --format nir --until /fc2/Gemm -o "$T/until.nir" > "$T/out" 2>&1 && "$BIN" import "$T/until.nir" -o "$T/until.sfm" > /dev/null 2>&1; then
   ok "--until /fc2/Gemm writes the MLP's first two layers, and they import"
 else bad "--until: $(cat "$T/out")"; fi

@@ -38,19 +38,21 @@ STEPS=8
 $CHECK images "$N" "$T/x" || { echo "FAIL: images"; exit 1; }
 "$BIN" convert "$ROOT/models/mlp/model.onnx" --neuron if --calib-samples 256 -o "$T/mlp.sfm" > /dev/null || { echo "FAIL: convert"; exit 1; }
 "$BIN" convert "$ROOT/models/mlp/model.onnx" --neuron lif --leak 0.95 --reset zero --v-init 0 --calib-samples 256 -o "$T/mlp_lif.sfm" > /dev/null || { echo "FAIL: convert"; exit 1; }
+# the CNN: its max pooling is written as the OR of the window's spikes (SumPool2d + a neuron firing on any)
+"$BIN" convert "$ROOT/models/variants/cnn_bn_maxpool/model.onnx" --neuron if --reset zero --v-init 0 --timesteps 16 --calib-samples 256 -o "$T/cnn.sfm" > /dev/null || { echo "FAIL: convert"; exit 1; }
 
 # 1. every dialect's file passes nir.read, type-checked
 files=""
-for m in mlp mlp_lif; do
+for m in mlp mlp_lif cnn; do
   for d in generic snntorch norse spikingjelly lava spinnaker2; do
     "$BIN" export "$T/$m.sfm" --format nir --nir-dialect $d -o "$T/${m}_$d.nir" > /dev/null 2>&1 || bad "export $m $d"
     files="$files $T/${m}_$d.nir"
   done
 done
-if $CHECK typecheck $files > "$T/tc" 2>&1; then ok "nir.read (type-checked) accepts all $(echo $files | wc -w) files (2 models x 6 dialects)"; else bad "nir.read: $(tail -3 "$T/tc")"; fi
+if $CHECK typecheck $files > "$T/tc" 2>&1; then ok "nir.read (type-checked) accepts all $(echo $files | wc -w) files (3 models x 6 dialects)"; else bad "nir.read: $(tail -3 "$T/tc")"; fi
 
-# 2. the MLP exported for snnTorch: snnTorch (nir_run.py) against our import of the same file, image by image
-for m in mlp mlp_lif; do
+# 2. the MLPs and the CNN exported for snnTorch: snnTorch (nir_run.py) against our import of the same file, image by image
+for m in mlp mlp_lif cnn; do
   f="$T/${m}_snntorch.nir"
   "$BIN" import "$f" -o "$T/${m}_imp.sfm" > /dev/null || bad "import $f"
   "$BIN" run "$T/${m}_imp.sfm" --input "$T/x/img.npy" --timesteps $STEPS -o "$T/${m}_run" > /dev/null || bad "run ${m}_imp"

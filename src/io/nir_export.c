@@ -418,6 +418,91 @@ nomem:
   return oom();
 }
 
+/* A max pooling of a neuron's spikes, written as their OR: SumPool2d, then an IF-like neuron that
+ * fires when the window held any spike (threshold half a spike) and resets to zero, from 0. The
+ * OR fires at least as often as the busiest spike train of the window (more where they
+ * alternate): what Loihi 2 runs too (loihi2_lower.c); the converted model's max of running means is
+ * not a sum of spikes. Each OR spike carries the channel's value, as its inputs did. */
+static sf_status x_or_pool(ex *e, const sf_node *n) {
+  const int pv = e->g->values[n->in[0]].producer;
+  const sf_node *src = pv >= 0 ? &e->g->nodes[pv] : NULL;
+  if (!src || sf_node_op(src) != SF_OP_NEURON || e->ndim != 3)
+    return sf_error(SF_ERR_UNSUPPORTED, "node '%s' (MaxPool): %s", n->name, "NIR has no max pooling; the OR of spikes stands for it only right after a neuron's 2-D map");
+  const int64_t *a;
+  int64_t k[2], s[2] = {1, 1}, p[2] = {0, 0};
+  if (sf_node_attr_ints(n, "kernel_shape", &a) != 2) return sf_error(SF_ERR_FORMAT, "node '%s' (MaxPool): no 2-D kernel_shape", n->name);
+  memcpy(k, a, sizeof k);
+  if (sf_node_attr_ints(n, "strides", &a) == 2) memcpy(s, a, sizeof s);
+  if (sf_node_attr_ints(n, "pads", &a) == 4) {
+    if (a[0] != a[2] || a[1] != a[3]) return sf_error(SF_ERR_UNSUPPORTED, "node '%s' (MaxPool): asymmetric pads; NIR's padding is symmetric", n->name);
+    p[0] = a[0];
+    p[1] = a[1];
+  }
+  if (sf_node_attr_int(n, "ceil_mode", 0)) return sf_error(SF_ERR_UNSUPPORTED, "node '%s' (MaxPool): ceil_mode; NIR's pools floor", n->name);
+  const sf_tensor *th = &e->g->values[src->in[1]].t;
+  const int64_t C = e->shape[0], nth = sf_tensor_numel(th);
+  float *pc = NULL;
+  if (e->fold && !(pc = pend_per_channel(e, C))) return e->pend ? unfoldable(n) : oom();
+  nir_node *sp = emit(e, n->name, "SumPool2d", n->name);
+  int64_t two = 2;
+  if (!sp || !nir_set_i64(&sp->fields, &sp->n_fields, "kernel_size", 1, &two, k) || !nir_set_i64(&sp->fields, &sp->n_fields, "stride", 1, &two, s) ||
+      !nir_set_i64(&sp->fields, &sp->n_fields, "padding", 1, &two, p)) {
+    free(pc);
+    return oom();
+  }
+  const sf_tensor *y = &e->g->values[n->out[0]].t;
+  e->ndim = 3;
+  for (int d = 0; d < 3; d++) e->shape[d] = y->shape[d + 1];
+  const int64_t total = numel_of(e), inner = total / C;
+  double *vth = malloc(sizeof(double) * (size_t)total), *par = malloc(sizeof(double) * (size_t)total), *zero = calloc((size_t)total, sizeof(double));
+  float *thf = malloc(sizeof(float) * (size_t)total);
+  char nname[600];
+  snprintf(nname, sizeof nname, "%.580s/or", n->name);
+  nir_node *nd = vth && par && zero && thf ? emit(e, nname, e->if_ok ? "IF" : "LIF", "(the OR of the window's spikes)") : NULL;
+  nir_field *f = NULL;
+  int ok = nd != NULL;
+  for (int64_t i = 0; ok && i < total; i++) {
+    thf[i] = ((const float *)th->data)[nth == 1 ? 0 : (i / inner) % nth];
+    vth[i] = e->scale_ok ? 0.5 * thf[i] : 0.5; /* generic: the spikes arrive scaled by theta */
+  }
+  const double tau = 1e4; /* an IF as a LIF of tau 1e4 (snnTorch: 1 - dt / tau = 1 in float32) */
+  /* IF: r, v_threshold, v_reset; LIF: tau, r, v_threshold, v_reset, v_leak (as x_neuron writes them) */
+  const char *if_keys[] = {"r", "v_threshold", "v_reset"}, *lif_keys[] = {"tau", "r", "v_threshold", "v_reset", "v_leak"};
+  const char *const *keys = e->if_ok ? if_keys : lif_keys;
+  const int nkeys = e->if_ok ? 3 : 5;
+  for (int q = 0; ok && q < nkeys; q++) {
+    const char *key = keys[q];
+    for (int64_t i = 0; i < total; i++)
+      par[i] = !strcmp(key, "tau") ? tau : !strcmp(key, "r") ? (e->if_ok ? 1.0 / e->dt : tau / e->dt) : !strcmp(key, "v_threshold") ? vth[i] : 0.0;
+    ok = (f = nir_set_f64(&nd->fields, &nd->n_fields, key, 0)) && (f->d = realloc(f->d, sizeof(double) * (size_t)total));
+    if (ok) {
+      memcpy(f->d, par, sizeof(double) * (size_t)total);
+      f->ndim = e->ndim; f->n = total; memcpy(f->shape, e->shape, sizeof(int64_t) * (size_t)e->ndim);
+    }
+  }
+  if (ok && !e->fold) ok = nir_set_str(&nd->meta, &nd->n_meta, "spikeformer_reset", "zero") && nir_set_f64(&nd->meta, &nd->n_meta, "spikeformer_v_init", 0.0);
+  if (ok && e->scale_ok) {
+    char sname[620];
+    snprintf(sname, sizeof sname, "%.590s/scale", nname);
+    nir_node *sc = emit(e, sname, "Scale", "(the spike carries theta)");
+    ok = sc && nir_set_f32(&sc->fields, &sc->n_fields, "scale", e->ndim, dims_of(e), thf);
+  }
+  if (ok && e->fold) {
+    /* the pending per-channel factor passes through the OR unchanged */
+    free(e->pend);
+    e->pend = malloc(sizeof(float) * (size_t)total);
+    ok = e->pend != NULL;
+    for (int64_t i = 0; ok && i < total; i++) e->pend[i] = pc[i / inner];
+  }
+  free(pc); free(vth); free(par); free(zero); free(thf);
+  if (!ok) return oom();
+  warn(e, "max pooling written as the OR of the window's spikes (SumPool2d and a neuron that fires on any): not the converted model's max of rates");
+  e->cur = n->out[0];
+  e->last_w = -1;
+  e->w_ok = 0;
+  return SF_OK;
+}
+
 static sf_status export_node(ex *e, const sf_node *n, const sf_snn_model *m) {
   switch (sf_node_op(n)) {
     case SF_OP_FLATTEN: return x_flatten(e, n);
@@ -429,6 +514,7 @@ static sf_status export_node(ex *e, const sf_node *n, const sf_snn_model *m) {
       return st;
     }
     case SF_OP_NEURON: return x_neuron(e, n, m);
+    case SF_OP_MAX_POOL: return x_or_pool(e, n);
     default: break;
   }
   return sf_error(SF_ERR_UNSUPPORTED, "node '%s' (%s): %s", n->name, n->op_type, refusal(n));
@@ -441,6 +527,7 @@ static int is_supported(const sf_node *n) {
     case SF_OP_CONV:
     case SF_OP_AVERAGE_POOL:
     case SF_OP_GLOBAL_AVERAGE_POOL:
+    case SF_OP_MAX_POOL:
     case SF_OP_NEURON: return 1;
     default: return 0;
   }

@@ -635,12 +635,16 @@ static sf_status i_neuron(walk *w, const fnode *fn) {
   }
   free(wsc);
   if (beta > 1.0) beta = 1.0;
-  /* a pending scale right before the neuron goes into the layer before it */
+  /* a pending scale f right before the neuron goes into the layer before it; where there is none
+   * (a pooling right after a neuron), into the neuron: on f x its membrane is f times the one on x, so
+   * a threshold theta / f spikes at the same steps (reset to zero or by subtraction, any leak) */
   if (w->pnum) {
     double *f = malloc(sizeof(double) * (size_t)n);
     if (!f) { free(theta); return sf_error(SF_ERR_NOMEM, "out of memory"); }
     for (int64_t i = 0; i < n; i++) f[i] = w->pnum[i] == w->pden[i] ? 1.0 : (double)w->pnum[i] / (double)w->pden[i];
-    st = fold_back(w, fn, f);
+    if (w->last_w >= 0 && w->w_ok) st = fold_back(w, fn, f);
+    else
+      for (int64_t i = 0; i < n; i++) theta[i] = (float)((double)theta[i] / f[i]);
     free(f);
     if (st) { free(theta); return st; }
     pend_clear(w);
