@@ -265,6 +265,25 @@ static void mlp_faults(void **st) {
   /* some neurons dead: accuracy degrades, not collapses */
   const char *const some[] = {"fault_dead", "0.05"};
   assert_true(run_l2(some, 1, 16, &spikes, &sops, NULL) > 0.6);
+  /* 2% stuck at spiking ruins the network; the self-test masks them (they become as dead) */
+  const char *const stuck2[] = {"fault_stuck", "0.02"}, *const masked[] = {"fault_stuck", "0.02", "mask_stuck", "32"}, *const dead2[] = {"fault_dead", "0.02"};
+  char *rep = NULL;
+  const double a_stuck = run_l2(stuck2, 1, 16, &spikes, &sops, NULL), a_masked = run_l2(masked, 2, 16, &spikes, &sops, &rep),
+               a_dead = run_l2(dead2, 1, 16, &spikes, &sops, NULL);
+  assert_true(a_masked > a_stuck + 0.2);
+  assert_true(a_masked == a_dead); /* the same neurons: stuck and masked is dead */
+  const char *nm = strstr(rep, "\"neurons_masked_as_stuck\"");
+  assert_non_null(nm);
+  assert_true(strtol(strchr(nm, ':') + 1, NULL, 10) > 0);
+  free(rep);
+  /* and on a healthy chip the self-test masks nothing */
+  const char *const healthy[] = {"mask_stuck", "32"};
+  const char *const none[] = {"input_exp", "8"};
+  assert_true(run_l2(healthy, 1, 16, &spikes, &sops, &rep) == run_l2(none, 1, 16, &spikes, &sops, NULL));
+  nm = strstr(rep, "\"neurons_masked_as_stuck\"");
+  assert_non_null(nm);
+  assert_int_equal(strtol(strchr(nm, ':') + 1, NULL, 10), 0);
+  free(rep);
 }
 
 static void refusals(void **st) {

@@ -25,7 +25,7 @@ extern "C" {
 
 /* The loihi2 backend's own options (sf_backend_options.target); by name through
  * sf_backend_target_set: family, sdnn_vth, input_exp, input_rate, vth_scale, weight_percentile, design_timesteps, cores_per_chip,
- * max_chips, exclude_cores, fault_dead, fault_stuck, fault_drop, fault_seed, trace. */
+ * max_chips, exclude_cores, fault_dead, fault_stuck, fault_drop, fault_seed, mask_stuck, trace. */
 typedef struct {
   int family;             /* 0 auto (delta-coded models: sdnn, else cuba), 1 cuba (LIF), 2 sdnn (sigma-delta) */
   float sdnn_vth;         /* sdnn: a neuron sends a change once it reaches this fraction of its layer's median threshold (default 0.1) */
@@ -42,6 +42,7 @@ typedef struct {
   double fault_stuck;     /* fraction of neurons that spike at every step */
   double fault_drop;      /* probability that a spike message is lost */
   uint64_t fault_seed;    /* which neurons and messages (default 1) */
+  int mask_stuck;         /* > 0: before the first run, a self-test on the blank input and this many inputs masks neurons that spike at every step */
   char trace[1024];       /* a file that receives, per sample, a hash of all its spikes and its readout ("" none) */
 } sf_loihi2_options;
 

@@ -44,6 +44,7 @@ static const sf_backend_key l2_keys[] = {
     {"fault_stuck", "fraction of neurons that spike at every step (default 0)"},
     {"fault_drop", "probability that a spike message to a core is lost (default 0)"},
     {"fault_seed", "which neurons and messages fail (default 1)"},
+    {"mask_stuck", "N > 0: before the first run, a self-test on the blank input and the first N inputs masks neurons that spike at every step (default 0: off)"},
     {"trace", "write per sample a hash of all its spikes and its final readout to this file (bit-exactness checks against Lava)"},
     {NULL, NULL}};
 
@@ -99,6 +100,7 @@ static sf_status l2_target_set(void *target, const char *key, const char *value)
   else if (!strcmp(key, "fault_dead")) { if (!(st = parse_num(key, value, 0, 1, &x))) o->fault_dead = x; }
   else if (!strcmp(key, "fault_stuck")) { if (!(st = parse_num(key, value, 0, 1, &x))) o->fault_stuck = x; }
   else if (!strcmp(key, "fault_drop")) { if (!(st = parse_num(key, value, 0, 1, &x))) o->fault_drop = x; }
+  else if (!strcmp(key, "mask_stuck")) { if (!(st = parse_num(key, value, 0, 65536, &x))) o->mask_stuck = (int)x; }
   else if (!strcmp(key, "fault_seed")) { if (!(st = parse_num(key, value, 0, 9007199254740992.0, &x))) o->fault_seed = (uint64_t)x; }
   else if (!strcmp(key, "trace")) {
     if (strlen(value) >= sizeof o->trace) return sf_error(SF_ERR_ARG, "loihi2 backend: trace path too long");
@@ -206,7 +208,9 @@ static sf_status l2_execute(void *deployed, const sf_tensor *input, int T, sf_sn
   float *r = malloc(sizeof(float) * (size_t)(B * T * nout));
   uint64_t *h = d->trace ? malloc(sizeof(uint64_t) * (size_t)B) : NULL;
   int64_t *fin = d->trace ? malloc(sizeof(int64_t) * (size_t)(B * nout)) : NULL;
-  sf_status st = !r || (d->trace && (!h || !fin)) ? sf_error(SF_ERR_NOMEM, "out of memory") : l2_emu_run(&d->emu, input->data, B, T, r, h, fin);
+  sf_status st = !r || (d->trace && (!h || !fin)) ? sf_error(SF_ERR_NOMEM, "out of memory") : SF_OK;
+  if (!st && d->c->o.mask_stuck > 0 && !d->emu.self_tested) st = l2_emu_self_test(&d->emu, input->data, B < d->c->o.mask_stuck ? B : d->c->o.mask_stuck, T);
+  if (!st) st = l2_emu_run(&d->emu, input->data, B, T, r, h, fin);
   if (!st && d->trace) {
     for (int64_t b = 0; b < B; b++) {
       fprintf(d->trace, "%lld %016llx", (long long)(d->traced + b), (unsigned long long)h[b]);

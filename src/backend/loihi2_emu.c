@@ -52,6 +52,7 @@ void l2_emu_free(l2_emu *e) {
   free(e->step_sops);
   free(e->step_updates);
   free(e->fault);
+  free(e->masked);
   for (int l = 0; e->bias12 && l < e->net->n_layers; l++) free(e->bias12[l]);
   free(e->bias12);
   memset(e, 0, sizeof *e);
@@ -135,7 +136,50 @@ static int lif_fast(const l2_layer *Ly, const int32_t *a, layer_state *S, int64_
   return 1;
 }
 
+static sf_status run_impl(l2_emu *e, const float *x, int64_t B, int T, float *readout, uint64_t *hash, int64_t *final_ints, uint8_t *always);
+
 sf_status l2_emu_run(l2_emu *e, const float *x, int64_t B, int T, float *readout, uint64_t *hash, int64_t *final_ints) {
+  return run_impl(e, x, B, T, readout, hash, final_ints, NULL);
+}
+
+sf_status l2_emu_self_test(l2_emu *e, const float *x, int64_t n, int T) {
+  const l2_net *net = e->net;
+  const int64_t total = e->map->layer_offset[net->n_layers], in = net->input_n;
+  float *xs = calloc((size_t)((n + 1) * in), sizeof(float)); /* sample 0: blank */
+  uint8_t *always = malloc((size_t)total);
+  l2_counts *keep = malloc(sizeof(l2_counts) * (size_t)net->n_layers);
+  double *ks = malloc(sizeof(double) * (size_t)(2 * (e->T_cap > 0 ? e->T_cap : 1)));
+  if (!xs || !always || !keep || !ks) { free(xs); free(always); free(keep); free(ks); return sf_error(SF_ERR_NOMEM, "out of memory"); }
+  memcpy(xs + in, x, sizeof(float) * (size_t)(n * in));
+  memset(always, 1, (size_t)total);
+  memcpy(keep, e->layer, sizeof(l2_counts) * (size_t)net->n_layers);
+  const int cap = e->T_cap;
+  for (int t = 0; t < cap; t++) { ks[t] = e->step_sops[t]; ks[cap + t] = e->step_updates[t]; }
+  const double samples = e->samples;
+  sf_status st = run_impl(e, xs, n + 1, T, NULL, NULL, NULL, always);
+  memcpy(e->layer, keep, sizeof(l2_counts) * (size_t)net->n_layers);
+  for (int t = 0; t < e->T_cap; t++) {
+    e->step_sops[t] = t < cap ? ks[t] : 0;
+    e->step_updates[t] = t < cap ? ks[cap + t] : 0;
+  }
+  e->samples = samples;
+  if (!st) {
+    const int64_t last = e->map->layer_offset[net->n_layers - 1];
+    e->n_masked = 0;
+    for (int64_t j = 0; j < last; j++) e->n_masked += always[j];
+    if (e->n_masked) {
+      free(e->masked);
+      e->masked = always;
+      memset(e->masked + last, 0, (size_t)(total - last));
+      always = NULL;
+    }
+  }
+  e->self_tested = 1;
+  free(xs); free(always); free(keep); free(ks);
+  return st;
+}
+
+static sf_status run_impl(l2_emu *e, const float *x, int64_t B, int T, float *readout, uint64_t *hash, int64_t *final_ints, uint8_t *always) {
   const l2_net *n = e->net;
   const l2_map *m = e->map;
   const int L = n->n_layers;
@@ -182,7 +226,11 @@ sf_status l2_emu_run(l2_emu *e, const float *x, int64_t B, int T, float *readout
     int32_t *mem = malloc(sizeof(int32_t) * (size_t)(per_state * 8 + n->input_n));
     uint8_t *sp = malloc((size_t)per_state);
     int64_t *list = malloc(sizeof(int64_t) * (size_t)per_state);
-    int ok = ls && mem && sp && list;
+    /* the self-test: per neuron, spikes in this sample; and whether it spiked at every step so far */
+    int32_t *scount = always ? calloc((size_t)per_state, sizeof(int32_t)) : NULL;
+    uint8_t *alw = always ? malloc((size_t)per_state) : NULL;
+    if (alw) memset(alw, 1, (size_t)per_state);
+    int ok = ls && mem && sp && list && (!always || (scount && alw));
     if (!ok) {
 #pragma omp atomic write
       failed = 1;
@@ -253,6 +301,8 @@ sf_status l2_emu_run(l2_emu *e, const float *x, int64_t B, int T, float *readout
           cnt[l].neuron_updates += (double)Ly->n;
           supd[t - 1] += (double)Ly->n;
           cnt[l].spikes += (double)spikes;
+          if (scount)
+            for (int64_t j = 0; j < Ly->n; j++) scount[off + j] += sdnn ? S->g[j] != 0 : S->s[j];
           if (spikes && (hash || counts_out)) {
             for (int64_t j = 0; j < Ly->n; j++) {
               const int32_t sv = sdnn ? S->g[j] : S->s[j];
@@ -282,6 +332,15 @@ sf_status l2_emu_run(l2_emu *e, const float *x, int64_t B, int T, float *readout
               }
           } else {
             nk = l2_spike_list(P->s, K, list);
+          }
+          if (e->masked) { /* spikes of neurons the self-test found stuck go nowhere */
+            int64_t kept = 0;
+            for (int64_t i = 0; i < nk; i++)
+              if (!e->masked[poff + list[i]]) {
+                if (sdnn) vals[kept] = vals[i];
+                list[kept++] = list[i];
+              }
+            nk = kept;
           }
           /* messages: the spikes of each source core (a contiguous range of the list) times its fan-out */
           for (int64_t i = 0; i < nk;) {
@@ -343,6 +402,11 @@ sf_status l2_emu_run(l2_emu *e, const float *x, int64_t B, int T, float *readout
       }
       cnt[L - 1].host_out += out->readout == L2_READ_VOLTAGE ? (double)out->n : cnt[L - 1].spikes;
       if (hash) hash[b] = h;
+      if (scount)
+        for (int64_t j = 0; j < per_state; j++) {
+          alw[j] &= scount[j] == T;
+          scount[j] = 0;
+        }
       if (final_ints)
         for (int64_t j = 0; j < out->n; j++) final_ints[b * out->n + j] = out->readout == L2_READ_VOLTAGE ? ls[L - 1].v[j] : (j < 4096 ? cum[j] : 0);
     }
@@ -350,6 +414,12 @@ sf_status l2_emu_run(l2_emu *e, const float *x, int64_t B, int T, float *readout
     free(mem);
     free(sp);
     free(list);
+    if (always && alw) {
+#pragma omp critical(l2_self_test)
+      for (int64_t j = 0; j < per_state; j++) always[j] &= alw[j];
+    }
+    free(scount);
+    free(alw);
   }
   free(fo);
   if (failed) { free(tc); free(ts); return sf_error(SF_ERR_NOMEM, "out of memory"); }

@@ -133,6 +133,9 @@ typedef struct {
   /* per-neuron faults: 0 none, 1 dead, 2 stuck, over all neurons in layer order */
   uint8_t *fault;
   int has_faults;
+  uint8_t *masked;          /* [total neurons]: found stuck by the self-test, their spikes dropped (NULL: none) */
+  int64_t n_masked;
+  int self_tested;
   int32_t **bias12;        /* [n_layers]: sigma-delta biases times 2^12 (Lava scales them when the process is made), or NULL */
 } l2_emu;
 
@@ -142,6 +145,11 @@ void l2_emu_free(l2_emu *e);
  * step); hash[b] (FNV-1a of every spike, see docs/loihi2.md) and final readout ints[b][n_out] if
  * not NULL. Threads over samples; counters merged. */
 sf_status l2_emu_run(l2_emu *e, const float *x, int64_t B, int T, float *readout, uint64_t *hash, int64_t *final_ints);
+/* The self-test a deployment runs before its first inference (mask_stuck): the blank input and the
+ * first n samples of x for T steps; a neuron (output layer aside) that spiked at every step of every
+ * one of them is taken for stuck and masked: its spikes are dropped from then on, as a chip maps out
+ * a failed neuron. The counters are left as they were. */
+sf_status l2_emu_self_test(l2_emu *e, const float *x, int64_t n, int T);
 
 /* ---- the backend's compiled and deployed states (loihi2_backend.c, loihi2_report.c) ---- */
 typedef struct {

@@ -83,6 +83,7 @@ char *sf_loihi2_report_json(const sf_compiled *cc, const sf_deployed *dd) {
   cJSON_AddNumberToObject(r, "chips", c->map.n_chips);
   cJSON_AddNumberToObject(r, "cores_per_chip", cpc);
   cJSON_AddNumberToObject(r, "excluded_cores_skipped", c->map.excluded_used);
+  if (d && d->emu.self_tested) cJSON_AddNumberToObject(r, "neurons_masked_as_stuck", (double)d->emu.n_masked);
   cJSON_AddNumberToObject(r, "input_exp", n->input_exp);
   cJSON_AddNumberToObject(r, "input_rate", n->input_rate);
   cJSON_AddNumberToObject(r, "vth_scale", n->vth_scale);
