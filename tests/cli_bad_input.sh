@@ -178,5 +178,19 @@ expect_usage train_bad_qat "int4" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.s
 expect_usage train_bad_prune "--prune" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.sfm" --prune 1.5
 expect_usage train_bad_kd "--kd-temperature" "$T/tr.sfm" -- "$BIN" train "$MLP" -o "$T/tr.sfm" --kd-temperature 0
 
+# the loihi2 backend, compile and the netx export
+"$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/l2.sfm" --neuron if --calib-samples 32 > /dev/null
+"$BIN" convert "$ROOT/models/mlp/model.onnx" -o "$T/l2_signed.sfm" --relu-ec --calib-samples 32 > /dev/null
+expect_error l2_unknown_option "backend 'loihi2' has no option 'bogus'" "$T/e.json" -- "$BIN" eval "$T/l2.sfm" --backend loihi2 --backend-opt bogus=1 --limit 8 --json "$T/e.json"
+expect_error l2_option_value "loihi2 backend: vth_scale takes a number" "$T/e.json" -- "$BIN" eval "$T/l2.sfm" --backend loihi2 --backend-opt vth_scale=x --limit 8 --json "$T/e.json"
+expect_error l2_option_form "--backend-opt takes KEY=VALUE" "$T/m.json" -- "$BIN" compile "$T/l2.sfm" --backend-opt family --json "$T/m.json"
+expect_error l2_bad_cores "exclude_cores" "$T/m.json" -- "$BIN" compile "$T/l2.sfm" --exclude-cores 3,x --json "$T/m.json"
+expect_error l2_too_big "needs 3 neurocores on 3 chips" "$T/m.json" -- "$BIN" compile "$T/l2.sfm" --backend-opt cores_per_chip=1 --backend-opt max_chips=2 --calibrate 0 --json "$T/m.json"
+expect_error l2_signed "node '/relu1/Relu' (Relu)" "$T/e.json" -- "$BIN" eval "$T/l2_signed.sfm" --backend loihi2 --limit 8 --json "$T/e.json"
+expect_error netx_signed "node '/relu1/Relu' (Relu)" "$T/x.net" -- "$BIN" export "$T/l2_signed.sfm" --format netx -o "$T/x.net"
+expect_usage netx_nir_option "--nir-dialect applies to --format nir" "$T/x.net" -- "$BIN" export "$T/l2.sfm" --format netx --nir-dialect snntorch -o "$T/x.net"
+expect_usage nir_backend_option "--backend-opt applies to --format netx" "$T/x.nir" -- "$BIN" export "$T/l2.sfm" --format nir --backend-opt input_exp=7 -o "$T/x.nir"
+expect_error netx_unwritable "cannot" "" -- "$BIN" export "$T/l2.sfm" --format netx -o "$T/no/such/dir/x.net"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -21,12 +21,18 @@ sf_status sf_backend_compile_report(const sf_backend *b, const sf_snn_model *m, 
   sf_compiled *c = NULL;
   sf_deployed *d = NULL;
   sf_status st = sf_backend_compile(b, m, o, &c);
+  sf_loihi2_options def;
+  sf_loihi2_options_default(&def);
+  l2_net probe;
   if (st == SF_ERR_UNSUPPORTED && !strcmp(sf_backend_name(b), "loihi2")) {
-    /* not a chain the emulator runs: the hybrid mapping (neurocores and host), with the reason */
+    /* a chain that lowers but does not fit (max_chips): that error stands */
     char why[512];
     snprintf(why, sizeof why, "%s", sf_last_error());
-    sf_loihi2_options def;
-    sf_loihi2_options_default(&def);
+    if (!sf_loihi2_lower_model(m, o && o->target ? o->target : &def, &probe)) {
+      l2_net_free(&probe);
+      return sf_error(st, "%s", why);
+    }
+    /* not a chain the emulator runs: the hybrid mapping (neurocores and host), with the reason */
     st = sf_loihi2_hybrid_report(m, o && o->target ? o->target : &def, calib, T, json, text);
     if (!st && text && *text) {
       char *t2 = sf_strfmt("%s  why not a chain: %s\n", *text, why);
