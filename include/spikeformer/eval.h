@@ -113,6 +113,10 @@ typedef struct {
   int rapl_available, gpu_available;
   char *rapl_reason, *gpu_reason, *gpu_name;
   double rapl_joules, ann_rapl_joules, snn_rapl_joules, gpu_joules; /* -1 where not measured */
+  /* the backend's own report of the run, or NULL: loihi2 gives its mapping, the spike messages inside
+   * and between cores and chips, and energy and time per inference under Loihi's published figures
+   * (JSON, and the same as text) */
+  char *backend_report, *backend_report_text;
 } sf_eval_result;
 
 SF_API void sf_eval_options_default(sf_eval_options *o);

@@ -121,6 +121,10 @@ char *sf_eval_json(const sf_eval_result *e) {
   cJSON_AddStringToObject(r, "backend", e->backend);
   cJSON_AddStringToObject(r, "backend_options", e->target_options);
   cJSON_AddStringToObject(r, "kernels", e->kernels);
+  if (e->backend_report) {
+    cJSON *br = cJSON_Parse(e->backend_report);
+    if (br) cJSON_AddItemToObject(r, "backend_report", br);
+  }
   cJSON_AddNumberToObject(r, "threads", e->threads);
   cJSON_AddNumberToObject(r, "seconds", e->seconds);
   cJSON_AddNumberToObject(r, "snn_execute_seconds", e->snn_seconds); /* the spiking runs alone: no deployment, no ANN */

@@ -9,6 +9,7 @@
 
 #include "core/util.h"
 #include "eval/eval_internal.h"
+#include "spikeformer/loihi2.h"
 #include "spikeformer/dist.h"
 #include "spikeformer/eval.h"
 #include "spikeformer/session.h"
@@ -68,6 +69,7 @@ sf_status sf_eval_labels_fit(const sf_dataset *ds, int64_t ncls, const char *mod
 void sf_eval_result_free(sf_eval_result *r) {
   if (!r) return;
   free(r->model); free(r->data); free(r->backend); free(r->kernels); free(r->target_options);
+  free(r->backend_report); free(r->backend_report_text);
   free(r->source); free(r->source_sha256);
   for (int i = 0; r->rasters && i < r->n_layers; i++) free(r->rasters[i]);
   free(r->rasters);
@@ -300,6 +302,10 @@ sf_status sf_eval_snn(const sf_snn_model *m, const char *name, const sf_dataset 
   if (g0 >= 0 && g1 >= 0) r->gpu_joules = g1 - g0;
   if (!r->kernels || !r->rapl_reason || !r->gpu_reason || !r->gpu_name) { st = sf_error(SF_ERR_NOMEM, "out of memory"); goto done; }
   if (o.profile) st = sf_eval_energy(r, src);
+  if (!st && n_deps) { /* NULL for backends that have no report of their own */
+    r->backend_report = sf_loihi2_report_json(comp, deps[0]);
+    r->backend_report_text = sf_loihi2_report_text(comp, deps[0]);
+  }
 done:
   sf_power_monitor_close(pm);
   free(correct);

@@ -170,6 +170,9 @@ static void print_snn(const sf_eval_result *r, const char *quant) {
            r->timesteps - 1);
   }
   if (r->energy) print_energy(r, no_ann);
+  /* profile on a backend with a report of its own (loihi2: the mapping, the messages inside and
+   * between cores and chips, energy and time per inference from Loihi's per-operation figures) */
+  if (r->energy && r->backend_report_text) printf("\n%s", r->backend_report_text);
 }
 
 static int run_snn(eval_args *a, const char *model) {

@@ -29,6 +29,8 @@ def test_eval_on_loihi2_matches_cli(work, mlp_if):
     got = sf.load(str(mlp_if)).evaluate(DATA, limit=150, ann=False, backend="loihi2", weight_percentile=99.5)
     assert strip(got) == strip(want)
     assert got["snn_accuracy_by_t"][-1] > 0.7
+    rep = got["backend_report"]                          # the loihi2 report of the run itself
+    assert rep["cores"] == 3 and rep["per_inference"]["samples"] == 150 and rep["per_inference"]["energy_joules"] > 0
 
 
 def test_export_netx_matches_cli(work, mlp_if):
