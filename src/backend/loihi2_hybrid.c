@@ -71,12 +71,6 @@ static int64_t numel1(const sf_graph *g, int v) {
   return sf_tensor_numel(t) / (t->ndim ? t->shape[0] : 1);
 }
 
-static int excluded(const sf_loihi2_options *o, int gc) {
-  for (int k = 0; k < o->n_excluded; k++)
-    if (o->excluded[k] == gc) return 1;
-  return 0;
-}
-
 static int step_noop(int t, const sf_tensor *d, void *u) {
   (void)t; (void)d; (void)u;
   return 0;
@@ -160,7 +154,7 @@ sf_status sf_loihi2_hybrid_report(const sf_snn_model *m, const sf_loihi2_options
       if (!take) {
         if (have) { util_sum += (double)core_bytes / L2_MEMORY_PER_CORE; if (core_bytes > max_bytes) max_bytes = core_bytes; }
         do gc++;
-        while (excluded(o, gc));
+        while (l2_core_excluded(o, gc));
         cores++;
         core_neurons = core_bytes = 0;
         have = 1;

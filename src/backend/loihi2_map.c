@@ -28,7 +28,7 @@ void l2_map_free(l2_map *m) {
   memset(m, 0, sizeof *m);
 }
 
-static int is_excluded(const sf_loihi2_options *o, int gc) {
+int l2_core_excluded(const sf_loihi2_options *o, int gc) {
   for (int i = 0; i < o->n_excluded; i++)
     if (o->excluded[i] == gc) return 1;
   return 0;
@@ -75,8 +75,8 @@ sf_status l2_map_build(const l2_net *n, const sf_loihi2_options *o, l2_map *m) {
         }
         do {
           gc++;
-          if (is_excluded(o, gc)) m->excluded_used++;
-        } while (is_excluded(o, gc));
+          if (l2_core_excluded(o, gc)) m->excluded_used++;
+        } while (l2_core_excluded(o, gc));
         c = &m->cores[m->n_cores++];
         memset(c, 0, sizeof *c);
         c->layer = l;

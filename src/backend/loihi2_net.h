@@ -113,6 +113,8 @@ typedef struct {
 #define L2_STATE_BYTES_PER_NEURON 8
 
 sf_status l2_map_build(const l2_net *n, const sf_loihi2_options *o, l2_map *out);
+/* whether global core gc is among o's excluded (failed) cores */
+int l2_core_excluded(const sf_loihi2_options *o, int gc);
 void l2_map_free(l2_map *m);
 
 /* ---- the emulator (loihi2_emu.c) ---- */
